@@ -1,0 +1,52 @@
+//! Messages to an event actor. Each carries a oneshot for its answer, so the
+//! HTTP side can `try_send` (a full mailbox is a 503, not a queue) and still
+//! wait for the answer, which comes only after the change is committed.
+
+use actix::Message;
+use tokio::sync::oneshot;
+
+use crate::error::AppResult;
+
+pub type Reply<T> = oneshot::Sender<AppResult<T>>;
+
+/// A user's participation as acknowledged to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub joined: bool,
+    pub participant_count: usize,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Join {
+    pub user_id: i64,
+    pub notify: bool,
+    pub reply: Reply<Membership>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub user_id: i64,
+    pub reply: Reply<Membership>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Cancel {
+    pub user_id: i64,
+    pub reply: Reply<()>,
+}
+
+/// The creator's order to draw a manual event; answered once it is drawn.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DrawNow {
+    pub user_id: i64,
+    pub reply: Reply<()>,
+}
+
+/// The registry's wake-up: the draw time has come.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DrawDue;

@@ -1,0 +1,252 @@
+//! The registry: owns the map of live event actors, starts them on demand
+//! (spread over a few arbiter threads), and keeps a timer queue of the draws
+//! due soon. It holds no actor for a future event: every `REFILL_EVERY` it
+//! asks the database for the events due within `HORIZON`, so a million
+//! scheduled events cost the database an index, not the process memory.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
+
+use super::event::EventActor;
+use super::messages::DrawDue;
+use crate::error::{AppError, AppResult};
+use crate::store::{self, Db};
+
+const TICK: Duration = Duration::from_millis(100);
+const REFILL_EVERY: Duration = Duration::from_secs(10);
+const HORIZON: chrono::Duration = chrono::Duration::seconds(30);
+const REFILL_LIMIT: i64 = 50_000;
+
+type Directory = Arc<RwLock<HashMap<i64, Addr<EventActor>>>>;
+
+#[derive(Clone)]
+pub struct ActorSettings {
+    pub mailbox_capacity: usize,
+    pub idle_timeout: Duration,
+    pub arbiters: usize,
+}
+
+pub struct EventRegistry {
+    db: Db,
+    settings: ActorSettings,
+    directory: Directory,
+    arbiters: Vec<Arbiter>,
+    next_arbiter: usize,
+    timers: BinaryHeap<Reverse<(DateTime<Utc>, i64)>>,
+    scheduled: HashSet<i64>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Addr<EventActor>")]
+struct Ensure(i64);
+
+/// A new event: draw it at `draw_at`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Schedule {
+    pub event_id: i64,
+    pub draw_at: DateTime<Utc>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Refilled(Vec<(i64, DateTime<Utc>)>);
+
+/// Stops every event actor and its threads (for shutdown and tests).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl EventRegistry {
+    fn ensure(&mut self, event_id: i64) -> Addr<EventActor> {
+        if let Some(addr) = self.directory.read().get(&event_id) {
+            if addr.connected() {
+                return addr.clone();
+            }
+        }
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        let db = self.db.clone();
+        let settings = self.settings.clone();
+        let addr = EventActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            EventActor::new(event_id, db, settings.mailbox_capacity, settings.idle_timeout)
+        });
+        self.directory.write().insert(event_id, addr.clone());
+        addr
+    }
+
+    fn push_timer(&mut self, event_id: i64, draw_at: DateTime<Utc>) {
+        if draw_at <= Utc::now() + HORIZON && self.scheduled.insert(event_id) {
+            self.timers.push(Reverse((draw_at, event_id)));
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Utc::now();
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, event_id))) = self.timers.pop() else {
+                break;
+            };
+            self.scheduled.remove(&event_id);
+            self.ensure(event_id).do_send(DrawDue);
+        }
+    }
+
+    fn refill(&mut self, ctx: &mut Context<Self>) {
+        self.directory.write().retain(|_, addr| addr.connected());
+        let db = self.db.clone();
+        let me = ctx.address();
+        actix::spawn(async move {
+            let until = Utc::now() + HORIZON;
+            match store::events::due_for_draw(&db, until, REFILL_LIMIT).await {
+                Ok(due) => me.do_send(Refilled(due)),
+                Err(err) => tracing::warn!(error = %err, "could not read the draw schedule"),
+            }
+        });
+    }
+}
+
+impl Actor for EventRegistry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(100_000);
+        // Recovery: the first refill finds overdue and interrupted draws.
+        self.refill(ctx);
+        ctx.run_interval(REFILL_EVERY, |act, ctx| act.refill(ctx));
+        ctx.run_interval(TICK, |act, _| act.tick());
+    }
+}
+
+impl Handler<Ensure> for EventRegistry {
+    type Result = MessageResult<Ensure>;
+
+    fn handle(&mut self, msg: Ensure, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.ensure(msg.0))
+    }
+}
+
+impl Handler<Schedule> for EventRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Schedule, _: &mut Context<Self>) {
+        self.push_timer(msg.event_id, msg.draw_at);
+    }
+}
+
+impl Handler<Refilled> for EventRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Refilled, _: &mut Context<Self>) {
+        let now = Utc::now();
+        for (event_id, draw_at) in msg.0 {
+            // Interrupted draws (status drawing) may have a later draw_at.
+            self.push_timer(event_id, draw_at.min(now));
+        }
+        metrics::gauge!("lottery_scheduled_draws").set(self.timers.len() as f64);
+    }
+}
+
+impl Handler<Shutdown> for EventRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        self.directory.write().clear();
+        ctx.stop();
+    }
+}
+
+/// The HTTP side's handle on the actors: a fast path through the shared
+/// directory, the registry for everything else.
+#[derive(Clone)]
+pub struct Events {
+    directory: Directory,
+    registry: Addr<EventRegistry>,
+}
+
+impl Events {
+    pub fn start(db: Db, settings: ActorSettings) -> Self {
+        let directory: Directory = Arc::default();
+        let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let registry = EventRegistry {
+            db,
+            settings,
+            directory: directory.clone(),
+            arbiters,
+            next_arbiter: 0,
+            timers: BinaryHeap::new(),
+            scheduled: HashSet::new(),
+        }
+        .start();
+        Self {
+            directory,
+            registry,
+        }
+    }
+
+    async fn actor(&self, event_id: i64) -> AppResult<Addr<EventActor>> {
+        if let Some(addr) = self.directory.read().get(&event_id) {
+            if addr.connected() {
+                return Ok(addr.clone());
+            }
+        }
+        self.registry
+            .send(Ensure(event_id))
+            .await
+            .map_err(|_| AppError::Unavailable("the event registry is not running".into()))
+    }
+
+    /// Sends a message to the event's actor without queueing past its
+    /// mailbox, and waits for the answer. A full mailbox is 503.
+    pub async fn ask<M, T, F>(&self, event_id: i64, make: F) -> AppResult<T>
+    where
+        M: Message<Result = ()> + Send + 'static,
+        EventActor: Handler<M>,
+        F: Fn(tokio::sync::oneshot::Sender<AppResult<T>>) -> M,
+    {
+        // One retry: an idle actor may stop between lookup and send.
+        for _ in 0..2 {
+            let addr = self.actor(event_id).await?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            match addr.try_send(make(tx)) {
+                Ok(()) => {
+                    return rx.await.unwrap_or_else(|_| {
+                        Err(AppError::Unavailable(
+                            "the event is temporarily unavailable; try again".into(),
+                        ))
+                    })
+                }
+                Err(SendError::Full(_)) => {
+                    metrics::counter!("lottery_event_mailbox_full_total").increment(1);
+                    return Err(AppError::Unavailable(
+                        "the event is busy: its queue is full; try again".into(),
+                    ));
+                }
+                Err(SendError::Closed(_)) => continue,
+            }
+        }
+        Err(AppError::Unavailable(
+            "the event is temporarily unavailable; try again".into(),
+        ))
+    }
+
+    pub fn schedule(&self, event_id: i64, draw_at: DateTime<Utc>) {
+        self.registry.do_send(Schedule { event_id, draw_at });
+    }
+
+    pub fn shutdown(&self) {
+        self.registry.do_send(Shutdown);
+    }
+}

@@ -1,0 +1,66 @@
+//! Who is calling: the bearer token resolved through the session store.
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures::future::LocalBoxFuture;
+
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// An authenticated caller (40100 otherwise).
+pub struct Caller {
+    pub user_id: i64,
+    pub token: String,
+}
+
+/// A caller who may be anonymous; a token that is sent must still be valid.
+pub struct MaybeCaller(pub Option<Caller>);
+
+fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Some(t.trim().to_string()))
+        .ok_or_else(|| AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))
+}
+
+async fn resolve(state: Option<web::Data<AppState>>, token: String) -> Result<Caller, AppError> {
+    let state = state.ok_or_else(|| AppError::internal("no app state"))?;
+    let user_id = state.sessions.resolve(&token).await?;
+    Ok(Caller { user_id, token })
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            match token? {
+                Some(token) => resolve(state, token).await,
+                None => Err(AppError::Unauthorized("a Bearer token is required".into())),
+            }
+        })
+    }
+}
+
+impl FromRequest for MaybeCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            match token? {
+                Some(token) => Ok(MaybeCaller(Some(resolve(state, token).await?))),
+                None => Ok(MaybeCaller(None)),
+            }
+        })
+    }
+}

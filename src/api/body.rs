@@ -1,0 +1,64 @@
+//! JSON bodies with the contract's errors: 413 past 16 KiB, 40000 naming
+//! the field for anything malformed.
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use futures::future::LocalBoxFuture;
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::MAX_BODY_BYTES;
+use crate::error::AppError;
+
+/// A required JSON body.
+pub struct JsonBody<T>(pub T);
+
+/// A JSON body that may be absent (an empty body reads as `T::default()`).
+pub struct OptionalJsonBody<T>(pub T);
+
+async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::InvalidArgument(format!("bad request body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(AppError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| AppError::InvalidArgument(format!("invalid JSON body: {e}")))
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_limited(&mut payload).await?;
+            if bytes.is_empty() {
+                return Err(AppError::InvalidArgument("a JSON body is required".into()));
+            }
+            parse(&bytes).map(JsonBody)
+        })
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_limited(&mut payload).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(T::default()));
+            }
+            parse(&bytes).map(OptionalJsonBody)
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! Events: create, read, cancel, manual draw, and the draw's results.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::actors::messages::{Cancel, DrawNow};
+use crate::api::auth::{Caller, MaybeCaller};
+use crate::api::body::JsonBody;
+use crate::api::handlers::event_id;
+use crate::api::views::{EventView, PrizeRef, UserRef};
+use crate::api::{created, ok};
+use crate::domain::draw::{self, ALGORITHM};
+use crate::domain::event::{check_results_published, EventStatus};
+use crate::domain::validation::{validate_event, EventDraft};
+use crate::error::{AppError, AppResult};
+use crate::startup::AppState;
+use crate::store;
+use crate::store::models::EventRow;
+
+/// Full views of some events, with `me` filled for the viewer.
+pub async fn views_for(
+    state: &AppState,
+    rows: Vec<EventRow>,
+    viewer: Option<i64>,
+) -> AppResult<Vec<EventView>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let records = store::events::with_details(&state.db, rows).await?;
+    let viewer_state = match viewer {
+        Some(user_id) => Some(store::events::viewer_state(&state.db, &ids, user_id).await?),
+        None => None,
+    };
+    Ok(records
+        .into_iter()
+        .map(|r| EventView::new(r, viewer_state.as_ref()))
+        .collect())
+}
+
+async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
+    store::events::get_row(&state.db, id)
+        .await?
+        .ok_or_else(AppError::event_not_found)
+}
+
+pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
+    let row = load_row(state, id).await?;
+    views_for(state, vec![row], viewer)
+        .await?
+        .pop()
+        .ok_or_else(AppError::event_not_found)
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<EventDraft>,
+) -> AppResult<HttpResponse> {
+    let now = Utc::now();
+    let new = validate_event(body.0, now)?;
+    let seed = draw::new_seed();
+    let id = store::events::create(&state.db, caller.user_id, &new, &seed, now).await?;
+    state.events.schedule(id, new.draw_at);
+    Ok(created(view(&state, id, Some(caller.user_id)).await?))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    Ok(ok(view(&state, id, caller.0.map(|c| c.user_id)).await?))
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    let user_id = caller.user_id;
+    state
+        .events
+        .ask(id, |reply| Cancel { user_id, reply })
+        .await?;
+    Ok(ok(view(&state, id, Some(user_id)).await?))
+}
+
+pub async fn draw(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    let user_id = caller.user_id;
+    state
+        .events
+        .ask(id, |reply| DrawNow { user_id, reply })
+        .await?;
+    Ok(ok(view(&state, id, Some(user_id)).await?))
+}
+
+#[derive(Serialize)]
+struct Winner {
+    user: UserRef,
+    prize: PrizeRef,
+}
+
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// The event row, if its results are published (40901 before the draw).
+async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
+    let row = load_row(state, id).await?;
+    let status = EventStatus::from_db(row.status).ok_or_else(|| AppError::internal("bad status"))?;
+    check_results_published(status)?;
+    Ok(row)
+}
+
+pub async fn winners(state: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    drawn_row(&state, id).await?;
+    let items = store::events::winners(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|(user_id, nickname, prize_id, name)| Winner {
+            user: UserRef {
+                id: user_id,
+                nickname,
+            },
+            prize: PrizeRef { id: prize_id, name },
+        })
+        .collect();
+    Ok(ok(Items::<Winner> { items }))
+}
+
+#[derive(Serialize)]
+struct FairnessPrize {
+    id: i64,
+    name: String,
+    quantity: i32,
+}
+
+#[derive(Serialize)]
+struct FairnessWinner {
+    user_id: i64,
+    prize_id: i64,
+}
+
+#[derive(Serialize)]
+struct FairnessReport {
+    algorithm: &'static str,
+    seed_hash: String,
+    seed: String,
+    participants: Vec<i64>,
+    prizes: Vec<FairnessPrize>,
+    winners: Vec<FairnessWinner>,
+}
+
+pub async fn fairness(state: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    let row = drawn_row(&state, id).await?;
+    let participants = draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
+    let record = store::events::with_details(&state.db, vec![row.clone()])
+        .await?
+        .pop()
+        .ok_or_else(AppError::event_not_found)?;
+    let winners = store::events::winners(&state.db, id).await?;
+    Ok(ok(FairnessReport {
+        algorithm: ALGORITHM,
+        seed_hash: row.seed_hash,
+        seed: hex::encode(&row.seed),
+        participants,
+        prizes: record
+            .prizes
+            .into_iter()
+            .map(|p| FairnessPrize {
+                id: p.id,
+                name: p.name,
+                quantity: p.quantity,
+            })
+            .collect(),
+        winners: winners
+            .into_iter()
+            .map(|(user_id, _, prize_id, _)| FairnessWinner { user_id, prize_id })
+            .collect(),
+    }))
+}

@@ -1,0 +1,100 @@
+//! Joining, leaving and the participant list.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::actors::messages::{Join, Leave, Membership};
+use crate::api::auth::Caller;
+use crate::api::body::OptionalJsonBody;
+use crate::api::handlers::event_id;
+use crate::api::ok;
+use crate::api::page::{page_of, PageQuery};
+use crate::api::views::{time, UserRef};
+use crate::error::{AppError, AppResult};
+use crate::startup::AppState;
+use crate::store;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    notify: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct MembershipView {
+    joined: bool,
+    participant_count: usize,
+}
+
+impl From<Membership> for MembershipView {
+    fn from(m: Membership) -> Self {
+        Self {
+            joined: m.joined,
+            participant_count: m.participant_count,
+        }
+    }
+}
+
+pub async fn join(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: OptionalJsonBody<JoinRequest>,
+) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    let user_id = caller.user_id;
+    let notify = body.0.notify.unwrap_or(false);
+    let membership = state
+        .events
+        .ask(id, |reply| Join {
+            user_id,
+            notify,
+            reply,
+        })
+        .await?;
+    Ok(ok(MembershipView::from(membership)))
+}
+
+pub async fn leave(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    let user_id = caller.user_id;
+    let membership = state.events.ask(id, |reply| Leave { user_id, reply }).await?;
+    Ok(ok(MembershipView::from(membership)))
+}
+
+#[derive(Serialize)]
+struct ParticipantView {
+    user: UserRef,
+    joined_at: String,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let id = event_id(path)?;
+    let limit = query.limit()?;
+    let after = query.position("p")?;
+    if store::events::get_row(&state.db, id).await?.is_none() {
+        return Err(AppError::event_not_found());
+    }
+    let rows = store::participants::page(&state.db, id, after, limit + 1).await?;
+    Ok(ok(page_of(
+        rows,
+        limit,
+        "p",
+        |r| r.0,
+        |(_, user_id, nickname, joined_at)| ParticipantView {
+            user: UserRef {
+                id: user_id,
+                nickname,
+            },
+            joined_at: time(joined_at),
+        },
+    )))
+}

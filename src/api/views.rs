@@ -1,0 +1,138 @@
+//! What the API answers, shaped as the contract writes it.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::domain::draw::ALGORITHM;
+use crate::domain::event::{DrawMode, EventStatus};
+use crate::store::events::{EventRecord, ViewerState};
+use crate::store::models::{from_db_time, UserRow};
+
+pub fn time(t: NaiveDateTime) -> String {
+    rfc3339(from_db_time(t))
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+#[derive(Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub nickname: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: String,
+}
+
+impl From<UserRow> for UserView {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            nickname: u.nickname,
+            avatar_url: u.avatar_url,
+            created_at: time(u.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct UserRef {
+    pub id: i64,
+    pub nickname: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PrizeRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Serialize)]
+pub struct PrizeView {
+    pub id: i64,
+    pub name: String,
+    pub quantity: i32,
+    pub image_url: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Fairness {
+    pub algorithm: &'static str,
+    pub seed_hash: String,
+    /// Hidden until the draw: it decides the winners.
+    pub seed: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct MeView {
+    pub joined: bool,
+    pub prize: Option<PrizeRef>,
+}
+
+#[derive(Serialize)]
+pub struct EventView {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub creator: UserRef,
+    pub status: &'static str,
+    pub draw_mode: &'static str,
+    pub draw_at: String,
+    pub max_participants: Option<i32>,
+    pub participant_count: i32,
+    pub prizes: Vec<PrizeView>,
+    pub created_at: String,
+    pub drawn_at: Option<String>,
+    pub cancelled_at: Option<String>,
+    pub fairness: Fairness,
+    pub me: Option<MeView>,
+}
+
+impl EventView {
+    pub fn new(record: EventRecord, viewer: Option<&ViewerState>) -> Self {
+        let e = record.event;
+        let status = EventStatus::from_db(e.status).unwrap_or(EventStatus::Open);
+        let me = viewer.map(|v| MeView {
+            joined: v.joined.contains(&e.id),
+            prize: v
+                .prizes
+                .get(&e.id)
+                .map(|(id, name)| PrizeRef { id: *id, name: name.clone() }),
+        });
+        Self {
+            id: e.id,
+            title: e.title,
+            description: e.description,
+            creator: UserRef {
+                id: e.creator_id,
+                nickname: record.creator_nickname,
+            },
+            status: status.as_str(),
+            draw_mode: DrawMode::from_db(e.draw_mode)
+                .unwrap_or(DrawMode::AtTime)
+                .as_str(),
+            draw_at: time(e.draw_at),
+            max_participants: e.max_participants,
+            participant_count: e.participant_count,
+            prizes: record
+                .prizes
+                .into_iter()
+                .map(|p| PrizeView {
+                    id: p.id,
+                    name: p.name,
+                    quantity: p.quantity,
+                    image_url: p.image_url,
+                })
+                .collect(),
+            created_at: time(e.created_at),
+            drawn_at: e.drawn_at.map(time),
+            cancelled_at: e.cancelled_at.map(time),
+            fairness: Fairness {
+                algorithm: ALGORITHM,
+                seed_hash: e.seed_hash,
+                seed: (status == EventStatus::Drawn).then(|| hex::encode(&e.seed)),
+            },
+            me,
+        }
+    }
+}

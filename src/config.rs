@@ -1,0 +1,144 @@
+//! Settings from the contract's environment variables. An optional file
+//! (`LOTTERY_CONFIG`, `KEY=value` lines) may add settings; the environment
+//! always wins.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Dev,
+    Prod,
+}
+
+/// A value that must never reach a log: Debug prints a placeholder.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: String,
+    pub profile: Profile,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub wechat_appid: Option<String>,
+    pub wechat_secret: Option<Secret>,
+    pub wechat_api_base: String,
+    pub wechat_result_template_id: Option<String>,
+    pub session_ttl: Duration,
+    /// Queued messages an event actor accepts before joins get 503.
+    pub event_mailbox_capacity: usize,
+    /// How long an open event's actor lives without traffic.
+    pub actor_idle_timeout: Duration,
+    /// Database connections in the pool.
+    pub db_pool_size: u32,
+}
+
+impl Config {
+    /// Reads the process environment (and the optional config file).
+    pub fn from_env() -> Result<Self, String> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(path) = std::env::var("LOTTERY_CONFIG") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read LOTTERY_CONFIG {path}: {e}"))?;
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let (k, v) = line
+                    .split_once('=')
+                    .ok_or_else(|| format!("{path}: expected KEY=value, got {line:?}"))?;
+                vars.insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+        vars.extend(std::env::vars().filter(|(k, _)| k.starts_with("LOTTERY_")));
+        Self::from_map(&vars)
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, String> {
+        let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
+        let number = |k: &str, default: u64| -> Result<u64, String> {
+            get(k).map_or(Ok(default), |v| {
+                v.parse().map_err(|_| format!("{k} must be a whole number, got {v:?}"))
+            })
+        };
+        let profile = match get("LOTTERY_PROFILE").as_deref() {
+            None | Some("dev") => Profile::Dev,
+            Some("prod") => Profile::Prod,
+            Some(other) => return Err(format!("LOTTERY_PROFILE must be dev or prod, got {other:?}")),
+        };
+        let config = Self {
+            bind: get("LOTTERY_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            profile,
+            database_url: get("LOTTERY_DATABASE_URL").unwrap_or_else(|| "sqlite://lottery.db".into()),
+            redis_url: get("LOTTERY_REDIS_URL"),
+            wechat_appid: get("LOTTERY_WECHAT_APPID"),
+            wechat_secret: get("LOTTERY_WECHAT_SECRET").map(Secret::new),
+            wechat_api_base: get("LOTTERY_WECHAT_API_BASE")
+                .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+            wechat_result_template_id: get("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"),
+            session_ttl: Duration::from_secs(number("LOTTERY_SESSION_TTL_SECS", 7 * 24 * 3600)?),
+            event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000)? as usize,
+            actor_idle_timeout: Duration::from_secs(number("LOTTERY_ACTOR_IDLE_SECS", 120)?),
+            db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16)? as u32,
+        };
+        if config.profile == Profile::Prod
+            && (config.wechat_appid.is_none() || config.wechat_secret.is_none())
+        {
+            return Err("the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into());
+        }
+        Ok(config)
+    }
+
+    /// Dev login is open only in the dev profile with no WeChat app configured.
+    pub fn dev_login_enabled(&self) -> bool {
+        self.profile == Profile::Dev && self.wechat_appid.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::from_map(&map(&[])).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://lottery.db");
+        assert!(c.redis_url.is_none());
+        assert!(c.dev_login_enabled());
+    }
+
+    #[test]
+    fn prod_refuses_to_start_without_wechat_credentials() {
+        let err = Config::from_map(&map(&[("LOTTERY_PROFILE", "prod")])).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_APPID"));
+        let c = Config::from_map(&map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s3cr3t"),
+        ]))
+        .unwrap();
+        assert!(!c.dev_login_enabled());
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}

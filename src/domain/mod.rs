@@ -1,0 +1,6 @@
+//! Pure rules: the event state machine, input validation and the draw.
+//! Nothing here does I/O, so every rule is tested directly.
+
+pub mod draw;
+pub mod event;
+pub mod validation;

@@ -1,0 +1,287 @@
+//! Validation of what clients send. Each rule names the field it checks, so
+//! the 40000 message tells the mini-program developer what to fix.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::event::DrawMode;
+use crate::error::AppError;
+
+pub const MAX_TITLE_CHARS: usize = 64;
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub const MAX_DRAW_AHEAD_DAYS: i64 = 366;
+pub const MAX_PARTICIPANTS_LIMIT: i64 = 1_000_000;
+pub const MAX_PRIZES: usize = 20;
+pub const MAX_PRIZE_NAME_CHARS: usize = 32;
+pub const MAX_PRIZE_QUANTITY: i64 = 10_000;
+pub const MAX_TOTAL_QUANTITY: i64 = 100_000;
+pub const MAX_URL_LEN: usize = 512;
+pub const MAX_NICKNAME_CHARS: usize = 32;
+
+/// The body of `POST /events` as sent. Fields are optional here so that a
+/// missing one gets our message instead of the JSON parser's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventDraft {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub draw_at: Option<String>,
+    pub draw_mode: Option<String>,
+    pub max_participants: Option<i64>,
+    pub prizes: Option<Vec<PrizeDraft>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrizeDraft {
+    pub name: Option<String>,
+    pub quantity: Option<i64>,
+    pub image_url: Option<String>,
+}
+
+/// A draft that passed every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub title: String,
+    pub description: String,
+    pub draw_at: DateTime<Utc>,
+    pub draw_mode: DrawMode,
+    pub max_participants: Option<i32>,
+    pub prizes: Vec<NewPrize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPrize {
+    pub name: String,
+    pub quantity: i32,
+    pub image_url: Option<String>,
+}
+
+fn invalid(message: String) -> AppError {
+    AppError::InvalidArgument(message)
+}
+
+fn text_in_range(field: &str, value: &str, min: usize, max: usize) -> Result<(), AppError> {
+    let len = value.chars().count();
+    if len < min || len > max {
+        return Err(invalid(format!(
+            "{field} must be {min} to {max} characters long (got {len})"
+        )));
+    }
+    Ok(())
+}
+
+/// An https URL with a host, at most 512 bytes: what a mini-program can show.
+pub fn validate_https_url(field: &str, value: &str) -> Result<(), AppError> {
+    if value.len() > MAX_URL_LEN {
+        return Err(invalid(format!("{field} must be at most {MAX_URL_LEN} bytes")));
+    }
+    let host = value
+        .strip_prefix("https://")
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Ok(())
+        }
+        _ => Err(invalid(format!("{field} must be an https URL"))),
+    }
+}
+
+pub fn validate_nickname(value: &str) -> Result<String, AppError> {
+    let trimmed = value.trim();
+    text_in_range("nickname", trimmed, 1, MAX_NICKNAME_CHARS)?;
+    Ok(trimmed.to_string())
+}
+
+pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            invalid(format!(
+                "{field} must be an RFC 3339 time such as 2026-11-22T12:00:00Z"
+            ))
+        })
+}
+
+pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent, AppError> {
+    let title = draft
+        .title
+        .ok_or_else(|| invalid("title is required".into()))?
+        .trim()
+        .to_string();
+    text_in_range("title", &title, 1, MAX_TITLE_CHARS)?;
+
+    let description = draft.description.unwrap_or_default();
+    text_in_range("description", &description, 0, MAX_DESCRIPTION_CHARS)?;
+
+    let draw_at_text = draft
+        .draw_at
+        .ok_or_else(|| invalid("draw_at is required".into()))?;
+    let draw_at = parse_time("draw_at", &draw_at_text)?;
+    if draw_at <= now {
+        return Err(invalid("draw_at must be in the future".into()));
+    }
+    if draw_at > now + Duration::days(MAX_DRAW_AHEAD_DAYS) {
+        return Err(invalid(format!(
+            "draw_at must be at most {MAX_DRAW_AHEAD_DAYS} days ahead"
+        )));
+    }
+
+    let draw_mode = match draft.draw_mode.as_deref() {
+        None => DrawMode::AtTime,
+        Some(text) => DrawMode::parse(text).ok_or_else(|| {
+            invalid("draw_mode must be one of at_time, when_full, manual".into())
+        })?,
+    };
+
+    let max_participants = match draft.max_participants {
+        None if draw_mode == DrawMode::WhenFull => {
+            return Err(invalid(
+                "max_participants is required when draw_mode is when_full".into(),
+            ))
+        }
+        None => None,
+        Some(n) if (1..=MAX_PARTICIPANTS_LIMIT).contains(&n) => Some(n as i32),
+        Some(_) => {
+            return Err(invalid(format!(
+                "max_participants must be between 1 and {MAX_PARTICIPANTS_LIMIT}"
+            )))
+        }
+    };
+
+    let drafts = draft
+        .prizes
+        .ok_or_else(|| invalid("prizes is required".into()))?;
+    if drafts.is_empty() || drafts.len() > MAX_PRIZES {
+        return Err(invalid(format!(
+            "prizes must list 1 to {MAX_PRIZES} prizes (got {})",
+            drafts.len()
+        )));
+    }
+    let mut prizes = Vec::with_capacity(drafts.len());
+    let mut total: i64 = 0;
+    for (i, p) in drafts.into_iter().enumerate() {
+        let name = p
+            .name
+            .ok_or_else(|| invalid(format!("prizes[{i}].name is required")))?
+            .trim()
+            .to_string();
+        text_in_range(&format!("prizes[{i}].name"), &name, 1, MAX_PRIZE_NAME_CHARS)?;
+        let quantity = p
+            .quantity
+            .ok_or_else(|| invalid(format!("prizes[{i}].quantity is required")))?;
+        if !(1..=MAX_PRIZE_QUANTITY).contains(&quantity) {
+            return Err(invalid(format!(
+                "prizes[{i}].quantity must be between 1 and {MAX_PRIZE_QUANTITY}"
+            )));
+        }
+        if let Some(url) = &p.image_url {
+            validate_https_url(&format!("prizes[{i}].image_url"), url)?;
+        }
+        total += quantity;
+        prizes.push(NewPrize {
+            name,
+            quantity: quantity as i32,
+            image_url: p.image_url,
+        });
+    }
+    if total > MAX_TOTAL_QUANTITY {
+        return Err(invalid(format!(
+            "the prizes' total quantity must be at most {MAX_TOTAL_QUANTITY} (got {total})"
+        )));
+    }
+
+    Ok(NewEvent {
+        title,
+        description,
+        draw_at,
+        draw_mode,
+        max_participants,
+        prizes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(now: DateTime<Utc>) -> EventDraft {
+        EventDraft {
+            title: Some("  Lucky draw  ".into()),
+            description: None,
+            draw_at: Some((now + Duration::hours(1)).to_rfc3339()),
+            draw_mode: None,
+            max_participants: None,
+            prizes: Some(vec![PrizeDraft {
+                name: Some("Cup".into()),
+                quantity: Some(2),
+                image_url: None,
+            }]),
+        }
+    }
+
+    fn message(d: EventDraft, now: DateTime<Utc>) -> String {
+        let err = validate_event(d, now).unwrap_err();
+        assert_eq!(err.code(), 40000);
+        err.to_string()
+    }
+
+    #[test]
+    fn a_good_draft_is_trimmed_and_defaults_to_at_time() {
+        let now = Utc::now();
+        let e = validate_event(draft(now), now).unwrap();
+        assert_eq!(e.title, "Lucky draw");
+        assert_eq!(e.draw_mode, DrawMode::AtTime);
+        assert_eq!(e.prizes[0].quantity, 2);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let now = Utc::now();
+        let cases: Vec<(Box<dyn Fn(&mut EventDraft)>, &str)> = vec![
+            (Box::new(|d| d.title = None), "title"),
+            (Box::new(|d| d.title = Some("   ".into())), "title"),
+            (Box::new(|d| d.title = Some("x".repeat(65))), "title"),
+            (Box::new(|d| d.description = Some("x".repeat(1001))), "description"),
+            (Box::new(|d| d.draw_at = None), "draw_at"),
+            (Box::new(|d| d.draw_at = Some("tomorrow".into())), "draw_at"),
+            (Box::new(move |d| d.draw_at = Some((now - Duration::seconds(1)).to_rfc3339())), "draw_at"),
+            (Box::new(move |d| d.draw_at = Some((now + Duration::days(367)).to_rfc3339())), "draw_at"),
+            (Box::new(|d| d.draw_mode = Some("soon".into())), "draw_mode"),
+            (Box::new(|d| d.draw_mode = Some("when_full".into())), "max_participants"),
+            (Box::new(|d| d.max_participants = Some(0)), "max_participants"),
+            (Box::new(|d| d.max_participants = Some(1_000_001)), "max_participants"),
+            (Box::new(|d| d.prizes = None), "prizes"),
+            (Box::new(|d| d.prizes = Some(vec![])), "prizes"),
+            (Box::new(|d| d.prizes = Some((0..21).map(|_| PrizeDraft { name: Some("a".into()), quantity: Some(1), image_url: None }).collect())), "prizes"),
+            (Box::new(|d| d.prizes.as_mut().unwrap()[0].name = Some("x".repeat(33))), "prizes[0].name"),
+            (Box::new(|d| d.prizes.as_mut().unwrap()[0].quantity = Some(0)), "prizes[0].quantity"),
+            (Box::new(|d| d.prizes.as_mut().unwrap()[0].quantity = Some(10_001)), "prizes[0].quantity"),
+            (Box::new(|d| d.prizes.as_mut().unwrap()[0].image_url = Some("http://x/y.png".into())), "prizes[0].image_url"),
+            (Box::new(|d| d.prizes = Some((0..11).map(|_| PrizeDraft { name: Some("a".into()), quantity: Some(10_000), image_url: None }).collect())), "total quantity"),
+        ];
+        for (change, field) in cases {
+            let mut d = draft(now);
+            change(&mut d);
+            let msg = message(d, now);
+            assert!(msg.contains(field), "{msg:?} should name {field}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert!(validate_https_url("u", "https://cdn.example.com/a.png").is_ok());
+        assert!(validate_https_url("u", "https://").is_err());
+        assert!(validate_https_url("u", "ftp://x").is_err());
+        assert!(validate_https_url("u", "https://a b").is_err());
+        assert!(validate_https_url("u", &format!("https://a/{}", "x".repeat(510))).is_err());
+    }
+
+    #[test]
+    fn nicknames_are_trimmed_and_bounded_in_characters() {
+        assert_eq!(validate_nickname(" 小明 ").unwrap(), "小明");
+        assert!(validate_nickname(&"字".repeat(32)).is_ok());
+        assert!(validate_nickname(&"字".repeat(33)).is_err());
+        assert!(validate_nickname("  ").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Lottery backend for WeChat mini-programs: HTTP in `api`, one actor per
+//! live event in `actors`, pure rules in `domain`, the database in `store`,
+//! sessions in `cache`.
+
+pub mod actors;
+pub mod api;
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

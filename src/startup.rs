@@ -1,0 +1,94 @@
+//! Builds the application: pools, migrations, actors and the HTTP server on
+//! a listener, so tests start the real app on port 0.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::actors::registry::ActorSettings;
+use crate::actors::Events;
+use crate::api;
+use crate::cache::sessions::SessionStore;
+use crate::config::Config;
+use crate::store::Db;
+use crate::telemetry;
+
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub sessions: SessionStore,
+    pub events: Events,
+    pub metrics: PrometheusHandle,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    events: Events,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let metrics = telemetry::metrics_handle();
+        let db = Db::connect(&config.database_url, config.db_pool_size).await?;
+        if config.redis_url.is_some() {
+            tracing::warn!("LOTTERY_REDIS_URL is set, but sessions are still kept in the process");
+        }
+        let sessions = SessionStore::in_process(config.session_ttl);
+        let events = Events::start(
+            db.clone(),
+            ActorSettings {
+                mailbox_capacity: config.event_mailbox_capacity,
+                idle_timeout: config.actor_idle_timeout,
+                arbiters: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            },
+        );
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let state = web::Data::new(AppState {
+            config,
+            db,
+            sessions,
+            events: events.clone(),
+            metrics,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(api::middleware::request_context))
+                .configure(api::routes)
+        })
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .shutdown_timeout(5)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            events,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The actors, so a test can stop them with the server.
+    pub fn events(&self) -> Events {
+        self.events.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.events.shutdown();
+        result
+    }
+}

@@ -1,0 +1,373 @@
+//! Events and their prizes: creation, reads, lists, cancel and the draw's
+//! two conditional steps.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::models::{to_db_time, EventRow, PrizeRow};
+use super::schema::{events, participants, prizes, users, winners};
+use super::{multi_row_insert, Db};
+use crate::db_run;
+use crate::domain::draw::{seed_hash, Award, Seed};
+use crate::domain::event::EventStatus;
+use crate::domain::validation::NewEvent;
+use crate::error::AppResult;
+
+/// An event with what every view of it shows.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub event: EventRow,
+    pub creator_nickname: Option<String>,
+    pub prizes: Vec<PrizeRow>,
+}
+
+/// What one user has to do with some events: joined, and the prize won.
+#[derive(Debug, Default)]
+pub struct ViewerState {
+    pub joined: HashSet<i64>,
+    pub prizes: HashMap<i64, (i64, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Created,
+    Joined,
+    Won,
+}
+
+/// Stores a new open event with its prizes and returns its id. The id is
+/// found again through the unique seed hash, which works on both backends
+/// without RETURNING or LAST_INSERT_ID.
+pub async fn create(
+    db: &Db,
+    creator_id: i64,
+    new: &NewEvent,
+    seed: &Seed,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let hash = seed_hash(seed);
+    db_run!(db, |conn| {
+        conn.transaction::<_, crate::error::AppError, _>(async |conn| {
+                diesel::insert_into(events::table)
+                    .values((
+                        events::creator_id.eq(creator_id),
+                        events::title.eq(&new.title),
+                        events::description.eq(&new.description),
+                        events::status.eq(EventStatus::Open.to_db()),
+                        events::draw_mode.eq(new.draw_mode.to_db()),
+                        events::draw_at.eq(to_db_time(new.draw_at)),
+                        events::max_participants.eq(new.max_participants),
+                        events::participant_count.eq(0),
+                        events::seed.eq(seed.as_slice()),
+                        events::seed_hash.eq(&hash),
+                        events::created_at.eq(to_db_time(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let id: i64 = events::table
+                    .filter(events::seed_hash.eq(&hash))
+                    .select(events::id)
+                    .first(conn)
+                    .await?;
+                // At most 20 rows: one statement each keeps SQLite happy.
+                for (position, p) in new.prizes.iter().enumerate() {
+                    diesel::insert_into(prizes::table)
+                        .values((
+                            prizes::event_id.eq(id),
+                            prizes::position.eq(position as i32),
+                            prizes::name.eq(&p.name),
+                            prizes::quantity.eq(p.quantity),
+                            prizes::image_url.eq(p.image_url.as_deref()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(id)
+        })
+        .await
+    })
+}
+
+pub async fn get_row(db: &Db, id: i64) -> AppResult<Option<EventRow>> {
+    db_run!(db, |conn| {
+        Ok(events::table
+            .find(id)
+            .select(EventRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    })
+}
+
+pub async fn get(db: &Db, id: i64) -> AppResult<Option<EventRecord>> {
+    match get_row(db, id).await? {
+        None => Ok(None),
+        Some(row) => Ok(with_details(db, vec![row]).await?.pop()),
+    }
+}
+
+/// Adds creators and prizes to event rows, in two queries for the whole list.
+pub async fn with_details(db: &Db, rows: Vec<EventRow>) -> AppResult<Vec<EventRecord>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let creator_ids: Vec<i64> = rows.iter().map(|r| r.creator_id).collect();
+    let (prize_rows, creators) = db_run!(db, |conn| {
+        let prize_rows: Vec<PrizeRow> = prizes::table
+            .filter(prizes::event_id.eq_any(&ids))
+            .order((prizes::event_id, prizes::position))
+            .select(PrizeRow::as_select())
+            .load(conn)
+            .await?;
+        let creators: Vec<(i64, Option<String>)> = users::table
+            .filter(users::id.eq_any(&creator_ids))
+            .select((users::id, users::nickname))
+            .load(conn)
+            .await?;
+        AppResult::Ok((prize_rows, creators))
+    })?;
+    let creators: HashMap<i64, Option<String>> = creators.into_iter().collect();
+    let mut by_event: HashMap<i64, Vec<PrizeRow>> = HashMap::new();
+    for p in prize_rows {
+        by_event.entry(p.event_id).or_default().push(p);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|event| EventRecord {
+            creator_nickname: creators.get(&event.creator_id).cloned().flatten(),
+            prizes: by_event.remove(&event.id).unwrap_or_default(),
+            event,
+        })
+        .collect())
+}
+
+pub async fn viewer_state(db: &Db, event_ids: &[i64], user_id: i64) -> AppResult<ViewerState> {
+    db_run!(db, |conn| {
+        let joined: Vec<i64> = participants::table
+            .filter(participants::user_id.eq(user_id))
+            .filter(participants::event_id.eq_any(event_ids))
+            .select(participants::event_id)
+            .load(conn)
+            .await?;
+        let won: Vec<(i64, i64, String)> = winners::table
+            .inner_join(prizes::table)
+            .filter(winners::user_id.eq(user_id))
+            .filter(winners::event_id.eq_any(event_ids))
+            .select((winners::event_id, prizes::id, prizes::name))
+            .load(conn)
+            .await?;
+        Ok(ViewerState {
+            joined: joined.into_iter().collect(),
+            prizes: won.into_iter().map(|(e, p, n)| (e, (p, n))).collect(),
+        })
+    })
+}
+
+/// A user's events for one role, newest first, strictly older than `before`.
+pub async fn list_for_user(
+    db: &Db,
+    user_id: i64,
+    role: Role,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<EventRow>> {
+    let before = before.unwrap_or(i64::MAX);
+    db_run!(db, |conn| {
+        let query = events::table
+            .filter(events::id.lt(before))
+            .order(events::id.desc())
+            .limit(limit)
+            .select(EventRow::as_select());
+        let rows = match role {
+            Role::Created => {
+                query
+                    .filter(events::creator_id.eq(user_id))
+                    .load(conn)
+                    .await?
+            }
+            Role::Joined => {
+                query
+                    .filter(
+                        events::id.eq_any(
+                            participants::table
+                                .filter(participants::user_id.eq(user_id))
+                                .select(participants::event_id),
+                        ),
+                    )
+                    .load(conn)
+                    .await?
+            }
+            Role::Won => {
+                query
+                    .filter(
+                        events::id.eq_any(
+                            winners::table
+                                .filter(winners::user_id.eq(user_id))
+                                .select(winners::event_id),
+                        ),
+                    )
+                    .load(conn)
+                    .await?
+            }
+        };
+        Ok(rows)
+    })
+}
+
+/// Live events whose draw is due by `until`, and every event left in
+/// `drawing` (a draw a crash interrupted).
+pub async fn due_for_draw(
+    db: &Db,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> AppResult<Vec<(i64, DateTime<Utc>)>> {
+    let until = to_db_time(until);
+    db_run!(db, |conn| {
+        let rows: Vec<(i64, chrono::NaiveDateTime)> = events::table
+            .filter(
+                events::status
+                    .eq(EventStatus::Drawing.to_db())
+                    .or(events::status
+                        .eq(EventStatus::Open.to_db())
+                        .and(events::draw_at.le(until))),
+            )
+            .order(events::draw_at)
+            .limit(limit)
+            .select((events::id, events::draw_at))
+            .load(conn)
+            .await?;
+        Ok(rows.into_iter().map(|(id, t)| (id, t.and_utc())).collect())
+    })
+}
+
+/// Everything an event actor needs to serve an event.
+pub struct LiveState {
+    pub event: EventRow,
+    pub prizes: Vec<PrizeRow>,
+    pub members: Vec<(i64, bool)>,
+}
+
+pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
+    db_run!(db, |conn| {
+        let Some(event) = events::table
+            .find(id)
+            .select(EventRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let prize_rows = prizes::table
+            .filter(prizes::event_id.eq(id))
+            .order(prizes::position)
+            .select(PrizeRow::as_select())
+            .load(conn)
+            .await?;
+        let members = participants::table
+            .filter(participants::event_id.eq(id))
+            .select((participants::user_id, participants::notify))
+            .load(conn)
+            .await?;
+        Ok(Some(LiveState {
+            event,
+            prizes: prize_rows,
+            members,
+        }))
+    })
+}
+
+/// open → cancelled, only if still open. Returns whether it happened.
+pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
+    db_run!(db, |conn| {
+        let n = diesel::update(
+            events::table
+                .find(id)
+                .filter(events::status.eq(EventStatus::Open.to_db())),
+        )
+        .set((
+            events::status.eq(EventStatus::Cancelled.to_db()),
+            events::cancelled_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    })
+}
+
+/// open → drawing, only if still open; returns the status the event has
+/// afterwards, so a resumed draw (already `drawing`) carries on.
+pub async fn begin_draw(db: &Db, id: i64) -> AppResult<Option<EventStatus>> {
+    db_run!(db, |conn| {
+        diesel::update(
+            events::table
+                .find(id)
+                .filter(events::status.eq(EventStatus::Open.to_db())),
+        )
+        .set(events::status.eq(EventStatus::Drawing.to_db()))
+        .execute(conn)
+        .await?;
+        let status: Option<i16> = events::table
+            .find(id)
+            .select(events::status)
+            .first(conn)
+            .await
+            .optional()?;
+        Ok(status.and_then(EventStatus::from_db))
+    })
+}
+
+/// Writes the winners and drawing → drawn in one transaction. Returns false
+/// when the event was not in `drawing` (someone else finished it).
+pub async fn finish_draw(
+    db: &Db,
+    id: i64,
+    awards: &[Award],
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    db_run!(db, |conn| {
+        conn.transaction::<_, crate::error::AppError, _>(async |conn| {
+                let n = diesel::update(
+                    events::table
+                        .find(id)
+                        .filter(events::status.eq(EventStatus::Drawing.to_db())),
+                )
+                .set((
+                    events::status.eq(EventStatus::Drawn.to_db()),
+                    events::drawn_at.eq(to_db_time(now)),
+                ))
+                .execute(conn)
+                .await?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                for chunk in awards.chunks(1000) {
+                    let rows = chunk
+                        .iter()
+                        .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
+                    diesel::sql_query(multi_row_insert(
+                        "INSERT",
+                        "winners (event_id, user_id, prize_id)",
+                        rows,
+                    ))
+                    .execute(conn)
+                    .await?;
+                }
+                Ok(true)
+        })
+        .await
+    })
+}
+
+/// All winners with their names and prizes, in prize order.
+pub async fn winners(db: &Db, id: i64) -> AppResult<Vec<(i64, Option<String>, i64, String)>> {
+    db_run!(db, |conn| {
+        Ok(winners::table
+            .inner_join(users::table)
+            .inner_join(prizes::table)
+            .filter(winners::event_id.eq(id))
+            .order((prizes::position, winners::id))
+            .select((users::id, users::nickname, prizes::id, prizes::name))
+            .load(conn)
+            .await?)
+    })
+}

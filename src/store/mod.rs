@@ -1,0 +1,210 @@
+//! The store of record: diesel-async over MySQL (production) or SQLite (the
+//! embedded default). Query bodies are written once and expanded per backend
+//! by `db_run!`, the pattern vaultwarden uses; only DDL differs, so there are
+//! two migration folders.
+
+use diesel::connection::SimpleConnection;
+use diesel::{ConnectionError, SqliteConnection};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub mod events;
+pub mod models;
+pub mod participants;
+pub mod schema;
+pub mod users;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub type MysqlPool = bb8::Pool<AsyncDieselConnectionManager<AsyncMysqlConnection>>;
+pub type SqlitePool = bb8::Pool<AsyncDieselConnectionManager<SqliteConn>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+
+/// How long a request waits for a pooled connection before it gets 503.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// SQLite settings for a server: WAL so readers never block the writer,
+/// NORMAL sync (a committed transaction survives a process crash), and a busy
+/// timeout so concurrent writers queue instead of failing.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
+#[derive(Clone)]
+pub enum Db {
+    Mysql(MysqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever
+/// backend is configured. The body is expanded once per backend, so each
+/// query is type-checked against both.
+#[macro_export]
+macro_rules! db_run {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        #[allow(unused_imports)]
+        use diesel::prelude::*;
+        #[allow(unused_imports)]
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        match $db {
+            $crate::store::Db::Mysql(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            $crate::store::Db::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+        }
+    }};
+}
+
+impl Db {
+    /// Opens the pool named by the URL (creating the MySQL database if it
+    /// does not exist yet) and applies the embedded migrations.
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            Self::connect_sqlite(path.to_string(), pool_size).await
+        } else if url.starts_with("mysql://") {
+            Self::connect_mysql(url, pool_size).await
+        } else {
+            Err(format!(
+                "LOTTERY_DATABASE_URL must start with sqlite:// or mysql://, got {url:?}"
+            ))
+        }
+    }
+
+    async fn connect_sqlite(path: String, pool_size: u32) -> Result<Self, String> {
+        let migrate_path = path.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            use diesel::Connection;
+            let mut conn = SqliteConnection::establish(&migrate_path)
+                .map_err(|e| format!("cannot open SQLite database {migrate_path}: {e}"))?;
+            conn.batch_execute(SQLITE_PRAGMAS).map_err(|e| e.to_string())?;
+            conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| format!("SQLite migrations failed: {e}"))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+
+        let mut manager_config = ManagerConfig::<SqliteConn>::default();
+        manager_config.custom_setup = Box::new(|url| {
+            let url = url.to_string();
+            Box::pin(async move {
+                let mut conn = SqliteConn::establish(&url).await?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(path, manager_config);
+        let pool = bb8::Pool::builder()
+            .max_size(pool_size.clamp(1, 8))
+            .connection_timeout(POOL_TIMEOUT)
+            .build(manager)
+            .await
+            .map_err(|e| format!("cannot open SQLite pool: {e}"))?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    async fn connect_mysql(url: &str, pool_size: u32) -> Result<Self, String> {
+        create_mysql_database(url).await?;
+        let migrate_url = url.to_string();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let mut conn = <AsyncConnectionWrapper<AsyncMysqlConnection> as diesel::Connection>::establish(&migrate_url)
+                .map_err(|e| format!("cannot connect to MySQL: {e}"))?;
+            conn.run_pending_migrations(MYSQL_MIGRATIONS)
+                .map_err(|e| format!("MySQL migrations failed: {e}"))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+
+        let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url);
+        let pool = bb8::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(POOL_TIMEOUT)
+            .build(manager)
+            .await
+            .map_err(|e| format!("cannot open MySQL pool: {e}"))?;
+        Ok(Self::Mysql(pool))
+    }
+
+    /// The insert that skips rows colliding with a unique key.
+    pub fn insert_ignore_verb(&self) -> &'static str {
+        match self {
+            Self::Mysql(_) => "INSERT IGNORE",
+            Self::Sqlite(_) => "INSERT OR IGNORE",
+        }
+    }
+
+    /// A trivial round trip, for readiness.
+    pub async fn ping(&self) -> crate::error::AppResult<()> {
+        db_run!(self, |conn| {
+            conn.batch_execute("SELECT 1").await?;
+            Ok(())
+        })
+    }
+}
+
+/// A multi-row INSERT, which diesel-async cannot build for SQLite. Callers
+/// format in only numbers and `sql_time` values, never client text.
+pub(crate) fn multi_row_insert(
+    verb: &str,
+    table_and_columns: &str,
+    rows: impl Iterator<Item = String>,
+) -> String {
+    let values: Vec<String> = rows.collect();
+    format!("{verb} INTO {table_and_columns} VALUES {}", values.join(","))
+}
+
+/// A UTC time as a literal both backends parse into their time columns.
+pub(crate) fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// `mysql://user:pass@host:port/db?opts` → (server URL without the database, db).
+fn split_mysql_url(url: &str) -> Result<(String, String), String> {
+    let rest = &url["mysql://".len()..];
+    let slash = rest
+        .find('/')
+        .ok_or("the MySQL URL must name a database: mysql://user:pass@host:port/db")?;
+    let (server, path) = rest.split_at(slash);
+    let db = path[1..].split('?').next().unwrap_or_default().to_string();
+    if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("the MySQL database name must be [A-Za-z0-9_]+, got {db:?}"));
+    }
+    Ok((format!("mysql://{server}"), db))
+}
+
+async fn create_mysql_database(url: &str) -> Result<(), String> {
+    let (server, db) = split_mysql_url(url)?;
+    let mut conn = AsyncMysqlConnection::establish(&server)
+        .await
+        .map_err(|e| format!("cannot connect to MySQL at {server}: {e}"))?;
+    conn.batch_execute(&format!(
+        "CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4"
+    ))
+    .await
+    .map_err(|e| format!("cannot create database {db}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mysql_urls_split_into_server_and_database() {
+        let (server, db) = super::split_mysql_url("mysql://root:pw@127.0.0.1:3306/lottery?x=1").unwrap();
+        assert_eq!(server, "mysql://root:pw@127.0.0.1:3306");
+        assert_eq!(db, "lottery");
+        assert!(super::split_mysql_url("mysql://root@h:1").is_err());
+        assert!(super::split_mysql_url("mysql://root@h:1/a;drop").is_err());
+    }
+}

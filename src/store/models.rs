@@ -1,0 +1,55 @@
+//! Rows as they are stored. Times are UTC without an offset in the database.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{events, prizes, users};
+
+pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub nickname: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub creator_id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: i16,
+    pub draw_mode: i16,
+    pub draw_at: NaiveDateTime,
+    pub max_participants: Option<i32>,
+    pub participant_count: i32,
+    pub seed: Vec<u8>,
+    pub seed_hash: String,
+    pub created_at: NaiveDateTime,
+    pub drawn_at: Option<NaiveDateTime>,
+    pub cancelled_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = prizes)]
+pub struct PrizeRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub position: i32,
+    pub name: String,
+    pub quantity: i32,
+    pub image_url: Option<String>,
+}

@@ -1,0 +1,70 @@
+// Written by hand: one schema serves both backends, so it only uses types
+// that SQLite and MySQL map the same way (see the two migration folders).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        openid -> Text,
+        unionid -> Nullable<Text>,
+        nickname -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        creator_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        status -> SmallInt,
+        draw_mode -> SmallInt,
+        draw_at -> Timestamp,
+        max_participants -> Nullable<Integer>,
+        participant_count -> Integer,
+        seed -> Binary,
+        seed_hash -> Text,
+        created_at -> Timestamp,
+        drawn_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    prizes (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        quantity -> Integer,
+        image_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    participants (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        user_id -> BigInt,
+        notify -> Bool,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    winners (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        user_id -> BigInt,
+        prize_id -> BigInt,
+    }
+}
+
+diesel::joinable!(events -> users (creator_id));
+diesel::joinable!(prizes -> events (event_id));
+diesel::joinable!(participants -> users (user_id));
+diesel::joinable!(winners -> users (user_id));
+diesel::joinable!(winners -> prizes (prize_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, events, prizes, participants, winners);
