@@ -162,7 +162,7 @@ mod tests {
             .collect();
         assert_eq!(got, KNOWN_ANSWER);
     }
-    const KNOWN_ANSWER: [(i64, i64); 4] = [(0, 0); 4];
+    const KNOWN_ANSWER: [(i64, i64); 4] = [(2, 10), (4, 11), (9, 11), (7, 11)];
 
     #[test]
     fn draw_is_roughly_uniform() {

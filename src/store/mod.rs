@@ -168,7 +168,7 @@ pub(crate) fn multi_row_insert(
 
 /// A UTC time as a literal both backends parse into their time columns.
 pub(crate) fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    models::to_db_time(t).format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
 
 /// `mysql://user:pass@host:port/db?opts` → (server URL without the database, db).

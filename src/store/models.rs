@@ -1,12 +1,13 @@
 //! Rows as they are stored. Times are UTC without an offset in the database.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::schema::{events, prizes, users};
 
+/// Microseconds: what MySQL's DATETIME(6) keeps, so both backends agree.
 pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
-    t.naive_utc()
+    t.trunc_subsecs(6).naive_utc()
 }
 
 pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {

@@ -1,0 +1,94 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+
+both_backends!(dev_login_me_and_logout, login_errors, profile_updates);
+
+async fn dev_login_me_and_logout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, id) = app.login("alice").await;
+    let (again, same_id) = app.login("alice").await;
+    assert_eq!(id, same_id, "one openid, one user");
+    assert_ne!(token, again, "each login gets its own token");
+
+    let me = app.get("/me", Some(&token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["code"], 0);
+    assert_eq!(me.data()["id"], id);
+    assert!(me.data()["nickname"].is_null());
+
+    let out = app.post("/auth/logout", Some(&token), json!({})).await;
+    assert_eq!(out.status, 200);
+    let after = app.get("/me", Some(&token)).await;
+    assert_eq!((after.status.as_u16(), after.code()), (401, 40100));
+    // The other session is untouched.
+    assert_eq!(app.get("/me", Some(&again)).await.status, 200);
+}
+
+async fn login_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (body, code) in [
+        (json!({}), 40000),
+        (json!({"code": ""}), 40000),
+        (json!({"code": "dev:"}), 40000),
+        (json!({"code": "dev:bad name"}), 40000),
+        (json!({"code": format!("dev:{}", "x".repeat(65))}), 40000),
+        (json!({"code": "0a1b2c"}), 40101),
+    ] {
+        let r = app.post("/auth/login", None, body.clone()).await;
+        assert_eq!(r.code(), code, "{body} → {:?}", r.body);
+        assert_eq!(r.status.as_u16() as i64, code / 100);
+        assert!(r.data().is_null());
+    }
+    let malformed = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+
+    for token in [None, Some("nope")] {
+        let r = app.get("/me", token).await;
+        assert_eq!((r.status.as_u16(), r.code()), (401, 40100));
+    }
+    let bad_scheme = app
+        .client
+        .get(format!("{}/api/v1/me", app.base))
+        .header("Authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_scheme.status(), 401);
+}
+
+async fn profile_updates(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, _) = app.login("carol").await;
+    let r = app
+        .call(
+            Method::PATCH,
+            "/me",
+            Some(&token),
+            Some(json!({"nickname": " 小红 ", "avatar_url": "https://img.example.com/a.png"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["nickname"], "小红");
+    assert_eq!(r.data()["avatar_url"], "https://img.example.com/a.png");
+
+    for bad in [
+        json!({"nickname": ""}),
+        json!({"nickname": "x".repeat(33)}),
+        json!({"avatar_url": "http://img.example.com/a.png"}),
+        json!({"unknown": 1}),
+    ] {
+        let r = app.call(Method::PATCH, "/me", Some(&token), Some(bad.clone())).await;
+        assert_eq!(r.code(), 40000, "{bad}");
+    }
+    // Nothing bad was stored.
+    assert_eq!(app.get("/me", Some(&token)).await.data()["nickname"], "小红");
+}

@@ -1,0 +1,194 @@
+//! Starts the real app on a free port against a fresh database: a temporary
+//! SQLite file, or a new MySQL database when LOTTERY_TEST_MYSQL_URL names a
+//! server (e.g. mysql://root@127.0.0.1:3306).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use lottery::config::Config;
+use lottery::startup::Application;
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mysql,
+}
+
+/// Generates `sqlite` and `mysql` variants of an async test taking a Backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            async fn mysql() {
+                if $crate::helpers::mysql_server().is_none() {
+                    eprintln!("LOTTERY_TEST_MYSQL_URL unset: MySQL variant not run");
+                    return;
+                }
+                super::$name($crate::helpers::Backend::Mysql).await
+            }
+        }
+    )*};
+}
+
+pub fn mysql_server() -> Option<String> {
+    std::env::var("LOTTERY_TEST_MYSQL_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A database URL no other test uses.
+pub fn fresh_database(backend: Backend) -> String {
+    let tag: u64 = rand::rng().random();
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("lottery-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}/t{tag:016x}.db", dir.display())
+        }
+        Backend::Mysql => format!(
+            "{}/lottery_test_{tag:016x}",
+            mysql_server().expect("LOTTERY_TEST_MYSQL_URL").trim_end_matches('/')
+        ),
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    app_handle: actix_web::dev::ServerHandle,
+    events: lottery::actors::Events,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().unwrap_or(-1)
+    }
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_on(fresh_database(backend), &[]).await
+    }
+
+    pub async fn spawn_on(database_url: String, extra: &[(&str, &str)]) -> Self {
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("LOTTERY_BIND".into(), "127.0.0.1:0".into()),
+            ("LOTTERY_DATABASE_URL".into(), database_url),
+        ]);
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_map(&vars).expect("test config");
+        let app = Application::build(config).await.expect("app starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let app_handle = app.handle();
+        let events = app.events();
+        actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap(),
+            app_handle,
+            events,
+        }
+    }
+
+    /// Stops the server and every actor at once, as a crash would: nothing
+    /// is flushed on the way out.
+    pub async fn stop(self) {
+        self.events.shutdown();
+        self.app_handle.stop(false).await;
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let url = if path.starts_with('/') && !path.starts_with("/api") && !path.starts_with("/healthz") && !path.starts_with("/readyz") && !path.starts_with("/metrics") {
+            format!("{}/api/v1{path}", self.base)
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut req = self.client.request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn login(&self, name: &str) -> (String, i64) {
+        let r = self.post("/auth/login", None, json!({"code": format!("dev:{name}")})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        (
+            r.data()["token"].as_str().unwrap().to_string(),
+            r.data()["user"]["id"].as_i64().unwrap(),
+        )
+    }
+
+    pub async fn create_event(&self, token: &str, body: Value) -> Value {
+        let r = self.post("/events", Some(token), body).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.data().clone()
+    }
+
+    pub async fn join(&self, token: &str, event_id: i64) -> Reply {
+        self.call(Method::PUT, &format!("/events/{event_id}/participants/me"), Some(token), None)
+            .await
+    }
+
+    /// Polls until the event has the status, or fails after `secs`.
+    pub async fn wait_status(&self, event_id: i64, status: &str, secs: u64) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self.get(&format!("/events/{event_id}"), None).await;
+            if r.data()["status"] == status {
+                return r.data().clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "event {event_id} never became {status}: {:?}", r.body);
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// An RFC 3339 time `secs` from now.
+pub fn in_secs(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
+}
+
+pub fn event_body(draw_in_secs: i64) -> Value {
+    json!({
+        "title": "Hot event",
+        "draw_at": in_secs(draw_in_secs),
+        "prizes": [{"name": "Gold", "quantity": 1}, {"name": "Silver", "quantity": 2}]
+    })
+}

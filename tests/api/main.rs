@@ -1,0 +1,10 @@
+//! The HTTP suite: real requests against the real app, on SQLite and MySQL.
+
+mod auth;
+mod concurrency;
+mod draw;
+mod events;
+mod helpers;
+mod ops;
+mod participation;
+mod restart;
