@@ -74,18 +74,24 @@ impl Config {
         let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
         let number = |k: &str, default: u64| -> Result<u64, String> {
             get(k).map_or(Ok(default), |v| {
-                v.parse().map_err(|_| format!("{k} must be a whole number, got {v:?}"))
+                v.parse()
+                    .map_err(|_| format!("{k} must be a whole number, got {v:?}"))
             })
         };
         let profile = match get("LOTTERY_PROFILE").as_deref() {
             None | Some("dev") => Profile::Dev,
             Some("prod") => Profile::Prod,
-            Some(other) => return Err(format!("LOTTERY_PROFILE must be dev or prod, got {other:?}")),
+            Some(other) => {
+                return Err(format!(
+                    "LOTTERY_PROFILE must be dev or prod, got {other:?}"
+                ))
+            }
         };
         let config = Self {
             bind: get("LOTTERY_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             profile,
-            database_url: get("LOTTERY_DATABASE_URL").unwrap_or_else(|| "sqlite://lottery.db".into()),
+            database_url: get("LOTTERY_DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://lottery.db".into()),
             redis_url: get("LOTTERY_REDIS_URL"),
             wechat_appid: get("LOTTERY_WECHAT_APPID"),
             wechat_secret: get("LOTTERY_WECHAT_SECRET").map(Secret::new),
@@ -100,7 +106,9 @@ impl Config {
         if config.profile == Profile::Prod
             && (config.wechat_appid.is_none() || config.wechat_secret.is_none())
         {
-            return Err("the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into());
+            return Err(
+                "the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into(),
+            );
         }
         Ok(config)
     }
@@ -116,7 +124,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

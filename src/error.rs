@@ -74,7 +74,8 @@ impl AppError {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16((self.code() / 100) as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16((self.code() / 100) as u16)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -47,7 +47,10 @@ enum Phase {
     /// The database could not be read: everything gets 503 and the actor stops.
     Unavailable,
     Missing,
-    Finished { status: EventStatus, creator_id: i64 },
+    Finished {
+        status: EventStatus,
+        creator_id: i64,
+    },
     Live(Box<Live>),
 }
 
@@ -248,12 +251,10 @@ impl EventActor {
             }
             Ok(None) => Phase::Missing,
             Ok(Some(state)) => match EventStatus::from_db(state.event.status) {
-                Some(status) if !status.is_live() => {
-                    Phase::Finished {
-                        status,
-                        creator_id: state.event.creator_id,
-                    }
-                }
+                Some(status) if !status.is_live() => Phase::Finished {
+                    status,
+                    creator_id: state.event.creator_id,
+                },
                 Some(status) => {
                     let resume = status == EventStatus::Drawing;
                     match Live::from_state(state) {
@@ -299,10 +300,9 @@ impl EventActor {
     fn not_live(&self) -> AppError {
         match &self.phase {
             Phase::Missing => AppError::event_not_found(),
-            Phase::Finished { status, .. } => AppError::EventClosed(format!(
-                "the event is closed: it is {}",
-                status.as_str()
-            )),
+            Phase::Finished { status, .. } => {
+                AppError::EventClosed(format!("the event is closed: it is {}", status.as_str()))
+            }
             _ => AppError::Unavailable("the event is temporarily unavailable".into()),
         }
     }
@@ -414,23 +414,31 @@ impl EventActor {
                 let participants = draw::canonical_order(live.members.keys().copied().collect());
                 let awards = draw::draw(&live.seed, &participants, &live.prizes);
                 let write = run_draw(db, event_id, awards);
-                ctx.spawn(write.into_actor(self).map(move |result, act, ctx| match result {
-                    Ok(status) => {
-                        metrics::counter!("lottery_draws_total").increment(1);
-                        metrics::histogram!("lottery_draw_seconds")
-                            .record(started.elapsed().as_secs_f64());
-                        tracing::info!(event_id, participants = participants.len(), "event drawn");
-                        act.finished(status, creator_id, ctx);
-                    }
-                    Err(err) => {
-                        tracing::warn!(event_id, error = %err, "draw failed; will retry");
-                        metrics::counter!("lottery_draw_failures_total").increment(1);
-                        if let Phase::Live(live) = &mut act.phase {
-                            live.finishing = false;
-                        }
-                        ctx.run_later(RETRY_DELAY, |act, ctx| act.advance(ctx));
-                    }
-                }));
+                ctx.spawn(
+                    write
+                        .into_actor(self)
+                        .map(move |result, act, ctx| match result {
+                            Ok(status) => {
+                                metrics::counter!("lottery_draws_total").increment(1);
+                                metrics::histogram!("lottery_draw_seconds")
+                                    .record(started.elapsed().as_secs_f64());
+                                tracing::info!(
+                                    event_id,
+                                    participants = participants.len(),
+                                    "event drawn"
+                                );
+                                act.finished(status, creator_id, ctx);
+                            }
+                            Err(err) => {
+                                tracing::warn!(event_id, error = %err, "draw failed; will retry");
+                                metrics::counter!("lottery_draw_failures_total").increment(1);
+                                if let Phase::Live(live) = &mut act.phase {
+                                    live.finishing = false;
+                                }
+                                ctx.run_later(RETRY_DELAY, |act, ctx| act.advance(ctx));
+                            }
+                        }),
+                );
             }
             None => live.finishing = false,
         }
@@ -448,7 +456,12 @@ impl EventActor {
 
     /// Queues a membership answer behind the next commit, so no answer
     /// overtakes a write it depends on.
-    fn answer_after_commit(&mut self, reply: Reply<Membership>, joined: bool, ctx: &mut Context<Self>) {
+    fn answer_after_commit(
+        &mut self,
+        reply: Reply<Membership>,
+        joined: bool,
+        ctx: &mut Context<Self>,
+    ) {
         if let Phase::Live(live) = &mut self.phase {
             let membership = live.membership(joined);
             live.pending.waiters.push((reply, membership));
@@ -558,7 +571,8 @@ impl Handler<Cancel> for EventActor {
             Phase::Live(live) => rules::check_creator(live.creator_id, msg.user_id)
                 .and_then(|()| rules::check_cancel(live.status())),
             Phase::Finished { status, creator_id } => {
-                rules::check_creator(*creator_id, msg.user_id).and_then(|()| rules::check_cancel(*status))
+                rules::check_creator(*creator_id, msg.user_id)
+                    .and_then(|()| rules::check_cancel(*status))
             }
             _ => Err(self.not_live()),
         };
@@ -568,7 +582,9 @@ impl Handler<Cancel> for EventActor {
                 self.advance(ctx);
             }
             (Ok(()), _) => {
-                let _ = msg.reply.send(Err(AppError::internal("cancel of a non-live event")));
+                let _ = msg
+                    .reply
+                    .send(Err(AppError::internal("cancel of a non-live event")));
             }
             (Err(err), _) => {
                 let _ = msg.reply.send(Err(err));
@@ -600,14 +616,15 @@ impl Handler<DrawNow> for EventActor {
                 }
             }
             Phase::Finished { status, creator_id } => {
-                let _ = msg.reply.send(
-                    rules::check_creator(*creator_id, msg.user_id).and_then(|()| {
-                        Err(AppError::InvalidState(format!(
-                            "only an open event can be drawn; this one is {}",
-                            status.as_str()
-                        )))
-                    }),
-                );
+                let _ =
+                    msg.reply.send(
+                        rules::check_creator(*creator_id, msg.user_id).and_then(|()| {
+                            Err(AppError::InvalidState(format!(
+                                "only an open event can be drawn; this one is {}",
+                                status.as_str()
+                            )))
+                        }),
+                    );
             }
             _ => {
                 let _ = msg.reply.send(Err(self.not_live()));

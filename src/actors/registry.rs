@@ -75,7 +75,12 @@ impl EventRegistry {
         let db = self.db.clone();
         let settings = self.settings.clone();
         let addr = EventActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            EventActor::new(event_id, db, settings.mailbox_capacity, settings.idle_timeout)
+            EventActor::new(
+                event_id,
+                db,
+                settings.mailbox_capacity,
+                settings.idle_timeout,
+            )
         });
         self.directory.write().insert(event_id, addr.clone());
         addr
@@ -179,7 +184,9 @@ pub struct Events {
 impl Events {
     pub fn start(db: Db, settings: ActorSettings) -> Self {
         let directory: Directory = Arc::default();
-        let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let arbiters = (0..settings.arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
         let registry = EventRegistry {
             db,
             settings,

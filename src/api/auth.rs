@@ -24,7 +24,9 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| Some(t.trim().to_string()))
-        .ok_or_else(|| AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))
+        .ok_or_else(|| {
+            AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })
 }
 
 async fn resolve(state: Option<web::Data<AppState>>, token: String) -> Result<Caller, AppError> {

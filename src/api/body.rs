@@ -18,7 +18,8 @@ pub struct OptionalJsonBody<T>(pub T);
 async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::InvalidArgument(format!("bad request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| AppError::InvalidArgument(format!("bad request body: {e}")))?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(AppError::PayloadTooLarge);
         }
@@ -28,7 +29,8 @@ async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> 
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::InvalidArgument(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| AppError::InvalidArgument(format!("invalid JSON body: {e}")))
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {

@@ -48,12 +48,19 @@ pub async fn request_context(
         .is_some_and(|n| n > MAX_BODY_BYTES);
     let mut res = if too_large {
         let (http_req, _) = req.into_parts();
-        ServiceResponse::new(http_req, AppError::PayloadTooLarge.error_response()).map_into_right_body()
+        ServiceResponse::new(http_req, AppError::PayloadTooLarge.error_response())
+            .map_into_right_body()
     } else {
-        next.call(req).instrument(span.clone()).await?.map_into_left_body()
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_left_body()
     };
     let status = res.status().as_u16();
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     metrics::histogram!("lottery_http_request_seconds", "route" => route.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("lottery_http_requests_total", "route" => route, "status" => status.to_string())
@@ -61,6 +68,12 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
-    span.in_scope(|| tracing::debug!(status, elapsed_ms = started.elapsed().as_millis() as u64, "done"));
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "done"
+        )
+    });
     Ok(res)
 }

@@ -27,9 +27,10 @@ pub fn created<T: Serialize>(data: T) -> HttpResponse {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use handlers::{auth, events, me, ops, participation};
-    cfg.app_data(web::PathConfig::default().error_handler(|err, _| {
-        AppError::InvalidArgument(format!("bad path: {err}")).into()
-    }))
+    cfg.app_data(
+        web::PathConfig::default()
+            .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
+    )
     .app_data(web::QueryConfig::default().error_handler(|err, _| {
         AppError::InvalidArgument(format!("bad query string: {err}")).into()
     }))
@@ -49,9 +50,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/events/{id}/draw", web::post().to(events::draw))
             .route("/events/{id}/winners", web::get().to(events::winners))
             .route("/events/{id}/fairness", web::get().to(events::fairness))
-            .route("/events/{id}/participants", web::get().to(participation::list))
-            .route("/events/{id}/participants/me", web::put().to(participation::join))
-            .route("/events/{id}/participants/me", web::delete().to(participation::leave)),
+            .route(
+                "/events/{id}/participants",
+                web::get().to(participation::list),
+            )
+            .route(
+                "/events/{id}/participants/me",
+                web::put().to(participation::join),
+            )
+            .route(
+                "/events/{id}/participants/me",
+                web::delete().to(participation::leave),
+            ),
     )
     .default_service(web::to(not_found));
 }

@@ -94,10 +94,10 @@ impl EventView {
         let status = EventStatus::from_db(e.status).unwrap_or(EventStatus::Open);
         let me = viewer.map(|v| MeView {
             joined: v.joined.contains(&e.id),
-            prize: v
-                .prizes
-                .get(&e.id)
-                .map(|(id, name)| PrizeRef { id: *id, name: name.clone() }),
+            prize: v.prizes.get(&e.id).map(|(id, name)| PrizeRef {
+                id: *id,
+                name: name.clone(),
+            }),
         });
         Self {
             id: e.id,

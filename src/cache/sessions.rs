@@ -121,7 +121,10 @@ mod tests {
         assert!(issued.token.len() >= 43);
         assert_eq!(store.resolve(&issued.token).await.unwrap(), 7);
         store.revoke(&issued.token).await.unwrap();
-        assert_eq!(store.resolve(&issued.token).await.unwrap_err().code(), 40100);
+        assert_eq!(
+            store.resolve(&issued.token).await.unwrap_err().code(),
+            40100
+        );
 
         let short = SessionStore::in_process(Duration::from_millis(1));
         let t = short.create(1).await.unwrap().token;

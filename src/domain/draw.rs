@@ -175,10 +175,15 @@ mod tests {
         for s in 0..10_000u32 {
             let mut seed = [0u8; 32];
             seed[..4].copy_from_slice(&s.to_le_bytes());
-            *wins.entry(draw(&seed, &people, &one)[0].user_id).or_default() += 1;
+            *wins
+                .entry(draw(&seed, &people, &one)[0].user_id)
+                .or_default() += 1;
         }
         // 1,000 expected each; ±20% is far outside chance for a fair draw.
-        assert!(wins.values().all(|&w| (800..=1200).contains(&w)), "{wins:?}");
+        assert!(
+            wins.values().all(|&w| (800..=1200).contains(&w)),
+            "{wins:?}"
+        );
     }
 
     #[test]

@@ -101,9 +101,9 @@ pub fn check_membership_change(
 ) -> Result<(), AppError> {
     match status {
         EventStatus::Open if now < draw_at => Ok(()),
-        EventStatus::Open | EventStatus::Drawing | EventStatus::Drawn => Err(AppError::EventClosed(
-            "the event is closed: its draw has started".into(),
-        )),
+        EventStatus::Open | EventStatus::Drawing | EventStatus::Drawn => Err(
+            AppError::EventClosed("the event is closed: its draw has started".into()),
+        ),
         EventStatus::Cancelled => Err(AppError::EventClosed("the event is cancelled".into())),
     }
 }
@@ -237,7 +237,9 @@ mod tests {
             40901
         );
         assert_eq!(
-            check_results_published(EventStatus::Open).unwrap_err().code(),
+            check_results_published(EventStatus::Open)
+                .unwrap_err()
+                .code(),
             40901
         );
     }

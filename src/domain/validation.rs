@@ -74,7 +74,9 @@ fn text_in_range(field: &str, value: &str, min: usize, max: usize) -> Result<(),
 /// An https URL with a host, at most 512 bytes: what a mini-program can show.
 pub fn validate_https_url(field: &str, value: &str) -> Result<(), AppError> {
     if value.len() > MAX_URL_LEN {
-        return Err(invalid(format!("{field} must be at most {MAX_URL_LEN} bytes")));
+        return Err(invalid(format!(
+            "{field} must be at most {MAX_URL_LEN} bytes"
+        )));
     }
     let host = value
         .strip_prefix("https://")
@@ -129,9 +131,8 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
 
     let draw_mode = match draft.draw_mode.as_deref() {
         None => DrawMode::AtTime,
-        Some(text) => DrawMode::parse(text).ok_or_else(|| {
-            invalid("draw_mode must be one of at_time, when_full, manual".into())
-        })?,
+        Some(text) => DrawMode::parse(text)
+            .ok_or_else(|| invalid("draw_mode must be one of at_time, when_full, manual".into()))?,
     };
 
     let max_participants = match draft.max_participants {
@@ -238,27 +239,86 @@ mod tests {
     #[test]
     fn each_rule_names_its_field() {
         let now = Utc::now();
-        let cases: Vec<(Box<dyn Fn(&mut EventDraft)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut EventDraft)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|d| d.title = None), "title"),
             (Box::new(|d| d.title = Some("   ".into())), "title"),
             (Box::new(|d| d.title = Some("x".repeat(65))), "title"),
-            (Box::new(|d| d.description = Some("x".repeat(1001))), "description"),
+            (
+                Box::new(|d| d.description = Some("x".repeat(1001))),
+                "description",
+            ),
             (Box::new(|d| d.draw_at = None), "draw_at"),
             (Box::new(|d| d.draw_at = Some("tomorrow".into())), "draw_at"),
-            (Box::new(move |d| d.draw_at = Some((now - Duration::seconds(1)).to_rfc3339())), "draw_at"),
-            (Box::new(move |d| d.draw_at = Some((now + Duration::days(367)).to_rfc3339())), "draw_at"),
+            (
+                Box::new(move |d| d.draw_at = Some((now - Duration::seconds(1)).to_rfc3339())),
+                "draw_at",
+            ),
+            (
+                Box::new(move |d| d.draw_at = Some((now + Duration::days(367)).to_rfc3339())),
+                "draw_at",
+            ),
             (Box::new(|d| d.draw_mode = Some("soon".into())), "draw_mode"),
-            (Box::new(|d| d.draw_mode = Some("when_full".into())), "max_participants"),
-            (Box::new(|d| d.max_participants = Some(0)), "max_participants"),
-            (Box::new(|d| d.max_participants = Some(1_000_001)), "max_participants"),
+            (
+                Box::new(|d| d.draw_mode = Some("when_full".into())),
+                "max_participants",
+            ),
+            (
+                Box::new(|d| d.max_participants = Some(0)),
+                "max_participants",
+            ),
+            (
+                Box::new(|d| d.max_participants = Some(1_000_001)),
+                "max_participants",
+            ),
             (Box::new(|d| d.prizes = None), "prizes"),
             (Box::new(|d| d.prizes = Some(vec![])), "prizes"),
-            (Box::new(|d| d.prizes = Some((0..21).map(|_| PrizeDraft { name: Some("a".into()), quantity: Some(1), image_url: None }).collect())), "prizes"),
-            (Box::new(|d| d.prizes.as_mut().unwrap()[0].name = Some("x".repeat(33))), "prizes[0].name"),
-            (Box::new(|d| d.prizes.as_mut().unwrap()[0].quantity = Some(0)), "prizes[0].quantity"),
-            (Box::new(|d| d.prizes.as_mut().unwrap()[0].quantity = Some(10_001)), "prizes[0].quantity"),
-            (Box::new(|d| d.prizes.as_mut().unwrap()[0].image_url = Some("http://x/y.png".into())), "prizes[0].image_url"),
-            (Box::new(|d| d.prizes = Some((0..11).map(|_| PrizeDraft { name: Some("a".into()), quantity: Some(10_000), image_url: None }).collect())), "total quantity"),
+            (
+                Box::new(|d| {
+                    d.prizes = Some(
+                        (0..21)
+                            .map(|_| PrizeDraft {
+                                name: Some("a".into()),
+                                quantity: Some(1),
+                                image_url: None,
+                            })
+                            .collect(),
+                    )
+                }),
+                "prizes",
+            ),
+            (
+                Box::new(|d| d.prizes.as_mut().unwrap()[0].name = Some("x".repeat(33))),
+                "prizes[0].name",
+            ),
+            (
+                Box::new(|d| d.prizes.as_mut().unwrap()[0].quantity = Some(0)),
+                "prizes[0].quantity",
+            ),
+            (
+                Box::new(|d| d.prizes.as_mut().unwrap()[0].quantity = Some(10_001)),
+                "prizes[0].quantity",
+            ),
+            (
+                Box::new(|d| {
+                    d.prizes.as_mut().unwrap()[0].image_url = Some("http://x/y.png".into())
+                }),
+                "prizes[0].image_url",
+            ),
+            (
+                Box::new(|d| {
+                    d.prizes = Some(
+                        (0..11)
+                            .map(|_| PrizeDraft {
+                                name: Some("a".into()),
+                                quantity: Some(10_000),
+                                image_url: None,
+                            })
+                            .collect(),
+                    )
+                }),
+                "total quantity",
+            ),
         ];
         for (change, field) in cases {
             let mut d = draft(now);

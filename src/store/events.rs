@@ -49,41 +49,41 @@ pub async fn create(
     let hash = seed_hash(seed);
     db_run!(db, |conn| {
         conn.transaction::<_, crate::error::AppError, _>(async |conn| {
-                diesel::insert_into(events::table)
+            diesel::insert_into(events::table)
+                .values((
+                    events::creator_id.eq(creator_id),
+                    events::title.eq(&new.title),
+                    events::description.eq(&new.description),
+                    events::status.eq(EventStatus::Open.to_db()),
+                    events::draw_mode.eq(new.draw_mode.to_db()),
+                    events::draw_at.eq(to_db_time(new.draw_at)),
+                    events::max_participants.eq(new.max_participants),
+                    events::participant_count.eq(0),
+                    events::seed.eq(seed.as_slice()),
+                    events::seed_hash.eq(&hash),
+                    events::created_at.eq(to_db_time(now)),
+                ))
+                .execute(conn)
+                .await?;
+            let id: i64 = events::table
+                .filter(events::seed_hash.eq(&hash))
+                .select(events::id)
+                .first(conn)
+                .await?;
+            // At most 20 rows: one statement each keeps SQLite happy.
+            for (position, p) in new.prizes.iter().enumerate() {
+                diesel::insert_into(prizes::table)
                     .values((
-                        events::creator_id.eq(creator_id),
-                        events::title.eq(&new.title),
-                        events::description.eq(&new.description),
-                        events::status.eq(EventStatus::Open.to_db()),
-                        events::draw_mode.eq(new.draw_mode.to_db()),
-                        events::draw_at.eq(to_db_time(new.draw_at)),
-                        events::max_participants.eq(new.max_participants),
-                        events::participant_count.eq(0),
-                        events::seed.eq(seed.as_slice()),
-                        events::seed_hash.eq(&hash),
-                        events::created_at.eq(to_db_time(now)),
+                        prizes::event_id.eq(id),
+                        prizes::position.eq(position as i32),
+                        prizes::name.eq(&p.name),
+                        prizes::quantity.eq(p.quantity),
+                        prizes::image_url.eq(p.image_url.as_deref()),
                     ))
                     .execute(conn)
                     .await?;
-                let id: i64 = events::table
-                    .filter(events::seed_hash.eq(&hash))
-                    .select(events::id)
-                    .first(conn)
-                    .await?;
-                // At most 20 rows: one statement each keeps SQLite happy.
-                for (position, p) in new.prizes.iter().enumerate() {
-                    diesel::insert_into(prizes::table)
-                        .values((
-                            prizes::event_id.eq(id),
-                            prizes::position.eq(position as i32),
-                            prizes::name.eq(&p.name),
-                            prizes::quantity.eq(p.quantity),
-                            prizes::image_url.eq(p.image_url.as_deref()),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                Ok(id)
+            }
+            Ok(id)
         })
         .await
     })
@@ -326,33 +326,33 @@ pub async fn finish_draw(
 ) -> AppResult<bool> {
     db_run!(db, |conn| {
         conn.transaction::<_, crate::error::AppError, _>(async |conn| {
-                let n = diesel::update(
-                    events::table
-                        .find(id)
-                        .filter(events::status.eq(EventStatus::Drawing.to_db())),
-                )
-                .set((
-                    events::status.eq(EventStatus::Drawn.to_db()),
-                    events::drawn_at.eq(to_db_time(now)),
+            let n = diesel::update(
+                events::table
+                    .find(id)
+                    .filter(events::status.eq(EventStatus::Drawing.to_db())),
+            )
+            .set((
+                events::status.eq(EventStatus::Drawn.to_db()),
+                events::drawn_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)
+            .await?;
+            if n != 1 {
+                return Ok(false);
+            }
+            for chunk in awards.chunks(1000) {
+                let rows = chunk
+                    .iter()
+                    .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
+                diesel::sql_query(multi_row_insert(
+                    "INSERT",
+                    "winners (event_id, user_id, prize_id)",
+                    rows,
                 ))
                 .execute(conn)
                 .await?;
-                if n != 1 {
-                    return Ok(false);
-                }
-                for chunk in awards.chunks(1000) {
-                    let rows = chunk
-                        .iter()
-                        .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
-                    diesel::sql_query(multi_row_insert(
-                        "INSERT",
-                        "winners (event_id, user_id, prize_id)",
-                        rows,
-                    ))
-                    .execute(conn)
-                    .await?;
-                }
-                Ok(true)
+            }
+            Ok(true)
         })
         .await
     })

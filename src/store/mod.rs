@@ -86,7 +86,8 @@ impl Db {
             use diesel::Connection;
             let mut conn = SqliteConnection::establish(&migrate_path)
                 .map_err(|e| format!("cannot open SQLite database {migrate_path}: {e}"))?;
-            conn.batch_execute(SQLITE_PRAGMAS).map_err(|e| e.to_string())?;
+            conn.batch_execute(SQLITE_PRAGMAS)
+                .map_err(|e| e.to_string())?;
             conn.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(|e| format!("SQLite migrations failed: {e}"))?;
             Ok(())
@@ -119,7 +120,10 @@ impl Db {
         create_mysql_database(url).await?;
         let migrate_url = url.to_string();
         tokio::task::spawn_blocking(move || -> Result<(), String> {
-            let mut conn = <AsyncConnectionWrapper<AsyncMysqlConnection> as diesel::Connection>::establish(&migrate_url)
+            let mut conn =
+                <AsyncConnectionWrapper<AsyncMysqlConnection> as diesel::Connection>::establish(
+                    &migrate_url,
+                )
                 .map_err(|e| format!("cannot connect to MySQL: {e}"))?;
             conn.run_pending_migrations(MYSQL_MIGRATIONS)
                 .map_err(|e| format!("MySQL migrations failed: {e}"))?;
@@ -163,12 +167,17 @@ pub(crate) fn multi_row_insert(
     rows: impl Iterator<Item = String>,
 ) -> String {
     let values: Vec<String> = rows.collect();
-    format!("{verb} INTO {table_and_columns} VALUES {}", values.join(","))
+    format!(
+        "{verb} INTO {table_and_columns} VALUES {}",
+        values.join(",")
+    )
 }
 
 /// A UTC time as a literal both backends parse into their time columns.
 pub(crate) fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    models::to_db_time(t).format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    models::to_db_time(t)
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
 }
 
 /// `mysql://user:pass@host:port/db?opts` → (server URL without the database, db).
@@ -180,7 +189,9 @@ fn split_mysql_url(url: &str) -> Result<(String, String), String> {
     let (server, path) = rest.split_at(slash);
     let db = path[1..].split('?').next().unwrap_or_default().to_string();
     if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("the MySQL database name must be [A-Za-z0-9_]+, got {db:?}"));
+        return Err(format!(
+            "the MySQL database name must be [A-Za-z0-9_]+, got {db:?}"
+        ));
     }
     Ok((format!("mysql://{server}"), db))
 }
@@ -201,7 +212,8 @@ async fn create_mysql_database(url: &str) -> Result<(), String> {
 mod tests {
     #[test]
     fn mysql_urls_split_into_server_and_database() {
-        let (server, db) = super::split_mysql_url("mysql://root:pw@127.0.0.1:3306/lottery?x=1").unwrap();
+        let (server, db) =
+            super::split_mysql_url("mysql://root:pw@127.0.0.1:3306/lottery?x=1").unwrap();
         assert_eq!(server, "mysql://root:pw@127.0.0.1:3306");
         assert_eq!(db, "lottery");
         assert!(super::split_mysql_url("mysql://root@h:1").is_err());

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::{multi_row_insert, sql_time};
 use super::schema::{events, participants, users};
 use super::Db;
+use super::{multi_row_insert, sql_time};
 use crate::db_run;
 use crate::error::AppResult;
 
@@ -41,42 +41,42 @@ pub async fn apply_batch(
     let verb = db.insert_ignore_verb();
     db_run!(db, |conn| {
         conn.transaction::<_, crate::error::AppError, _>(async |conn| {
-                if !changes.leaves.is_empty() {
-                    diesel::delete(
-                        participants::table
-                            .filter(participants::event_id.eq(event_id))
-                            .filter(participants::user_id.eq_any(&changes.leaves)),
-                    )
-                    .execute(conn)
-                    .await?;
-                }
-                for chunk in changes.joins.chunks(INSERT_CHUNK) {
-                    let rows = chunk.iter().map(|&(user_id, notify)| {
-                        format!("({event_id},{user_id},{},'{joined_at}')", i32::from(notify))
-                    });
-                    diesel::sql_query(multi_row_insert(
-                        verb,
-                        "participants (event_id, user_id, notify, joined_at)",
-                        rows,
-                    ))
-                    .execute(conn)
-                    .await?;
-                }
-                if !changes.notify_on.is_empty() {
-                    diesel::update(
-                        participants::table
-                            .filter(participants::event_id.eq(event_id))
-                            .filter(participants::user_id.eq_any(&changes.notify_on)),
-                    )
-                    .set(participants::notify.eq(true))
-                    .execute(conn)
-                    .await?;
-                }
-                diesel::update(events::table.find(event_id))
-                    .set(events::participant_count.eq(changes.count))
-                    .execute(conn)
-                    .await?;
-                Ok(())
+            if !changes.leaves.is_empty() {
+                diesel::delete(
+                    participants::table
+                        .filter(participants::event_id.eq(event_id))
+                        .filter(participants::user_id.eq_any(&changes.leaves)),
+                )
+                .execute(conn)
+                .await?;
+            }
+            for chunk in changes.joins.chunks(INSERT_CHUNK) {
+                let rows = chunk.iter().map(|&(user_id, notify)| {
+                    format!("({event_id},{user_id},{},'{joined_at}')", i32::from(notify))
+                });
+                diesel::sql_query(multi_row_insert(
+                    verb,
+                    "participants (event_id, user_id, notify, joined_at)",
+                    rows,
+                ))
+                .execute(conn)
+                .await?;
+            }
+            if !changes.notify_on.is_empty() {
+                diesel::update(
+                    participants::table
+                        .filter(participants::event_id.eq(event_id))
+                        .filter(participants::user_id.eq_any(&changes.notify_on)),
+                )
+                .set(participants::notify.eq(true))
+                .execute(conn)
+                .await?;
+            }
+            diesel::update(events::table.find(event_id))
+                .set(events::participant_count.eq(changes.count))
+                .execute(conn)
+                .await?;
+            Ok(())
         })
         .await
     })

@@ -86,9 +86,14 @@ async fn profile_updates(backend: Backend) {
         json!({"avatar_url": "http://img.example.com/a.png"}),
         json!({"unknown": 1}),
     ] {
-        let r = app.call(Method::PATCH, "/me", Some(&token), Some(bad.clone())).await;
+        let r = app
+            .call(Method::PATCH, "/me", Some(&token), Some(bad.clone()))
+            .await;
         assert_eq!(r.code(), 40000, "{bad}");
     }
     // Nothing bad was stored.
-    assert_eq!(app.get("/me", Some(&token)).await.data()["nickname"], "小红");
+    assert_eq!(
+        app.get("/me", Some(&token)).await.data()["nickname"],
+        "小红"
+    );
 }

@@ -6,12 +6,22 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{event_body, Backend, TestApp};
 
-both_backends!(a_thousand_concurrent_joins_by_500_users, joins_racing_the_draw);
+both_backends!(
+    a_thousand_concurrent_joins_by_500_users,
+    joins_racing_the_draw
+);
 
 async fn logins(app: &TestApp, prefix: &str, n: usize) -> Vec<(String, i64)> {
     let mut out = vec![];
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
-        out.extend(join_all(chunk.iter().map(|i| app.login_owned(format!("{prefix}{i}")))).await);
+        out.extend(
+            join_all(
+                chunk
+                    .iter()
+                    .map(|i| app.login_owned(format!("{prefix}{i}"))),
+            )
+            .await,
+        );
     }
     out
 }
@@ -25,12 +35,25 @@ impl TestApp {
 async fn a_thousand_concurrent_joins_by_500_users(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (owner, _) = app.login("owner").await;
-    let id = app.create_event(&owner, event_body(3600)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
     let users = logins(&app, "c", 500).await;
-    let attempts = users.iter().chain(users.iter()).map(|(t, _)| app.join(t, id));
+    let attempts = users
+        .iter()
+        .chain(users.iter())
+        .map(|(t, _)| app.join(t, id));
     let replies = join_all(attempts).await;
-    let failures: Vec<_> = replies.iter().filter(|r| r.status != 200).map(|r| r.body.clone()).collect();
-    assert!(failures.is_empty(), "every join answered 200: {:?}", &failures[..failures.len().min(3)]);
+    let failures: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status != 200)
+        .map(|r| r.body.clone())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "every join answered 200: {:?}",
+        &failures[..failures.len().min(3)]
+    );
     assert!(replies.iter().all(|r| r.data()["joined"] == true));
 
     let event = app.get(&format!("/events/{id}"), None).await;
@@ -38,9 +61,20 @@ async fn a_thousand_concurrent_joins_by_500_users(backend: Backend) {
     let mut stored = HashSet::new();
     let mut cursor: Option<String> = None;
     loop {
-        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let page = app.get(&format!("/events/{id}/participants?limit=100{q}"), None).await;
-        stored.extend(page.data()["items"].as_array().unwrap().iter().map(|p| p["user"]["id"].as_i64().unwrap()));
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let page = app
+            .get(&format!("/events/{id}/participants?limit=100{q}"), None)
+            .await;
+        stored.extend(
+            page.data()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["user"]["id"].as_i64().unwrap()),
+        );
         match page.data()["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
@@ -61,13 +95,19 @@ async fn joins_racing_the_draw(backend: Backend) {
     let joins = join_all(users.iter().map(|(t, _)| app.join(t, id)));
     let draw = async {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        app.post(&format!("/events/{id}/draw"), Some(&owner), json!({})).await
+        app.post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+            .await
     };
     let (replies, drawn) = futures::join!(joins, draw);
     assert_eq!(drawn.status, 200, "{:?}", drawn.body);
 
     let fairness = crate::draw::verify_results(&app, id).await;
-    let considered: HashSet<i64> = fairness["participants"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let considered: HashSet<i64> = fairness["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     let mut acknowledged = HashSet::new();
     for ((_, uid), reply) in users.iter().zip(&replies) {
         match reply.status.as_u16() {
@@ -78,7 +118,10 @@ async fn joins_racing_the_draw(backend: Backend) {
             other => panic!("unexpected answer {other}: {:?}", reply.body),
         }
     }
-    assert_eq!(acknowledged, considered, "every 200 took part in the draw, and nothing else did");
+    assert_eq!(
+        acknowledged, considered,
+        "every 200 took part in the draw, and nothing else did"
+    );
     // Joining again is refused: nothing arrives after the draw began.
     assert_eq!(app.join(&users[0].0, id).await.code(), 40900);
 }

@@ -6,7 +6,12 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::{event_body, Backend, TestApp};
 
-both_backends!(manual_draw_and_results, fewer_participants_than_prizes, when_full_draws_on_the_last_join, at_time_draws_at_draw_at);
+both_backends!(
+    manual_draw_and_results,
+    fewer_participants_than_prizes,
+    when_full_draws_on_the_last_join,
+    at_time_draws_at_draw_at
+);
 
 /// Checks a drawn event's published results against each other and
 /// against an independent re-run of the algorithm.
@@ -15,13 +20,25 @@ pub async fn verify_results(app: &TestApp, id: i64) -> Value {
     assert_eq!(fairness.status, 200, "{:?}", fairness.body);
     let f = fairness.data();
     let seed = hex::decode(f["seed"].as_str().unwrap()).unwrap();
-    assert_eq!(seed_hash(&seed), f["seed_hash"].as_str().unwrap(), "the seed matches its commitment");
-    let participants: Vec<i64> = f["participants"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(
+        seed_hash(&seed),
+        f["seed_hash"].as_str().unwrap(),
+        "the seed matches its commitment"
+    );
+    let participants: Vec<i64> = f["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     let prizes: Vec<PrizeSlots> = f["prizes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| PrizeSlots { prize_id: p["id"].as_i64().unwrap(), quantity: p["quantity"].as_u64().unwrap() as u32 })
+        .map(|p| PrizeSlots {
+            prize_id: p["id"].as_i64().unwrap(),
+            quantity: p["quantity"].as_u64().unwrap() as u32,
+        })
         .collect();
     let rerun: Vec<(i64, i64)> = draw(&seed.try_into().unwrap(), &participants, &prizes)
         .into_iter()
@@ -31,7 +48,12 @@ pub async fn verify_results(app: &TestApp, id: i64) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| (w["user_id"].as_i64().unwrap(), w["prize_id"].as_i64().unwrap()))
+        .map(|w| {
+            (
+                w["user_id"].as_i64().unwrap(),
+                w["prize_id"].as_i64().unwrap(),
+            )
+        })
         .collect();
     let mut expected = rerun.clone();
     published.sort();
@@ -41,12 +63,20 @@ pub async fn verify_results(app: &TestApp, id: i64) -> Value {
     let winners = app.get(&format!("/events/{id}/winners"), None).await;
     let items = winners.data()["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), rerun.len());
-    let users: HashSet<i64> = items.iter().map(|w| w["user"]["id"].as_i64().unwrap()).collect();
+    let users: HashSet<i64> = items
+        .iter()
+        .map(|w| w["user"]["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(users.len(), items.len(), "one prize per user");
-    assert!(users.iter().all(|u| participants.contains(u)), "winners are participants");
+    assert!(
+        users.iter().all(|u| participants.contains(u)),
+        "winners are participants"
+    );
     let mut per_prize: HashMap<i64, u32> = HashMap::new();
     for w in &items {
-        *per_prize.entry(w["prize"]["id"].as_i64().unwrap()).or_default() += 1;
+        *per_prize
+            .entry(w["prize"]["id"].as_i64().unwrap())
+            .or_default() += 1;
     }
     for p in &prizes {
         assert!(per_prize.get(&p.prize_id).copied().unwrap_or(0) <= p.quantity);
@@ -67,12 +97,20 @@ async fn manual_draw_and_results(backend: Backend) {
     }
     for path in ["winners", "fairness"] {
         let r = app.get(&format!("/events/{id}/{path}"), None).await;
-        assert_eq!((r.status.as_u16(), r.code()), (409, 40901), "{path} before the draw");
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (409, 40901),
+            "{path} before the draw"
+        );
     }
-    let r = app.post(&format!("/events/{id}/draw"), Some(&guest), json!({})).await;
+    let r = app
+        .post(&format!("/events/{id}/draw"), Some(&guest), json!({}))
+        .await;
     assert_eq!((r.status.as_u16(), r.code()), (403, 40300));
 
-    let drawn = app.post(&format!("/events/{id}/draw"), Some(&owner), json!({})).await;
+    let drawn = app
+        .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
     assert_eq!(drawn.status, 200, "{:?}", drawn.body);
     assert_eq!(drawn.data()["status"], "drawn");
     assert!(drawn.data()["drawn_at"].is_string());
@@ -81,14 +119,22 @@ async fn manual_draw_and_results(backend: Backend) {
     assert_eq!(f["participants"].as_array().unwrap().len(), 10);
     assert_eq!(f["winners"].as_array().unwrap().len(), 3);
 
-    let again = app.post(&format!("/events/{id}/draw"), Some(&owner), json!({})).await;
+    let again = app
+        .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
     assert_eq!(again.code(), 40901);
-    let cancel = app.post(&format!("/events/{id}/cancel"), Some(&owner), json!({})).await;
+    let cancel = app
+        .post(&format!("/events/{id}/cancel"), Some(&owner), json!({}))
+        .await;
     assert_eq!(cancel.code(), 40901);
     assert_eq!(app.join(&guest, id).await.code(), 40900);
 
-    let at_time = app.create_event(&owner, event_body(3600)).await["id"].as_i64().unwrap();
-    let r = app.post(&format!("/events/{at_time}/draw"), Some(&owner), json!({})).await;
+    let at_time = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .post(&format!("/events/{at_time}/draw"), Some(&owner), json!({}))
+        .await;
     assert_eq!(r.code(), 40901, "only manual events are drawn by hand");
 }
 
@@ -105,9 +151,14 @@ async fn fewer_participants_than_prizes(backend: Backend) {
         app.join(&t, id).await;
         tokens.push(t);
     }
-    app.post(&format!("/events/{id}/draw"), Some(&owner), json!({})).await;
+    app.post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
     let f = verify_results(&app, id).await;
-    assert_eq!(f["winners"].as_array().unwrap().len(), 2, "everyone wins, the rest stay unawarded");
+    assert_eq!(
+        f["winners"].as_array().unwrap().len(),
+        2,
+        "everyone wins, the rest stay unawarded"
+    );
     for t in &tokens {
         let me = app.get(&format!("/events/{id}"), Some(t)).await;
         assert!(me.data()["me"]["prize"]["name"].is_string());
@@ -137,7 +188,9 @@ async fn when_full_draws_on_the_last_join(backend: Backend) {
 async fn at_time_draws_at_draw_at(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (owner, _) = app.login("owner").await;
-    let id = app.create_event(&owner, event_body(2)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&owner, event_body(2)).await["id"]
+        .as_i64()
+        .unwrap();
     let (t, _) = app.login("timely").await;
     assert_eq!(app.join(&t, id).await.status, 200);
     let drawn = app.wait_status(id, "drawn", 10).await;

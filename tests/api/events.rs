@@ -4,7 +4,12 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{event_body, in_secs, Backend, TestApp};
 
-both_backends!(create_and_get, create_validation, cancel_rules, my_events_pages);
+both_backends!(
+    create_and_get,
+    create_validation,
+    cancel_rules,
+    my_events_pages
+);
 
 async fn create_and_get(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -25,7 +30,10 @@ async fn create_and_get(backend: Backend) {
     assert_eq!(e["max_participants"], 100);
     assert_eq!(e["participant_count"], 0);
     assert_eq!(e["prizes"].as_array().unwrap().len(), 2);
-    assert_eq!(e["prizes"][0]["image_url"], "https://img.example.com/gold.png");
+    assert_eq!(
+        e["prizes"][0]["image_url"],
+        "https://img.example.com/gold.png"
+    );
     assert_eq!(e["prizes"][1]["quantity"], 2);
     assert!(e["fairness"]["seed"].is_null());
     assert_eq!(e["fairness"]["seed_hash"].as_str().unwrap().len(), 64);
@@ -49,51 +57,99 @@ async fn create_validation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (token, _) = app.login("validator").await;
     let cases = [
-        (json!({"draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 1}]}), "title"),
-        (json!({"title": "   ", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 1}]}), "title"),
-        (json!({"title": "t", "draw_at": in_secs(-5), "prizes": [{"name": "a", "quantity": 1}]}), "draw_at"),
-        (json!({"title": "t", "draw_at": "soon", "prizes": [{"name": "a", "quantity": 1}]}), "draw_at"),
-        (json!({"title": "t", "draw_at": in_secs(60), "draw_mode": "when_full", "prizes": [{"name": "a", "quantity": 1}]}), "max_participants"),
-        (json!({"title": "t", "draw_at": in_secs(60), "prizes": []}), "prizes"),
-        (json!({"title": "t", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 0}]}), "prizes[0].quantity"),
-        (json!({"title": "t", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": "1"}]}), "invalid JSON"),
-        (json!({"title": "t", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 1}], "extra": 1}), "extra"),
+        (
+            json!({"draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 1}]}),
+            "title",
+        ),
+        (
+            json!({"title": "   ", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 1}]}),
+            "title",
+        ),
+        (
+            json!({"title": "t", "draw_at": in_secs(-5), "prizes": [{"name": "a", "quantity": 1}]}),
+            "draw_at",
+        ),
+        (
+            json!({"title": "t", "draw_at": "soon", "prizes": [{"name": "a", "quantity": 1}]}),
+            "draw_at",
+        ),
+        (
+            json!({"title": "t", "draw_at": in_secs(60), "draw_mode": "when_full", "prizes": [{"name": "a", "quantity": 1}]}),
+            "max_participants",
+        ),
+        (
+            json!({"title": "t", "draw_at": in_secs(60), "prizes": []}),
+            "prizes",
+        ),
+        (
+            json!({"title": "t", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 0}]}),
+            "prizes[0].quantity",
+        ),
+        (
+            json!({"title": "t", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": "1"}]}),
+            "invalid JSON",
+        ),
+        (
+            json!({"title": "t", "draw_at": in_secs(60), "prizes": [{"name": "a", "quantity": 1}], "extra": 1}),
+            "extra",
+        ),
     ];
     for (body, field) in cases {
         let r = app.post("/events", Some(&token), body.clone()).await;
         assert_eq!((r.status.as_u16(), r.code()), (400, 40000), "{body}");
         let message = r.body["message"].as_str().unwrap();
-        assert!(message.contains(field), "{message:?} should mention {field}");
+        assert!(
+            message.contains(field),
+            "{message:?} should mention {field}"
+        );
     }
     let anonymous = app.post("/events", None, event_body(60)).await;
     assert_eq!(anonymous.code(), 40100);
     let mine = app.get("/me/events?role=created", Some(&token)).await;
-    assert!(mine.data()["items"].as_array().unwrap().is_empty(), "nothing invalid was stored");
+    assert!(
+        mine.data()["items"].as_array().unwrap().is_empty(),
+        "nothing invalid was stored"
+    );
 }
 
 async fn cancel_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (owner, _) = app.login("owner").await;
     let (other, _) = app.login("other").await;
-    let id = app.create_event(&owner, event_body(60)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&owner, event_body(60)).await["id"]
+        .as_i64()
+        .unwrap();
     assert_eq!(app.join(&other, id).await.status, 200);
 
-    let r = app.post(&format!("/events/{id}/cancel"), Some(&other), json!({})).await;
+    let r = app
+        .post(&format!("/events/{id}/cancel"), Some(&other), json!({}))
+        .await;
     assert_eq!((r.status.as_u16(), r.code()), (403, 40300));
-    let r = app.post(&format!("/events/{id}/cancel"), Some(&owner), json!({})).await;
+    let r = app
+        .post(&format!("/events/{id}/cancel"), Some(&owner), json!({}))
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.data()["status"], "cancelled");
     assert!(r.data()["cancelled_at"].is_string());
 
-    let again = app.post(&format!("/events/{id}/cancel"), Some(&owner), json!({})).await;
+    let again = app
+        .post(&format!("/events/{id}/cancel"), Some(&owner), json!({}))
+        .await;
     assert_eq!((again.status.as_u16(), again.code()), (409, 40901));
     let join = app.join(&other, id).await;
     assert_eq!((join.status.as_u16(), join.code()), (409, 40900));
     let leave = app
-        .call(Method::DELETE, &format!("/events/{id}/participants/me"), Some(&other), None)
+        .call(
+            Method::DELETE,
+            &format!("/events/{id}/participants/me"),
+            Some(&other),
+            None,
+        )
         .await;
     assert_eq!(leave.code(), 40900);
-    let missing = app.post("/events/424242/cancel", Some(&owner), json!({})).await;
+    let missing = app
+        .post("/events/424242/cancel", Some(&owner), json!({}))
+        .await;
     assert_eq!(missing.code(), 40400);
 }
 
@@ -103,30 +159,62 @@ async fn my_events_pages(backend: Backend) {
     let (friend, _) = app.login("friend").await;
     let mut ids = vec![];
     for _ in 0..5 {
-        ids.push(app.create_event(&token, event_body(60)).await["id"].as_i64().unwrap());
+        ids.push(
+            app.create_event(&token, event_body(60)).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     app.join(&friend, ids[1]).await;
     app.join(&friend, ids[3]).await;
 
-    let first = app.get("/me/events?role=created&limit=2", Some(&token)).await;
-    let items: Vec<i64> = first.data()["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    let first = app
+        .get("/me/events?role=created&limit=2", Some(&token))
+        .await;
+    let items: Vec<i64> = first.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(items, vec![ids[4], ids[3]], "newest first");
     let cursor = first.data()["next_cursor"].as_str().unwrap().to_string();
     let mut seen = items;
     let mut next = Some(cursor);
     while let Some(c) = next {
-        let page = app.get(&format!("/me/events?role=created&limit=2&cursor={c}"), Some(&token)).await;
-        seen.extend(page.data()["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+        let page = app
+            .get(
+                &format!("/me/events?role=created&limit=2&cursor={c}"),
+                Some(&token),
+            )
+            .await;
+        seen.extend(
+            page.data()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_i64().unwrap()),
+        );
         next = page.data()["next_cursor"].as_str().map(str::to_string);
     }
     assert_eq!(seen, ids.iter().rev().copied().collect::<Vec<_>>());
 
     let joined = app.get("/me/events?role=joined", Some(&friend)).await;
-    let joined: Vec<i64> = joined.data()["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    let joined: Vec<i64> = joined.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(joined, vec![ids[3], ids[1]]);
     let one = app.get("/me/events?role=joined", Some(&friend)).await;
     assert_eq!(one.data()["items"][0]["me"]["joined"], true);
-    assert!(app.get("/me/events?role=won", Some(&friend)).await.data()["items"].as_array().unwrap().is_empty());
+    assert!(
+        app.get("/me/events?role=won", Some(&friend)).await.data()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     for bad in ["role=admin", "limit=0", "limit=101", "cursor=zzz"] {
         let r = app.get(&format!("/me/events?{bad}"), Some(&token)).await;

@@ -39,7 +39,9 @@ macro_rules! both_backends {
 }
 
 pub fn mysql_server() -> Option<String> {
-    std::env::var("LOTTERY_TEST_MYSQL_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("LOTTERY_TEST_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A database URL no other test uses.
@@ -53,7 +55,9 @@ pub fn fresh_database(backend: Backend) -> String {
         }
         Backend::Mysql => format!(
             "{}/lottery_test_{tag:016x}",
-            mysql_server().expect("LOTTERY_TEST_MYSQL_URL").trim_end_matches('/')
+            mysql_server()
+                .expect("LOTTERY_TEST_MYSQL_URL")
+                .trim_end_matches('/')
         ),
     }
 }
@@ -117,8 +121,19 @@ impl TestApp {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let url = if path.starts_with('/') && !path.starts_with("/api") && !path.starts_with("/healthz") && !path.starts_with("/readyz") && !path.starts_with("/metrics") {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let url = if path.starts_with('/')
+            && !path.starts_with("/api")
+            && !path.starts_with("/healthz")
+            && !path.starts_with("/readyz")
+            && !path.starts_with("/metrics")
+        {
             format!("{}/api/v1{path}", self.base)
         } else {
             format!("{}{path}", self.base)
@@ -135,7 +150,11 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -147,7 +166,9 @@ impl TestApp {
     }
 
     pub async fn login(&self, name: &str) -> (String, i64) {
-        let r = self.post("/auth/login", None, json!({"code": format!("dev:{name}")})).await;
+        let r = self
+            .post("/auth/login", None, json!({"code": format!("dev:{name}")}))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         (
             r.data()["token"].as_str().unwrap().to_string(),
@@ -162,8 +183,13 @@ impl TestApp {
     }
 
     pub async fn join(&self, token: &str, event_id: i64) -> Reply {
-        self.call(Method::PUT, &format!("/events/{event_id}/participants/me"), Some(token), None)
-            .await
+        self.call(
+            Method::PUT,
+            &format!("/events/{event_id}/participants/me"),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     /// Polls until the event has the status, or fails after `secs`.
@@ -174,7 +200,11 @@ impl TestApp {
             if r.data()["status"] == status {
                 return r.data().clone();
             }
-            assert!(std::time::Instant::now() < deadline, "event {event_id} never became {status}: {:?}", r.body);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "event {event_id} never became {status}: {:?}",
+                r.body
+            );
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
     }

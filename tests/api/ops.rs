@@ -3,7 +3,10 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{event_body, Backend, TestApp};
 
-both_backends!(health_readiness_metrics_and_request_ids, envelope_for_unknown_routes_and_big_bodies);
+both_backends!(
+    health_readiness_metrics_and_request_ids,
+    envelope_for_unknown_routes_and_big_bodies
+);
 
 async fn health_readiness_metrics_and_request_ids(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -13,13 +16,18 @@ async fn health_readiness_metrics_and_request_ids(backend: Backend) {
     assert_eq!(ready.body["database"], "ok");
 
     let (token, _) = app.login("ops").await;
-    let id = app.create_event(&token, event_body(60)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&token, event_body(60)).await["id"]
+        .as_i64()
+        .unwrap();
     assert_eq!(app.join(&token, id).await.status, 200);
     let metrics = app.get("/metrics", None).await;
     let text = metrics.body.as_str().unwrap().to_string();
     assert!(text.contains("lottery_event_actors"), "{text}");
     assert!(text.contains("lottery_joins_total"), "{text}");
-    assert!(text.contains("lottery_event_batch_commit_seconds"), "{text}");
+    assert!(
+        text.contains("lottery_event_batch_commit_seconds"),
+        "{text}"
+    );
 
     let echoed = app
         .client
@@ -37,7 +45,10 @@ async fn envelope_for_unknown_routes_and_big_bodies(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let r = app.get("/api/v1/nowhere", None).await;
     assert_eq!((r.status.as_u16(), r.code()), (404, 40400));
-    assert_eq!(r.body["message"].as_str().map(|m| !m.is_empty()), Some(true));
+    assert_eq!(
+        r.body["message"].as_str().map(|m| !m.is_empty()),
+        Some(true)
+    );
 
     let (token, _) = app.login("big").await;
     let mut body = event_body(60);
@@ -45,5 +56,9 @@ async fn envelope_for_unknown_routes_and_big_bodies(backend: Backend) {
     let r = app.post("/events", Some(&token), body).await;
     assert_eq!((r.status.as_u16(), r.code()), (413, 41300));
     let mine = app.get("/me/events?role=created", Some(&token)).await;
-    assert_eq!(mine.data()["items"].as_array().unwrap().len(), 0, "nothing was stored");
+    assert_eq!(
+        mine.data()["items"].as_array().unwrap().len(),
+        0,
+        "nothing was stored"
+    );
 }

@@ -4,33 +4,68 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{event_body, Backend, TestApp};
 
-both_backends!(join_and_leave_are_idempotent, full_events_refuse_joins, participants_are_paged_in_join_order);
+both_backends!(
+    join_and_leave_are_idempotent,
+    full_events_refuse_joins,
+    participants_are_paged_in_join_order
+);
 
 async fn join_and_leave_are_idempotent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (owner, _) = app.login("owner").await;
     let (user, _) = app.login("user").await;
-    let id = app.create_event(&owner, event_body(60)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&owner, event_body(60)).await["id"]
+        .as_i64()
+        .unwrap();
     let path = format!("/events/{id}/participants/me");
 
-    let first = app.call(Method::PUT, &path, Some(&user), Some(json!({"notify": true}))).await;
+    let first = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&user),
+            Some(json!({"notify": true})),
+        )
+        .await;
     assert_eq!(first.status, 200);
-    assert_eq!(first.data(), &json!({"joined": true, "participant_count": 1}));
+    assert_eq!(
+        first.data(),
+        &json!({"joined": true, "participant_count": 1})
+    );
     let second = app.join(&user, id).await;
-    assert_eq!(second.data(), &json!({"joined": true, "participant_count": 1}));
+    assert_eq!(
+        second.data(),
+        &json!({"joined": true, "participant_count": 1})
+    );
     let view = app.get(&format!("/events/{id}"), Some(&user)).await;
     assert_eq!(view.data()["participant_count"], 1);
     assert_eq!(view.data()["me"]["joined"], true);
 
     let leave = app.call(Method::DELETE, &path, Some(&user), None).await;
-    assert_eq!(leave.data(), &json!({"joined": false, "participant_count": 0}));
+    assert_eq!(
+        leave.data(),
+        &json!({"joined": false, "participant_count": 0})
+    );
     let again = app.call(Method::DELETE, &path, Some(&user), None).await;
-    assert_eq!(again.data(), &json!({"joined": false, "participant_count": 0}));
-    assert_eq!(app.get(&format!("/events/{id}"), Some(&user)).await.data()["me"]["joined"], false);
+    assert_eq!(
+        again.data(),
+        &json!({"joined": false, "participant_count": 0})
+    );
+    assert_eq!(
+        app.get(&format!("/events/{id}"), Some(&user)).await.data()["me"]["joined"],
+        false
+    );
 
     assert_eq!(app.join(&user, 987654).await.code(), 40400);
     assert_eq!(app.call(Method::PUT, &path, None, None).await.code(), 40100);
-    let bad = app.call(Method::PUT, &path, Some(&user), Some(json!({"notify": "yes"}))).await;
+    let bad = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&user),
+            Some(json!({"notify": "yes"})),
+        )
+        .await;
     assert_eq!(bad.code(), 40000);
 }
 
@@ -47,13 +82,18 @@ async fn full_events_refuse_joins(backend: Backend) {
     let (late, _) = app.login("c").await;
     let r = app.join(&late, id).await;
     assert_eq!((r.status.as_u16(), r.code()), (409, 40902));
-    assert_eq!(app.get(&format!("/events/{id}"), None).await.data()["participant_count"], 2);
+    assert_eq!(
+        app.get(&format!("/events/{id}"), None).await.data()["participant_count"],
+        2
+    );
 }
 
 async fn participants_are_paged_in_join_order(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (owner, _) = app.login("owner").await;
-    let id = app.create_event(&owner, event_body(60)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&owner, event_body(60)).await["id"]
+        .as_i64()
+        .unwrap();
     let mut order = vec![];
     for i in 0..5 {
         let (t, uid) = app.login(&format!("p{i}")).await;
@@ -63,8 +103,13 @@ async fn participants_are_paged_in_join_order(backend: Backend) {
     let mut seen = vec![];
     let mut cursor: Option<String> = None;
     loop {
-        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let page = app.get(&format!("/events/{id}/participants?limit=2{q}"), None).await;
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let page = app
+            .get(&format!("/events/{id}/participants?limit=2{q}"), None)
+            .await;
         assert_eq!(page.status, 200);
         for item in page.data()["items"].as_array().unwrap() {
             assert!(item["joined_at"].is_string());
@@ -76,5 +121,8 @@ async fn participants_are_paged_in_join_order(backend: Backend) {
         }
     }
     assert_eq!(seen, order);
-    assert_eq!(app.get("/events/31337/participants", None).await.code(), 40400);
+    assert_eq!(
+        app.get("/events/31337/participants", None).await.code(),
+        40400
+    );
 }

@@ -7,13 +7,18 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{event_body, fresh_database, Backend, TestApp};
 
-both_backends!(scheduled_draw_survives_a_restart, interrupted_draw_finishes_with_the_same_result);
+both_backends!(
+    scheduled_draw_survives_a_restart,
+    interrupted_draw_finishes_with_the_same_result
+);
 
 async fn scheduled_draw_survives_a_restart(backend: Backend) {
     let url = fresh_database(backend);
     let app = TestApp::spawn_on(url.clone(), &[]).await;
     let (owner, _) = app.login("owner").await;
-    let id = app.create_event(&owner, event_body(4)).await["id"].as_i64().unwrap();
+    let id = app.create_event(&owner, event_body(4)).await["id"]
+        .as_i64()
+        .unwrap();
     let mut users = vec![];
     for i in 0..40 {
         users.push(app.login(&format!("s{i}")).await);
@@ -32,7 +37,12 @@ async fn scheduled_draw_survives_a_restart(backend: Backend) {
     let drawn = app.wait_status(id, "drawn", 20).await;
     assert_eq!(drawn["participant_count"], 40);
     let fairness = crate::draw::verify_results(&app, id).await;
-    let considered: HashSet<i64> = fairness["participants"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let considered: HashSet<i64> = fairness["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     assert_eq!(considered, acknowledged, "nothing acknowledged is missing");
 }
 

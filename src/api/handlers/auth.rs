@@ -30,7 +30,9 @@ fn dev_openid(code: &str) -> AppResult<Option<String>> {
         return Ok(None);
     };
     let valid = (1..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
         return Err(AppError::InvalidArgument(
             "code: a dev login name is 1 to 64 of [A-Za-z0-9_-]".into(),

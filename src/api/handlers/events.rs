@@ -114,12 +114,16 @@ struct Items<T> {
 /// The event row, if its results are published (40901 before the draw).
 async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
     let row = load_row(state, id).await?;
-    let status = EventStatus::from_db(row.status).ok_or_else(|| AppError::internal("bad status"))?;
+    let status =
+        EventStatus::from_db(row.status).ok_or_else(|| AppError::internal("bad status"))?;
     check_results_published(status)?;
     Ok(row)
 }
 
-pub async fn winners(state: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn winners(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
     drawn_row(&state, id).await?;
     let items = store::events::winners(&state.db, id)
@@ -159,7 +163,10 @@ struct FairnessReport {
     winners: Vec<FairnessWinner>,
 }
 
-pub async fn fairness(state: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn fairness(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
     let row = drawn_row(&state, id).await?;
     let participants = draw::canonical_order(store::participants::user_ids(&state.db, id).await?);

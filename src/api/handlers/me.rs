@@ -33,11 +33,16 @@ pub async fn update(
     body: OptionalJsonBody<ProfilePatch>,
 ) -> AppResult<HttpResponse> {
     let patch = body.0;
-    let nickname = patch.nickname.as_deref().map(validate_nickname).transpose()?;
+    let nickname = patch
+        .nickname
+        .as_deref()
+        .map(validate_nickname)
+        .transpose()?;
     if let Some(url) = &patch.avatar_url {
         validate_https_url("avatar_url", url)?;
     }
-    let user = store::users::update_profile(&state.db, caller.user_id, nickname, patch.avatar_url).await?;
+    let user =
+        store::users::update_profile(&state.db, caller.user_id, nickname, patch.avatar_url).await?;
     Ok(ok(UserView::from(user)))
 }
 
@@ -58,7 +63,8 @@ pub async fn events(
     };
     let limit = query.limit()?;
     let before = query.position("e")?;
-    let rows = store::events::list_for_user(&state.db, caller.user_id, role, before, limit + 1).await?;
+    let rows =
+        store::events::list_for_user(&state.db, caller.user_id, role, before, limit + 1).await?;
     let views = views_for(&state, rows, Some(caller.user_id)).await?;
     Ok(ok(page_of(views, limit, "e", |v| v.id, |v| v)))
 }

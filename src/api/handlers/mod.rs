@@ -15,5 +15,7 @@ pub fn event_id(path: web::Path<String>) -> AppResult<i64> {
     path.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::InvalidArgument("the event id must be a positive whole number".into()))
+        .ok_or_else(|| {
+            AppError::InvalidArgument("the event id must be a positive whole number".into())
+        })
 }

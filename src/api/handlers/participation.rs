@@ -62,7 +62,10 @@ pub async fn leave(
 ) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
     let user_id = caller.user_id;
-    let membership = state.events.ask(id, |reply| Leave { user_id, reply }).await?;
+    let membership = state
+        .events
+        .ask(id, |reply| Leave { user_id, reply })
+        .await?;
     Ok(ok(MembershipView::from(membership)))
 }
 
