@@ -41,7 +41,7 @@ pub struct Config {
     pub wechat_api_base: String,
     pub wechat_result_template_id: Option<String>,
     pub session_ttl: Duration,
-    /// Queued messages an event actor accepts before joins get 503.
+    /// Requests one event holds (queued or awaiting commit) before 503.
     pub event_mailbox_capacity: usize,
     /// How long an open event's actor lives without traffic.
     pub actor_idle_timeout: Duration,

@@ -36,7 +36,6 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 pub struct EventActor {
     event_id: i64,
     db: Db,
-    mailbox_capacity: usize,
     idle_timeout: Duration,
     last_touch: Instant,
     phase: Phase,
@@ -232,11 +231,10 @@ impl Live {
 }
 
 impl EventActor {
-    pub fn new(event_id: i64, db: Db, mailbox_capacity: usize, idle_timeout: Duration) -> Self {
+    pub fn new(event_id: i64, db: Db, idle_timeout: Duration) -> Self {
         Self {
             event_id,
             db,
-            mailbox_capacity,
             idle_timeout,
             last_touch: Instant::now(),
             phase: Phase::Loading,
@@ -489,7 +487,6 @@ impl Actor for EventActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(self.mailbox_capacity);
         metrics::gauge!("lottery_event_actors").increment(1.0);
         metrics::counter!("lottery_event_actor_starts_total").increment(1);
         let db = self.db.clone();

@@ -1,6 +1,6 @@
 //! Messages to an event actor. Each carries a oneshot for its answer, so the
-//! HTTP side can `try_send` (a full mailbox is a 503, not a queue) and still
-//! wait for the answer, which comes only after the change is committed.
+//! HTTP side can `try_send` and still wait for the answer, which comes only
+//! after the change is committed.
 
 use actix::Message;
 use tokio::sync::oneshot;

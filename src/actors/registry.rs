@@ -6,6 +6,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +23,39 @@ const TICK: Duration = Duration::from_millis(100);
 const REFILL_EVERY: Duration = Duration::from_secs(10);
 const HORIZON: chrono::Duration = chrono::Duration::seconds(30);
 const REFILL_LIMIT: i64 = 50_000;
+/// Due draws started per tick: a storm of events due at one second starts
+/// in waves instead of exhausting the connection pool all at once.
+const STARTS_PER_TICK: usize = 200;
 
-type Directory = Arc<RwLock<HashMap<i64, Addr<EventActor>>>>;
+/// A live actor and the number of requests it holds (queued or waiting for
+/// their commit). actix bounds a mailbox per sender handle, and every
+/// request uses its own handle, so the bound is kept here instead.
+#[derive(Clone)]
+struct ActorEntry {
+    addr: Addr<EventActor>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
+
+/// Holds one of an event's request slots until the answer arrives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(counter: &Arc<AtomicUsize>, capacity: usize) -> Option<Self> {
+        if counter.fetch_add(1, Ordering::AcqRel) >= capacity {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(counter.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 #[derive(Clone)]
 pub struct ActorSettings {
@@ -43,7 +75,7 @@ pub struct EventRegistry {
 }
 
 #[derive(Message)]
-#[rtype(result = "Addr<EventActor>")]
+#[rtype(result = "ActorEntry")]
 struct Ensure(i64);
 
 /// A new event: draw it at `draw_at`.
@@ -64,26 +96,25 @@ struct Refilled(Vec<(i64, DateTime<Utc>)>);
 pub struct Shutdown;
 
 impl EventRegistry {
-    fn ensure(&mut self, event_id: i64) -> Addr<EventActor> {
-        if let Some(addr) = self.directory.read().get(&event_id) {
-            if addr.connected() {
-                return addr.clone();
+    fn ensure(&mut self, event_id: i64) -> ActorEntry {
+        if let Some(entry) = self.directory.read().get(&event_id) {
+            if entry.addr.connected() {
+                return entry.clone();
             }
         }
         let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
         self.next_arbiter = self.next_arbiter.wrapping_add(1);
         let db = self.db.clone();
-        let settings = self.settings.clone();
+        let idle_timeout = self.settings.idle_timeout;
         let addr = EventActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            EventActor::new(
-                event_id,
-                db,
-                settings.mailbox_capacity,
-                settings.idle_timeout,
-            )
+            EventActor::new(event_id, db, idle_timeout)
         });
-        self.directory.write().insert(event_id, addr.clone());
-        addr
+        let entry = ActorEntry {
+            addr,
+            in_flight: Arc::default(),
+        };
+        self.directory.write().insert(event_id, entry.clone());
+        entry
     }
 
     fn push_timer(&mut self, event_id: i64, draw_at: DateTime<Utc>) {
@@ -94,7 +125,10 @@ impl EventRegistry {
 
     fn tick(&mut self) {
         let now = Utc::now();
-        while let Some(Reverse((at, _))) = self.timers.peek() {
+        for _ in 0..STARTS_PER_TICK {
+            let Some(Reverse((at, _))) = self.timers.peek() else {
+                break;
+            };
             if *at > now {
                 break;
             }
@@ -102,12 +136,15 @@ impl EventRegistry {
                 break;
             };
             self.scheduled.remove(&event_id);
-            self.ensure(event_id).do_send(DrawDue);
+            self.ensure(event_id).addr.do_send(DrawDue);
         }
+        metrics::gauge!("lottery_scheduled_draws").set(self.timers.len() as f64);
     }
 
     fn refill(&mut self, ctx: &mut Context<Self>) {
-        self.directory.write().retain(|_, addr| addr.connected());
+        self.directory
+            .write()
+            .retain(|_, entry| entry.addr.connected());
         let db = self.db.clone();
         let me = ctx.address();
         actix::spawn(async move {
@@ -157,7 +194,6 @@ impl Handler<Refilled> for EventRegistry {
             // Interrupted draws (status drawing) may have a later draw_at.
             self.push_timer(event_id, draw_at.min(now));
         }
-        metrics::gauge!("lottery_scheduled_draws").set(self.timers.len() as f64);
     }
 }
 
@@ -179,11 +215,13 @@ impl Handler<Shutdown> for EventRegistry {
 pub struct Events {
     directory: Directory,
     registry: Addr<EventRegistry>,
+    capacity: usize,
 }
 
 impl Events {
     pub fn start(db: Db, settings: ActorSettings) -> Self {
         let directory: Directory = Arc::default();
+        let capacity = settings.mailbox_capacity.max(1);
         let arbiters = (0..settings.arbiters.max(1))
             .map(|_| Arbiter::new())
             .collect();
@@ -200,13 +238,14 @@ impl Events {
         Self {
             directory,
             registry,
+            capacity,
         }
     }
 
-    async fn actor(&self, event_id: i64) -> AppResult<Addr<EventActor>> {
-        if let Some(addr) = self.directory.read().get(&event_id) {
-            if addr.connected() {
-                return Ok(addr.clone());
+    async fn actor(&self, event_id: i64) -> AppResult<ActorEntry> {
+        if let Some(entry) = self.directory.read().get(&event_id) {
+            if entry.addr.connected() {
+                return Ok(entry.clone());
             }
         }
         self.registry
@@ -215,8 +254,8 @@ impl Events {
             .map_err(|_| AppError::Unavailable("the event registry is not running".into()))
     }
 
-    /// Sends a message to the event's actor without queueing past its
-    /// mailbox, and waits for the answer. A full mailbox is 503.
+    /// Sends a message to the event's actor and waits for the answer. An
+    /// event already holding `capacity` requests answers 503 at once.
     pub async fn ask<M, T, F>(&self, event_id: i64, make: F) -> AppResult<T>
     where
         M: Message<Result = ()> + Send + 'static,
@@ -225,9 +264,15 @@ impl Events {
     {
         // One retry: an idle actor may stop between lookup and send.
         for _ in 0..2 {
-            let addr = self.actor(event_id).await?;
+            let entry = self.actor(event_id).await?;
+            let Some(_slot) = Slot::take(&entry.in_flight, self.capacity) else {
+                metrics::counter!("lottery_event_mailbox_full_total").increment(1);
+                return Err(AppError::Unavailable(
+                    "the event is busy: its queue is full; try again".into(),
+                ));
+            };
             let (tx, rx) = tokio::sync::oneshot::channel();
-            match addr.try_send(make(tx)) {
+            match entry.addr.try_send(make(tx)) {
                 Ok(()) => {
                     return rx.await.unwrap_or_else(|_| {
                         Err(AppError::Unavailable(
@@ -236,7 +281,6 @@ impl Events {
                     })
                 }
                 Err(SendError::Full(_)) => {
-                    metrics::counter!("lottery_event_mailbox_full_total").increment(1);
                     return Err(AppError::Unavailable(
                         "the event is busy: its queue is full; try again".into(),
                     ));

@@ -239,7 +239,8 @@ pub async fn due_for_draw(
     })
 }
 
-/// Everything an event actor needs to serve an event.
+/// Everything an event actor needs to serve an event. For a finished event
+/// only the row is read: its participants no longer matter to the actor.
 pub struct LiveState {
     pub event: EventRow,
     pub prizes: Vec<PrizeRow>,
@@ -257,6 +258,13 @@ pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
         else {
             return Ok(None);
         };
+        if !EventStatus::from_db(event.status).is_some_and(EventStatus::is_live) {
+            return Ok(Some(LiveState {
+                event,
+                prizes: vec![],
+                members: vec![],
+            }));
+        }
         let prize_rows = prizes::table
             .filter(prizes::event_id.eq(id))
             .order(prizes::position)

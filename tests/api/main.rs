@@ -1,5 +1,6 @@
 //! The HTTP suite: real requests against the real app, on SQLite and MySQL.
 
+mod actors;
 mod auth;
 mod concurrency;
 mod draw;

@@ -1,0 +1,94 @@
+//! The actor mechanics clients can observe: backpressure and passivation.
+
+use futures::future::join_all;
+use lottery::store::Db;
+
+use crate::both_backends;
+use crate::helpers::{event_body, fresh_database, Backend, TestApp};
+
+both_backends!(
+    a_full_mailbox_is_a_503_that_changes_nothing,
+    idle_actors_stop_and_reload_from_the_database
+);
+
+async fn a_full_mailbox_is_a_503_that_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn_on(fresh_database(backend), &[("LOTTERY_EVENT_MAILBOX", "1")]).await;
+    let (owner, _) = app.login("owner").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut users = vec![];
+    for i in 0..200 {
+        users.push(app.login(&format!("mb{i}")).await);
+    }
+    let replies = join_all(users.iter().map(|(t, _)| app.join(t, id))).await;
+    let mut accepted = 0;
+    let mut refused = 0;
+    for r in &replies {
+        match r.status.as_u16() {
+            200 => accepted += 1,
+            503 => {
+                assert_eq!(r.code(), 50300);
+                assert_eq!(r.headers["retry-after"], "1");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", r.body),
+        }
+    }
+    assert!(
+        refused > 0,
+        "a one-message mailbox must refuse some of 200 concurrent joins"
+    );
+    let event = app.get(&format!("/events/{id}"), None).await;
+    assert_eq!(
+        event.data()["participant_count"],
+        accepted,
+        "only the 200s are stored"
+    );
+    // A refused user was not joined behind their back.
+    let (token, _) = users
+        .iter()
+        .zip(&replies)
+        .find(|(_, r)| r.status == 503)
+        .map(|(u, _)| u)
+        .unwrap();
+    let view = app.get(&format!("/events/{id}"), Some(token)).await;
+    assert_eq!(view.data()["me"]["joined"], false);
+}
+
+async fn idle_actors_stop_and_reload_from_the_database(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[("LOTTERY_ACTOR_IDLE_SECS", "1")]).await;
+    let (owner, _) = app.login("owner").await;
+    let (a_token, a_id) = app.login("a").await;
+    let (b, _) = app.login("b").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.join(&a_token, id).await.data()["participant_count"], 1);
+
+    // Behind the idle actor's back, remove a's row. An actor that stopped
+    // and reloads sees it; one that never stopped would still count a.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let db = Db::connect(&url, 1).await.unwrap();
+    remove_participant(&db, id, a_id).await.unwrap();
+
+    let r = app.join(&b, id).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.data()["participant_count"],
+        1,
+        "the restarted actor loaded its state from the database"
+    );
+}
+
+async fn remove_participant(db: &Db, event_id: i64, user_id: i64) -> lottery::error::AppResult<()> {
+    lottery::db_run!(db, |conn| {
+        diesel::sql_query(format!(
+            "DELETE FROM participants WHERE event_id = {event_id} AND user_id = {user_id}"
+        ))
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
+}
