@@ -40,7 +40,15 @@ pub struct Config {
     pub wechat_secret: Option<Secret>,
     pub wechat_api_base: String,
     pub wechat_result_template_id: Option<String>,
+    /// One call to the WeChat API; with the one retry a login still
+    /// answers within 10 s.
+    pub wechat_timeout: Duration,
     pub session_ttl: Duration,
+    /// How long an instance trusts a session it read from Redis before
+    /// asking again; bounds how late another instance's logout is seen.
+    pub session_cache_ttl: Duration,
+    /// Prefix of every Redis key, so deployments (and tests) never collide.
+    pub redis_prefix: String,
     /// Requests one event holds (queued or awaiting commit) before 503.
     pub event_mailbox_capacity: usize,
     /// How long an open event's actor lives without traffic.
@@ -98,7 +106,16 @@ impl Config {
             wechat_api_base: get("LOTTERY_WECHAT_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             wechat_result_template_id: get("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"),
-            session_ttl: Duration::from_secs(number("LOTTERY_SESSION_TTL_SECS", 7 * 24 * 3600)?),
+            wechat_timeout: Duration::from_millis(
+                number("LOTTERY_WECHAT_TIMEOUT_MS", 4000)?.clamp(100, 4500),
+            ),
+            session_ttl: Duration::from_secs(
+                number("LOTTERY_SESSION_TTL_SECS", 7 * 24 * 3600)?.max(1),
+            ),
+            session_cache_ttl: Duration::from_millis(
+                number("LOTTERY_SESSION_CACHE_MS", 2000)?.min(5000),
+            ),
+            redis_prefix: get("LOTTERY_REDIS_PREFIX").unwrap_or_else(|| "lottery:".into()),
             event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000)? as usize,
             actor_idle_timeout: Duration::from_secs(number("LOTTERY_ACTOR_IDLE_SECS", 120)?),
             db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16)? as u32,

@@ -1,6 +1,6 @@
 //! Lottery backend for WeChat mini-programs: HTTP in `api`, one actor per
 //! live event in `actors`, pure rules in `domain`, the database in `store`,
-//! sessions in `cache`.
+//! sessions in `cache`, the WeChat API client in `wechat`.
 
 pub mod actors;
 pub mod api;
@@ -11,3 +11,4 @@ pub mod error;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod wechat;

@@ -15,11 +15,13 @@ use crate::cache::sessions::SessionStore;
 use crate::config::Config;
 use crate::store::Db;
 use crate::telemetry;
+use crate::wechat::WechatClient;
 
 pub struct AppState {
     pub config: Config,
     pub db: Db,
     pub sessions: SessionStore,
+    pub wechat: Option<WechatClient>,
     pub events: Events,
     pub metrics: PrometheusHandle,
 }
@@ -34,10 +36,16 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let metrics = telemetry::metrics_handle();
         let db = Db::connect(&config.database_url, config.db_pool_size).await?;
-        if config.redis_url.is_some() {
-            tracing::warn!("LOTTERY_REDIS_URL is set, but sessions are still kept in the process");
-        }
-        let sessions = SessionStore::in_process(config.session_ttl);
+        let sessions = match &config.redis_url {
+            Some(url) => SessionStore::redis(
+                url,
+                &config.redis_prefix,
+                config.session_ttl,
+                config.session_cache_ttl,
+            )?,
+            None => SessionStore::in_process(config.session_ttl),
+        };
+        let wechat = WechatClient::from_config(&config)?;
         let events = Events::start(
             db.clone(),
             ActorSettings {
@@ -53,6 +61,7 @@ impl Application {
             config,
             db,
             sessions,
+            wechat,
             events: events.clone(),
             metrics,
         });

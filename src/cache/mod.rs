@@ -1,5 +1,4 @@
-//! Sessions and other short-lived state. Today everything lives in the
-//! process; the Redis backend (shared by several instances) slots in behind
-//! the same `SessionStore` calls.
+//! Short-lived shared state: sessions, in Redis when configured (shared by
+//! every instance) or in the process.
 
 pub mod sessions;

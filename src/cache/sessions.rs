@@ -1,5 +1,12 @@
 //! Login sessions. A token is 256 random bits shown to the client once; the
 //! store keeps only its SHA-256, so a leaked store does not leak tokens.
+//!
+//! With Redis (`LOTTERY_REDIS_URL`) sessions are shared by every instance:
+//! the key is the token's hash, the value the user id and WeChat
+//! session_key, with the session's expiry. Each instance trusts what it read
+//! for `session_cache_ttl` (≤ 5 s), so the hot path stays off the network and
+//! a logout elsewhere is honoured within that time. Without Redis sessions
+//! live in the process.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,29 +15,52 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use bb8_redis::redis::{self, AsyncCommands};
+use bb8_redis::RedisConnectionManager;
 use parking_lot::RwLock;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::config::Secret;
 use crate::error::{AppError, AppResult};
 
 type TokenHash = [u8; 32];
 
-#[derive(Clone, Copy, Debug)]
-struct Session {
+/// Every Redis call answers within this, or the request gets 503.
+const REDIS_DEADLINE: Duration = Duration::from_millis(1500);
+/// Sweep expired entries from the in-process maps every this many inserts.
+const SWEEP_EVERY: u64 = 1024;
+
+/// What a session remembers. No Debug: it holds the session_key.
+#[derive(Clone, Serialize, Deserialize)]
+struct Stored {
     user_id: i64,
-    expires_at: Instant,
+    /// WeChat's key for decrypting user data later; never sent to clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_key: Option<String>,
 }
 
 #[derive(Clone)]
 pub enum SessionStore {
     InProcess(Arc<InProcessSessions>),
+    Redis(Arc<RedisSessions>),
 }
 
 pub struct InProcessSessions {
     ttl: Duration,
-    sessions: RwLock<HashMap<TokenHash, Session>>,
-    created: AtomicU64,
+    sessions: RwLock<HashMap<TokenHash, (Stored, Instant)>>,
+    inserts: AtomicU64,
+}
+
+pub struct RedisSessions {
+    pool: bb8::Pool<RedisConnectionManager>,
+    prefix: String,
+    ttl: Duration,
+    cache_ttl: Duration,
+    /// token hash → (user id, trusted until).
+    cache: RwLock<HashMap<TokenHash, (i64, Instant)>>,
+    inserts: AtomicU64,
 }
 
 /// A freshly issued token and how long it lives.
@@ -47,66 +77,167 @@ fn unauthorized() -> AppError {
     AppError::Unauthorized("the token is missing, unknown, expired or revoked".into())
 }
 
+fn cache_down(detail: impl std::fmt::Display) -> AppError {
+    AppError::Unavailable(format!("the session cache is unavailable: {detail}"))
+}
+
 impl SessionStore {
     pub fn in_process(ttl: Duration) -> Self {
         Self::InProcess(Arc::new(InProcessSessions {
             ttl,
             sessions: RwLock::new(HashMap::new()),
-            created: AtomicU64::new(0),
+            inserts: AtomicU64::new(0),
         }))
     }
 
-    pub async fn create(&self, user_id: i64) -> AppResult<Issued> {
+    /// A Redis-backed store. The pool connects lazily, so the server starts
+    /// (and says 503 on /readyz) while Redis is down.
+    pub fn redis(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        cache_ttl: Duration,
+    ) -> Result<Self, String> {
+        let manager =
+            RedisConnectionManager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+        let pool = bb8::Pool::builder()
+            .max_size(16)
+            .connection_timeout(REDIS_DEADLINE)
+            .build_unchecked(manager);
+        Ok(Self::Redis(Arc::new(RedisSessions {
+            pool,
+            prefix: prefix.to_string(),
+            ttl,
+            cache_ttl,
+            cache: RwLock::new(HashMap::new()),
+            inserts: AtomicU64::new(0),
+        })))
+    }
+
+    pub async fn create(&self, user_id: i64, session_key: Option<&Secret>) -> AppResult<Issued> {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
-        match self {
+        let stored = Stored {
+            user_id,
+            session_key: session_key.map(|k| k.expose().to_string()),
+        };
+        let ttl = match self {
             Self::InProcess(store) => {
                 let now = Instant::now();
                 let mut sessions = store.sessions.write();
-                // Sweep expired sessions now and then so the map stays bounded.
-                if store.created.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
-                    sessions.retain(|_, s| s.expires_at > now);
+                if store.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                    sessions.retain(|_, (_, until)| *until > now);
                 }
-                sessions.insert(
-                    hash(&token),
-                    Session {
-                        user_id,
-                        expires_at: now + store.ttl,
-                    },
-                );
-                Ok(Issued {
-                    token,
-                    expires_in: store.ttl.as_secs(),
-                })
+                sessions.insert(hash(&token), (stored, now + store.ttl));
+                store.ttl
             }
-        }
+            Self::Redis(store) => {
+                let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
+                let key = store.key(&hash(&token));
+                let seconds = store.ttl.as_secs().max(1);
+                store
+                    .run(|mut conn| async move { conn.set_ex::<_, _, ()>(key, value, seconds).await })
+                    .await?;
+                store.ttl
+            }
+        };
+        Ok(Issued {
+            token,
+            expires_in: ttl.as_secs(),
+        })
     }
 
     /// The user a token belongs to; 40100 for anything else.
     pub async fn resolve(&self, token: &str) -> AppResult<i64> {
+        let key_hash = hash(token);
         match self {
-            Self::InProcess(store) => match store.sessions.read().get(&hash(token)) {
-                Some(s) if s.expires_at > Instant::now() => Ok(s.user_id),
+            Self::InProcess(store) => match store.sessions.read().get(&key_hash) {
+                Some((stored, until)) if *until > Instant::now() => Ok(stored.user_id),
                 _ => Err(unauthorized()),
             },
+            Self::Redis(store) => {
+                let now = Instant::now();
+                if let Some((user_id, until)) = store.cache.read().get(&key_hash) {
+                    if *until > now {
+                        return Ok(*user_id);
+                    }
+                }
+                let key = store.key(&key_hash);
+                let value: Option<String> = store
+                    .run(|mut conn| async move { conn.get(key).await })
+                    .await?;
+                let stored: Stored = match value {
+                    Some(v) => serde_json::from_str(&v).map_err(AppError::internal)?,
+                    None => {
+                        store.cache.write().remove(&key_hash);
+                        return Err(unauthorized());
+                    }
+                };
+                let mut cache = store.cache.write();
+                if store.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                    cache.retain(|_, (_, until)| *until > now);
+                }
+                cache.insert(key_hash, (stored.user_id, now + store.cache_ttl));
+                Ok(stored.user_id)
+            }
         }
     }
 
     pub async fn revoke(&self, token: &str) -> AppResult<()> {
+        let key_hash = hash(token);
         match self {
             Self::InProcess(store) => {
-                store.sessions.write().remove(&hash(token));
-                Ok(())
+                store.sessions.write().remove(&key_hash);
+            }
+            Self::Redis(store) => {
+                store.cache.write().remove(&key_hash);
+                let key = store.key(&key_hash);
+                store
+                    .run(|mut conn| async move { conn.del::<_, ()>(key).await })
+                    .await?;
             }
         }
+        Ok(())
     }
 
     /// Whether the store answers, for readiness.
     pub async fn ping(&self) -> AppResult<()> {
         match self {
             Self::InProcess(_) => Ok(()),
+            Self::Redis(store) => {
+                store
+                    .run(|mut conn| async move {
+                        redis::cmd("PING").query_async::<String>(&mut *conn).await
+                    })
+                    .await?;
+                Ok(())
+            }
         }
+    }
+}
+
+type Pooled<'a> = bb8::PooledConnection<'a, RedisConnectionManager>;
+
+impl RedisSessions {
+    fn key(&self, token_hash: &TokenHash) -> String {
+        format!("{}session:{}", self.prefix, hex::encode(token_hash))
+    }
+
+    /// Runs one command on a pooled connection, within the deadline: a
+    /// Redis that is down or hung costs a request 503, never a hang.
+    async fn run<'a, T, F, Fut>(&'a self, command: F) -> AppResult<T>
+    where
+        F: FnOnce(Pooled<'a>) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let conn = self.pool.get().await.map_err(cache_down)?;
+            command(conn).await.map_err(cache_down)
+        };
+        tokio::time::timeout(REDIS_DEADLINE, work)
+            .await
+            .unwrap_or_else(|_| Err(cache_down("no answer in time")))
     }
 }
 
@@ -117,7 +248,7 @@ mod tests {
     #[tokio::test]
     async fn tokens_resolve_until_revoked_or_expired() {
         let store = SessionStore::in_process(Duration::from_secs(60));
-        let issued = store.create(7).await.unwrap();
+        let issued = store.create(7, None).await.unwrap();
         assert!(issued.token.len() >= 43);
         assert_eq!(store.resolve(&issued.token).await.unwrap(), 7);
         store.revoke(&issued.token).await.unwrap();
@@ -127,8 +258,24 @@ mod tests {
         );
 
         let short = SessionStore::in_process(Duration::from_millis(1));
-        let t = short.create(1).await.unwrap().token;
+        let t = short.create(1, None).await.unwrap().token;
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(short.resolve(&t).await.unwrap_err().code(), 40100);
+    }
+
+    #[tokio::test]
+    async fn a_closed_redis_port_is_a_fast_503() {
+        // Port 1 on loopback: nothing listens there.
+        let store = SessionStore::redis(
+            "redis://127.0.0.1:1/",
+            "t:",
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let started = Instant::now();
+        assert_eq!(store.resolve("x").await.unwrap_err().code(), 50300);
+        assert_eq!(store.ping().await.unwrap_err().code(), 50300);
+        assert!(started.elapsed() < Duration::from_secs(4));
     }
 }

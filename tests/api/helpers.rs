@@ -44,6 +44,24 @@ pub fn mysql_server() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+pub fn redis_server() -> Option<String> {
+    std::env::var("LOTTERY_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Settings for Redis sessions under a key prefix no other test uses.
+pub fn redis_settings(url: &str) -> Vec<(String, String)> {
+    let tag: u64 = rand::rng().random();
+    vec![
+        ("LOTTERY_REDIS_URL".into(), url.to_string()),
+        (
+            "LOTTERY_REDIS_PREFIX".into(),
+            format!("lottery_test_{tag:016x}:"),
+        ),
+    ]
+}
+
 /// A database URL no other test uses.
 pub fn fresh_database(backend: Backend) -> String {
     let tag: u64 = rand::rng().random();
@@ -85,6 +103,8 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The app on a fresh database. The MySQL variant runs as production
+    /// does: with Redis sessions when LOTTERY_TEST_REDIS_URL is given.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_on(fresh_database(backend), &[]).await
     }
@@ -92,8 +112,13 @@ impl TestApp {
     pub async fn spawn_on(database_url: String, extra: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("LOTTERY_BIND".into(), "127.0.0.1:0".into()),
-            ("LOTTERY_DATABASE_URL".into(), database_url),
+            ("LOTTERY_DATABASE_URL".into(), database_url.clone()),
         ]);
+        if database_url.starts_with("mysql://") {
+            if let Some(redis) = redis_server() {
+                vars.extend(redis_settings(&redis));
+            }
+        }
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_map(&vars).expect("test config");
         let app = Application::build(config).await.expect("app starts");

@@ -9,3 +9,5 @@ mod helpers;
 mod ops;
 mod participation;
 mod restart;
+mod sessions;
+mod wechat;

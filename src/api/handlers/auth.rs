@@ -8,6 +8,7 @@ use crate::api::auth::Caller;
 use crate::api::body::JsonBody;
 use crate::api::ok;
 use crate::api::views::UserView;
+use crate::config::Secret;
 use crate::error::{AppError, AppResult};
 use crate::startup::AppState;
 use crate::store;
@@ -41,6 +42,36 @@ fn dev_openid(code: &str) -> AppResult<Option<String>> {
     Ok(Some(format!("dev_{name}")))
 }
 
+/// Who the login code says the user is.
+struct Identity {
+    openid: String,
+    unionid: Option<String>,
+    session_key: Option<Secret>,
+}
+
+async fn identify(state: &AppState, code: &str) -> AppResult<Identity> {
+    if state.config.dev_login_enabled() {
+        if let Some(openid) = dev_openid(code)? {
+            return Ok(Identity {
+                openid,
+                unionid: None,
+                session_key: None,
+            });
+        }
+    }
+    let Some(wechat) = &state.wechat else {
+        return Err(AppError::WechatLoginRejected(
+            "WeChat login is not configured on this server; dev login takes dev:<name>".into(),
+        ));
+    };
+    let session = wechat.code_to_session(code).await?;
+    Ok(Identity {
+        openid: session.openid,
+        unionid: session.unionid,
+        session_key: Some(session.session_key),
+    })
+}
+
 pub async fn login(
     state: web::Data<AppState>,
     body: JsonBody<LoginRequest>,
@@ -50,22 +81,14 @@ pub async fn login(
         .code
         .filter(|c| !c.is_empty() && c.len() <= 256)
         .ok_or_else(|| AppError::InvalidArgument("code is required (1 to 256 bytes)".into()))?;
-    let openid = match state.config.dev_login_enabled() {
-        true => dev_openid(&code)?,
-        false => None,
-    };
-    let Some(openid) = openid else {
-        // The jscode2session exchange is tracked as its own issue.
-        return Err(if state.config.wechat_appid.is_none() {
-            AppError::WechatLoginRejected(
-                "WeChat login is not configured on this server; dev login takes dev:<name>".into(),
-            )
-        } else {
-            AppError::Upstream("WeChat login is not available yet".into())
-        });
-    };
-    let user = store::users::upsert_by_openid(&state.db, &openid, None, Utc::now()).await?;
-    let issued = state.sessions.create(user.id).await?;
+    let who = identify(&state, &code).await?;
+    let user =
+        store::users::upsert_by_openid(&state.db, &who.openid, who.unionid.as_deref(), Utc::now())
+            .await?;
+    let issued = state
+        .sessions
+        .create(user.id, who.session_key.as_ref())
+        .await?;
     Ok(ok(LoginResponse {
         token: issued.token,
         expires_in: issued.expires_in,

@@ -1,0 +1,187 @@
+//! Sessions: shared through Redis by several instances, expiry, and Redis
+//! outages. The Redis tests need LOTTERY_TEST_REDIS_URL (and, for the outage,
+//! the redis-server binary); without them they say so and return.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{fresh_database, redis_server, redis_settings, Backend, TestApp};
+
+fn sleep(ms: u64) -> actix_web::rt::time::Sleep {
+    actix_web::rt::time::sleep(Duration::from_millis(ms))
+}
+
+async fn spawn_with(db: &str, vars: &[(String, String)]) -> TestApp {
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    TestApp::spawn_on(db.to_string(), &refs).await
+}
+
+#[actix_web::test]
+async fn two_instances_share_sessions_and_logouts() {
+    let Some(redis) = redis_server() else {
+        eprintln!("LOTTERY_TEST_REDIS_URL unset: not run");
+        return;
+    };
+    let db = fresh_database(Backend::Sqlite);
+    let shared = redis_settings(&redis);
+    let one = spawn_with(&db, &shared).await;
+    let two = spawn_with(&db, &shared).await;
+
+    let (token, id) = one.login("roaming").await;
+    let me = two.get("/me", Some(&token)).await;
+    assert_eq!(
+        me.status, 200,
+        "a token from one instance works on the other"
+    );
+    assert_eq!(me.data()["id"], id);
+
+    assert_eq!(
+        one.post("/auth/logout", Some(&token), json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        one.get("/me", Some(&token)).await.code(),
+        40100,
+        "at once where it was revoked"
+    );
+    let started = Instant::now();
+    loop {
+        let r = two.get("/me", Some(&token)).await;
+        if r.code() == 40100 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "logout not honoured within 5 s"
+        );
+        sleep(100).await;
+    }
+
+    // A third instance with its own prefix does not see these sessions.
+    let other = spawn_with(&db, &redis_settings(&redis)).await;
+    let (fresh, _) = one.login("roaming").await;
+    assert_eq!(other.get("/me", Some(&fresh)).await.code(), 40100);
+}
+
+async fn expired_sessions_are_refused(vars: &[(String, String)]) {
+    let mut vars = vars.to_vec();
+    vars.push(("LOTTERY_SESSION_TTL_SECS".into(), "1".into()));
+    vars.push(("LOTTERY_SESSION_CACHE_MS".into(), "200".into()));
+    let app = spawn_with(&fresh_database(Backend::Sqlite), &vars).await;
+    let (token, _) = app.login("brief").await;
+    assert_eq!(app.get("/me", Some(&token)).await.status, 200);
+    sleep(2500).await;
+    let r = app.get("/me", Some(&token)).await;
+    assert_eq!((r.status.as_u16(), r.code()), (401, 40100));
+}
+
+#[actix_web::test]
+async fn expiry_in_the_process() {
+    expired_sessions_are_refused(&[]).await;
+}
+
+#[actix_web::test]
+async fn expiry_in_redis() {
+    let Some(redis) = redis_server() else {
+        eprintln!("LOTTERY_TEST_REDIS_URL unset: not run");
+        return;
+    };
+    expired_sessions_are_refused(&redis_settings(&redis)).await;
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_redis(port: u16) -> Option<Child> {
+    Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+#[actix_web::test]
+async fn redis_down_is_a_fast_503_and_recovers_by_itself() {
+    if redis_server().is_none() {
+        eprintln!("LOTTERY_TEST_REDIS_URL unset: not run");
+        return;
+    }
+    let port = free_port();
+    let Some(mut redis) = start_redis(port) else {
+        eprintln!("redis-server not found: not run");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut vars = redis_settings(&url);
+    vars.push(("LOTTERY_SESSION_CACHE_MS".into(), "0".into()));
+    let app = spawn_with(&fresh_database(Backend::Sqlite), &vars).await;
+    let mut ready = false;
+    for _ in 0..50 {
+        if app.get("/readyz", None).await.status == 200 {
+            ready = true;
+            break;
+        }
+        sleep(100).await;
+    }
+    assert!(ready, "ready once Redis answers");
+    let (token, _) = app.login("outage").await;
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let started = Instant::now();
+    let r = app.get("/me", Some(&token)).await;
+    assert_eq!((r.status.as_u16(), r.code()), (503, 50300), "{:?}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    let login = app
+        .post("/auth/login", None, json!({"code": "dev:outage"}))
+        .await;
+    assert_eq!(login.code(), 50300);
+    let readyz = app.get("/readyz", None).await;
+    assert_eq!(readyz.status, 503);
+    assert_eq!(readyz.body["cache"], "unavailable");
+
+    let mut redis = start_redis(port).unwrap();
+    let started = Instant::now();
+    loop {
+        let r = app
+            .post("/auth/login", None, json!({"code": "dev:outage"}))
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never recovered: {:?}",
+            r.body
+        );
+        sleep(200).await;
+    }
+    assert_eq!(app.get("/readyz", None).await.status, 200);
+    redis.kill().unwrap();
+    let _ = redis.wait();
+}

@@ -1,0 +1,110 @@
+//! A log capture at trace level (so debug too) during WeChat logins, good
+//! and failed, holds neither the session_key nor the app secret. Its own
+//! test binary, because it installs the process-wide log subscriber.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use lottery::config::Config;
+use lottery::startup::Application;
+use serde_json::json;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "app-secret-Zq81xL";
+const SESSION_KEY: &str = "session-key-Wm47pR";
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn app(api_base: &str) -> String {
+    let vars: HashMap<String, String> = [
+        ("LOTTERY_BIND", "127.0.0.1:0".to_string()),
+        (
+            "LOTTERY_DATABASE_URL",
+            format!(
+                "sqlite://{}/secrets-{}.db",
+                std::env::temp_dir().display(),
+                rand::random::<u64>()
+            ),
+        ),
+        ("LOTTERY_WECHAT_APPID", "wx_log_test".to_string()),
+        ("LOTTERY_WECHAT_SECRET", SECRET.to_string()),
+        ("LOTTERY_WECHAT_API_BASE", api_base.to_string()),
+        ("LOTTERY_WECHAT_TIMEOUT_MS", "1000".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let app = Application::build(Config::from_map(&vars).unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    base
+}
+
+#[actix_web::test]
+async fn no_secret_or_session_key_reaches_the_logs() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let mock = MockServer::start().await;
+    Mock::given(path("/sns/jscode2session"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"openid": "o_log", "session_key": SESSION_KEY})),
+        )
+        .mount(&mock)
+        .await;
+    let client = reqwest::Client::new();
+
+    let good = app(&mock.uri()).await;
+    let r = client
+        .post(format!("{good}/api/v1/auth/login"))
+        .json(&json!({"code": "c1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(!body.contains(SESSION_KEY));
+
+    // A WeChat that cannot be reached: the error path logs too.
+    let closed = app("http://127.0.0.1:1").await;
+    let r = client
+        .post(format!("{closed}/api/v1/auth/login"))
+        .json(&json!({"code": "c2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("jscode2session request failed"),
+        "the capture holds the failure's log line"
+    );
+    assert!(
+        logs.contains("DEBUG") || logs.contains("TRACE"),
+        "debug-level lines were captured"
+    );
+    assert!(!logs.contains(SECRET), "the app secret was logged");
+    assert!(!logs.contains(SESSION_KEY), "the session_key was logged");
+}
