@@ -62,3 +62,17 @@ async fn envelope_for_unknown_routes_and_big_bodies(backend: Backend) {
         "nothing was stored"
     );
 }
+
+#[test]
+fn prod_refuses_to_start_without_wechat_credentials_and_says_why() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
+        .env("LOTTERY_PROFILE", "prod")
+        .env("LOTTERY_BIND", "127.0.0.1:0")
+        .env_remove("LOTTERY_WECHAT_APPID")
+        .env_remove("LOTTERY_WECHAT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LOTTERY_WECHAT_APPID"), "{stderr}");
+}
