@@ -25,6 +25,46 @@ pub fn created<T: Serialize>(data: T) -> HttpResponse {
     HttpResponse::Created().json(json!({"code": 0, "message": "ok", "data": data}))
 }
 
+/// The route patterns, as metric labels. Kept beside `routes` because
+/// actix's `match_pattern()` re-runs the router's regexes on every request,
+/// which showed up in profiles of the join hot path.
+const ROUTE_LABELS: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+    "/api/v1/me",
+    "/api/v1/me/events",
+    "/api/v1/events",
+    "/api/v1/events/{id}",
+    "/api/v1/events/{id}/cancel",
+    "/api/v1/events/{id}/draw",
+    "/api/v1/events/{id}/winners",
+    "/api/v1/events/{id}/fairness",
+    "/api/v1/events/{id}/participants",
+    "/api/v1/events/{id}/participants/me",
+];
+
+/// The route a path belongs to (numeric segments stand for `{id}`), or
+/// "other", so labels stay few whatever clients send.
+pub fn route_label(path: &str) -> &'static str {
+    let mut normalized = String::with_capacity(path.len());
+    for segment in path.split('/').skip(1) {
+        normalized.push('/');
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            normalized.push_str("{id}");
+        } else {
+            normalized.push_str(segment);
+        }
+    }
+    ROUTE_LABELS
+        .iter()
+        .find(|label| **label == normalized)
+        .copied()
+        .unwrap_or("other")
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use handlers::{auth, events, me, ops, participation};
     cfg.app_data(
@@ -68,4 +108,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("no such endpoint (or method)".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn route_labels_collapse_ids_and_unknown_paths() {
+        assert_eq!(
+            route_label("/api/v1/events/42/participants/me"),
+            "/api/v1/events/{id}/participants/me"
+        );
+        assert_eq!(route_label("/api/v1/events/abc"), "other");
+        assert_eq!(route_label("/healthz"), "/healthz");
+        assert_eq!(route_label("/x/1/2"), "other");
+    }
 }

@@ -49,7 +49,7 @@ macro_rules! db_run {
         #[allow(unused_imports)]
         use diesel::prelude::*;
         #[allow(unused_imports)]
-        use diesel_async::{AsyncConnection, RunQueryDsl};
+        use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
         match $db {
             $crate::store::Db::Mysql(pool) => {
                 let mut pooled = pool.get().await?;
@@ -140,6 +140,15 @@ impl Db {
             .await
             .map_err(|e| format!("cannot open MySQL pool: {e}"))?;
         Ok(Self::Mysql(pool))
+    }
+
+    /// Starts a write transaction. SQLite takes the write lock up front, so
+    /// concurrent writers wait on busy_timeout instead of failing mid-way.
+    pub fn begin_write(&self) -> &'static str {
+        match self {
+            Self::Mysql(_) => "START TRANSACTION",
+            Self::Sqlite(_) => "BEGIN IMMEDIATE",
+        }
     }
 
     /// The insert that skips rows colliding with a unique key.
