@@ -55,6 +55,10 @@ pub struct Config {
     pub actor_idle_timeout: Duration,
     /// Database connections in the pool.
     pub db_pool_size: u32,
+    /// Threads the event actors run on.
+    pub actor_threads: usize,
+    /// HTTP worker threads.
+    pub http_workers: usize,
 }
 
 impl Config {
@@ -86,6 +90,7 @@ impl Config {
                     .map_err(|_| format!("{k} must be a whole number, got {v:?}"))
             })
         };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let profile = match get("LOTTERY_PROFILE").as_deref() {
             None | Some("dev") => Profile::Dev,
             Some("prod") => Profile::Prod,
@@ -119,6 +124,8 @@ impl Config {
             event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000)? as usize,
             actor_idle_timeout: Duration::from_secs(number("LOTTERY_ACTOR_IDLE_SECS", 120)?),
             db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16)? as u32,
+            actor_threads: number("LOTTERY_ACTOR_THREADS", cores)?.max(1) as usize,
+            http_workers: number("LOTTERY_HTTP_WORKERS", cores)?.max(1) as usize,
         };
         if config.profile == Profile::Prod
             && (config.wechat_appid.is_none() || config.wechat_secret.is_none())

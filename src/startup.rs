@@ -51,12 +51,13 @@ impl Application {
             ActorSettings {
                 mailbox_capacity: config.event_mailbox_capacity,
                 idle_timeout: config.actor_idle_timeout,
-                arbiters: std::thread::available_parallelism().map_or(2, |n| n.get()),
+                arbiters: config.actor_threads,
             },
         );
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let workers = config.http_workers;
         let state = web::Data::new(AppState {
             config,
             db,
@@ -71,6 +72,7 @@ impl Application {
                 .wrap(from_fn(api::middleware::request_context))
                 .configure(api::routes)
         })
+        .workers(workers)
         .listen(listener)
         .map_err(|e| e.to_string())?
         .shutdown_timeout(5)

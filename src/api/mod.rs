@@ -85,22 +85,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/me", web::patch().to(me::update))
             .route("/me/events", web::get().to(me::events))
             .route("/events", web::post().to(events::create))
-            .route("/events/{id}", web::get().to(events::get))
-            .route("/events/{id}/cancel", web::post().to(events::cancel))
-            .route("/events/{id}/draw", web::post().to(events::draw))
-            .route("/events/{id}/winners", web::get().to(events::winners))
-            .route("/events/{id}/fairness", web::get().to(events::fairness))
-            .route(
-                "/events/{id}/participants",
-                web::get().to(participation::list),
-            )
-            .route(
-                "/events/{id}/participants/me",
-                web::put().to(participation::join),
-            )
-            .route(
-                "/events/{id}/participants/me",
-                web::delete().to(participation::leave),
+            // One scope per event: the router matches `{id}` once instead of
+            // trying each event route's pattern in turn.
+            .service(
+                web::scope("/events/{id}")
+                    .route("", web::get().to(events::get))
+                    .route("/cancel", web::post().to(events::cancel))
+                    .route("/draw", web::post().to(events::draw))
+                    .route("/winners", web::get().to(events::winners))
+                    .route("/fairness", web::get().to(events::fairness))
+                    .route("/participants", web::get().to(participation::list))
+                    .route("/participants/me", web::put().to(participation::join))
+                    .route("/participants/me", web::delete().to(participation::leave)),
             ),
     )
     .default_service(web::to(not_found));

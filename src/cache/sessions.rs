@@ -134,11 +134,15 @@ impl SessionStore {
             }
             Self::Redis(store) => {
                 let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
-                let key = store.key(&hash(&token));
+                let token_hash = hash(&token);
+                let key = store.key(&token_hash);
                 let seconds = store.ttl.as_secs().max(1);
                 store
                     .run(|mut conn| async move { conn.set_ex::<_, _, ()>(key, value, seconds).await })
                     .await?;
+                // This instance knows the session is valid: its first use
+                // here (a join, typically) need not ask Redis.
+                store.remember(token_hash, user_id);
                 store.ttl
             }
         };
@@ -174,11 +178,7 @@ impl SessionStore {
                         return Err(unauthorized());
                     }
                 };
-                let mut cache = store.cache.write();
-                if store.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-                    cache.retain(|_, (_, until)| *until > now);
-                }
-                cache.insert(key_hash, (stored.user_id, now + store.cache_ttl));
+                store.remember(key_hash, stored.user_id);
                 Ok(stored.user_id)
             }
         }
@@ -220,6 +220,15 @@ impl SessionStore {
 type Pooled<'a> = bb8::PooledConnection<'a, RedisConnectionManager>;
 
 impl RedisSessions {
+    fn remember(&self, token_hash: TokenHash, user_id: i64) {
+        let now = Instant::now();
+        let mut cache = self.cache.write();
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            cache.retain(|_, (_, until)| *until > now);
+        }
+        cache.insert(token_hash, (user_id, now + self.cache_ttl));
+    }
+
     fn key(&self, token_hash: &TokenHash) -> String {
         format!("{}session:{}", self.prefix, hex::encode(token_hash))
     }
