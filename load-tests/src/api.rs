@@ -1,0 +1,200 @@
+//! The few API calls the scenarios make, with the contract's envelope
+//! unwrapped.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+/// One answer: HTTP status and the envelope's code and data.
+pub struct Answer {
+    pub status: u16,
+    pub code: i64,
+    pub data: Value,
+}
+
+impl Api {
+    pub fn new(base: &str, connections: usize) -> Self {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        Self {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Answer, String> {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.map_err(|e| short_error(&e))?;
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        Ok(Answer {
+            status,
+            code: body["code"].as_i64().unwrap_or(-1),
+            data: body["data"].clone(),
+        })
+    }
+
+    pub async fn healthz(&self) -> Result<u16, String> {
+        let res = self
+            .client
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .map_err(|e| short_error(&e))?;
+        let status = res.status().as_u16();
+        let _ = res.bytes().await;
+        Ok(status)
+    }
+
+    /// Dev login: (token, user id).
+    pub async fn login(&self, name: &str) -> Result<(String, i64), String> {
+        let a = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"code": format!("dev:{name}")})),
+            )
+            .await?;
+        match (a.data["token"].as_str(), a.data["user"]["id"].as_i64()) {
+            (Some(t), Some(id)) => Ok((t.to_string(), id)),
+            _ => Err(format!("login {name}: HTTP {} code {}", a.status, a.code)),
+        }
+    }
+
+    pub async fn create_event(&self, token: &str, body: Value) -> Result<i64, String> {
+        let a = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/events",
+                Some(token),
+                Some(body),
+            )
+            .await?;
+        a.data["id"]
+            .as_i64()
+            .ok_or_else(|| format!("create event: HTTP {} code {}", a.status, a.code))
+    }
+
+    pub async fn join(&self, token: &str, event_id: i64) -> Result<Answer, String> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/events/{event_id}/participants/me"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn leave(&self, token: &str, event_id: i64) -> Result<Answer, String> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/events/{event_id}/participants/me"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn event(&self, event_id: i64) -> Result<Value, String> {
+        let a = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/events/{event_id}"),
+                None,
+                None,
+            )
+            .await?;
+        if a.status == 200 {
+            Ok(a.data)
+        } else {
+            Err(format!("event {event_id}: HTTP {}", a.status))
+        }
+    }
+
+    /// Every participant's user id, through the paged list.
+    pub async fn participants(&self, event_id: i64) -> Result<Vec<i64>, String> {
+        let mut ids = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = cursor
+                .as_ref()
+                .map(|c| format!("&cursor={c}"))
+                .unwrap_or_default();
+            let a = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/events/{event_id}/participants?limit=100{q}"),
+                    None,
+                    None,
+                )
+                .await?;
+            if a.status != 200 {
+                return Err(format!("participants of {event_id}: HTTP {}", a.status));
+            }
+            for item in a.data["items"].as_array().into_iter().flatten() {
+                ids.push(item["user"]["id"].as_i64().unwrap_or(-1));
+            }
+            match a.data["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(ids),
+            }
+        }
+    }
+
+    pub async fn fairness(&self, event_id: i64) -> Result<Value, String> {
+        let a = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/events/{event_id}/fairness"),
+                None,
+                None,
+            )
+            .await?;
+        if a.status == 200 {
+            Ok(a.data)
+        } else {
+            Err(format!(
+                "fairness of {event_id}: HTTP {} code {}",
+                a.status, a.code
+            ))
+        }
+    }
+}
+
+/// reqwest's error without its URL (the URL of a login carries no secret,
+/// but error lines stay short this way).
+fn short_error(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timeout".into()
+    } else if err.is_connect() {
+        "connect".into()
+    } else {
+        "transport".into()
+    }
+}

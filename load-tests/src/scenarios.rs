@@ -1,0 +1,440 @@
+//! The scenarios. Each prints what it measured and ends with a
+//! verification pass; a failed verification exits non-zero.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::SubsecRound;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::api::Api;
+use crate::stats::{drive, Report};
+use crate::verify;
+
+pub struct Args {
+    pub base: String,
+    pub concurrency: usize,
+    pub users: usize,
+    pub seconds: u64,
+    pub events: usize,
+    pub per_event: usize,
+    pub lead: u64,
+    pub record: Option<String>,
+}
+
+type Users = Arc<Vec<(String, i64)>>;
+
+/// A tag that keeps this run's dev users apart from earlier runs'.
+fn run_tag() -> String {
+    format!("{:x}", chrono::Utc::now().timestamp_millis())
+}
+
+fn in_secs(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
+}
+
+fn event_body(draw_at: String, mode: &str, prizes: u32) -> Value {
+    json!({"title": "load test", "draw_at": draw_at, "draw_mode": mode,
+           "prizes": [{"name": "first", "quantity": 1}, {"name": "second", "quantity": prizes.saturating_sub(1).max(1)}]})
+}
+
+/// Logs in `n` fresh dev users (not timed as part of a scenario).
+pub async fn login_many(
+    api: &Api,
+    prefix: &str,
+    n: usize,
+    concurrency: usize,
+) -> Result<Users, String> {
+    let slots: Arc<Vec<OnceLock<(String, i64)>>> =
+        Arc::new((0..n).map(|_| OnceLock::new()).collect());
+    let (a, s, p) = (api.clone(), slots.clone(), prefix.to_string());
+    let report = drive("login", concurrency, 3600, Some(n), move |i| {
+        let (api, slots, name) = (a.clone(), s.clone(), format!("{p}_{i}"));
+        async move {
+            let user = api.login(&name).await?;
+            let _ = slots[i].set(user);
+            Ok(())
+        }
+    })
+    .await;
+    report.print();
+    if report.ok() != n {
+        return Err(format!("only {} of {n} logins succeeded", report.ok()));
+    }
+    Ok(Arc::new(
+        slots
+            .iter()
+            .map(|s| s.get().cloned().expect("logged in"))
+            .collect(),
+    ))
+}
+
+pub async fn healthz(args: &Args) -> Report {
+    let api = Api::new(&args.base, args.concurrency);
+    let report = drive("healthz", args.concurrency, args.seconds, None, move |_| {
+        let api = api.clone();
+        async move {
+            match api.healthz().await? {
+                200 => Ok(()),
+                s => Err(format!("HTTP {s}")),
+            }
+        }
+    })
+    .await;
+    report.print();
+    report
+}
+
+fn join_op(
+    api: &Api,
+    users: &Users,
+    event_id: i64,
+) -> impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+       + Send
+       + Sync
+       + 'static {
+    let (api, users) = (api.clone(), users.clone());
+    move |i| {
+        let (api, users) = (api.clone(), users.clone());
+        Box::pin(async move {
+            let a = api.join(&users[i].0, event_id).await?;
+            if a.status == 200 {
+                Ok(())
+            } else {
+                Err(format!("HTTP {} code {}", a.status, a.code))
+            }
+        })
+    }
+}
+
+/// N fresh users join one event as fast as they can.
+pub async fn hot_join(args: &Args) -> Result<Report, String> {
+    let api = Api::new(&args.base, args.concurrency);
+    let tag = run_tag();
+    let (owner, _) = api.login(&format!("hot_owner_{tag}")).await?;
+    let event_id = api
+        .create_event(&owner, event_body(in_secs(3600), "manual", 10))
+        .await?;
+    let users = login_many(&api, &format!("hot_{tag}"), args.users, args.concurrency).await?;
+    eprintln!(
+        "hot-join: event {event_id}, {} users, {} connections",
+        args.users, args.concurrency
+    );
+    let report = drive(
+        "hot-join",
+        args.concurrency,
+        args.seconds,
+        Some(users.len()),
+        join_op(&api, &users, event_id),
+    )
+    .await;
+    report.print();
+    let acked: HashSet<i64> = report.succeeded.iter().map(|&i| users[i].1).collect();
+    if let Some(path) = &args.record {
+        let mut file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+        for id in &acked {
+            writeln!(file, "{event_id} {id}").map_err(|e| e.to_string())?;
+        }
+        eprintln!(
+            "hot-join: {} acknowledged joins recorded in {path}",
+            acked.len()
+        );
+        return Ok(report);
+    }
+    verify::participants_are(&api, event_id, &acked).await?;
+    println!(
+        "verify: event {event_id} holds exactly the {} joins answered 200",
+        acked.len()
+    );
+    Ok(report)
+}
+
+/// After a crash and restart: every join recorded as acknowledged is stored.
+pub async fn verify_joins(args: &Args) -> Result<(), String> {
+    let path = args
+        .record
+        .as_ref()
+        .ok_or("verify-joins needs --record FILE")?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut by_event: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace().map(|p| p.parse::<i64>());
+        if let (Some(Ok(e)), Some(Ok(u))) = (parts.next(), parts.next()) {
+            by_event.entry(e).or_default().insert(u);
+        }
+    }
+    let api = Api::new(&args.base, 4);
+    for (event_id, acked) in by_event {
+        let stored: HashSet<i64> = api.participants(event_id).await?.into_iter().collect();
+        let missing = acked.difference(&stored).count();
+        println!(
+            "verify-joins: event {event_id}: {} acknowledged, {} stored, {missing} acknowledged but missing",
+            acked.len(),
+            stored.len()
+        );
+        if missing > 0 {
+            return Err("acknowledged joins were lost".into());
+        }
+    }
+    Ok(())
+}
+
+/// Mini-program traffic over many events: browse, join, leave, list.
+/// Each worker owns its users, so the last acknowledged answer per (user,
+/// event) is the state the server must hold.
+pub async fn mixed(args: &Args) -> Result<Report, String> {
+    let api = Api::new(&args.base, args.concurrency);
+    let tag = run_tag();
+    let (owner, _) = api.login(&format!("mixed_owner_{tag}")).await?;
+    let mut events = vec![];
+    for _ in 0..args.events.max(1) {
+        events.push(
+            api.create_event(&owner, event_body(in_secs(3600), "at_time", 3))
+                .await?,
+        );
+    }
+    let users = login_many(
+        &api,
+        &format!("mixed_{tag}"),
+        args.users.max(args.concurrency),
+        args.concurrency,
+    )
+    .await?;
+    let events = Arc::new(events);
+    // (user index, event) → joined, as last acknowledged.
+    let expected: Arc<Mutex<HashMap<(usize, i64), bool>>> = Arc::default();
+    let (a, u, ev, exp) = (api.clone(), users.clone(), events.clone(), expected.clone());
+    let workers = args.concurrency;
+    let report = drive("mixed", args.concurrency, args.seconds, None, move |i| {
+        let (api, users, events, expected) = (a.clone(), u.clone(), ev.clone(), exp.clone());
+        async move {
+            let (roll, pick, event) = {
+                let mut rng = rand::rng();
+                (
+                    rng.random_range(0..100),
+                    rng.random_range(0..users.len() / workers),
+                    events[rng.random_range(0..events.len())],
+                )
+            };
+            // Worker w's users are w, w + workers, …: one worker per user.
+            let user = (i % workers) + pick * workers;
+            let token = &users[user].0;
+            let answer = match roll {
+                0..60 => {
+                    api.call(
+                        reqwest::Method::GET,
+                        &format!("/api/v1/events/{event}"),
+                        Some(token),
+                        None,
+                    )
+                    .await?
+                }
+                60..85 => api.join(token, event).await?,
+                85..95 => api.leave(token, event).await?,
+                _ => {
+                    api.call(
+                        reqwest::Method::GET,
+                        &format!("/api/v1/events/{event}/participants?limit=20"),
+                        None,
+                        None,
+                    )
+                    .await?
+                }
+            };
+            if answer.status != 200 {
+                return Err(format!("HTTP {} code {}", answer.status, answer.code));
+            }
+            if (60..95).contains(&roll) {
+                expected
+                    .lock()
+                    .unwrap()
+                    .insert((user, event), answer.data["joined"] == true);
+            }
+            Ok(())
+        }
+    })
+    .await;
+    report.print();
+    let expected = expected.lock().unwrap().clone();
+    for &event in events.iter() {
+        let members: HashSet<i64> = expected
+            .iter()
+            .filter(|((_, e), joined)| *e == event && **joined)
+            .map(|((u, _), _)| users[*u].1)
+            .collect();
+        verify::participants_are(&api, event, &members).await?;
+    }
+    println!(
+        "verify: {} events hold exactly their acknowledged participants",
+        events.len()
+    );
+    Ok(report)
+}
+
+/// K events all due at the same second, each with participants: how long
+/// until the last is drawn.
+pub async fn draw_storm(args: &Args) -> Result<(), String> {
+    let api = Api::new(&args.base, args.concurrency);
+    let tag = run_tag();
+    let per_event = args.per_event.max(1);
+    let users = login_many(&api, &format!("storm_{tag}"), per_event, args.concurrency).await?;
+    let owners = login_many(
+        &api,
+        &format!("storm_owner_{tag}"),
+        args.concurrency,
+        args.concurrency,
+    )
+    .await?;
+    // Whole seconds: every event gets exactly this draw_at.
+    let due = (chrono::Utc::now() + chrono::Duration::seconds(args.lead as i64)).trunc_subsecs(0);
+    let due_text = due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let ids: Arc<Vec<OnceLock<i64>>> =
+        Arc::new((0..args.events).map(|_| OnceLock::new()).collect());
+    let (a, o, s, d) = (api.clone(), owners.clone(), ids.clone(), due_text.clone());
+    let created = drive(
+        "create",
+        args.concurrency,
+        args.lead,
+        Some(args.events),
+        move |i| {
+            let (api, owners, ids, due) = (a.clone(), o.clone(), s.clone(), d.clone());
+            async move {
+                let id = api
+                    .create_event(&owners[i % owners.len()].0, event_body(due, "at_time", 3))
+                    .await?;
+                let _ = ids[i].set(id);
+                Ok(())
+            }
+        },
+    )
+    .await;
+    created.print();
+    let ids: Vec<i64> = ids.iter().filter_map(|c| c.get().copied()).collect();
+    if ids.len() != args.events {
+        return Err(format!(
+            "only {} of {} events were created before the draw time",
+            ids.len(),
+            args.events
+        ));
+    }
+    let ids = Arc::new(ids);
+    let (a, u, e) = (api.clone(), users.clone(), ids.clone());
+    let pairs = ids.len() * per_event;
+    let joins = drive("join", args.concurrency, args.lead, Some(pairs), move |i| {
+        let (api, users, ids) = (a.clone(), u.clone(), e.clone());
+        async move {
+            let r = api
+                .join(&users[i % users.len()].0, ids[i / users.len()])
+                .await?;
+            if r.status == 200 {
+                Ok(())
+            } else {
+                Err(format!("HTTP {} code {}", r.status, r.code))
+            }
+        }
+    })
+    .await;
+    joins.print();
+    let mut acked: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for &i in &joins.succeeded {
+        acked
+            .entry(ids[i / users.len()])
+            .or_default()
+            .insert(users[i % users.len()].1);
+    }
+    let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    eprintln!(
+        "draw-storm: {} events due at {due_text}; waiting {:.1}s",
+        ids.len(),
+        wait.as_secs_f64()
+    );
+    tokio::time::sleep(wait).await;
+    let started = Instant::now();
+    let mut pending: Vec<i64> = ids.to_vec();
+    let mut last_drawn = due;
+    while !pending.is_empty() {
+        if started.elapsed() > Duration::from_secs(args.seconds.max(30) * 4) {
+            return Err(format!(
+                "{} events still not drawn after {:?}",
+                pending.len(),
+                started.elapsed()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut still = vec![];
+        for id in pending {
+            let e = api.event(id).await?;
+            match e["status"].as_str() {
+                Some("drawn") => {
+                    if let Some(t) = e["drawn_at"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    {
+                        last_drawn = last_drawn.max(t.with_timezone(&chrono::Utc));
+                    }
+                }
+                _ => still.push(id),
+            }
+        }
+        eprintln!(
+            "  draw-storm: {:>5.1}s after due, {} not drawn yet",
+            started.elapsed().as_secs_f64(),
+            still.len()
+        );
+        pending = still;
+    }
+    let spread = (last_drawn - due).num_milliseconds() as f64 / 1000.0;
+    println!(
+        "draw-storm: {} events due at one second, the last drawn {spread:.2}s after the due time",
+        ids.len()
+    );
+    for (n, &id) in ids.iter().enumerate() {
+        verify::draw_is_sound(&api, id, Some(acked.get(&id).unwrap_or(&HashSet::new()))).await?;
+        if n % 1000 == 999 {
+            eprintln!("  verified {} draws", n + 1);
+        }
+    }
+    println!("verify: {} draws reproduce from their seeds and took exactly the acknowledged participants", ids.len());
+    Ok(())
+}
+
+/// One event with `--users` participants, then the draw.
+pub async fn big_draw(args: &Args) -> Result<(), String> {
+    let api = Api::new(&args.base, args.concurrency);
+    let tag = run_tag();
+    let (owner, _) = api.login(&format!("big_owner_{tag}")).await?;
+    let event_id = api
+        .create_event(&owner, event_body(in_secs(3600), "manual", 1000))
+        .await?;
+    let users = login_many(&api, &format!("big_{tag}"), args.users, args.concurrency).await?;
+    let joins = drive(
+        "join",
+        args.concurrency,
+        3600,
+        Some(users.len()),
+        join_op(&api, &users, event_id),
+    )
+    .await;
+    joins.print();
+    let acked: HashSet<i64> = joins.succeeded.iter().map(|&i| users[i].1).collect();
+    let started = Instant::now();
+    let a = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/events/{event_id}/draw"),
+            Some(&owner),
+            None,
+        )
+        .await?;
+    let took = started.elapsed();
+    if a.status != 200 {
+        return Err(format!("draw: HTTP {} code {}", a.status, a.code));
+    }
+    println!("big-draw: {} participants drawn; POST /draw answered in {:.3}s (committed before the answer)", acked.len(), took.as_secs_f64());
+    let winners = verify::draw_is_sound(&api, event_id, Some(&acked)).await?;
+    println!("verify: {winners} distinct winners reproduce from the seed; the draw took exactly the {} acknowledged participants", acked.len());
+    Ok(())
+}
