@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Small, quick runs of every scenario (hundreds of users), for CI: they
+# keep the tools working, they do not measure. Uses the debug build.
+#   load-tests/smoke.sh [sqlite|mysql]
+PROFILE=debug
+source "$(dirname "$0")/common.sh"
+BACKEND="${1:-sqlite}"
+if [ "$BACKEND" = mysql ]; then
+  DBNAME="lottery_test_smoke_$$"
+  fresh_mysql_db "$DBNAME"
+  SETTINGS=(LOTTERY_DATABASE_URL="mysql://root@127.0.0.1:3306/$DBNAME" LOTTERY_REDIS_URL=redis://127.0.0.1:6379/0 LOTTERY_REDIS_PREFIX="lottery_test_smoke_$$:")
+else
+  DBFILE="$(mktemp -d)/smoke.db"
+  SETTINGS=(LOTTERY_DATABASE_URL="sqlite://$DBFILE")
+fi
+build
+start_server "${SETTINGS[@]}"
+export LOAD_TIMEOUT=120
+load hot-join --users 300 --concurrency 16 --seconds 30 2>/dev/null
+load mixed --users 200 --events 5 --concurrency 16 --seconds 3 2>/dev/null
+load big-draw --users 400 --concurrency 16 2>/dev/null
+load draw-storm --events 50 --per-event 3 --lead 6 --concurrency 16 --seconds 10 2>/dev/null
+RECORD="$(mktemp)"
+load hot-join --users 200 --concurrency 16 --seconds 30 --record "$RECORD" 2>/dev/null
+stop_server
+start_server "${SETTINGS[@]}"
+load verify-joins --record "$RECORD"
+echo "load-tests smoke ($BACKEND): all scenarios verified"
