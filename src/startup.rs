@@ -52,6 +52,8 @@ impl Application {
                 mailbox_capacity: config.event_mailbox_capacity,
                 idle_timeout: config.actor_idle_timeout,
                 arbiters: config.actor_threads,
+                // Most of the pool: joins and reads keep the rest.
+                concurrent_draws: (config.db_pool_size as usize * 3 / 4).max(1),
             },
         );
         let listener = TcpListener::bind(&config.bind)

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use scenarios::Args;
 
 const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|draw-storm|big-draw|verify-joins> \
-[--base URL] [--concurrency N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--record FILE]";
+[--base URL] [--concurrency N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE]";
 
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
@@ -51,6 +51,7 @@ fn parse_args() -> Result<(String, Args), String> {
             events: num("events", 1000)? as usize,
             per_event: num("per-event", 3)? as usize,
             lead: num("lead", 30)?.min(600),
+            prizes: num("prizes", 1000)?.clamp(1, 100_000) as u32,
             record: flags.get("record").cloned(),
         },
     ))

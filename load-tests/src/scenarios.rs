@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::SubsecRound;
+use futures::StreamExt;
 use rand::Rng;
 use serde_json::{json, Value};
 
@@ -22,6 +23,8 @@ pub struct Args {
     pub events: usize,
     pub per_event: usize,
     pub lead: u64,
+    /// Prize slots of a big-draw event (at most 100,000).
+    pub prizes: u32,
     pub record: Option<String>,
 }
 
@@ -36,9 +39,17 @@ fn in_secs(secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
-fn event_body(draw_at: String, mode: &str, prizes: u32) -> Value {
-    json!({"title": "load test", "draw_at": draw_at, "draw_mode": mode,
-           "prizes": [{"name": "first", "quantity": 1}, {"name": "second", "quantity": prizes.saturating_sub(1).max(1)}]})
+/// An event whose prizes add up to `slots` (a first prize of one, then
+/// prizes of at most 10,000 each, as the contract allows).
+fn event_body(draw_at: String, mode: &str, slots: u32) -> Value {
+    let mut prizes = vec![json!({"name": "first", "quantity": 1})];
+    let mut left = slots.saturating_sub(1);
+    while left > 0 && prizes.len() < 20 {
+        let quantity = left.min(10_000);
+        prizes.push(json!({"name": format!("prize {}", prizes.len() + 1), "quantity": quantity}));
+        left -= quantity;
+    }
+    json!({"title": "load test", "draw_at": draw_at, "draw_mode": mode, "prizes": prizes})
 }
 
 /// Logs in `n` fresh dev users (not timed as part of a scenario).
@@ -365,8 +376,14 @@ pub async fn draw_storm(args: &Args) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut still = vec![];
-        for id in pending {
-            let e = api.event(id).await?;
+        let mut answers = futures::stream::iter(pending)
+            .map(|id| {
+                let api = api.clone();
+                async move { (id, api.event(id).await) }
+            })
+            .buffer_unordered(32);
+        while let Some((id, answer)) = answers.next().await {
+            let e = answer?;
             match e["status"].as_str() {
                 Some("drawn") => {
                     if let Some(t) = e["drawn_at"]
@@ -391,10 +408,19 @@ pub async fn draw_storm(args: &Args) -> Result<(), String> {
         "draw-storm: {} events due at one second, the last drawn {spread:.2}s after the due time",
         ids.len()
     );
-    for (n, &id) in ids.iter().enumerate() {
-        verify::draw_is_sound(&api, id, Some(acked.get(&id).unwrap_or(&HashSet::new()))).await?;
-        if n % 1000 == 999 {
-            eprintln!("  verified {} draws", n + 1);
+    let empty = HashSet::new();
+    let mut checks = futures::stream::iter(ids.iter().copied())
+        .map(|id| {
+            let (api, expected) = (api.clone(), acked.get(&id).unwrap_or(&empty));
+            async move { verify::draw_is_sound(&api, id, Some(expected)).await }
+        })
+        .buffer_unordered(16);
+    let mut verified = 0;
+    while let Some(result) = checks.next().await {
+        result?;
+        verified += 1;
+        if verified % 1000 == 0 {
+            eprintln!("  verified {verified} draws");
         }
     }
     println!("verify: {} draws reproduce from their seeds and took exactly the acknowledged participants", ids.len());
@@ -407,7 +433,7 @@ pub async fn big_draw(args: &Args) -> Result<(), String> {
     let tag = run_tag();
     let (owner, _) = api.login(&format!("big_owner_{tag}")).await?;
     let event_id = api
-        .create_event(&owner, event_body(in_secs(3600), "manual", 1000))
+        .create_event(&owner, event_body(in_secs(3600), "manual", args.prizes))
         .await?;
     let users = login_many(&api, &format!("big_{tag}"), args.users, args.concurrency).await?;
     let joins = drive(

@@ -13,10 +13,12 @@
 //! drawn in one transaction. A crash anywhere resumes to the same result.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 
 use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Reply};
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
@@ -36,6 +38,9 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 pub struct EventActor {
     event_id: i64,
     db: Db,
+    /// Draws written at once, process-wide: thousands of events due in the
+    /// same second queue here instead of timing out on the connection pool.
+    draw_permits: Arc<Semaphore>,
     idle_timeout: Duration,
     last_touch: Instant,
     phase: Phase,
@@ -231,10 +236,16 @@ impl Live {
 }
 
 impl EventActor {
-    pub fn new(event_id: i64, db: Db, idle_timeout: Duration) -> Self {
+    pub fn new(
+        event_id: i64,
+        db: Db,
+        draw_permits: Arc<Semaphore>,
+        idle_timeout: Duration,
+    ) -> Self {
         Self {
             event_id,
             db,
+            draw_permits,
             idle_timeout,
             last_touch: Instant::now(),
             phase: Phase::Loading,
@@ -411,7 +422,11 @@ impl EventActor {
                 let started = Instant::now();
                 let participants = draw::canonical_order(live.members.keys().copied().collect());
                 let awards = draw::draw(&live.seed, &participants, &live.prizes);
-                let write = run_draw(db, event_id, awards);
+                let permits = self.draw_permits.clone();
+                let write = async move {
+                    let _permit = permits.acquire_owned().await;
+                    run_draw(db, event_id, awards).await
+                };
                 ctx.spawn(
                     write
                         .into_actor(self)
@@ -468,17 +483,14 @@ impl EventActor {
     }
 }
 
-/// open → drawing → drawn. A re-run after a crash finds `drawing` and
-/// writes the same winners, because they depend only on the seed and the
-/// stored participants.
+/// Writes the draw (see `store::events::draw`) and names the final status.
 async fn run_draw(db: Db, event_id: i64, awards: Vec<Award>) -> AppResult<EventStatus> {
-    match store::events::begin_draw(&db, event_id).await? {
-        Some(EventStatus::Drawing) => {
-            store::events::finish_draw(&db, event_id, &awards, Utc::now()).await?;
-            Ok(EventStatus::Drawn)
-        }
+    match store::events::draw(&db, event_id, &awards, Utc::now()).await? {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),
-        Some(EventStatus::Open) => Err(AppError::internal("event stayed open on begin_draw")),
+        Some(other) => Err(AppError::internal(format!(
+            "event {event_id} is {} after its draw",
+            other.as_str()
+        ))),
         None => Err(AppError::internal("event vanished during its draw")),
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
+use tokio::sync::Semaphore;
 
 use super::event::EventActor;
 use super::messages::DrawDue;
@@ -62,10 +63,13 @@ pub struct ActorSettings {
     pub mailbox_capacity: usize,
     pub idle_timeout: Duration,
     pub arbiters: usize,
+    /// Draws written at the same time (each holds a database connection).
+    pub concurrent_draws: usize,
 }
 
 pub struct EventRegistry {
     db: Db,
+    draw_permits: Arc<Semaphore>,
     settings: ActorSettings,
     directory: Directory,
     arbiters: Vec<Arbiter>,
@@ -106,8 +110,9 @@ impl EventRegistry {
         self.next_arbiter = self.next_arbiter.wrapping_add(1);
         let db = self.db.clone();
         let idle_timeout = self.settings.idle_timeout;
+        let permits = self.draw_permits.clone();
         let addr = EventActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            EventActor::new(event_id, db, idle_timeout)
+            EventActor::new(event_id, db, permits, idle_timeout)
         });
         let entry = ActorEntry {
             addr,
@@ -226,6 +231,7 @@ impl Events {
             .map(|_| Arbiter::new())
             .collect();
         let registry = EventRegistry {
+            draw_permits: Arc::new(Semaphore::new(settings.concurrent_draws.max(1))),
             db,
             settings,
             directory: directory.clone(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::models::{to_db_time, EventRow, PrizeRow};
 use super::schema::{events, participants, prizes, users, winners};
-use super::{multi_row_insert, Db};
+use super::{multi_row_insert, sql_time, Db};
 use crate::db_run;
 use crate::domain::draw::{seed_hash, Award, Seed};
 use crate::domain::event::EventStatus;
@@ -302,67 +302,70 @@ pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
     })
 }
 
-/// open → drawing, only if still open; returns the status the event has
-/// afterwards, so a resumed draw (already `drawing`) carries on.
-pub async fn begin_draw(db: &Db, id: i64) -> AppResult<Option<EventStatus>> {
-    db_run!(db, |conn| {
-        diesel::update(
-            events::table
-                .find(id)
-                .filter(events::status.eq(EventStatus::Open.to_db())),
-        )
-        .set(events::status.eq(EventStatus::Drawing.to_db()))
-        .execute(conn)
-        .await?;
-        let status: Option<i16> = events::table
-            .find(id)
-            .select(events::status)
-            .first(conn)
-            .await
-            .optional()?;
-        Ok(status.and_then(EventStatus::from_db))
-    })
-}
-
-/// Writes the winners and drawing → drawn in one transaction. Returns false
-/// when the event was not in `drawing` (someone else finished it).
-pub async fn finish_draw(
+/// The draw's writes, on one connection: open → drawing (conditional and
+/// committed on its own, so a crash after it resumes the draw), then the
+/// winners and drawing → drawn in one transaction. Returns the status the
+/// event ends in. Re-running it after a crash is safe: the winners depend
+/// only on the seed and the stored participants, and the unique key on
+/// (event, user) refuses a second copy.
+pub async fn draw(
     db: &Db,
     id: i64,
     awards: &[Award],
     now: DateTime<Utc>,
-) -> AppResult<bool> {
+) -> AppResult<Option<EventStatus>> {
+    let open = EventStatus::Open.to_db();
+    let drawing = EventStatus::Drawing.to_db();
+    let mut script = vec![db.begin_write().to_string()];
+    for chunk in awards.chunks(1000) {
+        let rows = chunk
+            .iter()
+            .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
+        script.push(multi_row_insert(
+            "INSERT",
+            "winners (event_id, user_id, prize_id)",
+            rows,
+        ));
+    }
+    script.push(format!(
+        "UPDATE events SET status = {}, drawn_at = '{}' WHERE id = {id} AND status = {drawing}",
+        EventStatus::Drawn.to_db(),
+        sql_time(now)
+    ));
+    script.push("COMMIT".into());
+    let script = script.join(";\n");
     db_run!(db, |conn| {
-        conn.transaction::<_, crate::error::AppError, _>(async |conn| {
-            let n = diesel::update(
-                events::table
-                    .find(id)
-                    .filter(events::status.eq(EventStatus::Drawing.to_db())),
-            )
-            .set((
-                events::status.eq(EventStatus::Drawn.to_db()),
-                events::drawn_at.eq(to_db_time(now)),
-            ))
+        let status = events::table.find(id).select(events::status);
+        diesel::update(events::table.find(id).filter(events::status.eq(open)))
+            .set(events::status.eq(drawing))
             .execute(conn)
             .await?;
-            if n != 1 {
-                return Ok(false);
+        let before = status
+            .first::<i16>(conn)
+            .await
+            .optional()?
+            .and_then(EventStatus::from_db);
+        if before != Some(EventStatus::Drawing) {
+            return Ok(before);
+        }
+        if let Err(err) = conn.batch_execute(&script).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            // Another instance may have finished the same draw first.
+            if status
+                .first::<i16>(conn)
+                .await
+                .optional()?
+                .and_then(EventStatus::from_db)
+                != Some(EventStatus::Drawn)
+            {
+                return Err(err.into());
             }
-            for chunk in awards.chunks(1000) {
-                let rows = chunk
-                    .iter()
-                    .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
-                diesel::sql_query(multi_row_insert(
-                    "INSERT",
-                    "winners (event_id, user_id, prize_id)",
-                    rows,
-                ))
-                .execute(conn)
-                .await?;
-            }
-            Ok(true)
-        })
-        .await
+        }
+        Ok(status
+            .first::<i16>(conn)
+            .await
+            .optional()?
+            .and_then(EventStatus::from_db))
     })
 }
 
