@@ -15,20 +15,23 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use bb8_redis::redis::aio::MultiplexedConnection;
 use bb8_redis::redis::{self, AsyncCommands};
-use bb8_redis::RedisConnectionManager;
 use parking_lot::RwLock;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::redis_pool::Manager;
 use crate::config::Secret;
 use crate::error::{AppError, AppResult};
 
 type TokenHash = [u8; 32];
 
-/// Every Redis call answers within this, or the request gets 503.
-const REDIS_DEADLINE: Duration = Duration::from_millis(1500);
+/// Waiting for a pooled connection, then for the command: together under
+/// the 2 s within which a request must get its 503 when Redis is down.
+const CHECKOUT_DEADLINE: Duration = Duration::from_millis(800);
+const COMMAND_DEADLINE: Duration = Duration::from_millis(1000);
 /// Sweep expired entries from the in-process maps every this many inserts.
 const SWEEP_EVERY: u64 = 1024;
 
@@ -54,7 +57,7 @@ pub struct InProcessSessions {
 }
 
 pub struct RedisSessions {
-    pool: bb8::Pool<RedisConnectionManager>,
+    pool: bb8::Pool<Manager>,
     prefix: String,
     ttl: Duration,
     cache_ttl: Duration,
@@ -98,11 +101,11 @@ impl SessionStore {
         ttl: Duration,
         cache_ttl: Duration,
     ) -> Result<Self, String> {
-        let manager =
-            RedisConnectionManager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+        let manager = Manager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
         let pool = bb8::Pool::builder()
             .max_size(16)
-            .connection_timeout(REDIS_DEADLINE)
+            .test_on_check_out(false)
+            .connection_timeout(CHECKOUT_DEADLINE)
             .build_unchecked(manager);
         Ok(Self::Redis(Arc::new(RedisSessions {
             pool,
@@ -208,7 +211,7 @@ impl SessionStore {
             Self::Redis(store) => {
                 store
                     .run(|mut conn| async move {
-                        redis::cmd("PING").query_async::<String>(&mut *conn).await
+                        redis::cmd("PING").query_async::<String>(&mut conn).await
                     })
                     .await?;
                 Ok(())
@@ -216,8 +219,6 @@ impl SessionStore {
         }
     }
 }
-
-type Pooled<'a> = bb8::PooledConnection<'a, RedisConnectionManager>;
 
 impl RedisSessions {
     fn remember(&self, token_hash: TokenHash, user_id: i64) {
@@ -233,20 +234,30 @@ impl RedisSessions {
         format!("{}session:{}", self.prefix, hex::encode(token_hash))
     }
 
-    /// Runs one command on a pooled connection, within the deadline: a
-    /// Redis that is down or hung costs a request 503, never a hang.
-    async fn run<'a, T, F, Fut>(&'a self, command: F) -> AppResult<T>
+    /// Runs one command on a pooled connection, within the deadlines: a
+    /// Redis that is down or hung costs a request 503, never a hang. A
+    /// connection whose command failed is marked broken, so bb8 drops it.
+    async fn run<T, F, Fut>(&self, command: F) -> AppResult<T>
     where
-        F: FnOnce(Pooled<'a>) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let work = async {
-            let conn = self.pool.get().await.map_err(cache_down)?;
-            command(conn).await.map_err(cache_down)
-        };
-        tokio::time::timeout(REDIS_DEADLINE, work)
-            .await
-            .unwrap_or_else(|_| Err(cache_down("no answer in time")))
+        let mut pooled = self.pool.get().await.map_err(cache_down)?;
+        let conn = pooled.inner.clone();
+        match tokio::time::timeout(COMMAND_DEADLINE, command(conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                pooled.broken = err.is_io_error()
+                    || err.is_connection_dropped()
+                    || err.is_connection_refusal()
+                    || err.is_timeout();
+                Err(cache_down(err))
+            }
+            Err(_) => {
+                pooled.broken = true;
+                Err(cache_down("no answer in time"))
+            }
+        }
     }
 }
 
