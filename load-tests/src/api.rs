@@ -121,20 +121,18 @@ impl Api {
         .await
     }
 
-    pub async fn event(&self, event_id: i64) -> Result<Value, String> {
-        let a = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/events/{event_id}"),
-                None,
-                None,
-            )
-            .await?;
+    /// The data of a GET that must answer 200.
+    async fn get_data(&self, path: &str) -> Result<Value, String> {
+        let a = self.call(reqwest::Method::GET, path, None, None).await?;
         if a.status == 200 {
             Ok(a.data)
         } else {
-            Err(format!("event {event_id}: HTTP {}", a.status))
+            Err(format!("GET {path}: HTTP {} code {}", a.status, a.code))
         }
+    }
+
+    pub async fn event(&self, event_id: i64) -> Result<Value, String> {
+        self.get_data(&format!("/api/v1/events/{event_id}")).await
     }
 
     /// Every participant's user id, through the paged list.
@@ -146,21 +144,15 @@ impl Api {
                 .as_ref()
                 .map(|c| format!("&cursor={c}"))
                 .unwrap_or_default();
-            let a = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/events/{event_id}/participants?limit=100{q}"),
-                    None,
-                    None,
-                )
+            let data = self
+                .get_data(&format!(
+                    "/api/v1/events/{event_id}/participants?limit=100{q}"
+                ))
                 .await?;
-            if a.status != 200 {
-                return Err(format!("participants of {event_id}: HTTP {}", a.status));
-            }
-            for item in a.data["items"].as_array().into_iter().flatten() {
+            for item in data["items"].as_array().into_iter().flatten() {
                 ids.push(item["user"]["id"].as_i64().unwrap_or(-1));
             }
-            match a.data["next_cursor"].as_str() {
+            match data["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_string()),
                 None => return Ok(ids),
             }
@@ -168,22 +160,8 @@ impl Api {
     }
 
     pub async fn fairness(&self, event_id: i64) -> Result<Value, String> {
-        let a = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/events/{event_id}/fairness"),
-                None,
-                None,
-            )
-            .await?;
-        if a.status == 200 {
-            Ok(a.data)
-        } else {
-            Err(format!(
-                "fairness of {event_id}: HTTP {} code {}",
-                a.status, a.code
-            ))
-        }
+        self.get_data(&format!("/api/v1/events/{event_id}/fairness"))
+            .await
     }
 }
 

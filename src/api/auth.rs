@@ -35,18 +35,29 @@ async fn resolve(state: Option<web::Data<AppState>>, token: String) -> Result<Ca
     Ok(Caller { user_id, token })
 }
 
+/// The caller, if the request carries a token; a token that is sent must
+/// be valid.
+fn extract(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Option<Caller>, AppError>> {
+    let token = bearer(req);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    Box::pin(async move {
+        match token? {
+            Some(token) => resolve(state, token).await.map(Some),
+            None => Ok(None),
+        }
+    })
+}
+
 impl FromRequest for Caller {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let caller = extract(req);
         Box::pin(async move {
-            match token? {
-                Some(token) => resolve(state, token).await,
-                None => Err(AppError::Unauthorized("a Bearer token is required".into())),
-            }
+            caller
+                .await?
+                .ok_or_else(|| AppError::Unauthorized("a Bearer token is required".into()))
         })
     }
 }
@@ -56,13 +67,7 @@ impl FromRequest for MaybeCaller {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            match token? {
-                Some(token) => Ok(MaybeCaller(Some(resolve(state, token).await?))),
-                None => Ok(MaybeCaller(None)),
-            }
-        })
+        let caller = extract(req);
+        Box::pin(async move { caller.await.map(MaybeCaller) })
     }
 }

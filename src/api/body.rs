@@ -33,18 +33,30 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         .map_err(|e| AppError::InvalidArgument(format!("invalid JSON body: {e}")))
 }
 
+/// Reads and parses a body; `None` when it is empty (or only whitespace).
+fn read_json<T: DeserializeOwned + 'static>(
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<Option<T>, AppError>> {
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let bytes = read_limited(&mut payload).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        parse(&bytes).map(Some)
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let mut payload = payload.take();
+        let body = read_json(payload);
         Box::pin(async move {
-            let bytes = read_limited(&mut payload).await?;
-            if bytes.is_empty() {
-                return Err(AppError::InvalidArgument("a JSON body is required".into()));
-            }
-            parse(&bytes).map(JsonBody)
+            body.await?
+                .map(JsonBody)
+                .ok_or_else(|| AppError::InvalidArgument("a JSON body is required".into()))
         })
     }
 }
@@ -54,13 +66,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let bytes = read_limited(&mut payload).await?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJsonBody(T::default()));
-            }
-            parse(&bytes).map(OptionalJsonBody)
-        })
+        let body = read_json(payload);
+        Box::pin(async move { Ok(OptionalJsonBody(body.await?.unwrap_or_default())) })
     }
 }

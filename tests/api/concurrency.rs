@@ -58,28 +58,12 @@ async fn a_thousand_concurrent_joins_by_500_users(backend: Backend) {
 
     let event = app.get(&format!("/events/{id}"), None).await;
     assert_eq!(event.data()["participant_count"], 500);
-    let mut stored = HashSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let q = cursor
-            .as_ref()
-            .map(|c| format!("&cursor={c}"))
-            .unwrap_or_default();
-        let page = app
-            .get(&format!("/events/{id}/participants?limit=100{q}"), None)
-            .await;
-        stored.extend(
-            page.data()["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["user"]["id"].as_i64().unwrap()),
-        );
-        match page.data()["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
+    let stored: HashSet<i64> = app
+        .participant_items(id, 100)
+        .await
+        .iter()
+        .map(|p| p["user"]["id"].as_i64().unwrap())
+        .collect();
     let expected: HashSet<i64> = users.iter().map(|(_, id)| *id).collect();
     assert_eq!(stored, expected, "exactly the 500 users, each once");
 }

@@ -217,6 +217,31 @@ impl TestApp {
         .await
     }
 
+    /// Every participant item of an event, walking the pages `limit` at a
+    /// time (each page checked for 200).
+    pub async fn participant_items(&self, event_id: i64, limit: u32) -> Vec<Value> {
+        let mut items = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = cursor
+                .as_ref()
+                .map(|c| format!("&cursor={c}"))
+                .unwrap_or_default();
+            let page = self
+                .get(
+                    &format!("/events/{event_id}/participants?limit={limit}{q}"),
+                    None,
+                )
+                .await;
+            assert_eq!(page.status, 200, "{:?}", page.body);
+            items.extend(page.data()["items"].as_array().unwrap().iter().cloned());
+            match page.data()["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return items,
+            }
+        }
+    }
+
     /// Polls until the event has the status, or fails after `secs`.
     pub async fn wait_status(&self, event_id: i64, status: &str, secs: u64) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);

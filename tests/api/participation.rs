@@ -101,24 +101,9 @@ async fn participants_are_paged_in_join_order(backend: Backend) {
         order.push(uid);
     }
     let mut seen = vec![];
-    let mut cursor: Option<String> = None;
-    loop {
-        let q = cursor
-            .as_ref()
-            .map(|c| format!("&cursor={c}"))
-            .unwrap_or_default();
-        let page = app
-            .get(&format!("/events/{id}/participants?limit=2{q}"), None)
-            .await;
-        assert_eq!(page.status, 200);
-        for item in page.data()["items"].as_array().unwrap() {
-            assert!(item["joined_at"].is_string());
-            seen.push(item["user"]["id"].as_i64().unwrap());
-        }
-        match page.data()["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
+    for item in app.participant_items(id, 2).await {
+        assert!(item["joined_at"].is_string());
+        seen.push(item["user"]["id"].as_i64().unwrap());
     }
     assert_eq!(seen, order);
     assert_eq!(

@@ -4,7 +4,8 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::actors::messages::{Cancel, DrawNow};
+use crate::actors::event::EventActor;
+use crate::actors::messages::{Cancel, DrawNow, Reply};
 use crate::api::auth::{Caller, MaybeCaller};
 use crate::api::body::JsonBody;
 use crate::api::handlers::event_id;
@@ -72,18 +73,34 @@ pub async fn get(
     Ok(ok(view(&state, id, caller.0.map(|c| c.user_id)).await?))
 }
 
+/// Hands a creator's order to the event's actor (which checks who may give
+/// it), then answers the event as it now is.
+async fn creator_order<M>(
+    state: &AppState,
+    caller: Caller,
+    path: web::Path<String>,
+    order: impl Fn(i64, Reply<()>) -> M,
+) -> AppResult<HttpResponse>
+where
+    M: actix::Message<Result = ()> + Send + 'static,
+    EventActor: actix::Handler<M>,
+{
+    let id = event_id(path)?;
+    let user_id = caller.user_id;
+    state.events.ask(id, |reply| order(user_id, reply)).await?;
+    Ok(ok(view(state, id, Some(user_id)).await?))
+}
+
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
-    let user_id = caller.user_id;
-    state
-        .events
-        .ask(id, |reply| Cancel { user_id, reply })
-        .await?;
-    Ok(ok(view(&state, id, Some(user_id)).await?))
+    creator_order(&state, caller, path, |user_id, reply| Cancel {
+        user_id,
+        reply,
+    })
+    .await
 }
 
 pub async fn draw(
@@ -91,13 +108,11 @@ pub async fn draw(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
-    let user_id = caller.user_id;
-    state
-        .events
-        .ask(id, |reply| DrawNow { user_id, reply })
-        .await?;
-    Ok(ok(view(&state, id, Some(user_id)).await?))
+    creator_order(&state, caller, path, |user_id, reply| DrawNow {
+        user_id,
+        reply,
+    })
+    .await
 }
 
 #[derive(Serialize)]
