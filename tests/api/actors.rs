@@ -8,7 +8,8 @@ use crate::helpers::{event_body, fresh_database, Backend, TestApp};
 
 both_backends!(
     a_full_mailbox_is_a_503_that_changes_nothing,
-    idle_actors_stop_and_reload_from_the_database
+    idle_actors_stop_and_reload_from_the_database,
+    a_broken_event_does_not_take_others_down
 );
 
 async fn a_full_mailbox_is_a_503_that_changes_nothing(backend: Backend) {
@@ -89,6 +90,60 @@ async fn remove_participant(db: &Db, event_id: i64, user_id: i64) -> lottery::er
         ))
         .execute(conn)
         .await?;
+        Ok(())
+    })
+}
+
+/// One event whose actor cannot start (its stored seed is corrupt) answers
+/// 503 while its neighbours carry on; once the row is repaired the next
+/// request starts a fresh actor from the database.
+async fn a_broken_event_does_not_take_others_down(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let (owner, _) = app.login("owner").await;
+    let (user, _) = app.login("user").await;
+    let broken = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let healthy = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let db = Db::connect(&url, 1).await.unwrap();
+    run_sql(
+        &db,
+        &format!("UPDATE events SET seed = X'0102' WHERE id = {broken}"),
+    )
+    .await
+    .unwrap();
+
+    let r = app.join(&user, broken).await;
+    assert_eq!((r.status.as_u16(), r.code()), (503, 50300), "{:?}", r.body);
+    assert_eq!(
+        app.join(&user, healthy).await.status,
+        200,
+        "the other event is unaffected"
+    );
+
+    run_sql(
+        &db,
+        &format!(
+            "UPDATE events SET seed = X'{}' WHERE id = {broken}",
+            "00".repeat(32)
+        ),
+    )
+    .await
+    .unwrap();
+    let r = app.join(&user, broken).await;
+    assert_eq!(
+        r.status, 200,
+        "a fresh actor loads the repaired event: {:?}",
+        r.body
+    );
+}
+
+async fn run_sql(db: &Db, sql: &str) -> lottery::error::AppResult<()> {
+    lottery::db_run!(db, |conn| {
+        diesel::sql_query(sql).execute(conn).await?;
         Ok(())
     })
 }
