@@ -420,12 +420,15 @@ impl EventActor {
             }
             Some(Closing::Draw { .. }) => {
                 let started = Instant::now();
-                let participants = draw::canonical_order(live.members.keys().copied().collect());
-                let awards = draw::draw(&live.seed, &participants, &live.prizes);
+                let (seed, prizes) = (live.seed, live.prizes.clone());
+                let participants = live.members.len();
                 let permits = self.draw_permits.clone();
                 let write = async move {
                     let _permit = permits.acquire_owned().await;
-                    run_draw(db, event_id, awards).await
+                    run_draw(db, event_id, move |people| {
+                        draw::draw(&seed, &people, &prizes)
+                    })
+                    .await
                 };
                 ctx.spawn(
                     write
@@ -435,11 +438,7 @@ impl EventActor {
                                 metrics::counter!("lottery_draws_total").increment(1);
                                 metrics::histogram!("lottery_draw_seconds")
                                     .record(started.elapsed().as_secs_f64());
-                                tracing::info!(
-                                    event_id,
-                                    participants = participants.len(),
-                                    "event drawn"
-                                );
+                                tracing::info!(event_id, participants, "event drawn");
                                 act.finished(status, creator_id, ctx);
                             }
                             Err(err) => {
@@ -484,8 +483,12 @@ impl EventActor {
 }
 
 /// Writes the draw (see `store::events::draw`) and names the final status.
-async fn run_draw(db: Db, event_id: i64, awards: Vec<Award>) -> AppResult<EventStatus> {
-    match store::events::draw(&db, event_id, &awards, Utc::now()).await? {
+async fn run_draw(
+    db: Db,
+    event_id: i64,
+    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send,
+) -> AppResult<EventStatus> {
+    match store::events::draw(&db, event_id, Utc::now(), pick).await? {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),
         Some(other) => Err(AppError::internal(format!(
             "event {event_id} is {} after its draw",

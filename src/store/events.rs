@@ -9,7 +9,7 @@ use super::models::{to_db_time, EventRow, PrizeRow};
 use super::schema::{events, participants, prizes, users, winners};
 use super::{multi_row_insert, sql_time, Db};
 use crate::db_run;
-use crate::domain::draw::{seed_hash, Award, Seed};
+use crate::domain::draw::{canonical_order, seed_hash, Award, Seed};
 use crate::domain::event::EventStatus;
 use crate::domain::validation::NewEvent;
 use crate::error::AppResult;
@@ -304,36 +304,22 @@ pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
 
 /// The draw's writes, on one connection: open → drawing (conditional and
 /// committed on its own, so a crash after it resumes the draw), then the
-/// winners and drawing → drawn in one transaction. Returns the status the
-/// event ends in. Re-running it after a crash is safe: the winners depend
-/// only on the seed and the stored participants, and the unique key on
-/// (event, user) refuses a second copy.
+/// stored participants go to `pick` (the draw algorithm, in canonical
+/// order), and its winners and drawing → drawn are written in one
+/// transaction. The draw takes the participants from the database, not
+/// from memory, so it is always the one the fairness record describes.
+/// Re-running it after a crash is safe: the same seed and rows give the
+/// same winners, and the unique key on (event, user) refuses a second copy.
+/// Returns the status the event ends in.
 pub async fn draw(
     db: &Db,
     id: i64,
-    awards: &[Award],
     now: DateTime<Utc>,
+    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send,
 ) -> AppResult<Option<EventStatus>> {
     let open = EventStatus::Open.to_db();
     let drawing = EventStatus::Drawing.to_db();
-    let mut script = vec![db.begin_write().to_string()];
-    for chunk in awards.chunks(1000) {
-        let rows = chunk
-            .iter()
-            .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
-        script.push(multi_row_insert(
-            "INSERT",
-            "winners (event_id, user_id, prize_id)",
-            rows,
-        ));
-    }
-    script.push(format!(
-        "UPDATE events SET status = {}, drawn_at = '{}' WHERE id = {id} AND status = {drawing}",
-        EventStatus::Drawn.to_db(),
-        sql_time(now)
-    ));
-    script.push("COMMIT".into());
-    let script = script.join(";\n");
+    let begin = db.begin_write();
     db_run!(db, |conn| {
         let status = events::table.find(id).select(events::status);
         diesel::update(events::table.find(id).filter(events::status.eq(open)))
@@ -348,6 +334,30 @@ pub async fn draw(
         if before != Some(EventStatus::Drawing) {
             return Ok(before);
         }
+        let participants: Vec<i64> = participants::table
+            .filter(participants::event_id.eq(id))
+            .select(participants::user_id)
+            .load(conn)
+            .await?;
+        let awards = pick(canonical_order(participants));
+        let mut script = vec![begin.to_string()];
+        for chunk in awards.chunks(1000) {
+            let rows = chunk
+                .iter()
+                .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
+            script.push(multi_row_insert(
+                "INSERT",
+                "winners (event_id, user_id, prize_id)",
+                rows,
+            ));
+        }
+        script.push(format!(
+            "UPDATE events SET status = {}, drawn_at = '{}' WHERE id = {id} AND status = {drawing}",
+            EventStatus::Drawn.to_db(),
+            sql_time(now)
+        ));
+        script.push("COMMIT".into());
+        let script = script.join(";\n");
         if let Err(err) = conn.batch_execute(&script).await {
             let _ = conn.batch_execute("ROLLBACK").await;
             // Another instance may have finished the same draw first.
