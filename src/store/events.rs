@@ -100,117 +100,125 @@ pub async fn get_row(db: &Db, id: i64) -> AppResult<Option<EventRow>> {
     })
 }
 
-pub async fn get(db: &Db, id: i64) -> AppResult<Option<EventRecord>> {
-    match get_row(db, id).await? {
-        None => Ok(None),
-        Some(row) => Ok(with_details(db, vec![row]).await?.pop()),
-    }
+/// Which events to load for a view.
+#[derive(Clone, Copy, Debug)]
+pub enum Selection {
+    One(i64),
+    /// A user's events for one role, newest first, strictly older than
+    /// `before`.
+    OfUser {
+        user_id: i64,
+        role: Role,
+        before: Option<i64>,
+        limit: i64,
+    },
 }
 
-/// Adds creators and prizes to event rows, in two queries for the whole list.
-pub async fn with_details(db: &Db, rows: Vec<EventRow>) -> AppResult<Vec<EventRecord>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let creator_ids: Vec<i64> = rows.iter().map(|r| r.creator_id).collect();
-    let (prize_rows, creators) = db_run!(db, |conn| {
-        let prize_rows: Vec<PrizeRow> = prizes::table
-            .filter(prizes::event_id.eq_any(&ids))
-            .order((prizes::event_id, prizes::position))
-            .select(PrizeRow::as_select())
-            .load(conn)
-            .await?;
-        let creators: Vec<(i64, Option<String>)> = users::table
-            .filter(users::id.eq_any(&creator_ids))
-            .select((users::id, users::nickname))
-            .load(conn)
-            .await?;
-        AppResult::Ok((prize_rows, creators))
-    })?;
-    let creators: HashMap<i64, Option<String>> = creators.into_iter().collect();
+/// Events as every view shows them, and what `viewer` has to do with them:
+/// one connection and four queries whatever the number of events (the
+/// browse path is where the database spends its time).
+pub async fn load(
+    db: &Db,
+    selection: Selection,
+    viewer: Option<i64>,
+) -> AppResult<(Vec<EventRecord>, Option<ViewerState>)> {
+    db_run!(db, |conn| {
+        let base = events::table
+            .inner_join(users::table)
+            .select((EventRow::as_select(), users::nickname));
+        let rows: Vec<(EventRow, Option<String>)> = match selection {
+            Selection::One(id) => base.filter(events::id.eq(id)).load(conn).await?,
+            Selection::OfUser {
+                user_id,
+                role,
+                before,
+                limit,
+            } => {
+                let page = base
+                    .filter(events::id.lt(before.unwrap_or(i64::MAX)))
+                    .order(events::id.desc())
+                    .limit(limit);
+                match role {
+                    Role::Created => {
+                        page.filter(events::creator_id.eq(user_id))
+                            .load(conn)
+                            .await?
+                    }
+                    Role::Joined => {
+                        page.filter(
+                            events::id.eq_any(
+                                participants::table
+                                    .filter(participants::user_id.eq(user_id))
+                                    .select(participants::event_id),
+                            ),
+                        )
+                        .load(conn)
+                        .await?
+                    }
+                    Role::Won => {
+                        page.filter(
+                            events::id.eq_any(
+                                winners::table
+                                    .filter(winners::user_id.eq(user_id))
+                                    .select(winners::event_id),
+                            ),
+                        )
+                        .load(conn)
+                        .await?
+                    }
+                }
+            }
+        };
+        let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
+        let prize_rows: Vec<PrizeRow> = if ids.is_empty() {
+            vec![]
+        } else {
+            prizes::table
+                .filter(prizes::event_id.eq_any(&ids))
+                .order((prizes::event_id, prizes::position))
+                .select(PrizeRow::as_select())
+                .load(conn)
+                .await?
+        };
+        let viewer_state = match viewer {
+            Some(user_id) if !ids.is_empty() => {
+                let joined: Vec<i64> = participants::table
+                    .filter(participants::user_id.eq(user_id))
+                    .filter(participants::event_id.eq_any(&ids))
+                    .select(participants::event_id)
+                    .load(conn)
+                    .await?;
+                let won: Vec<(i64, i64, String)> = winners::table
+                    .inner_join(prizes::table)
+                    .filter(winners::user_id.eq(user_id))
+                    .filter(winners::event_id.eq_any(&ids))
+                    .select((winners::event_id, prizes::id, prizes::name))
+                    .load(conn)
+                    .await?;
+                Some(ViewerState {
+                    joined: joined.into_iter().collect(),
+                    prizes: won.into_iter().map(|(e, p, n)| (e, (p, n))).collect(),
+                })
+            }
+            Some(_) => Some(ViewerState::default()),
+            None => None,
+        };
+        Ok((assemble(rows, prize_rows), viewer_state))
+    })
+}
+
+fn assemble(rows: Vec<(EventRow, Option<String>)>, prize_rows: Vec<PrizeRow>) -> Vec<EventRecord> {
     let mut by_event: HashMap<i64, Vec<PrizeRow>> = HashMap::new();
     for p in prize_rows {
         by_event.entry(p.event_id).or_default().push(p);
     }
-    Ok(rows
-        .into_iter()
-        .map(|event| EventRecord {
-            creator_nickname: creators.get(&event.creator_id).cloned().flatten(),
+    rows.into_iter()
+        .map(|(event, creator_nickname)| EventRecord {
+            creator_nickname,
             prizes: by_event.remove(&event.id).unwrap_or_default(),
             event,
         })
-        .collect())
-}
-
-pub async fn viewer_state(db: &Db, event_ids: &[i64], user_id: i64) -> AppResult<ViewerState> {
-    db_run!(db, |conn| {
-        let joined: Vec<i64> = participants::table
-            .filter(participants::user_id.eq(user_id))
-            .filter(participants::event_id.eq_any(event_ids))
-            .select(participants::event_id)
-            .load(conn)
-            .await?;
-        let won: Vec<(i64, i64, String)> = winners::table
-            .inner_join(prizes::table)
-            .filter(winners::user_id.eq(user_id))
-            .filter(winners::event_id.eq_any(event_ids))
-            .select((winners::event_id, prizes::id, prizes::name))
-            .load(conn)
-            .await?;
-        Ok(ViewerState {
-            joined: joined.into_iter().collect(),
-            prizes: won.into_iter().map(|(e, p, n)| (e, (p, n))).collect(),
-        })
-    })
-}
-
-/// A user's events for one role, newest first, strictly older than `before`.
-pub async fn list_for_user(
-    db: &Db,
-    user_id: i64,
-    role: Role,
-    before: Option<i64>,
-    limit: i64,
-) -> AppResult<Vec<EventRow>> {
-    let before = before.unwrap_or(i64::MAX);
-    db_run!(db, |conn| {
-        let query = events::table
-            .filter(events::id.lt(before))
-            .order(events::id.desc())
-            .limit(limit)
-            .select(EventRow::as_select());
-        let rows = match role {
-            Role::Created => {
-                query
-                    .filter(events::creator_id.eq(user_id))
-                    .load(conn)
-                    .await?
-            }
-            Role::Joined => {
-                query
-                    .filter(
-                        events::id.eq_any(
-                            participants::table
-                                .filter(participants::user_id.eq(user_id))
-                                .select(participants::event_id),
-                        ),
-                    )
-                    .load(conn)
-                    .await?
-            }
-            Role::Won => {
-                query
-                    .filter(
-                        events::id.eq_any(
-                            winners::table
-                                .filter(winners::user_id.eq(user_id))
-                                .select(winners::event_id),
-                        ),
-                    )
-                    .load(conn)
-                    .await?
-            }
-        };
-        Ok(rows)
-    })
+        .collect()
 }
 
 /// Live events whose draw is due by `until`, and every event left in

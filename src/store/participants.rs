@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::schema::{participants, users};
+use super::schema::{events, participants, users};
 use super::Db;
 use super::{multi_row_insert, sql_time};
 use crate::db_run;
@@ -104,28 +104,40 @@ pub async fn apply_batch(
     })
 }
 
-/// One page of participants in join order, after the participation `after`.
+/// One page of participants in join order, after the participation
+/// `after`; None when there is no such event.
 pub async fn page(
     db: &Db,
     event_id: i64,
     after: Option<i64>,
     limit: i64,
-) -> AppResult<Vec<(i64, i64, Option<String>, NaiveDateTime)>> {
+) -> AppResult<Option<Vec<(i64, i64, Option<String>, NaiveDateTime)>>> {
     db_run!(db, |conn| {
-        Ok(participants::table
-            .inner_join(users::table)
-            .filter(participants::event_id.eq(event_id))
-            .filter(participants::id.gt(after.unwrap_or(0)))
-            .order(participants::id)
-            .limit(limit)
-            .select((
-                participants::id,
-                users::id,
-                users::nickname,
-                participants::joined_at,
-            ))
-            .load(conn)
-            .await?)
+        let exists: Option<i64> = events::table
+            .find(event_id)
+            .select(events::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            participants::table
+                .inner_join(users::table)
+                .filter(participants::event_id.eq(event_id))
+                .filter(participants::id.gt(after.unwrap_or(0)))
+                .order(participants::id)
+                .limit(limit)
+                .select((
+                    participants::id,
+                    users::id,
+                    users::nickname,
+                    participants::joined_at,
+                ))
+                .load(conn)
+                .await?,
+        ))
     })
 }
 

@@ -17,20 +17,16 @@ use crate::domain::validation::{validate_event, EventDraft};
 use crate::error::{AppError, AppResult};
 use crate::startup::AppState;
 use crate::store;
+use crate::store::events::Selection;
 use crate::store::models::EventRow;
 
-/// Full views of some events, with `me` filled for the viewer.
-pub async fn views_for(
+/// Full views of the selected events, with `me` filled for the viewer.
+pub async fn views(
     state: &AppState,
-    rows: Vec<EventRow>,
+    selection: Selection,
     viewer: Option<i64>,
 ) -> AppResult<Vec<EventView>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let records = store::events::with_details(&state.db, rows).await?;
-    let viewer_state = match viewer {
-        Some(user_id) => Some(store::events::viewer_state(&state.db, &ids, user_id).await?),
-        None => None,
-    };
+    let (records, viewer_state) = store::events::load(&state.db, selection, viewer).await?;
     Ok(records
         .into_iter()
         .map(|r| EventView::new(r, viewer_state.as_ref()))
@@ -44,8 +40,7 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
 }
 
 pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
-    let row = load_row(state, id).await?;
-    views_for(state, vec![row], viewer)
+    views(state, Selection::One(id), viewer)
         .await?
         .pop()
         .ok_or_else(AppError::event_not_found)
@@ -185,10 +180,8 @@ pub async fn fairness(
     let id = event_id(path)?;
     let row = drawn_row(&state, id).await?;
     let participants = draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
-    let record = store::events::with_details(&state.db, vec![row.clone()])
-        .await?
-        .pop()
-        .ok_or_else(AppError::event_not_found)?;
+    let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
+    let record = records.pop().ok_or_else(AppError::event_not_found)?;
     let winners = store::events::winners(&state.db, id).await?;
     Ok(ok(FairnessReport {
         algorithm: ALGORITHM,

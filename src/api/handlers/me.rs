@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
-use crate::api::handlers::events::views_for;
+use crate::api::handlers::events::views;
 use crate::api::ok;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::views::UserView;
@@ -13,7 +13,7 @@ use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
 use crate::startup::AppState;
 use crate::store;
-use crate::store::events::Role;
+use crate::store::events::{Role, Selection};
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,8 +63,12 @@ pub async fn events(
     };
     let limit = query.limit()?;
     let before = query.position("e")?;
-    let rows =
-        store::events::list_for_user(&state.db, caller.user_id, role, before, limit + 1).await?;
-    let views = views_for(&state, rows, Some(caller.user_id)).await?;
+    let selection = Selection::OfUser {
+        user_id: caller.user_id,
+        role,
+        before,
+        limit: limit + 1,
+    };
+    let views = views(&state, selection, Some(caller.user_id)).await?;
     Ok(ok(page_of(views, limit, "e", |v| v.id, |v| v)))
 }

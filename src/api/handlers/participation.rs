@@ -83,10 +83,9 @@ pub async fn list(
     let id = event_id(path)?;
     let limit = query.limit()?;
     let after = query.position("p")?;
-    if store::events::get_row(&state.db, id).await?.is_none() {
-        return Err(AppError::event_not_found());
-    }
-    let rows = store::participants::page(&state.db, id, after, limit + 1).await?;
+    let rows = store::participants::page(&state.db, id, after, limit + 1)
+        .await?
+        .ok_or_else(AppError::event_not_found)?;
     Ok(ok(page_of(
         rows,
         limit,
