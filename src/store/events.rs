@@ -170,37 +170,59 @@ pub async fn load(
             }
         };
         let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
-        let prize_rows: Vec<PrizeRow> = if ids.is_empty() {
-            vec![]
-        } else {
+        if ids.is_empty() {
+            return Ok((vec![], viewer.map(|_| ViewerState::default())));
+        }
+        // `IN (…)` with a varying number of ids is prepared and closed on
+        // every call; the single event of a GET uses `=`, which the
+        // connection's statement cache keeps.
+        let single = (ids.len() == 1).then(|| ids[0]);
+        macro_rules! for_ids {
+            ($column:expr, |$filter:ident| $query:expr) => {
+                match single {
+                    Some(id) => {
+                        let $filter = $column.eq(id);
+                        $query
+                    }
+                    None => {
+                        let $filter = $column.eq_any(&ids);
+                        $query
+                    }
+                }
+            };
+        }
+        let prize_rows: Vec<PrizeRow> = for_ids!(prizes::event_id, |by_event| {
             prizes::table
-                .filter(prizes::event_id.eq_any(&ids))
+                .filter(by_event)
                 .order((prizes::event_id, prizes::position))
                 .select(PrizeRow::as_select())
                 .load(conn)
                 .await?
-        };
+        });
         let viewer_state = match viewer {
-            Some(user_id) if !ids.is_empty() => {
-                let joined: Vec<i64> = participants::table
-                    .filter(participants::user_id.eq(user_id))
-                    .filter(participants::event_id.eq_any(&ids))
-                    .select(participants::event_id)
-                    .load(conn)
-                    .await?;
-                let won: Vec<(i64, i64, String)> = winners::table
-                    .inner_join(prizes::table)
-                    .filter(winners::user_id.eq(user_id))
-                    .filter(winners::event_id.eq_any(&ids))
-                    .select((winners::event_id, prizes::id, prizes::name))
-                    .load(conn)
-                    .await?;
+            Some(user_id) => {
+                let joined: Vec<i64> = for_ids!(participants::event_id, |by_event| {
+                    participants::table
+                        .filter(participants::user_id.eq(user_id))
+                        .filter(by_event)
+                        .select(participants::event_id)
+                        .load(conn)
+                        .await?
+                });
+                let won: Vec<(i64, i64, String)> = for_ids!(winners::event_id, |by_event| {
+                    winners::table
+                        .inner_join(prizes::table)
+                        .filter(winners::user_id.eq(user_id))
+                        .filter(by_event)
+                        .select((winners::event_id, prizes::id, prizes::name))
+                        .load(conn)
+                        .await?
+                });
                 Some(ViewerState {
                     joined: joined.into_iter().collect(),
                     prizes: won.into_iter().map(|(e, p, n)| (e, (p, n))).collect(),
                 })
             }
-            Some(_) => Some(ViewerState::default()),
             None => None,
         };
         Ok((assemble(rows, prize_rows), viewer_state))
