@@ -101,13 +101,61 @@ impl From<diesel::result::Error> for AppError {
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
                 info,
             ) => Self::Unavailable(format!("database unavailable: {}", info.message())),
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_unavailable(info.message()) =>
+            {
+                Self::Unavailable(format!("database unavailable: {}", info.message()))
+            }
             other => Self::internal(format!("database: {other}")),
         }
     }
 }
 
+/// diesel-async reports a MySQL connection that died (mysql_async's I/O and
+/// "connection closed" errors) as an error of unknown kind, and SQLite's
+/// writer lock held past busy_timeout likewise; both mean "try again", not
+/// "bug". Only these driver texts are matched: server errors stay 500.
+fn is_unavailable(message: &str) -> bool {
+    message.starts_with("Input/output error")
+        || message.contains("Connection to the server is closed")
+        || message == "database is locked"
+}
+
 impl<E: std::error::Error + 'static> From<bb8::RunError<E>> for AppError {
     fn from(err: bb8::RunError<E>) -> Self {
         Self::Unavailable(format!("database unavailable: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn unknown(message: &str) -> AppError {
+        Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_503_and_other_database_errors_500() {
+        assert_eq!(unknown("Input/output error: broken pipe").code(), 50300);
+        assert_eq!(
+            unknown("Driver error: `Connection to the server is closed.'").code(),
+            50300
+        );
+        assert_eq!(unknown("database is locked").code(), 50300);
+        assert_eq!(unknown("ERROR 1054 (42S22): Unknown column").code(), 50000);
+        assert_eq!(AppError::from(Error::NotFound).code(), 40400);
+    }
+
+    #[test]
+    fn internal_errors_show_the_client_nothing() {
+        let err = AppError::internal("secret detail");
+        assert_eq!(err.to_string(), "internal error");
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            AppError::Unavailable("x".into()).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }
