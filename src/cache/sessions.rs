@@ -2,11 +2,15 @@
 //! store keeps only its SHA-256, so a leaked store does not leak tokens.
 //!
 //! With Redis (`LOTTERY_REDIS_URL`) sessions are shared by every instance:
-//! the key is the token's hash, the value the user id and WeChat
-//! session_key, with the session's expiry. Each instance trusts what it read
-//! for `session_cache_ttl` (≤ 5 s), so the hot path stays off the network and
-//! a logout elsewhere is honoured within that time. Without Redis sessions
-//! live in the process.
+//! the key is the token's hash, the value the user id, WeChat session_key
+//! and expiry, with the session's expiry on the key too. Each instance keeps
+//! the sessions it has seen in a local cache, so the hot path stays off the
+//! network. A logout deletes the key and is published on a Redis channel
+//! every instance listens to; while that subscription is up, a cached
+//! session is trusted until it expires. When the subscription is down (or
+//! was down since the entry was cached), an entry is trusted only for
+//! `session_cache_ttl` (≤ 5 s), so a logout elsewhere is always honoured
+//! within that time. Without Redis sessions live in the process.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +38,10 @@ const CHECKOUT_DEADLINE: Duration = Duration::from_millis(800);
 const COMMAND_DEADLINE: Duration = Duration::from_millis(1000);
 /// Sweep expired entries from the in-process maps every this many inserts.
 const SWEEP_EVERY: u64 = 1024;
+/// The longest a cached session is trusted while logouts are subscribed.
+const SUBSCRIBED_TRUST: Duration = Duration::from_secs(600);
+/// Pause before the logout subscription is tried again.
+const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 
 /// What a session remembers. No Debug: it holds the session_key.
 #[derive(Clone, Serialize, Deserialize)]
@@ -42,6 +50,9 @@ struct Stored {
     /// WeChat's key for decrypting user data later; never sent to clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     session_key: Option<String>,
+    /// Unix seconds; absent in records written before it existed.
+    #[serde(default)]
+    expires_at: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -61,9 +72,24 @@ pub struct RedisSessions {
     prefix: String,
     ttl: Duration,
     cache_ttl: Duration,
-    /// token hash → (user id, trusted until).
-    cache: RwLock<HashMap<TokenHash, (i64, Instant)>>,
+    cache: RwLock<HashMap<TokenHash, Cached>>,
     inserts: AtomicU64,
+    /// Bumped whenever the logout subscription is lost: entries trusted
+    /// under an older subscription fall back to `cache_ttl`.
+    epoch: AtomicU64,
+    subscribed: std::sync::atomic::AtomicBool,
+    /// Logout messages handled so far: a lookup that saw one arrive while
+    /// it read Redis does not trust its answer for long.
+    logouts_seen: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+struct Cached {
+    user_id: i64,
+    cached_at: Instant,
+    expires_at: Instant,
+    /// The subscription epoch it was cached under, if one was up.
+    epoch: Option<u64>,
 }
 
 /// A freshly issued token and how long it lives.
@@ -102,19 +128,27 @@ impl SessionStore {
         cache_ttl: Duration,
     ) -> Result<Self, String> {
         let manager = Manager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+        let client = redis::Client::open(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
         let pool = bb8::Pool::builder()
             .max_size(16)
             .test_on_check_out(false)
             .connection_timeout(CHECKOUT_DEADLINE)
             .build_unchecked(manager);
-        Ok(Self::Redis(Arc::new(RedisSessions {
+        let store = Arc::new(RedisSessions {
             pool,
             prefix: prefix.to_string(),
             ttl,
             cache_ttl,
             cache: RwLock::new(HashMap::new()),
             inserts: AtomicU64::new(0),
-        })))
+            epoch: AtomicU64::new(0),
+            subscribed: Default::default(),
+            logouts_seen: AtomicU64::new(0),
+        });
+        if !cache_ttl.is_zero() {
+            tokio::spawn(follow_logouts(client, Arc::downgrade(&store)));
+        }
+        Ok(Self::Redis(store))
     }
 
     pub async fn create(&self, user_id: i64, session_key: Option<&Secret>) -> AppResult<Issued> {
@@ -124,6 +158,7 @@ impl SessionStore {
         let stored = Stored {
             user_id,
             session_key: session_key.map(|k| k.expose().to_string()),
+            expires_at: None,
         };
         let ttl = match self {
             Self::InProcess(store) => {
@@ -136,6 +171,11 @@ impl SessionStore {
                 store.ttl
             }
             Self::Redis(store) => {
+                let expires_at = chrono::Utc::now().timestamp() + store.ttl.as_secs() as i64;
+                let stored = Stored {
+                    expires_at: Some(expires_at),
+                    ..stored
+                };
                 let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
                 let token_hash = hash(&token);
                 let key = store.key(&token_hash);
@@ -145,7 +185,8 @@ impl SessionStore {
                     .await?;
                 // This instance knows the session is valid: its first use
                 // here (a join, typically) need not ask Redis.
-                store.remember(token_hash, user_id);
+                let seen = store.logouts_seen.load(Ordering::Acquire);
+                store.remember(token_hash, user_id, Some(expires_at), seen);
                 store.ttl
             }
         };
@@ -164,12 +205,10 @@ impl SessionStore {
                 _ => Err(unauthorized()),
             },
             Self::Redis(store) => {
-                let now = Instant::now();
-                if let Some((user_id, until)) = store.cache.read().get(&key_hash) {
-                    if *until > now {
-                        return Ok(*user_id);
-                    }
+                if let Some(user_id) = store.cached(&key_hash) {
+                    return Ok(user_id);
                 }
+                let seen = store.logouts_seen.load(Ordering::Acquire);
                 let key = store.key(&key_hash);
                 let value: Option<String> = store
                     .run(|mut conn| async move { conn.get(key).await })
@@ -181,7 +220,7 @@ impl SessionStore {
                         return Err(unauthorized());
                     }
                 };
-                store.remember(key_hash, stored.user_id);
+                store.remember(key_hash, stored.user_id, stored.expires_at, seen);
                 Ok(stored.user_id)
             }
         }
@@ -196,8 +235,13 @@ impl SessionStore {
             Self::Redis(store) => {
                 store.cache.write().remove(&key_hash);
                 let key = store.key(&key_hash);
+                let channel = store.logout_channel();
+                let payload = hex::encode(key_hash);
                 store
-                    .run(|mut conn| async move { conn.del::<_, ()>(key).await })
+                    .run(|mut conn| async move {
+                        conn.del::<_, ()>(key).await?;
+                        conn.publish::<_, _, ()>(channel, payload).await
+                    })
                     .await?;
             }
         }
@@ -221,13 +265,64 @@ impl SessionStore {
 }
 
 impl RedisSessions {
-    fn remember(&self, token_hash: TokenHash, user_id: i64) {
-        let now = Instant::now();
-        let mut cache = self.cache.write();
-        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            cache.retain(|_, (_, until)| *until > now);
+    fn current_epoch(&self) -> Option<u64> {
+        self.subscribed
+            .load(Ordering::Acquire)
+            .then(|| self.epoch.load(Ordering::Acquire))
+    }
+
+    /// Whether a cached entry may still be trusted now.
+    fn trusts(&self, entry: &Cached, now: Instant) -> bool {
+        if entry.expires_at <= now {
+            return false;
         }
-        cache.insert(token_hash, (user_id, now + self.cache_ttl));
+        let subscribed_throughout = entry.epoch.is_some() && entry.epoch == self.current_epoch();
+        subscribed_throughout && now < entry.cached_at + SUBSCRIBED_TRUST
+            || now < entry.cached_at + self.cache_ttl
+    }
+
+    fn cached(&self, token_hash: &TokenHash) -> Option<i64> {
+        let now = Instant::now();
+        let cache = self.cache.read();
+        let entry = cache.get(token_hash)?;
+        self.trusts(entry, now).then_some(entry.user_id)
+    }
+
+    fn remember(
+        &self,
+        token_hash: TokenHash,
+        user_id: i64,
+        expires_at: Option<i64>,
+        logouts_seen_before: u64,
+    ) {
+        if self.cache_ttl.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let left = expires_at.map_or(self.cache_ttl, |t| {
+            Duration::from_secs((t - chrono::Utc::now().timestamp()).max(0) as u64)
+        });
+        // Under the lock, so a logout message is either handled before
+        // this check (and the entry gets only the short trust) or after the
+        // insert (and removes it).
+        let mut cache = self.cache.write();
+        let entry = Cached {
+            user_id,
+            cached_at: now,
+            expires_at: now + left,
+            // A logout handled meanwhile may have been this session's.
+            epoch: self
+                .current_epoch()
+                .filter(|_| self.logouts_seen.load(Ordering::Acquire) == logouts_seen_before),
+        };
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            cache.retain(|_, e| self.trusts(e, now));
+        }
+        cache.insert(token_hash, entry);
+    }
+
+    fn logout_channel(&self) -> String {
+        format!("{}logouts", self.prefix)
     }
 
     fn key(&self, token_hash: &TokenHash) -> String {
@@ -258,6 +353,51 @@ impl RedisSessions {
                 Err(cache_down("no answer in time"))
             }
         }
+    }
+}
+
+/// Listens for logouts published by any instance and forgets those
+/// sessions here. Runs until the store is dropped; a lost subscription
+/// bumps the epoch (so entries fall back to the short trust) and is retried.
+async fn follow_logouts(client: redis::Client, store: std::sync::Weak<RedisSessions>) {
+    use futures::StreamExt;
+    loop {
+        let Some(channel) = store.upgrade().map(|s| s.logout_channel()) else {
+            return;
+        };
+        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+            if pubsub.subscribe(&channel).await.is_ok() {
+                match store.upgrade() {
+                    Some(s) => s.subscribed.store(true, Ordering::Release),
+                    None => return,
+                }
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    let Some(s) = store.upgrade() else { return };
+                    let hash = message
+                        .get_payload::<String>()
+                        .ok()
+                        .and_then(|p| hex::decode(p).ok())
+                        .and_then(|b| TokenHash::try_from(b.as_slice()).ok());
+                    let mut cache = s.cache.write();
+                    s.logouts_seen.fetch_add(1, Ordering::AcqRel);
+                    if let Some(hash) = hash {
+                        cache.remove(&hash);
+                    }
+                }
+            }
+        }
+        match store.upgrade() {
+            Some(s) => {
+                s.subscribed.store(false, Ordering::Release);
+                s.epoch.fetch_add(1, Ordering::AcqRel);
+            }
+            None => return,
+        }
+        tracing::warn!(
+            "the logout subscription is down; sessions are re-checked every few seconds"
+        );
+        tokio::time::sleep(RESUBSCRIBE_DELAY).await;
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sha2::Digest;
 
 use crate::helpers::{fresh_database, redis_server, redis_settings, Backend, TestApp};
 
@@ -66,6 +67,62 @@ async fn two_instances_share_sessions_and_logouts() {
     let other = spawn_with(&db, &redis_settings(&redis)).await;
     let (fresh, _) = one.login("roaming").await;
     assert_eq!(other.get("/me", Some(&fresh)).await.code(), 40100);
+}
+
+/// While logouts are subscribed, an instance trusts a session it has seen
+/// for longer than the short cache, without asking Redis; a logout on
+/// another instance still reaches it at once.
+#[actix_web::test]
+async fn cached_sessions_skip_redis_until_a_logout_is_published() {
+    let Some(redis) = redis_server() else {
+        eprintln!("LOTTERY_TEST_REDIS_URL unset: not run");
+        return;
+    };
+    let db = fresh_database(Backend::Sqlite);
+    let mut shared = redis_settings(&redis);
+    let prefix = shared[1].1.clone();
+    shared.push(("LOTTERY_SESSION_CACHE_MS".into(), "200".into()));
+    let one = spawn_with(&db, &shared).await;
+    let two = spawn_with(&db, &shared).await;
+    sleep(300).await; // both subscribed to logouts
+
+    let (token, _) = one.login("cached").await;
+    assert_eq!(two.get("/me", Some(&token)).await.status, 200);
+    // Remove the session behind both instances' backs, without a logout.
+    let key = format!(
+        "{prefix}session:{}",
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    );
+    let deleted = Command::new("redis-cli")
+        .args(["-u", &redis, "DEL", &key])
+        .output();
+    let Ok(deleted) = deleted else {
+        eprintln!("redis-cli not found: not run");
+        return;
+    };
+    assert_eq!(String::from_utf8_lossy(&deleted.stdout).trim(), "1");
+    sleep(1000).await; // well past the 200 ms short trust
+    assert_eq!(
+        two.get("/me", Some(&token)).await.status,
+        200,
+        "served from the cache"
+    );
+
+    // A logout on one instance is published; the other forgets at once.
+    assert_eq!(
+        one.post("/auth/logout", Some(&token), json!({}))
+            .await
+            .status,
+        200
+    );
+    let started = Instant::now();
+    while two.get("/me", Some(&token)).await.code() != 40100 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "logout not seen within 5 s"
+        );
+        sleep(50).await;
+    }
 }
 
 async fn expired_sessions_are_refused(vars: &[(String, String)]) {
