@@ -44,8 +44,9 @@ pub struct Config {
     /// answers within 10 s.
     pub wechat_timeout: Duration,
     pub session_ttl: Duration,
-    /// How long an instance trusts a session it read from Redis before
-    /// asking again; bounds how late another instance's logout is seen.
+    /// How long an instance trusts a cached session while it is not
+    /// receiving logouts over Redis pub/sub; bounds how late another
+    /// instance's logout is seen. Zero turns the cache off.
     pub session_cache_ttl: Duration,
     /// Prefix of every Redis key, so deployments (and tests) never collide.
     pub redis_prefix: String,
