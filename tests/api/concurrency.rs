@@ -86,12 +86,7 @@ async fn joins_racing_the_draw(backend: Backend) {
     assert_eq!(drawn.status, 200, "{:?}", drawn.body);
 
     let fairness = crate::draw::verify_results(&app, id).await;
-    let considered: HashSet<i64> = fairness["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
+    let considered = crate::draw::considered(&fairness);
     let mut acknowledged = HashSet::new();
     for ((_, uid), reply) in users.iter().zip(&replies) {
         match reply.status.as_u16() {

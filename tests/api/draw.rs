@@ -13,6 +13,16 @@ both_backends!(
     at_time_draws_at_draw_at
 );
 
+/// The participants a published fairness record says the draw took.
+pub fn considered(fairness: &Value) -> HashSet<i64> {
+    fairness["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect()
+}
+
 /// Checks a drawn event's published results against each other and
 /// against an independent re-run of the algorithm.
 pub async fn verify_results(app: &TestApp, id: i64) -> Value {
