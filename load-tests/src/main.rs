@@ -3,6 +3,7 @@
 //! in time. See load-tests/README.md.
 
 mod api;
+mod plot;
 mod scenarios;
 mod stats;
 mod verify;
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use scenarios::Args;
 
 const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|draw-storm|big-draw|verify-joins> \
-[--base URL] [--concurrency N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE]";
+[--base URL] [--concurrency N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg]";
 
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
@@ -53,6 +54,7 @@ fn parse_args() -> Result<(String, Args), String> {
             lead: num("lead", 30)?.min(600),
             prizes: num("prizes", 1000)?.clamp(1, 100_000) as u32,
             record: flags.get("record").cloned(),
+            plot: flags.get("plot").cloned(),
         },
     ))
 }
@@ -68,10 +70,13 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "ratio" => {
             let base = scenarios::healthz(args).await;
             let joins = scenarios::hot_join(args).await?;
-            println!(
-                "ratio hot-join / healthz = {:.2}",
-                joins.rate() / base.rate().max(1e-9)
-            );
+            let ratio = joins.rate() / base.rate().max(1e-9);
+            println!("ratio hot-join / healthz = {ratio:.2}");
+            if let Some(path) = &args.plot {
+                let caption = format!("{} connections, ratio {ratio:.2}", args.concurrency);
+                plot::write_svg(path, &caption, &[&base, &joins])?;
+                println!("plot: {path}");
+            }
         }
         "mixed" => {
             scenarios::mixed(args).await?;

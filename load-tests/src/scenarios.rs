@@ -26,6 +26,8 @@ pub struct Args {
     /// Prize slots of a big-draw event (at most 100,000).
     pub prizes: u32,
     pub record: Option<String>,
+    /// Where `ratio` writes its SVG chart.
+    pub plot: Option<String>,
 }
 
 type Users = Arc<Vec<(String, i64)>>;

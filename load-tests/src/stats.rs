@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 pub struct Report {
     pub name: String,
     pub latencies_us: Vec<u64>,
+    /// When each success finished, in ms from the phase's start (same
+    /// order as `latencies_us`), for the timeline.
+    pub finished_ms: Vec<u32>,
     pub errors: BTreeMap<String, u64>,
     pub elapsed: Duration,
     /// Indices of the items whose request was answered with success.
@@ -32,6 +35,29 @@ impl Report {
             return 0.0;
         }
         sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)] as f64 / 1000.0
+    }
+
+    /// Per second of the phase: (successes per second, p99 ms). A final
+    /// stretch shorter than a quarter second is left out: too few requests
+    /// to say anything.
+    pub fn timeline(&self) -> Vec<(f64, f64)> {
+        let elapsed = self.elapsed.as_secs_f64();
+        let seconds = (elapsed.ceil() as usize).max(1);
+        let mut buckets: Vec<Vec<u64>> = vec![vec![]; seconds];
+        for (&at, &latency) in self.finished_ms.iter().zip(&self.latencies_us) {
+            let second = (at as usize / 1000).min(seconds - 1);
+            buckets[second].push(latency);
+        }
+        buckets
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| ((elapsed - i as f64).min(1.0), b))
+            .filter(|(span, _)| *span >= 0.25)
+            .map(|(span, mut b)| {
+                b.sort_unstable();
+                (b.len() as f64 / span, Self::percentile(&b, 0.99))
+            })
+            .collect()
     }
 
     pub fn print(&self) {
@@ -103,6 +129,9 @@ where
                 match op(i).await {
                     Ok(()) => {
                         report.latencies_us.push(t.elapsed().as_micros() as u64);
+                        report
+                            .finished_ms
+                            .push(started.elapsed().as_millis() as u32);
                         report.succeeded.push(i);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -122,6 +151,7 @@ where
     for w in workers {
         let r = w.await.expect("worker");
         total.latencies_us.extend(r.latencies_us);
+        total.finished_ms.extend(r.finished_ms);
         total.succeeded.extend(r.succeeded);
         for (k, v) in r.errors {
             *total.errors.entry(k).or_default() += v;
