@@ -10,17 +10,19 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use pool::Manager;
 use std::time::Duration;
 
 pub mod events;
 pub mod models;
 pub mod participants;
+pub mod pool;
 pub mod schema;
 pub mod users;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
-pub type MysqlPool = bb8::Pool<AsyncDieselConnectionManager<AsyncMysqlConnection>>;
-pub type SqlitePool = bb8::Pool<AsyncDieselConnectionManager<SqliteConn>>;
+pub type MysqlPool = bb8::Pool<Manager<AsyncMysqlConnection>>;
+pub type SqlitePool = bb8::Pool<Manager<SqliteConn>>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
@@ -53,13 +55,29 @@ macro_rules! db_run {
         match $db {
             $crate::store::Db::Mysql(pool) => {
                 let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
+                let result: $crate::error::AppResult<_> = async {
+                    let $conn = &mut pooled.conn;
+                    $body
+                }
+                .await;
+                // A database that went away: let bb8 replace this connection.
+                if matches!(result, Err($crate::error::AppError::Unavailable(_))) {
+                    pooled.broken = true;
+                }
+                result
             }
             $crate::store::Db::Sqlite(pool) => {
                 let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
+                let result: $crate::error::AppResult<_> = async {
+                    let $conn = &mut pooled.conn;
+                    $body
+                }
+                .await;
+                // A database that went away: let bb8 replace this connection.
+                if matches!(result, Err($crate::error::AppError::Unavailable(_))) {
+                    pooled.broken = true;
+                }
+                result
             }
         }
     }};
@@ -106,9 +124,13 @@ impl Db {
                 Ok(conn)
             })
         });
-        let manager = AsyncDieselConnectionManager::new_with_config(path, manager_config);
+        let manager = Manager(AsyncDieselConnectionManager::new_with_config(
+            path,
+            manager_config,
+        ));
         let pool = bb8::Pool::builder()
             .max_size(pool_size.clamp(1, 8))
+            .test_on_check_out(false)
             .connection_timeout(POOL_TIMEOUT)
             .build(manager)
             .await
@@ -132,9 +154,12 @@ impl Db {
         .await
         .map_err(|e| e.to_string())??;
 
-        let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url);
+        let manager = Manager(AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(
+            url,
+        ));
         let pool = bb8::Pool::builder()
             .max_size(pool_size.max(1))
+            .test_on_check_out(false)
             .connection_timeout(POOL_TIMEOUT)
             .build(manager)
             .await
