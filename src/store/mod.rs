@@ -53,33 +53,23 @@ macro_rules! db_run {
         #[allow(unused_imports)]
         use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
         match $db {
-            $crate::store::Db::Mysql(pool) => {
-                let mut pooled = pool.get().await?;
-                let result: $crate::error::AppResult<_> = async {
-                    let $conn = &mut pooled.conn;
-                    $body
-                }
-                .await;
-                // A database that went away: let bb8 replace this connection.
-                if matches!(result, Err($crate::error::AppError::Unavailable(_))) {
-                    pooled.broken = true;
-                }
-                result
-            }
-            $crate::store::Db::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
-                let result: $crate::error::AppResult<_> = async {
-                    let $conn = &mut pooled.conn;
-                    $body
-                }
-                .await;
-                // A database that went away: let bb8 replace this connection.
-                if matches!(result, Err($crate::error::AppError::Unavailable(_))) {
-                    pooled.broken = true;
-                }
-                result
-            }
+            $crate::store::Db::Mysql(pool) => $crate::db_run!(@pooled pool, $conn, $body),
+            $crate::store::Db::Sqlite(pool) => $crate::db_run!(@pooled pool, $conn, $body),
         }
+    }};
+    // One backend's arm: the body on a pooled connection, which is marked
+    // broken (so bb8 replaces it) when the body found the database gone.
+    (@pooled $pool:ident, $conn:ident, $body:expr) => {{
+        let mut pooled = $pool.get().await?;
+        let result: $crate::error::AppResult<_> = async {
+            let $conn = &mut pooled.conn;
+            $body
+        }
+        .await;
+        if matches!(result, Err($crate::error::AppError::Unavailable(_))) {
+            pooled.broken = true;
+        }
+        result
     }};
 }
 
