@@ -11,3 +11,5 @@ start_server LOTTERY_DATABASE_URL=mysql://root@127.0.0.1:3306/lottery_bench \
   LOTTERY_REDIS_URL=redis://127.0.0.1:6379/1 LOTTERY_REDIS_PREFIX="bench$(date +%s):"
 echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $CONCURRENCY connections, $USERS users"
 load ratio --concurrency "$CONCURRENCY" --users "$USERS" --seconds 10 ${PLOT:+--plot "$PLOT"} 2>/dev/null
+# What the server saw: how the hot event's joins were batched and committed.
+curl -fsS "$BASE/metrics" | grep -E '^lottery_event_batch_(size|commit_seconds)_(sum|count)' || true

@@ -13,6 +13,7 @@
 //! drawn in one transaction. A crash anywhere resumes to the same result.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,11 @@ use crate::store::{self, Db};
 const LINGER: Duration = Duration::from_secs(5);
 /// Pause before a failed draw or cancel is tried again.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How far the event row's participant count may lag the committed rows
+/// while the actor lives (see `store::participants::apply_batch`).
+const COUNT_EVERY: Duration = Duration::from_secs(1);
+/// `committed` while the actor has no live count to show.
+pub const NO_COUNT: i64 = -1;
 
 pub struct EventActor {
     event_id: i64,
@@ -44,6 +50,9 @@ pub struct EventActor {
     idle_timeout: Duration,
     last_touch: Instant,
     phase: Phase,
+    /// The committed participant count of a live event, shared with the
+    /// registry's directory so views show it without asking the actor.
+    committed: Arc<AtomicI64>,
 }
 
 enum Phase {
@@ -71,6 +80,9 @@ struct Live {
     closing: Option<Closing>,
     pending: Batch,
     flushing: bool,
+    /// The count on the event's row, and when this actor last wrote it.
+    stored_count: i32,
+    count_written_at: Instant,
     /// A draw or cancel is being written.
     finishing: bool,
     draw_waiters: Vec<Reply<()>>,
@@ -120,6 +132,8 @@ impl Live {
             closing: None,
             pending: Batch::default(),
             flushing: false,
+            stored_count: e.participant_count,
+            count_written_at: Instant::now(),
             finishing: false,
             draw_waiters: Vec::new(),
         })
@@ -192,8 +206,11 @@ impl Live {
 
     /// The net effect of `ops` given the state they led to.
     fn changes_for(&self, ops: &[Op]) -> BatchChanges {
+        let count = self.members.len() as i32;
         let mut changes = BatchChanges {
-            count: self.members.len() as i32,
+            count,
+            write_count: count != self.stored_count
+                && self.count_written_at.elapsed() >= COUNT_EVERY,
             ..Default::default()
         };
         let mut seen = HashSet::new();
@@ -220,6 +237,11 @@ impl Live {
         changes
     }
 
+    /// The row's count differs from the committed one.
+    fn count_behind(&self) -> bool {
+        self.members.len() as i32 != self.stored_count
+    }
+
     fn rollback(&mut self, ops: &[Op]) {
         for op in ops.iter().rev() {
             match op.previous {
@@ -241,6 +263,7 @@ impl EventActor {
         db: Db,
         draw_permits: Arc<Semaphore>,
         idle_timeout: Duration,
+        committed: Arc<AtomicI64>,
     ) -> Self {
         Self {
             event_id,
@@ -249,6 +272,7 @@ impl EventActor {
             idle_timeout,
             last_touch: Instant::now(),
             phase: Phase::Loading,
+            committed,
         }
     }
 
@@ -286,6 +310,10 @@ impl EventActor {
         };
         match &mut self.phase {
             Phase::Live(live) => {
+                // A row behind its participants (a crash within a second of
+                // a commit) is rewritten by the next batch or count tick.
+                self.committed
+                    .store(live.members.len() as i64, Ordering::Release);
                 // Wake at draw_at while alive; the registry covers the rest.
                 let wait = (live.draw_at - Utc::now()).to_std().unwrap_or_default();
                 if live.closing.is_none() && wait.is_zero() {
@@ -326,18 +354,30 @@ impl EventActor {
             return;
         }
         if !live.pending.waiters.is_empty() || !live.pending.ops.is_empty() {
-            self.flush(ctx);
+            self.flush(ctx, false);
         } else if live.closing.is_some() {
             self.finish(ctx);
         }
     }
 
-    fn flush(&mut self, ctx: &mut Context<Self>) {
+    /// Writes the row's count if it is behind and due (called every
+    /// `COUNT_EVERY`): an event whose joins stopped still gets it within a
+    /// second.
+    fn write_count(&mut self, ctx: &mut Context<Self>) {
+        if let Phase::Live(live) = &self.phase {
+            if !live.flushing && !live.finishing && live.count_behind() {
+                self.flush(ctx, true);
+            }
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>, count_due: bool) {
         let Phase::Live(live) = &mut self.phase else {
             return;
         };
         let batch = std::mem::take(&mut live.pending);
-        let changes = live.changes_for(&batch.ops);
+        let mut changes = live.changes_for(&batch.ops);
+        changes.write_count |= count_due && live.count_behind();
         if changes.is_empty() {
             for (reply, membership) in batch.waiters {
                 let _ = reply.send(Ok(membership));
@@ -348,6 +388,7 @@ impl EventActor {
         let db = self.db.clone();
         let event_id = self.event_id;
         let started = Instant::now();
+        let (count, wrote_count) = (changes.count, changes.write_count);
         metrics::histogram!("lottery_event_batch_size").record(batch.ops.len() as f64);
         let write = async move {
             store::participants::apply_batch(&db, event_id, &changes, Utc::now()).await
@@ -359,6 +400,11 @@ impl EventActor {
                 live.flushing = false;
                 match result {
                     Ok(()) => {
+                        if wrote_count {
+                            live.stored_count = count;
+                            live.count_written_at = Instant::now();
+                        }
+                        act.committed.store(i64::from(count), Ordering::Release);
                         for (reply, membership) in batch.waiters {
                             let _ = reply.send(Ok(membership));
                         }
@@ -391,7 +437,10 @@ impl EventActor {
         match &mut live.closing {
             Some(Closing::Cancel(reply)) => {
                 let reply = reply.take();
-                let write = async move { store::events::cancel(&db, event_id, Utc::now()).await };
+                // Nothing is in flight at a closing: members are all committed.
+                let count = live.members.len() as i32;
+                let write =
+                    async move { store::events::cancel(&db, event_id, Utc::now(), count).await };
                 ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
                     let answer = match result {
                         Ok(true) => {
@@ -463,6 +512,8 @@ impl EventActor {
             }
         }
         self.phase = Phase::Finished { status, creator_id };
+        // The row now holds the final count.
+        self.committed.store(NO_COUNT, Ordering::Release);
         ctx.run_later(LINGER, |_, ctx| ctx.stop());
     }
 
@@ -512,12 +563,14 @@ impl Actor for EventActor {
                 .into_actor(self)
                 .map(|result, act, ctx| act.loaded(result, ctx)),
         );
+        ctx.run_interval(COUNT_EVERY, |act, ctx| act.write_count(ctx));
         let every = (self.idle_timeout / 2).max(Duration::from_millis(100));
         ctx.run_interval(every, |act, ctx| {
             let idle = act.last_touch.elapsed() >= act.idle_timeout;
             if let Phase::Live(live) = &act.phase {
                 let quiet = live.closing.is_none()
                     && !live.flushing
+                    && !live.count_behind()
                     && live.pending.ops.is_empty()
                     && live.pending.waiters.is_empty();
                 if idle && quiet {
@@ -528,6 +581,7 @@ impl Actor for EventActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.committed.store(NO_COUNT, Ordering::Release);
         metrics::gauge!("lottery_event_actors").decrement(1.0);
     }
 }

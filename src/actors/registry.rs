@@ -6,7 +6,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
-use super::event::EventActor;
+use super::event::{EventActor, NO_COUNT};
 use super::messages::DrawDue;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
@@ -35,6 +35,8 @@ const STARTS_PER_TICK: usize = 200;
 struct ActorEntry {
     addr: Addr<EventActor>,
     in_flight: Arc<AtomicUsize>,
+    /// The live event's committed participant count, or `NO_COUNT`.
+    committed: Arc<AtomicI64>,
 }
 
 type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
@@ -111,12 +113,15 @@ impl EventRegistry {
         let db = self.db.clone();
         let idle_timeout = self.settings.idle_timeout;
         let permits = self.draw_permits.clone();
+        let committed = Arc::new(AtomicI64::new(NO_COUNT));
+        let shared = committed.clone();
         let addr = EventActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            EventActor::new(event_id, db, permits, idle_timeout)
+            EventActor::new(event_id, db, permits, idle_timeout, shared)
         });
         let entry = ActorEntry {
             addr,
             in_flight: Arc::default(),
+            committed,
         };
         self.directory.write().insert(event_id, entry.clone());
         entry
@@ -169,6 +174,14 @@ impl Actor for EventRegistry {
         ctx.set_mailbox_capacity(100_000);
         // Recovery: the first refill finds overdue and interrupted draws.
         self.refill(ctx);
+        let db = self.db.clone();
+        actix::spawn(async move {
+            match store::events::heal_counts(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "participant counts caught up with their rows"),
+                Err(err) => tracing::warn!(error = %err, "could not check participant counts"),
+            }
+        });
         ctx.run_interval(REFILL_EVERY, |act, ctx| act.refill(ctx));
         ctx.run_interval(TICK, |act, _| act.tick());
     }
@@ -297,6 +310,16 @@ impl Events {
         Err(AppError::Unavailable(
             "the event is temporarily unavailable; try again".into(),
         ))
+    }
+
+    /// The committed participant count of an event live in this process:
+    /// fresher than the event row, which the actor updates about once a
+    /// second. None when no actor here holds the event.
+    pub fn committed_count(&self, event_id: i64) -> Option<i32> {
+        let directory = self.directory.read();
+        let entry = directory.get(&event_id)?;
+        let count = entry.committed.load(Ordering::Acquire);
+        (count != NO_COUNT && entry.addr.connected()).then_some(count as i32)
     }
 
     pub fn schedule(&self, event_id: i64, draw_at: DateTime<Utc>) {

@@ -314,8 +314,9 @@ pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
     })
 }
 
-/// open → cancelled, only if still open. Returns whether it happened.
-pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
+/// open → cancelled, only if still open, with its final participant count.
+/// Returns whether it happened.
+pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>, count: i32) -> AppResult<bool> {
     db_run!(db, |conn| {
         let n = diesel::update(
             events::table
@@ -325,6 +326,7 @@ pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
         .set((
             events::status.eq(EventStatus::Cancelled.to_db()),
             events::cancelled_at.eq(to_db_time(now)),
+            events::participant_count.eq(count),
         ))
         .execute(conn)
         .await?;
@@ -369,6 +371,7 @@ pub async fn draw(
             .select(participants::user_id)
             .load(conn)
             .await?;
+        let count = participants.len();
         let awards = pick(canonical_order(participants));
         let mut script = vec![begin.to_string()];
         for chunk in awards.chunks(1000) {
@@ -381,8 +384,11 @@ pub async fn draw(
                 rows,
             ));
         }
+        // The count as drawn: the row may lag the actor's (see
+        // participants::apply_batch).
         script.push(format!(
-            "UPDATE events SET status = {}, drawn_at = '{}' WHERE id = {id} AND status = {drawing}",
+            "UPDATE events SET status = {}, drawn_at = '{}', participant_count = {count} \
+             WHERE id = {id} AND status = {drawing}",
             EventStatus::Drawn.to_db(),
             sql_time(now)
         ));
@@ -406,6 +412,38 @@ pub async fn draw(
             .await
             .optional()?
             .and_then(EventStatus::from_db))
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Rewrites the participant count of every open event whose row is behind
+/// its participants: after a crash, the last second of joins may not have
+/// reached the row (see participants::apply_batch). One read without
+/// locks, then short updates of a few rows each. Returns how many it fixed.
+pub async fn heal_counts(db: &Db) -> AppResult<usize> {
+    const COUNTED: &str = "(SELECT COUNT(*) FROM participants p WHERE p.event_id = events.id)";
+    let open = EventStatus::Open.to_db();
+    db_run!(db, |conn| {
+        let behind: Vec<IdRow> = diesel::sql_query(format!(
+            "SELECT id FROM events WHERE status = {open} AND participant_count <> {COUNTED}"
+        ))
+        .load(conn)
+        .await?;
+        for chunk in behind.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|r| r.id.to_string()).collect();
+            conn.batch_execute(&format!(
+                "UPDATE events SET participant_count = {COUNTED} \
+                 WHERE status = {open} AND id IN ({})",
+                ids.join(",")
+            ))
+            .await?;
+        }
+        Ok(behind.len())
     })
 }
 

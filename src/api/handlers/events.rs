@@ -29,7 +29,15 @@ pub async fn views(
     let (records, viewer_state) = store::events::load(&state.db, selection, viewer).await?;
     Ok(records
         .into_iter()
-        .map(|r| EventView::new(r, viewer_state.as_ref()))
+        .map(|mut r| {
+            // A live event's actor knows its count before the row does.
+            if EventStatus::from_db(r.event.status).is_some_and(EventStatus::is_live) {
+                if let Some(count) = state.events.committed_count(r.event.id) {
+                    r.event.participant_count = count;
+                }
+            }
+            EventView::new(r, viewer_state.as_ref())
+        })
         .collect())
 }
 
