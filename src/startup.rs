@@ -68,7 +68,10 @@ impl Application {
             events: events.clone(),
             metrics,
         });
+        let hosts = events.clone();
         let server = HttpServer::new(move || {
+            // Runs once on each worker's thread.
+            hosts.host_on_this_thread();
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(api::middleware::request_context))

@@ -1,5 +1,6 @@
 //! The registry: owns the map of live event actors, starts them on demand
-//! (spread over a few arbiter threads), and keeps a timer queue of the draws
+//! (spread over the HTTP workers' threads, or dedicated arbiters when
+//! `LOTTERY_ACTOR_THREADS` asks for them), and keeps a timer queue of the draws
 //! due soon. It holds no actor for a future event: every `REFILL_EVERY` it
 //! asks the database for the events due within `HORIZON`, so a million
 //! scheduled events cost the database an index, not the process memory.
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix::ArbiterHandle;
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use tokio::sync::Semaphore;
@@ -40,6 +42,8 @@ struct ActorEntry {
 }
 
 type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
+/// The HTTP workers' event loops, which host the actors by default.
+type Hosts = Arc<parking_lot::Mutex<Vec<ArbiterHandle>>>;
 
 /// Holds one of an event's request slots until the answer arrives.
 struct Slot(Arc<AtomicUsize>);
@@ -64,6 +68,7 @@ impl Drop for Slot {
 pub struct ActorSettings {
     pub mailbox_capacity: usize,
     pub idle_timeout: Duration,
+    /// Dedicated actor threads; 0 puts the actors on the HTTP workers.
     pub arbiters: usize,
     /// Draws written at the same time (each holds a database connection).
     pub concurrent_draws: usize,
@@ -75,6 +80,7 @@ pub struct EventRegistry {
     settings: ActorSettings,
     directory: Directory,
     arbiters: Vec<Arbiter>,
+    hosts: Hosts,
     next_arbiter: usize,
     timers: BinaryHeap<Reverse<(DateTime<Utc>, i64)>>,
     scheduled: HashSet<i64>,
@@ -108,14 +114,13 @@ impl EventRegistry {
                 return entry.clone();
             }
         }
-        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
-        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        let arbiter = self.pick_arbiter();
         let db = self.db.clone();
         let idle_timeout = self.settings.idle_timeout;
         let permits = self.draw_permits.clone();
         let committed = Arc::new(AtomicI64::new(NO_COUNT));
         let shared = committed.clone();
-        let addr = EventActor::start_in_arbiter(&arbiter.handle(), move |_| {
+        let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
             EventActor::new(event_id, db, permits, idle_timeout, shared)
         });
         let entry = ActorEntry {
@@ -125,6 +130,28 @@ impl EventRegistry {
         };
         self.directory.write().insert(event_id, entry.clone());
         entry
+    }
+
+    /// Where the next actor runs. On an HTTP worker's own loop, a request
+    /// that lands on that worker reaches its event's actor and gets its
+    /// answer without waking another thread; with two workers that halves
+    /// the cross-thread hops of a hot event (BENCHMARKS.md).
+    fn pick_arbiter(&mut self) -> ArbiterHandle {
+        let n = self.next_arbiter;
+        self.next_arbiter = n.wrapping_add(1);
+        if self.arbiters.is_empty() {
+            let mut hosts = self.hosts.lock();
+            // A worker that stopped (shutdown, or a crash actix restarts)
+            // refuses the spawn.
+            hosts.retain(|host| host.spawn(async {}));
+            if !hosts.is_empty() {
+                return hosts[n % hosts.len()].clone();
+            }
+            drop(hosts);
+            // No HTTP worker (yet): a thread of our own.
+            self.arbiters.push(Arbiter::new());
+        }
+        self.arbiters[n % self.arbiters.len()].handle()
     }
 
     fn push_timer(&mut self, event_id: i64, draw_at: DateTime<Utc>) {
@@ -232,6 +259,7 @@ impl Handler<Shutdown> for EventRegistry {
 #[derive(Clone)]
 pub struct Events {
     directory: Directory,
+    hosts: Hosts,
     registry: Addr<EventRegistry>,
     capacity: usize,
 }
@@ -239,16 +267,16 @@ pub struct Events {
 impl Events {
     pub fn start(db: Db, settings: ActorSettings) -> Self {
         let directory: Directory = Arc::default();
+        let hosts: Hosts = Arc::default();
         let capacity = settings.mailbox_capacity.max(1);
-        let arbiters = (0..settings.arbiters.max(1))
-            .map(|_| Arbiter::new())
-            .collect();
+        let arbiters = (0..settings.arbiters).map(|_| Arbiter::new()).collect();
         let registry = EventRegistry {
             draw_permits: Arc::new(Semaphore::new(settings.concurrent_draws.max(1))),
             db,
             settings,
             directory: directory.clone(),
             arbiters,
+            hosts: hosts.clone(),
             next_arbiter: 0,
             timers: BinaryHeap::new(),
             scheduled: HashSet::new(),
@@ -256,9 +284,16 @@ impl Events {
         .start();
         Self {
             directory,
+            hosts,
             registry,
             capacity,
         }
+    }
+
+    /// Offers the calling thread's event loop (an HTTP worker's) to host
+    /// event actors.
+    pub fn host_on_this_thread(&self) {
+        self.hosts.lock().push(Arbiter::current());
     }
 
     async fn actor(&self, event_id: i64) -> AppResult<ActorEntry> {

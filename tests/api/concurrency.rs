@@ -8,6 +8,7 @@ use crate::helpers::{event_body, Backend, TestApp};
 
 both_backends!(
     a_thousand_concurrent_joins_by_500_users,
+    joins_on_dedicated_actor_threads,
     joins_racing_the_draw
 );
 
@@ -33,7 +34,16 @@ impl TestApp {
 }
 
 async fn a_thousand_concurrent_joins_by_500_users(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    concurrent_joins(TestApp::spawn(backend).await).await;
+}
+
+/// `LOTTERY_ACTOR_THREADS` moves the actors off the HTTP workers.
+async fn joins_on_dedicated_actor_threads(backend: Backend) {
+    let url = crate::helpers::fresh_database(backend);
+    concurrent_joins(TestApp::spawn_on(url, &[("LOTTERY_ACTOR_THREADS", "2")]).await).await;
+}
+
+async fn concurrent_joins(app: TestApp) {
     let (owner, _) = app.login("owner").await;
     let id = app.create_event(&owner, event_body(3600)).await["id"]
         .as_i64()
