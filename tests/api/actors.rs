@@ -4,7 +4,7 @@ use futures::future::join_all;
 use lottery::store::Db;
 
 use crate::both_backends;
-use crate::helpers::{event_body, fresh_database, Backend, TestApp};
+use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
     a_full_mailbox_is_a_503_that_changes_nothing,
@@ -72,7 +72,11 @@ async fn idle_actors_stop_and_reload_from_the_database(backend: Backend) {
     // and reloads sees it; one that never stopped would still count a.
     actix_web::rt::time::sleep(std::time::Duration::from_millis(2500)).await;
     let db = Db::connect(&url, 1).await.unwrap();
-    remove_participant(&db, id, a_id).await.unwrap();
+    execute_sql(
+        &db,
+        format!("DELETE FROM participants WHERE event_id = {id} AND user_id = {a_id}"),
+    )
+    .await;
 
     let r = app.join(&b, id).await;
     assert_eq!(r.status, 200);
@@ -81,17 +85,6 @@ async fn idle_actors_stop_and_reload_from_the_database(backend: Backend) {
         1,
         "the restarted actor loaded its state from the database"
     );
-}
-
-async fn remove_participant(db: &Db, event_id: i64, user_id: i64) -> lottery::error::AppResult<()> {
-    lottery::db_run!(db, |conn| {
-        diesel::sql_query(format!(
-            "DELETE FROM participants WHERE event_id = {event_id} AND user_id = {user_id}"
-        ))
-        .execute(conn)
-        .await?;
-        Ok(())
-    })
 }
 
 /// One event whose actor cannot start (its stored seed is corrupt) answers

@@ -272,3 +272,16 @@ pub fn event_body(draw_in_secs: i64) -> Value {
         "prizes": [{"name": "Gold", "quantity": 1}, {"name": "Silver", "quantity": 2}]
     })
 }
+
+/// Runs one SQL statement straight on the database, behind the server's
+/// back (to stage what a crash or an operator would leave).
+pub async fn execute_sql(db: &lottery::store::Db, sql: String) {
+    let result: lottery::error::AppResult<()> = async {
+        lottery::db_run!(db, |conn| {
+            diesel::sql_query(sql.clone()).execute(conn).await?;
+            Ok(())
+        })
+    }
+    .await;
+    result.unwrap_or_else(|err| panic!("{sql}: {err}"));
+}

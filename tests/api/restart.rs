@@ -5,7 +5,7 @@ use lottery::store::Db;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{event_body, fresh_database, Backend, TestApp};
+use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
     scheduled_draw_survives_a_restart,
@@ -57,26 +57,13 @@ async fn interrupted_draw_finishes_with_the_same_result(backend: Backend) {
 
     // A crash right after open → drawing, before the winners were written.
     let db = Db::connect(&url, 1).await.unwrap();
-    mark_drawing(&db, id).await;
+    execute_sql(&db, format!("UPDATE events SET status = 1 WHERE id = {id}")).await;
 
     let app = TestApp::spawn_on(url, &[]).await;
     let drawn = app.wait_status(id, "drawn", 20).await;
     assert_eq!(drawn["participant_count"], 25);
     let fairness = crate::draw::verify_results(&app, id).await;
     assert_eq!(fairness["winners"].as_array().unwrap().len(), 3);
-}
-
-async fn mark_drawing(db: &Db, id: i64) {
-    set_status(db, id).await.unwrap();
-}
-
-async fn set_status(db: &Db, id: i64) -> lottery::error::AppResult<()> {
-    lottery::db_run!(db, |conn| {
-        diesel::sql_query(format!("UPDATE events SET status = 1 WHERE id = {id}"))
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
 }
 
 /// The event row's count trails the actor's by up to a second or two (a
@@ -101,7 +88,11 @@ async fn the_count_is_live_and_the_row_catches_up(backend: Backend) {
     app.stop().await;
 
     // As if the server died before the last joins reached the row.
-    set_row_count(&db, id, 2).await.unwrap();
+    execute_sql(
+        &db,
+        format!("UPDATE events SET participant_count = 2 WHERE id = {id}"),
+    )
+    .await;
     let app = TestApp::spawn_on(url, &[]).await;
     wait_for_row_count(&db, id, 5).await;
     let view = app.get(&format!("/api/v1/events/{id}"), None).await;
@@ -138,15 +129,4 @@ async fn wait_for_row_count(db: &Db, id: i64, expected: i32) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-}
-
-async fn set_row_count(db: &Db, id: i64, count: i32) -> lottery::error::AppResult<()> {
-    lottery::db_run!(db, |conn| {
-        diesel::sql_query(format!(
-            "UPDATE events SET participant_count = {count} WHERE id = {id}"
-        ))
-        .execute(conn)
-        .await?;
-        Ok(())
-    })
 }
