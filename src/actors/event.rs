@@ -537,7 +537,7 @@ impl EventActor {
 async fn run_draw(
     db: Db,
     event_id: i64,
-    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send,
+    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<EventStatus> {
     match store::events::draw(&db, event_id, Utc::now(), pick).await? {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),

@@ -12,7 +12,7 @@ use crate::db_run;
 use crate::domain::draw::{canonical_order, seed_hash, Award, Seed};
 use crate::domain::event::EventStatus;
 use crate::domain::validation::NewEvent;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// An event with what every view of it shows.
 #[derive(Debug, Clone)]
@@ -347,7 +347,7 @@ pub async fn draw(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
-    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send,
+    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<Option<EventStatus>> {
     let open = EventStatus::Open.to_db();
     let drawing = EventStatus::Drawing.to_db();
@@ -371,29 +371,35 @@ pub async fn draw(
             .select(participants::user_id)
             .load(conn)
             .await?;
-        let count = participants.len();
-        let awards = pick(canonical_order(participants));
-        let mut script = vec![begin.to_string()];
-        for chunk in awards.chunks(1000) {
-            let rows = chunk
-                .iter()
-                .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
-            script.push(multi_row_insert(
-                "INSERT",
-                "winners (event_id, user_id, prize_id)",
-                rows,
+        // Sorting, shuffling and formatting 100,000 rows is CPU work: off
+        // the event loop, which is an HTTP worker's.
+        let script = tokio::task::spawn_blocking(move || {
+            let count = participants.len();
+            let awards = pick(canonical_order(participants));
+            let mut script = vec![begin.to_string()];
+            for chunk in awards.chunks(1000) {
+                let rows = chunk
+                    .iter()
+                    .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
+                script.push(multi_row_insert(
+                    "INSERT",
+                    "winners (event_id, user_id, prize_id)",
+                    rows,
+                ));
+            }
+            // The count as drawn: the row may lag the actor's (see
+            // participants::apply_batch).
+            script.push(format!(
+                "UPDATE events SET status = {}, drawn_at = '{}', participant_count = {count} \
+                 WHERE id = {id} AND status = {drawing}",
+                EventStatus::Drawn.to_db(),
+                sql_time(now)
             ));
-        }
-        // The count as drawn: the row may lag the actor's (see
-        // participants::apply_batch).
-        script.push(format!(
-            "UPDATE events SET status = {}, drawn_at = '{}', participant_count = {count} \
-             WHERE id = {id} AND status = {drawing}",
-            EventStatus::Drawn.to_db(),
-            sql_time(now)
-        ));
-        script.push("COMMIT".into());
-        let script = script.join(";\n");
+            script.push("COMMIT".into());
+            script.join(";\n")
+        })
+        .await
+        .map_err(|err| AppError::internal(format!("the draw's computation failed: {err}")))?;
         if let Err(err) = conn.batch_execute(&script).await {
             let _ = conn.batch_execute("ROLLBACK").await;
             // Another instance may have finished the same draw first.
