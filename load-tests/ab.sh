@@ -18,11 +18,8 @@ RESULTS="$(mktemp)"
 
 one_run() { # binary
   fresh_mysql_db lottery_ab
-  env LOTTERY_DATABASE_URL=mysql://root@127.0.0.1:3306/lottery_ab \
-    LOTTERY_REDIS_URL=redis://127.0.0.1:6379/1 LOTTERY_REDIS_PREFIX="ab$(date +%s%N):" \
-    LOTTERY_BIND="127.0.0.1:$PORT" RUST_LOG=warn "$1" >>"${SERVER_LOG:-/tmp/lottery-load-server.log}" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  SERVER_BIN="$1" start_server LOTTERY_DATABASE_URL=mysql://root@127.0.0.1:3306/lottery_ab \
+    LOTTERY_REDIS_URL=redis://127.0.0.1:6379/1 LOTTERY_REDIS_PREFIX="ab$(date +%s%N):"
   local out healthz joins p99 verified
   out="$(load ratio --concurrency "$CONCURRENCY" --users "$USERS" --seconds 10 2>/dev/null || true)"
   healthz="$(sed -n 's/^healthz: .* = \([0-9]*\) req\/s.*/\1/p' <<<"$out")"

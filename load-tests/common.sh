@@ -15,9 +15,10 @@ build() {
   (cd "$ROOT" && cargo build $flag -q -p lottery -p lottery-load)
 }
 
-# start_server VAR=value ...: the server on $PORT with those settings.
+# start_server VAR=value ...: the server on $PORT with those settings
+# (the binary: $SERVER_BIN, by default this checkout's build).
 start_server() {
-  env "$@" LOTTERY_BIND="127.0.0.1:$PORT" RUST_LOG="${RUST_LOG:-warn}" "$BIN/lottery" >>"${SERVER_LOG:-/tmp/lottery-load-server.log}" 2>&1 &
+  env "$@" LOTTERY_BIND="127.0.0.1:$PORT" RUST_LOG="${RUST_LOG:-warn}" "${SERVER_BIN:-$BIN/lottery}" >>"${SERVER_LOG:-/tmp/lottery-load-server.log}" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     curl -fsS "$BASE/healthz" >/dev/null 2>&1 && return 0

@@ -206,11 +206,9 @@ impl Live {
 
     /// The net effect of `ops` given the state they led to.
     fn changes_for(&self, ops: &[Op]) -> BatchChanges {
-        let count = self.members.len() as i32;
         let mut changes = BatchChanges {
-            count,
-            write_count: count != self.stored_count
-                && self.count_written_at.elapsed() >= COUNT_EVERY,
+            count: self.members.len() as i32,
+            write_count: self.count_behind() && self.count_written_at.elapsed() >= COUNT_EVERY,
             ..Default::default()
         };
         let mut seen = HashSet::new();
