@@ -56,6 +56,9 @@ pub struct Config {
     pub actor_idle_timeout: Duration,
     /// Database connections in the pool.
     pub db_pool_size: u32,
+    /// How long a statement waits for another writer's lock before it
+    /// fails (SQLite busy timeout, InnoDB lock wait).
+    pub db_lock_timeout: Duration,
     /// Dedicated threads for the event actors; 0 (the default) runs them
     /// on the HTTP workers' threads.
     pub actor_threads: usize,
@@ -126,6 +129,7 @@ impl Config {
             event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000)? as usize,
             actor_idle_timeout: Duration::from_secs(number("LOTTERY_ACTOR_IDLE_SECS", 120)?),
             db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16)? as u32,
+            db_lock_timeout: Duration::from_millis(number("LOTTERY_DB_LOCK_TIMEOUT_MS", 5000)?),
             actor_threads: number("LOTTERY_ACTOR_THREADS", 0)? as usize,
             http_workers: number("LOTTERY_HTTP_WORKERS", cores)?.max(1) as usize,
         };

@@ -42,6 +42,10 @@ pub enum AppError {
     Upstream(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The database connection died under the query: the connection is
+    /// dropped from the pool, and whether a write applied is unknown.
+    #[error("the database is unreachable; try again")]
+    DatabaseLost,
 }
 
 impl AppError {
@@ -59,7 +63,7 @@ impl AppError {
             Self::RateLimited(_) => 42900,
             Self::Internal(_) => 50000,
             Self::Upstream(_) => 50200,
-            Self::Unavailable(_) => 50300,
+            Self::Unavailable(_) | Self::DatabaseLost => 50300,
         }
     }
 
@@ -85,45 +89,89 @@ impl ResponseError for AppError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, Self::RateLimited(_) | Self::Unavailable(_)) {
+        if matches!(
+            self,
+            Self::RateLimited(_) | Self::Unavailable(_) | Self::DatabaseLost
+        ) {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
         response.json(json!({"code": self.code(), "message": self.to_string(), "data": null}))
     }
 }
 
+/// How a database error bears on the request.
+#[derive(Debug, PartialEq, Eq)]
+enum DbFailure {
+    /// The connection is gone (I/O error, closed, killed, server gone away):
+    /// retry on another connection.
+    Lost,
+    /// A lock not granted in time or a deadlock victim: the statement or
+    /// transaction was rolled back; retrying is right.
+    Busy,
+    /// Anything else: a bug or a broken row.
+    Other,
+}
+
+/// diesel-async hands MySQL server errors over as a kind and the server's
+/// message, without the numeric code (its `mysql/error_helper.rs` keeps the
+/// code only to pick the kind), and driver errors as their text. So the
+/// kinds decide first, then the messages the server sends for the codes we
+/// care about (fixed English texts unless `lc_messages` is changed):
+/// 1205 lock wait timeout, 1213 deadlock, 1927 connection killed, 2006
+/// server gone away, 2013 lost connection; mysql_async's I/O and closed
+/// connection errors; SQLite's busy and locked.
+fn classify(kind: &diesel::result::DatabaseErrorKind, message: &str) -> DbFailure {
+    use diesel::result::DatabaseErrorKind as Kind;
+    const LOST: [&str; 5] = [
+        "Input/output error",
+        "Connection to the server is closed",
+        "Connection was killed",
+        "server has gone away",
+        "Lost connection to",
+    ];
+    const BUSY: [&str; 5] = [
+        "Lock wait timeout exceeded",
+        "Deadlock found",
+        "Query execution was interrupted",
+        "database is locked",
+        "database is busy",
+    ];
+    match kind {
+        Kind::UnableToSendCommand | Kind::ClosedConnection => DbFailure::Lost,
+        Kind::SerializationFailure => DbFailure::Busy,
+        _ if LOST.iter().any(|m| message.contains(m)) => DbFailure::Lost,
+        _ if BUSY.iter().any(|m| message.contains(m)) => DbFailure::Busy,
+        _ => DbFailure::Other,
+    }
+}
+
+/// Database errors: the client learns only that it may retry (503) or that
+/// something went wrong (500); the driver's text goes to the log alone.
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+        use diesel::result::Error;
         match err {
             Error::NotFound => Self::NotFound("not found".into()),
-            Error::DatabaseError(
-                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
-                info,
-            ) => Self::Unavailable(format!("database unavailable: {}", info.message())),
-            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
-                if is_unavailable(info.message()) =>
-            {
-                Self::Unavailable(format!("database unavailable: {}", info.message()))
-            }
+            Error::DatabaseError(kind, info) => match classify(&kind, info.message()) {
+                DbFailure::Lost => {
+                    tracing::warn!(detail = info.message(), "database connection lost");
+                    Self::DatabaseLost
+                }
+                DbFailure::Busy => {
+                    tracing::warn!(detail = info.message(), "database busy");
+                    Self::Unavailable("the database is busy; try again".into())
+                }
+                DbFailure::Other => Self::internal(format!("database: {}", info.message())),
+            },
             other => Self::internal(format!("database: {other}")),
         }
     }
 }
 
-/// diesel-async reports a MySQL connection that died (mysql_async's I/O and
-/// "connection closed" errors) as an error of unknown kind, and SQLite's
-/// writer lock held past busy_timeout likewise; both mean "try again", not
-/// "bug". Only these driver texts are matched: server errors stay 500.
-fn is_unavailable(message: &str) -> bool {
-    message.starts_with("Input/output error")
-        || message.contains("Connection to the server is closed")
-        || message == "database is locked"
-}
-
 impl<E: std::error::Error + 'static> From<bb8::RunError<E>> for AppError {
     fn from(err: bb8::RunError<E>) -> Self {
-        Self::Unavailable(format!("database unavailable: {err}"))
+        tracing::warn!(detail = %err, "no database connection");
+        Self::Unavailable("the database is unavailable; try again".into())
     }
 }
 
@@ -137,14 +185,44 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_database_connection_is_503_and_other_database_errors_500() {
-        assert_eq!(unknown("Input/output error: broken pipe").code(), 50300);
-        assert_eq!(
-            unknown("Driver error: `Connection to the server is closed.'").code(),
-            50300
-        );
-        assert_eq!(unknown("database is locked").code(), 50300);
-        assert_eq!(unknown("ERROR 1054 (42S22): Unknown column").code(), 50000);
+    fn lost_connections_and_lock_timeouts_are_503_without_driver_text() {
+        for lost in [
+            "Input/output error: broken pipe",
+            "Driver error: `Connection to the server is closed.'",
+            "Connection was killed",
+            "MySQL server has gone away",
+            "Lost connection to server during query",
+        ] {
+            let err = unknown(lost);
+            assert!(matches!(err, AppError::DatabaseLost), "{lost}");
+            assert_eq!(err.code(), 50300);
+        }
+        for busy in [
+            "Lock wait timeout exceeded; try restarting transaction",
+            "Deadlock found when trying to get lock; try restarting transaction",
+            "database is locked",
+        ] {
+            let err = unknown(busy);
+            assert_eq!(err.code(), 50300, "{busy}");
+            assert_eq!(err.to_string(), "the database is busy; try again");
+        }
+        let closed: AppError = Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection,
+            Box::new("secret driver text".to_string()),
+        )
+        .into();
+        assert!(!closed.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn other_database_errors_are_500_and_missing_rows_404() {
+        assert_eq!(unknown("Unknown column 'x' in 'field list'").code(), 50000);
+        let fk: AppError = Error::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation,
+            Box::new("Cannot add or update a child row".to_string()),
+        )
+        .into();
+        assert_eq!(fk.code(), 50000);
         assert_eq!(AppError::from(Error::NotFound).code(), 40400);
     }
 

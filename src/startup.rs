@@ -26,6 +26,14 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
 }
 
+/// Draws written at once for a pool of `connections`: three quarters, and
+/// always at least one connection left for joins and reads (none at all
+/// only for a pool of one, where draws and joins take turns).
+fn draw_permits(connections: u32) -> usize {
+    let connections = connections as usize;
+    (connections * 3 / 4).clamp(1, connections.saturating_sub(1).max(1))
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -35,7 +43,12 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let metrics = telemetry::metrics_handle();
-        let db = Db::connect(&config.database_url, config.db_pool_size).await?;
+        let db = Db::connect(
+            &config.database_url,
+            config.db_pool_size,
+            config.db_lock_timeout,
+        )
+        .await?;
         let sessions = match &config.redis_url {
             Some(url) => SessionStore::redis(
                 url,
@@ -52,8 +65,9 @@ impl Application {
                 mailbox_capacity: config.event_mailbox_capacity,
                 idle_timeout: config.actor_idle_timeout,
                 arbiters: config.actor_threads,
-                // Most of the pool: joins and reads keep the rest.
-                concurrent_draws: (config.db_pool_size as usize * 3 / 4).max(1),
+                // Most of the pool actually built (SQLite's is capped):
+                // joins and reads always keep the rest.
+                concurrent_draws: draw_permits(db.max_connections()),
             },
         );
         let listener = TcpListener::bind(&config.bind)
@@ -106,5 +120,16 @@ impl Application {
         let result = self.server.await;
         self.events.shutdown();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn draws_leave_connections_for_joins_and_reads() {
+        assert_eq!(super::draw_permits(8), 6);
+        assert_eq!(super::draw_permits(16), 12);
+        assert_eq!(super::draw_permits(2), 1);
+        assert_eq!(super::draw_permits(1), 1);
     }
 }

@@ -2,17 +2,18 @@
 //! passes through its mailbox, and each is decided in `handle()` against the
 //! in-memory state before any await, so no two requests race.
 //!
-//! Durability: decisions collect in `pending` while the previous commit is in
-//! flight, then go to the database in one transaction (group commit). Only
-//! after that commit does each waiting request get its answer; a failed
-//! commit rolls the in-memory state back and answers 503.
+//! Durability: decisions queue in the membership model (`membership.rs`)
+//! while the previous commit is in flight, then go to the database in one
+//! transaction (group commit). Only after that commit does each waiting
+//! request get its answer. A failed commit answers its own requests 503,
+//! reloads the participants from the database (the commit may have applied)
+//! and decides the queued requests again on what is really stored.
 //!
 //! The draw: once closing starts no join or leave is accepted; the actor
 //! lets pending writes land, then open → drawing (conditional), computes the
 //! winners from the seed and the stored participants, and commits winners +
 //! drawn in one transaction. A crash anywhere resumes to the same result.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,20 +22,24 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
+use super::membership::{Change, Members, Released};
 use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Reply};
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::events::LiveState;
 use crate::store::models::from_db_time;
-use crate::store::participants::BatchChanges;
 use crate::store::{self, Db};
 
 /// How long a finished or missing event's actor keeps answering before it
 /// stops (requests already queued get a real answer, not a dropped reply).
 const LINGER: Duration = Duration::from_secs(5);
-/// Pause before a failed draw or cancel is tried again.
+/// Pause before a failed cancel is tried again, and before the first retry
+/// of a failed draw; the draw's pause doubles up to `DRAW_RETRY_MAX`.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+const DRAW_RETRY_MAX: Duration = Duration::from_secs(60);
+/// Failed attempts after which a draw is reported as stuck (log + gauge).
+const DRAW_STUCK_AFTER: u32 = 5;
 /// How far the event row's participant count may lag the committed rows
 /// while the actor lives (see `store::participants::apply_batch`).
 const COUNT_EVERY: Duration = Duration::from_secs(1);
@@ -71,38 +76,25 @@ struct Live {
     creator_id: i64,
     draw_mode: DrawMode,
     draw_at: DateTime<Utc>,
-    max_participants: Option<i32>,
     seed: Seed,
     prizes: Vec<PrizeSlots>,
-    /// Participants and whether each asked for the result notice.
-    members: HashMap<i64, bool>,
+    members: Members<Reply<Membership>>,
     /// Set once no join or leave is accepted any more.
     closing: Option<Closing>,
-    pending: Batch,
-    flushing: bool,
-    /// The count on the event's row, and when this actor last wrote it.
-    stored_count: i32,
+    /// The count on the event's row (None: not known, as after a failed
+    /// commit), and when this actor last wrote it.
+    stored_count: Option<i32>,
     count_written_at: Instant,
     /// A draw or cancel is being written.
     finishing: bool,
     draw_waiters: Vec<Reply<()>>,
+    /// Draw attempts that failed in a row.
+    draw_failures: u32,
 }
 
 enum Closing {
     Draw { because_full: bool },
     Cancel(Option<Reply<()>>),
-}
-
-/// One undoable decision: the user's state before it.
-struct Op {
-    user_id: i64,
-    previous: Option<bool>,
-}
-
-#[derive(Default)]
-struct Batch {
-    ops: Vec<Op>,
-    waiters: Vec<(Reply<Membership>, Membership)>,
 }
 
 impl Live {
@@ -115,10 +107,8 @@ impl Live {
             .map_err(|_| AppError::internal(format!("event {} has a bad seed", e.id)))?;
         Ok(Self {
             creator_id: e.creator_id,
-            draw_mode: DrawMode::from_db(e.draw_mode)
-                .ok_or_else(|| AppError::internal("bad draw mode"))?,
+            draw_mode: e.draw_mode,
             draw_at: from_db_time(e.draw_at),
-            max_participants: e.max_participants,
             seed,
             prizes: state
                 .prizes
@@ -128,14 +118,13 @@ impl Live {
                     quantity: p.quantity.max(0) as u32,
                 })
                 .collect(),
-            members: state.members.into_iter().collect(),
+            members: Members::new(state.members, e.max_participants),
             closing: None,
-            pending: Batch::default(),
-            flushing: false,
-            stored_count: e.participant_count,
+            stored_count: Some(e.participant_count),
             count_written_at: Instant::now(),
             finishing: false,
             draw_waiters: Vec::new(),
+            draw_failures: 0,
         })
     }
 
@@ -147,10 +136,10 @@ impl Live {
         }
     }
 
-    fn membership(&self, joined: bool) -> Membership {
-        Membership {
-            joined,
-            participant_count: self.members.len(),
+    /// Starts the draw unless a closing is already under way.
+    fn close_for_draw(&mut self, because_full: bool) {
+        if self.closing.is_none() {
+            self.closing = Some(Closing::Draw { because_full });
         }
     }
 
@@ -158,100 +147,63 @@ impl Live {
     /// starts the draw if the timer has not yet.
     fn check_open(&mut self, now: DateTime<Utc>) -> AppResult<()> {
         let result = rules::check_membership_change(self.status(), self.draw_at, now);
-        if result.is_err() && self.closing.is_none() {
-            self.closing = Some(Closing::Draw {
-                because_full: false,
-            });
+        if result.is_err() {
+            self.close_for_draw(false);
         }
         result
     }
 
-    fn join(&mut self, user_id: i64, notify: bool, now: DateTime<Utc>) -> AppResult<()> {
-        self.check_open(now)?;
-        match self.members.get(&user_id).copied() {
-            Some(had_notify) => {
-                if notify && !had_notify {
-                    self.members.insert(user_id, true);
-                    self.pending.ops.push(Op {
-                        user_id,
-                        previous: Some(false),
-                    });
-                }
-            }
-            None => {
-                rules::check_capacity(self.members.len(), self.max_participants)?;
-                self.members.insert(user_id, notify);
-                self.pending.ops.push(Op {
-                    user_id,
-                    previous: None,
-                });
-                if rules::is_filled(self.draw_mode, self.members.len(), self.max_participants) {
-                    self.closing = Some(Closing::Draw { because_full: true });
-                }
-            }
+    fn decide(
+        &mut self,
+        user_id: i64,
+        change: Change,
+        reply: Reply<Membership>,
+        now: DateTime<Utc>,
+    ) -> Result<(), (Reply<Membership>, AppError)> {
+        if let Err(err) = self.check_open(now) {
+            return Err((reply, err));
         }
+        self.members.decide(user_id, change, reply)?;
+        self.follow_fill();
         Ok(())
     }
 
-    fn leave(&mut self, user_id: i64, now: DateTime<Utc>) -> AppResult<()> {
-        self.check_open(now)?;
-        if let Some(previous) = self.members.remove(&user_id) {
-            self.pending.ops.push(Op {
-                user_id,
-                previous: Some(previous),
-            });
+    /// A `when_full` event draws once full, and stays open again if a
+    /// failed commit undid what filled it.
+    fn follow_fill(&mut self) {
+        let filled = self.members.is_filled(self.draw_mode);
+        match self.closing {
+            None if filled => self.closing = Some(Closing::Draw { because_full: true }),
+            Some(Closing::Draw { because_full: true }) if !filled => self.closing = None,
+            _ => {}
         }
-        Ok(())
-    }
-
-    /// The net effect of `ops` given the state they led to.
-    fn changes_for(&self, ops: &[Op]) -> BatchChanges {
-        let mut changes = BatchChanges {
-            count: self.members.len() as i32,
-            write_count: self.count_behind() && self.count_written_at.elapsed() >= COUNT_EVERY,
-            ..Default::default()
-        };
-        let mut seen = HashSet::new();
-        let existed: HashSet<i64> = ops
-            .iter()
-            .filter(|op| op.previous.is_some())
-            .map(|op| op.user_id)
-            .collect();
-        for op in ops {
-            if !seen.insert(op.user_id) {
-                continue;
-            }
-            match self.members.get(&op.user_id) {
-                Some(&notify) => {
-                    changes.joins.push((op.user_id, notify));
-                    // The row may already exist (insert is ignored): set the flag.
-                    if notify && existed.contains(&op.user_id) {
-                        changes.notify_on.push(op.user_id);
-                    }
-                }
-                None => changes.leaves.push(op.user_id),
-            }
-        }
-        changes
     }
 
     /// The row's count differs from the committed one.
     fn count_behind(&self) -> bool {
-        self.members.len() as i32 != self.stored_count
+        self.stored_count != Some(self.members.committed_count() as i32)
     }
 
-    fn rollback(&mut self, ops: &[Op]) {
-        for op in ops.iter().rev() {
-            match op.previous {
-                Some(notify) => self.members.insert(op.user_id, notify),
-                None => self.members.remove(&op.user_id),
-            };
-        }
-        if matches!(self.closing, Some(Closing::Draw { because_full: true }))
-            && !rules::is_filled(self.draw_mode, self.members.len(), self.max_participants)
-        {
-            self.closing = None;
-        }
+    fn quiet(&self) -> bool {
+        self.closing.is_none()
+            && !self.members.is_flushing()
+            && !self.members.has_queued()
+            && !self.count_behind()
+    }
+}
+
+/// Sends a finished batch's answers.
+fn release(released: Released<Reply<Membership>>) {
+    for (reply, membership) in released.answered {
+        let _ = reply.send(Ok(membership));
+    }
+    for reply in released.failed {
+        let _ = reply.send(Err(AppError::Unavailable(
+            "the participation could not be stored; try again".into(),
+        )));
+    }
+    for (reply, err) in released.refused {
+        let _ = reply.send(Err(err));
     }
 }
 
@@ -281,43 +233,38 @@ impl EventActor {
                 Phase::Unavailable
             }
             Ok(None) => Phase::Missing,
-            Ok(Some(state)) => match EventStatus::from_db(state.event.status) {
-                Some(status) if !status.is_live() => Phase::Finished {
-                    status,
-                    creator_id: state.event.creator_id,
-                },
-                Some(status) => {
-                    let resume = status == EventStatus::Drawing;
-                    match Live::from_state(state) {
-                        Ok(mut live) => {
-                            if resume {
-                                live.closing = Some(Closing::Draw {
-                                    because_full: false,
-                                });
-                            }
-                            Phase::Live(Box::new(live))
+            Ok(Some(state)) if !state.event.status.is_live() => Phase::Finished {
+                status: state.event.status,
+                creator_id: state.event.creator_id,
+            },
+            Ok(Some(state)) => {
+                let resume = state.event.status == EventStatus::Drawing;
+                match Live::from_state(state) {
+                    Ok(mut live) => {
+                        if resume {
+                            live.close_for_draw(false);
                         }
-                        Err(err) => {
-                            tracing::error!(event_id = self.event_id, error = %err, "bad event row");
-                            Phase::Unavailable
-                        }
+                        // Filled before a crash, not yet drawn.
+                        live.follow_fill();
+                        Phase::Live(Box::new(live))
+                    }
+                    Err(err) => {
+                        tracing::error!(event_id = self.event_id, error = %err, "bad event row");
+                        Phase::Unavailable
                     }
                 }
-                None => Phase::Unavailable,
-            },
+            }
         };
         match &mut self.phase {
             Phase::Live(live) => {
                 // A row behind its participants (a crash within a second of
                 // a commit) is rewritten by the next batch or count tick.
                 self.committed
-                    .store(live.members.len() as i64, Ordering::Release);
+                    .store(live.members.committed_count() as i64, Ordering::Release);
                 // Wake at draw_at while alive; the registry covers the rest.
                 let wait = (live.draw_at - Utc::now()).to_std().unwrap_or_default();
-                if live.closing.is_none() && wait.is_zero() {
-                    live.closing = Some(Closing::Draw {
-                        because_full: false,
-                    });
+                if wait.is_zero() {
+                    live.close_for_draw(false);
                 }
                 if wait < self.idle_timeout * 2 {
                     ctx.notify_later(DrawDue, wait);
@@ -342,28 +289,27 @@ impl EventActor {
         }
     }
 
-    /// Moves the event forward: commit what is pending, then (with nothing
+    /// Moves the event forward: commit what is queued, then (with nothing
     /// in flight) carry out a draw or cancel that closing asked for.
     fn advance(&mut self, ctx: &mut Context<Self>) {
         let Phase::Live(live) = &mut self.phase else {
             return;
         };
-        if live.flushing || live.finishing {
+        if live.members.is_flushing() || live.finishing {
             return;
         }
-        if !live.pending.waiters.is_empty() || !live.pending.ops.is_empty() {
+        if live.members.has_queued() {
             self.flush(ctx, false);
         } else if live.closing.is_some() {
             self.finish(ctx);
         }
     }
 
-    /// Writes the row's count if it is behind and due (called every
-    /// `COUNT_EVERY`): an event whose joins stopped still gets it within a
-    /// second.
+    /// Writes the row's count if it is behind (called every `COUNT_EVERY`):
+    /// an event whose joins stopped still gets it within a second.
     fn write_count(&mut self, ctx: &mut Context<Self>) {
         if let Phase::Live(live) = &self.phase {
-            if !live.flushing && !live.finishing && live.count_behind() {
+            if !live.members.is_flushing() && !live.finishing && live.count_behind() {
                 self.flush(ctx, true);
             }
         }
@@ -373,53 +319,82 @@ impl EventActor {
         let Phase::Live(live) = &mut self.phase else {
             return;
         };
-        let batch = std::mem::take(&mut live.pending);
-        let mut changes = live.changes_for(&batch.ops);
-        changes.write_count |= count_due && live.count_behind();
+        let mut changes = live.members.start_batch();
+        changes.write_count = live.stored_count != Some(changes.count)
+            && (count_due || live.count_written_at.elapsed() >= COUNT_EVERY);
         if changes.is_empty() {
-            for (reply, membership) in batch.waiters {
-                let _ = reply.send(Ok(membership));
-            }
+            release(live.members.committed());
             return self.advance(ctx);
         }
-        live.flushing = true;
         let db = self.db.clone();
         let event_id = self.event_id;
         let started = Instant::now();
         let (count, wrote_count) = (changes.count, changes.write_count);
-        metrics::histogram!("lottery_event_batch_size").record(batch.ops.len() as f64);
+        let rows = changes.joins.len() + changes.leaves.len() + changes.notify_on.len();
+        metrics::histogram!("lottery_event_batch_size").record(rows as f64);
         let write = async move {
             store::participants::apply_batch(&db, event_id, &changes, Utc::now()).await
         };
         ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
             metrics::histogram!("lottery_event_batch_commit_seconds")
                 .record(started.elapsed().as_secs_f64());
-            if let Phase::Live(live) = &mut act.phase {
-                live.flushing = false;
-                match result {
-                    Ok(()) => {
-                        if wrote_count {
-                            live.stored_count = count;
-                            live.count_written_at = Instant::now();
-                        }
-                        act.committed.store(i64::from(count), Ordering::Release);
-                        for (reply, membership) in batch.waiters {
-                            let _ = reply.send(Ok(membership));
-                        }
+            let Phase::Live(live) = &mut act.phase else {
+                return;
+            };
+            match result {
+                Ok(()) => {
+                    if wrote_count {
+                        live.stored_count = Some(count);
+                        live.count_written_at = Instant::now();
                     }
-                    Err(err) => {
-                        tracing::warn!(event_id, error = %err, "group commit failed; rolled back");
-                        metrics::counter!("lottery_event_batch_failures_total").increment(1);
-                        live.rollback(&batch.ops);
-                        for (reply, _) in batch.waiters {
-                            let _ = reply.send(Err(AppError::Unavailable(
-                                "the participation could not be stored; try again".into(),
-                            )));
-                        }
-                    }
+                    release(live.members.committed());
+                    act.committed
+                        .store(live.members.committed_count() as i64, Ordering::Release);
+                    act.advance(ctx);
+                }
+                Err(err) => {
+                    tracing::warn!(event_id, error = %err, "group commit failed; reloading");
+                    metrics::counter!("lottery_event_batch_failures_total").increment(1);
+                    act.reload_after_failure(ctx);
                 }
             }
-            act.advance(ctx);
+        }));
+    }
+
+    /// After a failed commit nobody knows what the database holds: read it
+    /// again, holding the mailbox meanwhile so no request is decided on
+    /// memory that may be wrong. If even that read fails, every waiting
+    /// request gets 503 and the actor stops; the next request starts a new
+    /// one from the database.
+    fn reload_after_failure(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let event_id = self.event_id;
+        let reload = async move { store::participants::members(&db, event_id).await };
+        ctx.wait(reload.into_actor(self).map(move |result, act, ctx| {
+            let Phase::Live(live) = &mut act.phase else {
+                return;
+            };
+            match result {
+                Ok(stored) => {
+                    release(live.members.failed(stored));
+                    live.follow_fill();
+                    // The row's count may or may not include the batch.
+                    live.stored_count = None;
+                    act.committed
+                        .store(live.members.committed_count() as i64, Ordering::Release);
+                    act.advance(ctx);
+                }
+                Err(err) => {
+                    tracing::warn!(event_id, error = %err, "cannot reload after a failed commit; stopping");
+                    for reply in live.members.abandon() {
+                        let _ = reply.send(Err(AppError::Unavailable(
+                            "the participation could not be stored; try again".into(),
+                        )));
+                    }
+                    act.phase = Phase::Unavailable;
+                    ctx.stop();
+                }
+            }
         }));
     }
 
@@ -436,7 +411,7 @@ impl EventActor {
             Some(Closing::Cancel(reply)) => {
                 let reply = reply.take();
                 // Nothing is in flight at a closing: members are all committed.
-                let count = live.members.len() as i32;
+                let count = live.members.committed_count() as i32;
                 let write =
                     async move { store::events::cancel(&db, event_id, Utc::now(), count).await };
                 ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
@@ -468,7 +443,7 @@ impl EventActor {
             Some(Closing::Draw { .. }) => {
                 let started = Instant::now();
                 let (seed, prizes) = (live.seed, live.prizes.clone());
-                let participants = live.members.len();
+                let participants = live.members.committed_count();
                 let permits = self.draw_permits.clone();
                 let write = async move {
                     let _permit = permits.acquire_owned().await;
@@ -488,14 +463,7 @@ impl EventActor {
                                 tracing::info!(event_id, participants, "event drawn");
                                 act.finished(status, creator_id, ctx);
                             }
-                            Err(err) => {
-                                tracing::warn!(event_id, error = %err, "draw failed; will retry");
-                                metrics::counter!("lottery_draw_failures_total").increment(1);
-                                if let Phase::Live(live) = &mut act.phase {
-                                    live.finishing = false;
-                                }
-                                ctx.run_later(RETRY_DELAY, |act, ctx| act.advance(ctx));
-                            }
+                            Err(err) => act.draw_failed(err, ctx),
                         }),
                 );
             }
@@ -503,10 +471,39 @@ impl EventActor {
         }
     }
 
+    /// A draw that failed is tried again after a pause that doubles with
+    /// each failure (up to `DRAW_RETRY_MAX`); one that keeps failing is
+    /// logged as an error and counted in `lottery_draws_stuck`.
+    fn draw_failed(&mut self, err: AppError, ctx: &mut Context<Self>) {
+        let event_id = self.event_id;
+        metrics::counter!("lottery_draw_failures_total").increment(1);
+        let Phase::Live(live) = &mut self.phase else {
+            return;
+        };
+        live.finishing = false;
+        live.draw_failures += 1;
+        let attempts = live.draw_failures;
+        let pause = RETRY_DELAY
+            .saturating_mul(1 << (attempts - 1).min(16))
+            .min(DRAW_RETRY_MAX);
+        if attempts == DRAW_STUCK_AFTER {
+            metrics::gauge!("lottery_draws_stuck").increment(1.0);
+        }
+        if attempts >= DRAW_STUCK_AFTER {
+            tracing::error!(event_id, attempts, error = %err, retry_in = ?pause, "draw keeps failing");
+        } else {
+            tracing::warn!(event_id, attempts, error = %err, retry_in = ?pause, "draw failed; will retry");
+        }
+        ctx.run_later(pause, |act, ctx| act.advance(ctx));
+    }
+
     fn finished(&mut self, status: EventStatus, creator_id: i64, ctx: &mut Context<Self>) {
         if let Phase::Live(live) = &mut self.phase {
             for reply in live.draw_waiters.drain(..) {
                 let _ = reply.send(Ok(()));
+            }
+            if live.draw_failures >= DRAW_STUCK_AFTER {
+                metrics::gauge!("lottery_draws_stuck").decrement(1.0);
             }
         }
         self.phase = Phase::Finished { status, creator_id };
@@ -515,17 +512,29 @@ impl EventActor {
         ctx.run_later(LINGER, |_, ctx| ctx.stop());
     }
 
-    /// Queues a membership answer behind the next commit, so no answer
-    /// overtakes a write it depends on.
-    fn answer_after_commit(
+    /// A join or leave: decided now, answered after the batch that holds
+    /// it commits, so no answer overtakes a write it depends on.
+    fn membership_change(
         &mut self,
+        user_id: i64,
+        change: Change,
         reply: Reply<Membership>,
-        joined: bool,
         ctx: &mut Context<Self>,
     ) {
-        if let Phase::Live(live) = &mut self.phase {
-            let membership = live.membership(joined);
-            live.pending.waiters.push((reply, membership));
+        self.last_touch = Instant::now();
+        let Phase::Live(live) = &mut self.phase else {
+            let _ = reply.send(Err(self.not_live()));
+            return;
+        };
+        let result = match live.decide(user_id, change, reply, Utc::now()) {
+            Ok(()) => "accepted",
+            Err((reply, err)) => {
+                let _ = reply.send(Err(err));
+                "refused"
+            }
+        };
+        if matches!(change, Change::Join { .. }) {
+            metrics::counter!("lottery_joins_total", "result" => result).increment(1);
         }
         self.advance(ctx);
     }
@@ -566,12 +575,7 @@ impl Actor for EventActor {
         ctx.run_interval(every, |act, ctx| {
             let idle = act.last_touch.elapsed() >= act.idle_timeout;
             if let Phase::Live(live) = &act.phase {
-                let quiet = live.closing.is_none()
-                    && !live.flushing
-                    && !live.count_behind()
-                    && live.pending.ops.is_empty()
-                    && live.pending.waiters.is_empty();
-                if idle && quiet {
+                if idle && live.quiet() {
                     ctx.stop();
                 }
             }
@@ -580,6 +584,11 @@ impl Actor for EventActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.committed.store(NO_COUNT, Ordering::Release);
+        if let Phase::Live(live) = &self.phase {
+            if live.draw_failures >= DRAW_STUCK_AFTER {
+                metrics::gauge!("lottery_draws_stuck").decrement(1.0);
+            }
+        }
         metrics::gauge!("lottery_event_actors").decrement(1.0);
     }
 }
@@ -588,22 +597,8 @@ impl Handler<Join> for EventActor {
     type Result = ();
 
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
-        self.last_touch = Instant::now();
-        let Phase::Live(live) = &mut self.phase else {
-            let _ = msg.reply.send(Err(self.not_live()));
-            return;
-        };
-        match live.join(msg.user_id, msg.notify, Utc::now()) {
-            Ok(()) => {
-                metrics::counter!("lottery_joins_total", "result" => "accepted").increment(1);
-                self.answer_after_commit(msg.reply, true, ctx);
-            }
-            Err(err) => {
-                metrics::counter!("lottery_joins_total", "result" => "refused").increment(1);
-                let _ = msg.reply.send(Err(err));
-                self.advance(ctx);
-            }
-        }
+        let change = Change::Join { notify: msg.notify };
+        self.membership_change(msg.user_id, change, msg.reply, ctx);
     }
 }
 
@@ -611,18 +606,7 @@ impl Handler<Leave> for EventActor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
-        self.last_touch = Instant::now();
-        let Phase::Live(live) = &mut self.phase else {
-            let _ = msg.reply.send(Err(self.not_live()));
-            return;
-        };
-        match live.leave(msg.user_id, Utc::now()) {
-            Ok(()) => self.answer_after_commit(msg.reply, false, ctx),
-            Err(err) => {
-                let _ = msg.reply.send(Err(err));
-                self.advance(ctx);
-            }
-        }
+        self.membership_change(msg.user_id, Change::Leave, msg.reply, ctx);
     }
 }
 
@@ -631,27 +615,31 @@ impl Handler<Cancel> for EventActor {
 
     fn handle(&mut self, msg: Cancel, ctx: &mut Context<Self>) {
         self.last_touch = Instant::now();
-        let result = match &mut self.phase {
-            Phase::Live(live) => rules::check_creator(live.creator_id, msg.user_id)
-                .and_then(|()| rules::check_cancel(live.status())),
-            Phase::Finished { status, creator_id } => {
-                rules::check_creator(*creator_id, msg.user_id)
-                    .and_then(|()| rules::check_cancel(*status))
-            }
-            _ => Err(self.not_live()),
-        };
-        match (result, &mut self.phase) {
-            (Ok(()), Phase::Live(live)) => {
-                live.closing = Some(Closing::Cancel(Some(msg.reply)));
+        let now = Utc::now();
+        match &mut self.phase {
+            Phase::Live(live) => {
+                let allowed = rules::check_creator(live.creator_id, msg.user_id)
+                    .and_then(|()| rules::check_cancel(live.status(), live.draw_at, now));
+                match allowed {
+                    Ok(()) => live.closing = Some(Closing::Cancel(Some(msg.reply))),
+                    Err(err) => {
+                        // Past draw_at the timer may not have fired yet.
+                        if now >= live.draw_at {
+                            live.close_for_draw(false);
+                        }
+                        let _ = msg.reply.send(Err(err));
+                    }
+                }
                 self.advance(ctx);
             }
-            (Ok(()), _) => {
-                let _ = msg
-                    .reply
-                    .send(Err(AppError::internal("cancel of a non-live event")));
+            Phase::Finished { status, creator_id } => {
+                let _ = msg.reply.send(
+                    rules::check_creator(*creator_id, msg.user_id)
+                        .and_then(|()| Err(rules::not_cancellable(*status))),
+                );
             }
-            (Err(err), _) => {
-                let _ = msg.reply.send(Err(err));
+            _ => {
+                let _ = msg.reply.send(Err(self.not_live()));
             }
         }
     }
@@ -668,9 +656,7 @@ impl Handler<DrawNow> for EventActor {
                     .and_then(|()| rules::check_manual_draw(live.draw_mode, live.status()));
                 match allowed {
                     Ok(()) => {
-                        live.closing = Some(Closing::Draw {
-                            because_full: false,
-                        });
+                        live.close_for_draw(false);
                         live.draw_waiters.push(msg.reply);
                         self.advance(ctx);
                     }
@@ -702,10 +688,8 @@ impl Handler<DrawDue> for EventActor {
 
     fn handle(&mut self, _: DrawDue, ctx: &mut Context<Self>) {
         if let Phase::Live(live) = &mut self.phase {
-            if live.closing.is_none() && Utc::now() >= live.draw_at {
-                live.closing = Some(Closing::Draw {
-                    because_full: false,
-                });
+            if Utc::now() >= live.draw_at {
+                live.close_for_draw(false);
             }
         }
         self.advance(ctx);

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::domain::draw::ALGORITHM;
-use crate::domain::event::{DrawMode, EventStatus};
+use crate::domain::event::EventStatus;
 use crate::store::events::{EventRecord, ViewerState};
 use crate::store::models::{from_db_time, UserRow};
 
@@ -91,7 +91,6 @@ pub struct EventView {
 impl EventView {
     pub fn new(record: EventRecord, viewer: Option<&ViewerState>) -> Self {
         let e = record.event;
-        let status = EventStatus::from_db(e.status).unwrap_or(EventStatus::Open);
         let me = viewer.map(|v| MeView {
             joined: v.joined.contains(&e.id),
             prize: v.prizes.get(&e.id).map(|(id, name)| PrizeRef {
@@ -107,10 +106,8 @@ impl EventView {
                 id: e.creator_id,
                 nickname: record.creator_nickname,
             },
-            status: status.as_str(),
-            draw_mode: DrawMode::from_db(e.draw_mode)
-                .unwrap_or(DrawMode::AtTime)
-                .as_str(),
+            status: e.status.as_str(),
+            draw_mode: e.draw_mode.as_str(),
             draw_at: time(e.draw_at),
             max_participants: e.max_participants,
             participant_count: e.participant_count,
@@ -130,7 +127,7 @@ impl EventView {
             fairness: Fairness {
                 algorithm: ALGORITHM,
                 seed_hash: e.seed_hash,
-                seed: (status == EventStatus::Drawn).then(|| hex::encode(&e.seed)),
+                seed: (e.status == EventStatus::Drawn).then(|| hex::encode(&e.seed)),
             },
             me,
         }

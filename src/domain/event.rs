@@ -3,9 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
+
 use crate::error::AppError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Stored as SMALLINT (`store::types` maps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
 pub enum EventStatus {
     Open,
     Drawing,
@@ -25,11 +30,16 @@ impl EventStatus {
     }
 
     pub fn to_db(self) -> i16 {
+        *self.db_value()
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
         match self {
-            Self::Open => 0,
-            Self::Drawing => 1,
-            Self::Drawn => 2,
-            Self::Cancelled => 9,
+            Self::Open => &0,
+            Self::Drawing => &1,
+            Self::Drawn => &2,
+            Self::Cancelled => &9,
         }
     }
 
@@ -49,7 +59,9 @@ impl EventStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Stored as SMALLINT (`store::types` maps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
 pub enum DrawMode {
     AtTime,
     WhenFull,
@@ -67,10 +79,15 @@ impl DrawMode {
     }
 
     pub fn to_db(self) -> i16 {
+        *self.db_value()
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
         match self {
-            Self::AtTime => 0,
-            Self::WhenFull => 1,
-            Self::Manual => 2,
+            Self::AtTime => &0,
+            Self::WhenFull => &1,
+            Self::Manual => &2,
         }
     }
 
@@ -133,14 +150,28 @@ pub fn check_creator(creator_id: i64, caller: i64) -> Result<(), AppError> {
     }
 }
 
-pub fn check_cancel(status: EventStatus) -> Result<(), AppError> {
+/// An open event may be cancelled until its draw time; from then on it is
+/// drawn, whether or not the draw has started yet.
+pub fn check_cancel(
+    status: EventStatus,
+    draw_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     match status {
-        EventStatus::Open => Ok(()),
-        other => Err(AppError::InvalidState(format!(
-            "only an open event can be cancelled; this one is {}",
-            other.as_str()
-        ))),
+        EventStatus::Open if now < draw_at => Ok(()),
+        EventStatus::Open => Err(AppError::InvalidState(
+            "the draw time has passed: the event is being drawn and can no longer be cancelled"
+                .into(),
+        )),
+        other => Err(not_cancellable(other)),
     }
+}
+
+pub fn not_cancellable(status: EventStatus) -> AppError {
+    AppError::InvalidState(format!(
+        "only an open event can be cancelled; this one is {}",
+        status.as_str()
+    ))
 }
 
 pub fn check_manual_draw(mode: DrawMode, status: EventStatus) -> Result<(), AppError> {
@@ -227,8 +258,22 @@ mod tests {
     fn creator_only_and_state_checks() {
         assert!(check_creator(1, 1).is_ok());
         assert_eq!(check_creator(1, 2).unwrap_err().code(), 40300);
-        assert!(check_cancel(EventStatus::Open).is_ok());
-        assert_eq!(check_cancel(EventStatus::Drawn).unwrap_err().code(), 40901);
+        let now = Utc::now();
+        let later = now + Duration::seconds(1);
+        assert!(check_cancel(EventStatus::Open, later, now).is_ok());
+        assert_eq!(
+            check_cancel(EventStatus::Open, now, now)
+                .unwrap_err()
+                .code(),
+            40901,
+            "at draw_at the event is drawn, not cancelled"
+        );
+        assert_eq!(
+            check_cancel(EventStatus::Drawn, later, now)
+                .unwrap_err()
+                .code(),
+            40901
+        );
         assert!(check_manual_draw(DrawMode::Manual, EventStatus::Open).is_ok());
         assert_eq!(
             check_manual_draw(DrawMode::AtTime, EventStatus::Open)

@@ -54,8 +54,8 @@ pub async fn create(
                     events::creator_id.eq(creator_id),
                     events::title.eq(&new.title),
                     events::description.eq(&new.description),
-                    events::status.eq(EventStatus::Open.to_db()),
-                    events::draw_mode.eq(new.draw_mode.to_db()),
+                    events::status.eq(EventStatus::Open),
+                    events::draw_mode.eq(new.draw_mode),
                     events::draw_at.eq(to_db_time(new.draw_at)),
                     events::max_participants.eq(new.max_participants),
                     events::participant_count.eq(0),
@@ -254,11 +254,9 @@ pub async fn due_for_draw(
     db_run!(db, |conn| {
         let rows: Vec<(i64, chrono::NaiveDateTime)> = events::table
             .filter(
-                events::status
-                    .eq(EventStatus::Drawing.to_db())
-                    .or(events::status
-                        .eq(EventStatus::Open.to_db())
-                        .and(events::draw_at.le(until))),
+                events::status.eq(EventStatus::Drawing).or(events::status
+                    .eq(EventStatus::Open)
+                    .and(events::draw_at.le(until))),
             )
             .order(events::draw_at)
             .limit(limit)
@@ -288,7 +286,7 @@ pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
         else {
             return Ok(None);
         };
-        if !EventStatus::from_db(event.status).is_some_and(EventStatus::is_live) {
+        if !event.status.is_live() {
             return Ok(Some(LiveState {
                 event,
                 prizes: vec![],
@@ -321,10 +319,10 @@ pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>, count: i32) -> AppResu
         let n = diesel::update(
             events::table
                 .find(id)
-                .filter(events::status.eq(EventStatus::Open.to_db())),
+                .filter(events::status.eq(EventStatus::Open)),
         )
         .set((
-            events::status.eq(EventStatus::Cancelled.to_db()),
+            events::status.eq(EventStatus::Cancelled),
             events::cancelled_at.eq(to_db_time(now)),
             events::participant_count.eq(count),
         ))
@@ -349,20 +347,19 @@ pub async fn draw(
     now: DateTime<Utc>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<Option<EventStatus>> {
-    let open = EventStatus::Open.to_db();
-    let drawing = EventStatus::Drawing.to_db();
+    let drawing = EventStatus::Drawing;
     let begin = db.begin_write();
     db_run!(db, |conn| {
         let status = events::table.find(id).select(events::status);
-        diesel::update(events::table.find(id).filter(events::status.eq(open)))
-            .set(events::status.eq(drawing))
-            .execute(conn)
-            .await?;
-        let before = status
-            .first::<i16>(conn)
-            .await
-            .optional()?
-            .and_then(EventStatus::from_db);
+        diesel::update(
+            events::table
+                .find(id)
+                .filter(events::status.eq(EventStatus::Open)),
+        )
+        .set(events::status.eq(drawing))
+        .execute(conn)
+        .await?;
+        let before = status.first::<EventStatus>(conn).await.optional()?;
         if before != Some(EventStatus::Drawing) {
             return Ok(before);
         }
@@ -382,18 +379,19 @@ pub async fn draw(
                     .iter()
                     .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
                 script.push(multi_row_insert(
-                    "INSERT",
                     "winners (event_id, user_id, prize_id)",
                     rows,
+                    "",
                 ));
             }
             // The count as drawn: the row may lag the actor's (see
             // participants::apply_batch).
             script.push(format!(
-                "UPDATE events SET status = {}, drawn_at = '{}', participant_count = {count} \
-                 WHERE id = {id} AND status = {drawing}",
-                EventStatus::Drawn.to_db(),
-                sql_time(now)
+                "UPDATE events SET status = {drawn}, drawn_at = '{}', \
+                 participant_count = {count} WHERE id = {id} AND status = {drawing}",
+                sql_time(now),
+                drawn = EventStatus::Drawn.to_db(),
+                drawing = drawing.to_db(),
             ));
             script.push("COMMIT".into());
             script.join(";\n")
@@ -403,21 +401,11 @@ pub async fn draw(
         if let Err(err) = conn.batch_execute(&script).await {
             let _ = conn.batch_execute("ROLLBACK").await;
             // Another instance may have finished the same draw first.
-            if status
-                .first::<i16>(conn)
-                .await
-                .optional()?
-                .and_then(EventStatus::from_db)
-                != Some(EventStatus::Drawn)
-            {
+            if status.first::<EventStatus>(conn).await.optional()? != Some(EventStatus::Drawn) {
                 return Err(err.into());
             }
         }
-        Ok(status
-            .first::<i16>(conn)
-            .await
-            .optional()?
-            .and_then(EventStatus::from_db))
+        Ok(status.first::<EventStatus>(conn).await.optional()?)
     })
 }
 

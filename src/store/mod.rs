@@ -18,6 +18,7 @@ pub mod models;
 pub mod participants;
 pub mod pool;
 pub mod schema;
+pub mod types;
 pub mod users;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -32,9 +33,28 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// SQLite settings for a server: WAL so readers never block the writer,
 /// NORMAL sync (a committed transaction survives a process crash), and a busy
-/// timeout so concurrent writers queue instead of failing.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+/// timeout so concurrent writers queue (for at most the lock timeout)
+/// instead of failing at once.
+fn sqlite_pragmas(lock_timeout: Duration) -> String {
+    format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+        lock_timeout.as_millis()
+    )
+}
+
+/// MySQL session settings: a lock wait as long as the lock timeout (whole
+/// seconds, at least one: a hot event's batch must not sit behind a lock
+/// for InnoDB's default 50 s), and strict modes so a value the column
+/// cannot hold is an error, never a silently stored zero date or truncation.
+fn mysql_session(lock_timeout: Duration) -> String {
+    format!(
+        "SET SESSION innodb_lock_wait_timeout = {}, \
+         sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,\
+         ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        lock_timeout.as_secs().max(1)
+    )
+}
 
 #[derive(Clone)]
 pub enum Db {
@@ -58,7 +78,7 @@ macro_rules! db_run {
         }
     }};
     // One backend's arm: the body on a pooled connection, which is marked
-    // broken (so bb8 replaces it) when the body found the database gone.
+    // broken (so bb8 replaces it) when the body found the connection gone.
     (@pooled $pool:ident, $conn:ident, $body:expr) => {{
         let mut pooled = $pool.get().await?;
         let result: $crate::error::AppResult<_> = async {
@@ -66,7 +86,7 @@ macro_rules! db_run {
             $body
         }
         .await;
-        if matches!(result, Err($crate::error::AppError::Unavailable(_))) {
+        if matches!(result, Err($crate::error::AppError::DatabaseLost)) {
             pooled.broken = true;
         }
         result
@@ -76,11 +96,18 @@ macro_rules! db_run {
 impl Db {
     /// Opens the pool named by the URL (creating the MySQL database if it
     /// does not exist yet) and applies the embedded migrations.
-    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, String> {
+    /// `lock_timeout` bounds how long a statement waits for another
+    /// writer's lock before it fails (SQLite's busy timeout, InnoDB's lock
+    /// wait).
+    pub async fn connect(
+        url: &str,
+        pool_size: u32,
+        lock_timeout: Duration,
+    ) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
-            Self::connect_sqlite(path.to_string(), pool_size).await
+            Self::connect_sqlite(path.to_string(), pool_size, lock_timeout).await
         } else if url.starts_with("mysql://") {
-            Self::connect_mysql(url, pool_size).await
+            Self::connect_mysql(url, pool_size, lock_timeout).await
         } else {
             Err(format!(
                 "LOTTERY_DATABASE_URL must start with sqlite:// or mysql://, got {url:?}"
@@ -88,13 +115,19 @@ impl Db {
         }
     }
 
-    async fn connect_sqlite(path: String, pool_size: u32) -> Result<Self, String> {
+    async fn connect_sqlite(
+        path: String,
+        pool_size: u32,
+        lock_timeout: Duration,
+    ) -> Result<Self, String> {
+        let pragmas = sqlite_pragmas(lock_timeout);
         let migrate_path = path.clone();
+        let migrate_pragmas = pragmas.clone();
         tokio::task::spawn_blocking(move || -> Result<(), String> {
             use diesel::Connection;
             let mut conn = SqliteConnection::establish(&migrate_path)
                 .map_err(|e| format!("cannot open SQLite database {migrate_path}: {e}"))?;
-            conn.batch_execute(SQLITE_PRAGMAS)
+            conn.batch_execute(&migrate_pragmas)
                 .map_err(|e| e.to_string())?;
             conn.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(|e| format!("SQLite migrations failed: {e}"))?;
@@ -104,11 +137,12 @@ impl Db {
         .map_err(|e| e.to_string())??;
 
         let mut manager_config = ManagerConfig::<SqliteConn>::default();
-        manager_config.custom_setup = Box::new(|url| {
+        manager_config.custom_setup = Box::new(move |url| {
             let url = url.to_string();
+            let pragmas = pragmas.clone();
             Box::pin(async move {
                 let mut conn = SqliteConn::establish(&url).await?;
-                conn.batch_execute(SQLITE_PRAGMAS)
+                conn.batch_execute(&pragmas)
                     .await
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(conn)
@@ -128,7 +162,11 @@ impl Db {
         Ok(Self::Sqlite(pool))
     }
 
-    async fn connect_mysql(url: &str, pool_size: u32) -> Result<Self, String> {
+    async fn connect_mysql(
+        url: &str,
+        pool_size: u32,
+        lock_timeout: Duration,
+    ) -> Result<Self, String> {
         create_mysql_database(url).await?;
         let migrate_url = url.to_string();
         tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -144,8 +182,22 @@ impl Db {
         .await
         .map_err(|e| e.to_string())??;
 
-        let manager = Manager(AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(
+        let session = mysql_session(lock_timeout);
+        let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
+        manager_config.custom_setup = Box::new(move |url| {
+            let url = url.to_string();
+            let session = session.clone();
+            Box::pin(async move {
+                let mut conn = AsyncMysqlConnection::establish(&url).await?;
+                conn.batch_execute(&session)
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = Manager(AsyncDieselConnectionManager::new_with_config(
             url,
+            manager_config,
         ));
         let pool = bb8::Pool::builder()
             .max_size(pool_size.max(1))
@@ -166,11 +218,23 @@ impl Db {
         }
     }
 
-    /// The insert that skips rows colliding with a unique key.
-    pub fn insert_ignore_verb(&self) -> &'static str {
+    /// What follows an INSERT into participants so that a row already
+    /// there (the unique key on event and user) is skipped, and nothing
+    /// else is: MySQL's INSERT IGNORE and SQLite's OR IGNORE would also turn
+    /// a missing user (foreign key) or a bad value into a silent no-op.
+    pub fn skip_existing_participant(&self) -> &'static str {
         match self {
-            Self::Mysql(_) => "INSERT IGNORE",
-            Self::Sqlite(_) => "INSERT OR IGNORE",
+            Self::Mysql(_) => " ON DUPLICATE KEY UPDATE id = id",
+            Self::Sqlite(_) => " ON CONFLICT (event_id, user_id) DO NOTHING",
+        }
+    }
+
+    /// The most connections the pool opens (SQLite's pool is capped below
+    /// the configured size).
+    pub fn max_connections(&self) -> u32 {
+        match self {
+            Self::Mysql(pool) => pool.config().max_size,
+            Self::Sqlite(pool) => pool.config().max_size,
         }
     }
 
@@ -183,16 +247,17 @@ impl Db {
     }
 }
 
-/// A multi-row INSERT, which diesel-async cannot build for SQLite. Callers
-/// format in only numbers and `sql_time` values, never client text.
+/// A multi-row INSERT, which diesel-async cannot build for SQLite, ending
+/// in `tail` (a conflict clause, or nothing). Callers format in only numbers
+/// and `sql_time` values, never client text.
 pub(crate) fn multi_row_insert(
-    verb: &str,
     table_and_columns: &str,
     rows: impl Iterator<Item = String>,
+    tail: &str,
 ) -> String {
     let values: Vec<String> = rows.collect();
     format!(
-        "{verb} INTO {table_and_columns} VALUES {}",
+        "INSERT INTO {table_and_columns} VALUES {}{tail}",
         values.join(",")
     )
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::schema::{events, prizes, users};
+use crate::domain::event::{DrawMode, EventStatus};
 
 /// Microseconds: what MySQL's DATETIME(6) keeps, so both backends agree.
 pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
@@ -32,8 +33,8 @@ pub struct EventRow {
     pub creator_id: i64,
     pub title: String,
     pub description: String,
-    pub status: i16,
-    pub draw_mode: i16,
+    pub status: EventStatus,
+    pub draw_mode: DrawMode,
     pub draw_at: NaiveDateTime,
     pub max_participants: Option<i32>,
     pub participant_count: i32,

@@ -50,7 +50,7 @@ fn id_list(ids: &[i64]) -> String {
 fn batch_script(db: &Db, event_id: i64, changes: &BatchChanges, joined_at: &str) -> String {
     batch_script_for(
         db.begin_write(),
-        db.insert_ignore_verb(),
+        db.skip_existing_participant(),
         event_id,
         changes,
         joined_at,
@@ -59,7 +59,7 @@ fn batch_script(db: &Db, event_id: i64, changes: &BatchChanges, joined_at: &str)
 
 fn batch_script_for(
     begin: &str,
-    insert_ignore: &str,
+    skip_existing: &str,
     event_id: i64,
     changes: &BatchChanges,
     joined_at: &str,
@@ -76,9 +76,9 @@ fn batch_script_for(
             format!("({event_id},{user_id},{},'{joined_at}')", i32::from(notify))
         });
         script.push(multi_row_insert(
-            insert_ignore,
             "participants (event_id, user_id, notify, joined_at)",
             rows,
+            skip_existing,
         ));
     }
     if !changes.notify_on.is_empty() {
@@ -100,8 +100,9 @@ fn batch_script_for(
     script.join(";\n")
 }
 
-/// Applies a batch in one transaction. Insert-or-ignore and the unique key
-/// on (event, user) make a retried batch harmless.
+/// Applies a batch in one transaction. Skipping existing rows (and only
+/// those) with the unique key on (event, user) makes a retried batch
+/// harmless.
 ///
 /// The event row's `participant_count` is written only when the batch says
 /// so (the actor does it at most once a second, and before it stops): the
@@ -164,6 +165,18 @@ pub async fn page(
     })
 }
 
+/// The participants and whether each asked for the result notice: what an
+/// event actor holds in memory.
+pub async fn members(db: &Db, event_id: i64) -> AppResult<Vec<(i64, bool)>> {
+    db_run!(db, |conn| {
+        Ok(participants::table
+            .filter(participants::event_id.eq(event_id))
+            .select((participants::user_id, participants::notify))
+            .load(conn)
+            .await?)
+    })
+}
+
 pub async fn user_ids(db: &Db, event_id: i64) -> AppResult<Vec<i64>> {
     db_run!(db, |conn| {
         Ok(participants::table
@@ -190,7 +203,7 @@ mod tests {
         // The script only depends on the backend's dialect, not on a pool.
         let script = batch_script_for(
             "BEGIN",
-            "INSERT IGNORE",
+            " ON DUPLICATE KEY UPDATE id = id",
             3,
             &changes,
             "2026-11-22 12:00:00.000000",
@@ -199,8 +212,9 @@ mod tests {
             script,
             "BEGIN;\n\
              DELETE FROM participants WHERE event_id = 3 AND user_id IN (9);\n\
-             INSERT IGNORE INTO participants (event_id, user_id, notify, joined_at) VALUES \
-             (3,7,1,'2026-11-22 12:00:00.000000'),(3,8,0,'2026-11-22 12:00:00.000000');\n\
+             INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES \
+             (3,7,1,'2026-11-22 12:00:00.000000'),(3,8,0,'2026-11-22 12:00:00.000000') \
+             ON DUPLICATE KEY UPDATE id = id;\n\
              UPDATE participants SET notify = 1 WHERE event_id = 3 AND user_id IN (7);\n\
              UPDATE events SET participant_count = 41 WHERE id = 3;\n\
              COMMIT"
@@ -214,11 +228,11 @@ mod tests {
             count: 5,
             ..Default::default()
         };
-        let script = batch_script_for("BEGIN", "INSERT IGNORE", 3, &changes, "t");
+        let script = batch_script_for("BEGIN", " ON CONFLICT DO NOTHING", 3, &changes, "t");
         assert_eq!(
             script,
-            "INSERT IGNORE INTO participants (event_id, user_id, notify, joined_at) VALUES \
-             (3,7,0,'t')"
+            "INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES \
+             (3,7,0,'t') ON CONFLICT DO NOTHING"
         );
         let count_only = BatchChanges {
             count: 5,
@@ -226,7 +240,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            batch_script_for("BEGIN", "INSERT IGNORE", 3, &count_only, "t"),
+            batch_script_for("BEGIN", "", 3, &count_only, "t"),
             "UPDATE events SET participant_count = 5 WHERE id = 3"
         );
     }

@@ -71,7 +71,9 @@ async fn idle_actors_stop_and_reload_from_the_database(backend: Backend) {
     // Behind the idle actor's back, remove a's row. An actor that stopped
     // and reloads sees it; one that never stopped would still count a.
     actix_web::rt::time::sleep(std::time::Duration::from_millis(2500)).await;
-    let db = Db::connect(&url, 1).await.unwrap();
+    let db = Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     execute_sql(
         &db,
         format!("DELETE FROM participants WHERE event_id = {id} AND user_id = {a_id}"),
@@ -101,7 +103,9 @@ async fn a_broken_event_does_not_take_others_down(backend: Backend) {
     let healthy = app.create_event(&owner, event_body(3600)).await["id"]
         .as_i64()
         .unwrap();
-    let db = Db::connect(&url, 1).await.unwrap();
+    let db = Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     run_sql(
         &db,
         &format!("UPDATE events SET seed = X'0102' WHERE id = {broken}"),

@@ -27,11 +27,8 @@ macro_rules! both_backends {
                 super::$name($crate::helpers::Backend::Sqlite).await
             }
             #[actix_web::test]
+            #[cfg_attr(not(lottery_test_mysql), ignore = "needs LOTTERY_TEST_MYSQL_URL")]
             async fn mysql() {
-                if $crate::helpers::mysql_server().is_none() {
-                    eprintln!("LOTTERY_TEST_MYSQL_URL unset: MySQL variant not run");
-                    return;
-                }
                 super::$name($crate::helpers::Backend::Mysql).await
             }
         }
@@ -48,6 +45,12 @@ pub fn redis_server() -> Option<String> {
     std::env::var("LOTTERY_TEST_REDIS_URL")
         .ok()
         .filter(|u| !u.is_empty())
+}
+
+/// The Redis URL of a test marked `cfg_attr(not(lottery_test_redis), ignore)`:
+/// such a test only runs when the URL was given at build time.
+pub fn required_redis() -> String {
+    redis_server().expect("LOTTERY_TEST_REDIS_URL (set when the tests were built)")
 }
 
 /// Settings for Redis sessions under a key prefix no other test uses.

@@ -2,6 +2,7 @@
 
 mod actors;
 mod auth;
+mod commit_failures;
 mod concurrency;
 mod draw;
 mod events;

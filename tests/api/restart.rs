@@ -56,7 +56,9 @@ async fn interrupted_draw_finishes_with_the_same_result(backend: Backend) {
     app.stop().await;
 
     // A crash right after open → drawing, before the winners were written.
-    let db = Db::connect(&url, 1).await.unwrap();
+    let db = Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     execute_sql(&db, format!("UPDATE events SET status = 1 WHERE id = {id}")).await;
 
     let app = TestApp::spawn_on(url, &[]).await;
@@ -72,7 +74,9 @@ async fn interrupted_draw_finishes_with_the_same_result(backend: Backend) {
 async fn the_count_is_live_and_the_row_catches_up(backend: Backend) {
     let url = fresh_database(backend);
     let app = TestApp::spawn_on(url.clone(), &[]).await;
-    let db = Db::connect(&url, 1).await.unwrap();
+    let db = Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     let (owner, _) = app.login("owner").await;
     let id = app.create_event(&owner, event_body(3600)).await["id"]
         .as_i64()

@@ -12,7 +12,7 @@ use crate::api::handlers::event_id;
 use crate::api::views::{EventView, PrizeRef, UserRef};
 use crate::api::{created, ok};
 use crate::domain::draw::{self, ALGORITHM};
-use crate::domain::event::{check_results_published, EventStatus};
+use crate::domain::event::check_results_published;
 use crate::domain::validation::{validate_event, EventDraft};
 use crate::error::{AppError, AppResult};
 use crate::startup::AppState;
@@ -31,7 +31,7 @@ pub async fn views(
         .into_iter()
         .map(|mut r| {
             // A live event's actor knows its count before the row does.
-            if EventStatus::from_db(r.event.status).is_some_and(EventStatus::is_live) {
+            if r.event.status.is_live() {
                 if let Some(count) = state.events.committed_count(r.event.id) {
                     r.event.participant_count = count;
                 }
@@ -132,9 +132,7 @@ struct Items<T> {
 /// The event row, if its results are published (40901 before the draw).
 async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
     let row = load_row(state, id).await?;
-    let status =
-        EventStatus::from_db(row.status).ok_or_else(|| AppError::internal("bad status"))?;
-    check_results_published(status)?;
+    check_results_published(row.status)?;
     Ok(row)
 }
 

@@ -1,0 +1,37 @@
+//! Column types of our own: an event's status and draw mode are SMALLINT
+//! columns holding the seed's numbers, read and written as the domain's
+//! enums. A number no enum knows (a row written by hand, or by a newer
+//! version) fails that row's decoding with its value in the message.
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::SmallInt;
+
+use crate::domain::event::{DrawMode, EventStatus};
+
+macro_rules! small_int_enum {
+    ($ty:ty, $what:literal) => {
+        impl<DB: Backend> FromSql<SmallInt, DB> for $ty
+        where
+            i16: FromSql<SmallInt, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                let value = i16::from_sql(bytes)?;
+                <$ty>::from_db(value).ok_or_else(|| format!("unknown {} {value}", $what).into())
+            }
+        }
+
+        impl<DB: Backend> ToSql<SmallInt, DB> for $ty
+        where
+            i16: ToSql<SmallInt, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.db_value().to_sql(out)
+            }
+        }
+    };
+}
+
+small_int_enum!(EventStatus, "event status");
+small_int_enum!(DrawMode, "draw mode");
