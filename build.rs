@@ -2,8 +2,12 @@
 //! compiled as `#[ignore]`d, so `cargo test` reports them as ignored instead
 //! of "passed" (a test that returns early looks like a pass). Changing either
 //! variable rebuilds the test targets.
+//!
+//! Also rebuilds the crate when a migration is added: `embed_migrations!`
+//! reads the folders at compile time.
 
 fn main() {
+    println!("cargo::rerun-if-changed=migrations");
     for (var, cfg) in [
         ("LOTTERY_TEST_MYSQL_URL", "lottery_test_mysql"),
         ("LOTTERY_TEST_REDIS_URL", "lottery_test_redis"),

@@ -4,7 +4,25 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
 
-both_backends!(dev_login_me_and_logout, login_errors, profile_updates);
+both_backends!(
+    dev_login_me_and_logout,
+    login_errors,
+    profile_updates,
+    openids_differing_in_case_are_two_users
+);
+
+/// WeChat openids are case-sensitive: on MySQL a case-insensitive column
+/// once merged these two into one account.
+async fn openids_differing_in_case_are_two_users(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (upper, upper_id) = app.login("Alice").await;
+    let (lower, lower_id) = app.login("alice").await;
+    assert_ne!(upper_id, lower_id, "dev:Alice and dev:alice are two users");
+    assert_eq!(app.login("Alice").await.1, upper_id);
+    assert_eq!(app.login("alice").await.1, lower_id);
+    assert_eq!(app.get("/me", Some(&upper)).await.data()["id"], upper_id);
+    assert_eq!(app.get("/me", Some(&lower)).await.data()["id"], lower_id);
+}
 
 async fn dev_login_me_and_logout(backend: Backend) {
     let app = TestApp::spawn(backend).await;

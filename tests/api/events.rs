@@ -8,8 +8,29 @@ both_backends!(
     create_and_get,
     create_validation,
     cancel_rules,
-    my_events_pages
+    my_events_pages,
+    cancel_after_draw_at_is_refused_and_the_event_is_drawn
 );
+
+/// From draw_at on, an open event is drawn, not cancelled, even if the
+/// cancel reaches the actor before its draw timer does.
+async fn cancel_after_draw_at_is_refused_and_the_event_is_drawn(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let (user, _) = app.login("user").await;
+    let id = app.create_event(&owner, event_body(2)).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.join(&user, id).await.status, 200);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = app
+        .post(&format!("/events/{id}/cancel"), Some(&owner), json!({}))
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, 40901), "{:?}", r.body);
+    let drawn = app.wait_status(id, "drawn", 10).await;
+    assert!(drawn["cancelled_at"].is_null());
+    assert_eq!(drawn["participant_count"], 1);
+}
 
 async fn create_and_get(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -2,13 +2,43 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{event_body, Backend, TestApp};
+use std::time::Duration;
+
+use lottery::store::Db;
+
+use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
     join_and_leave_are_idempotent,
     full_events_refuse_joins,
-    participants_are_paged_in_join_order
+    participants_are_paged_in_join_order,
+    a_join_by_a_user_whose_row_is_gone_is_not_acknowledged
 );
+
+/// MySQL's INSERT IGNORE turned the foreign-key failure into a warning and
+/// the join into a 200 with no row; only a duplicate may be skipped.
+async fn a_join_by_a_user_whose_row_is_gone_is_not_acknowledged(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let (owner, _) = app.login("owner").await;
+    let (ghost, ghost_id) = app.login("ghost").await;
+    let (user, _) = app.login("user").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let db = Db::connect(&url, 1, Duration::from_secs(5)).await.unwrap();
+    execute_sql(&db, format!("DELETE FROM users WHERE id = {ghost_id}")).await;
+
+    let r = app.join(&ghost, id).await;
+    assert_ne!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"], json!(null));
+    assert!(app.participant_items(id, 20).await.is_empty());
+    // The event goes on for everyone else.
+    let r = app.join(&user, id).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["participant_count"], 1);
+    assert_eq!(app.participant_items(id, 20).await.len(), 1);
+}
 
 async fn join_and_leave_are_idempotent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
