@@ -1,7 +1,7 @@
 //! Validation of what clients send. Each rule names the field it checks, so
 //! the 40000 message tells the mini-program developer what to fix.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::Deserialize;
 
 use super::event::DrawMode;
@@ -95,14 +95,23 @@ pub fn validate_nickname(value: &str) -> Result<String, AppError> {
     Ok(trimmed.to_string())
 }
 
+/// An RFC 3339 time that is a real instant. RFC 3339 allows second 60 for
+/// a leap second, which neither database can store (MySQL turned it into a
+/// zero date): it is refused, not shifted.
 pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
-    DateTime::parse_from_rfc3339(value)
+    let t = DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             invalid(format!(
                 "{field} must be an RFC 3339 time such as 2026-11-22T12:00:00Z"
             ))
-        })
+        })?;
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(invalid(format!(
+            "{field} names a leap second (:60), which is not stored; use :59 or the next minute"
+        )));
+    }
+    Ok(t)
 }
 
 pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent, AppError> {
@@ -250,6 +259,10 @@ mod tests {
             ),
             (Box::new(|d| d.draw_at = None), "draw_at"),
             (Box::new(|d| d.draw_at = Some("tomorrow".into())), "draw_at"),
+            (
+                Box::new(|d| d.draw_at = Some("2026-12-31T23:59:60Z".into())),
+                "leap second",
+            ),
             (
                 Box::new(move |d| d.draw_at = Some((now - Duration::seconds(1)).to_rfc3339())),
                 "draw_at",

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::models::{to_db_time, EventRow, PrizeRow};
 use super::schema::{events, participants, prizes, users, winners};
-use super::{multi_row_insert, sql_time, Db};
+use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
 use crate::domain::draw::{canonical_order, seed_hash, Award, Seed};
 use crate::domain::event::EventStatus;
@@ -126,6 +126,8 @@ pub async fn load(
         let base = events::table
             .inner_join(users::table)
             .select((EventRow::as_select(), users::nickname));
+        // A single event fails loudly if its row is unreadable; a list
+        // skips such rows (see `readable_rows`).
         let rows: Vec<(EventRow, Option<String>)> = match selection {
             Selection::One(id) => base.filter(events::id.eq(id)).load(conn).await?,
             Selection::OfUser {
@@ -138,35 +140,51 @@ pub async fn load(
                     .filter(events::id.lt(before.unwrap_or(i64::MAX)))
                     .order(events::id.desc())
                     .limit(limit);
-                match role {
+                let (rows, skipped) = match role {
                     Role::Created => {
-                        page.filter(events::creator_id.eq(user_id))
-                            .load(conn)
-                            .await?
+                        readable_rows(
+                            page.filter(events::creator_id.eq(user_id))
+                                .load_stream(conn)
+                                .await?,
+                            "events",
+                        )
+                        .await?
                     }
                     Role::Joined => {
-                        page.filter(
-                            events::id.eq_any(
-                                participants::table
-                                    .filter(participants::user_id.eq(user_id))
-                                    .select(participants::event_id),
-                            ),
+                        readable_rows(
+                            page.filter(
+                                events::id.eq_any(
+                                    participants::table
+                                        .filter(participants::user_id.eq(user_id))
+                                        .select(participants::event_id),
+                                ),
+                            )
+                            .load_stream(conn)
+                            .await?,
+                            "events",
                         )
-                        .load(conn)
                         .await?
                     }
                     Role::Won => {
-                        page.filter(
-                            events::id.eq_any(
-                                winners::table
-                                    .filter(winners::user_id.eq(user_id))
-                                    .select(winners::event_id),
-                            ),
+                        readable_rows(
+                            page.filter(
+                                events::id.eq_any(
+                                    winners::table
+                                        .filter(winners::user_id.eq(user_id))
+                                        .select(winners::event_id),
+                                ),
+                            )
+                            .load_stream(conn)
+                            .await?,
+                            "events",
                         )
-                        .load(conn)
                         .await?
                     }
+                };
+                if skipped > 0 {
+                    tracing::error!(user_id, ?role, skipped, "a list skipped unreadable events");
                 }
+                rows
             }
         };
         let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
@@ -252,17 +270,32 @@ pub async fn due_for_draw(
 ) -> AppResult<Vec<(i64, DateTime<Utc>)>> {
     let until = to_db_time(until);
     db_run!(db, |conn| {
-        let rows: Vec<(i64, chrono::NaiveDateTime)> = events::table
+        let due = events::table
             .filter(
                 events::status.eq(EventStatus::Drawing).or(events::status
                     .eq(EventStatus::Open)
                     .and(events::draw_at.le(until))),
             )
             .order(events::draw_at)
-            .limit(limit)
-            .select((events::id, events::draw_at))
-            .load(conn)
-            .await?;
+            .limit(limit);
+        let (rows, skipped) = readable_rows(
+            due.select((events::id, events::draw_at))
+                .load_stream::<(i64, chrono::NaiveDateTime)>(conn)
+                .await?,
+            "events",
+        )
+        .await?;
+        if skipped > 0 {
+            // Name them, so an operator can repair them: the ids always read.
+            let read: HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
+            let all: Vec<i64> = due.select(events::id).load(conn).await?;
+            for id in all.into_iter().filter(|id| !read.contains(id)) {
+                tracing::error!(
+                    event_id = id,
+                    "unreadable due event skipped by the schedule"
+                );
+            }
+        }
         Ok(rows.into_iter().map(|(id, t)| (id, t.and_utc())).collect())
     })
 }

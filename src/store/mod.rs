@@ -247,6 +247,31 @@ impl Db {
     }
 }
 
+/// The rows of a streamed query that decode; the others (a row written by
+/// hand with a time that is not one, a status no version knows) are
+/// skipped, logged and counted, so one bad row never fails a whole list or
+/// the draw schedule. Returns the rows and how many were skipped.
+pub(crate) async fn readable_rows<U>(
+    rows: impl futures::Stream<Item = diesel::QueryResult<U>>,
+    table: &'static str,
+) -> crate::error::AppResult<(Vec<U>, usize)> {
+    use futures::StreamExt;
+    let mut rows = std::pin::pin!(rows);
+    let (mut read, mut skipped) = (Vec::new(), 0);
+    while let Some(row) = rows.next().await {
+        match row {
+            Ok(row) => read.push(row),
+            Err(diesel::result::Error::DeserializationError(err)) => {
+                skipped += 1;
+                tracing::error!(table, error = %err, "unreadable row skipped");
+                metrics::counter!("lottery_unreadable_rows_total", "table" => table).increment(1);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok((read, skipped))
+}
+
 /// A multi-row INSERT, which diesel-async cannot build for SQLite, ending
 /// in `tail` (a conflict clause, or nothing). Callers format in only numbers
 /// and `sql_time` values, never client text.

@@ -236,5 +236,4 @@ async fn scenario(backend: Backend, failure: Failure) {
     let count = app.get(&format!("/events/{id}"), None).await.data()["participant_count"].clone();
     assert_eq!(count, 2);
     assert_eq!(app.participant_items(id, 20).await.len(), 2);
-    assert_eq!(answers[3].1 .1["data"]["participant_count"], 2);
 }
