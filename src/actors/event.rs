@@ -482,6 +482,13 @@ impl EventActor {
         };
         live.finishing = false;
         live.draw_failures += 1;
+        // The creator who ordered the draw hears now, not after the retries:
+        // the draw stays pending and the event page shows when it is done.
+        for reply in live.draw_waiters.drain(..) {
+            let _ = reply.send(Err(AppError::Unavailable(
+                "the draw could not be written yet; it is retried automatically".into(),
+            )));
+        }
         let attempts = live.draw_failures;
         let pause = RETRY_DELAY
             .saturating_mul(1 << (attempts - 1).min(16))

@@ -37,6 +37,43 @@ async fn mysql_connection_killed_mid_batch() {
     scenario(Backend::Mysql, Failure::KilledConnection).await
 }
 
+crate::both_backends!(a_manual_draw_that_fails_answers_503_and_is_retried);
+
+/// The creator's draw order is answered when its first attempt fails (503
+/// with Retry-After, the draw still pending), and the draw is retried on
+/// its own until it lands.
+async fn a_manual_draw_that_fails_answers_503_and_is_retried(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[("LOTTERY_DB_LOCK_TIMEOUT_MS", "500")]).await;
+    let (owner, _) = app.login("owner").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
+    for name in ["a", "b", "c"] {
+        let (token, _) = app.login(name).await;
+        assert_eq!(app.join(&token, id).await.status, 200);
+    }
+
+    let lock = Lock::hold(&url, id).await;
+    let started = std::time::Instant::now();
+    let r = app
+        .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (503, 50300), "{:?}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = app.get(&format!("/events/{id}"), None).await.data()["status"].clone();
+    assert_ne!(status, "drawn");
+
+    lock.release().await;
+    let drawn = app.wait_status(id, "drawn", 15).await;
+    assert_eq!(drawn["participant_count"], 3);
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Failure {
     /// The batch waits on the lock until the timeout fails it.

@@ -76,6 +76,10 @@ pub async fn get(
     Ok(ok(view(&state, id, caller.0.map(|c| c.user_id)).await?))
 }
 
+/// The longest a creator's order keeps its caller waiting: a draw queued
+/// behind thousands of others (draw permits) answers 503 and goes on.
+const ORDER_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Hands a creator's order to the event's actor (which checks who may give
 /// it), then answers the event as it now is.
 async fn creator_order<M>(
@@ -90,7 +94,14 @@ where
 {
     let id = event_id(path)?;
     let user_id = caller.user_id;
-    state.events.ask(id, |reply| order(user_id, reply)).await?;
+    let asked = state.events.ask(id, |reply| order(user_id, reply));
+    actix_web::rt::time::timeout(ORDER_ANSWER_WITHIN, asked)
+        .await
+        .map_err(|_| {
+            AppError::Unavailable(
+                "the order is still being carried out; check the event shortly".into(),
+            )
+        })??;
     Ok(ok(view(state, id, Some(user_id)).await?))
 }
 
