@@ -68,6 +68,7 @@ impl Application {
                 // Most of the pool actually built (SQLite's is capped):
                 // joins and reads always keep the rest.
                 concurrent_draws: draw_permits(db.max_connections()),
+                max_live: config.max_live_events,
             },
         );
         let listener = TcpListener::bind(&config.bind)

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 
 use super::membership::{Change, Members, Released};
 use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Reply};
+use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
 use crate::error::{AppError, AppResult};
@@ -34,6 +35,7 @@ use crate::store::{self, Db};
 /// How long a finished or missing event's actor keeps answering before it
 /// stops (requests already queued get a real answer, not a dropped reply).
 const LINGER: Duration = Duration::from_secs(5);
+const MISSING_LINGER: Duration = Duration::from_millis(200);
 /// Pause before a failed cancel is tried again, and before the first retry
 /// of a failed draw; the draw's pause doubles up to `DRAW_RETRY_MAX`.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -58,6 +60,7 @@ pub struct EventActor {
     /// The committed participant count of a live event, shared with the
     /// registry's directory so views show it without asking the actor.
     committed: Arc<AtomicI64>,
+    missing: MissingIds,
 }
 
 enum Phase {
@@ -214,6 +217,7 @@ impl EventActor {
         draw_permits: Arc<Semaphore>,
         idle_timeout: Duration,
         committed: Arc<AtomicI64>,
+        missing: MissingIds,
     ) -> Self {
         Self {
             event_id,
@@ -223,6 +227,7 @@ impl EventActor {
             last_touch: Instant::now(),
             phase: Phase::Loading,
             committed,
+            missing,
         }
     }
 
@@ -272,6 +277,12 @@ impl EventActor {
                 self.advance(ctx);
             }
             Phase::Unavailable => ctx.stop(),
+            Phase::Missing => {
+                // Later requests stop at the missing-id memory; this actor
+                // only answers those already in its mailbox.
+                self.missing.remember(self.event_id);
+                ctx.run_later(MISSING_LINGER, |_, ctx| ctx.stop());
+            }
             _ => {
                 ctx.run_later(LINGER, |_, ctx| ctx.stop());
             }

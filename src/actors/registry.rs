@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix::ArbiterHandle;
@@ -64,6 +64,41 @@ impl Drop for Slot {
     }
 }
 
+/// Ids recently found to have no event. A request for a made-up id costs
+/// one indexed lookup (an actor's load) and then, for `MISSING_FOR`, none:
+/// no actor, no query. Bounded: when full, entries past their time go, and
+/// if none has, the id is simply not remembered.
+#[derive(Clone, Default)]
+pub struct MissingIds(Arc<parking_lot::Mutex<HashMap<i64, Instant>>>);
+
+const MISSING_FOR: Duration = Duration::from_secs(5);
+const MISSING_MAX: usize = 100_000;
+
+impl MissingIds {
+    pub fn remember(&self, event_id: i64) {
+        let mut ids = self.0.lock();
+        if ids.len() >= MISSING_MAX {
+            ids.retain(|_, at| at.elapsed() < MISSING_FOR);
+            if ids.len() >= MISSING_MAX {
+                return;
+            }
+        }
+        ids.insert(event_id, Instant::now());
+    }
+
+    pub fn contains(&self, event_id: i64) -> bool {
+        self.0
+            .lock()
+            .get(&event_id)
+            .is_some_and(|at| at.elapsed() < MISSING_FOR)
+    }
+
+    /// An event created here with an id a client guessed a moment ago.
+    pub fn forget(&self, event_id: i64) {
+        self.0.lock().remove(&event_id);
+    }
+}
+
 #[derive(Clone)]
 pub struct ActorSettings {
     pub mailbox_capacity: usize,
@@ -72,10 +107,14 @@ pub struct ActorSettings {
     pub arbiters: usize,
     /// Draws written at the same time (each holds a database connection).
     pub concurrent_draws: usize,
+    /// Live actors started on request; beyond it requests for events not
+    /// live get 503 (due draws start regardless).
+    pub max_live: usize,
 }
 
 pub struct EventRegistry {
     db: Db,
+    missing: MissingIds,
     draw_permits: Arc<Semaphore>,
     settings: ActorSettings,
     directory: Directory,
@@ -86,8 +125,10 @@ pub struct EventRegistry {
     scheduled: HashSet<i64>,
 }
 
+/// The actor of an event a request names, started if need be (within the
+/// live-actor cap).
 #[derive(Message)]
-#[rtype(result = "ActorEntry")]
+#[rtype(result = "AppResult<ActorEntry>")]
 struct Ensure(i64);
 
 /// A new event: draw it at `draw_at`.
@@ -108,11 +149,36 @@ struct Refilled(Vec<(i64, DateTime<Utc>)>);
 pub struct Shutdown;
 
 impl EventRegistry {
-    fn ensure(&mut self, event_id: i64) -> ActorEntry {
-        if let Some(entry) = self.directory.read().get(&event_id) {
-            if entry.addr.connected() {
-                return entry.clone();
+    /// The event's actor for a request: none is started beyond the cap.
+    fn ensure_for_request(&mut self, event_id: i64) -> AppResult<ActorEntry> {
+        if let Some(entry) = self.live_entry(event_id) {
+            return Ok(entry);
+        }
+        if self.directory.read().len() >= self.settings.max_live {
+            self.directory
+                .write()
+                .retain(|_, entry| entry.addr.connected());
+            if self.directory.read().len() >= self.settings.max_live {
+                metrics::counter!("lottery_event_actor_cap_refusals_total").increment(1);
+                return Err(AppError::Unavailable(
+                    "too many events are active at once; try again".into(),
+                ));
             }
+        }
+        Ok(self.ensure(event_id))
+    }
+
+    fn live_entry(&self, event_id: i64) -> Option<ActorEntry> {
+        let directory = self.directory.read();
+        let entry = directory.get(&event_id)?;
+        entry.addr.connected().then(|| entry.clone())
+    }
+
+    /// The event's actor, started if need be: due draws come here directly
+    /// and never wait on the cap.
+    fn ensure(&mut self, event_id: i64) -> ActorEntry {
+        if let Some(entry) = self.live_entry(event_id) {
+            return entry;
         }
         let arbiter = self.pick_arbiter();
         let db = self.db.clone();
@@ -120,8 +186,9 @@ impl EventRegistry {
         let permits = self.draw_permits.clone();
         let committed = Arc::new(AtomicI64::new(NO_COUNT));
         let shared = committed.clone();
+        let missing = self.missing.clone();
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
-            EventActor::new(event_id, db, permits, idle_timeout, shared)
+            EventActor::new(event_id, db, permits, idle_timeout, shared, missing)
         });
         let entry = ActorEntry {
             addr,
@@ -215,10 +282,10 @@ impl Actor for EventRegistry {
 }
 
 impl Handler<Ensure> for EventRegistry {
-    type Result = MessageResult<Ensure>;
+    type Result = AppResult<ActorEntry>;
 
     fn handle(&mut self, msg: Ensure, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.ensure(msg.0))
+        self.ensure_for_request(msg.0)
     }
 }
 
@@ -259,6 +326,7 @@ impl Handler<Shutdown> for EventRegistry {
 #[derive(Clone)]
 pub struct Events {
     directory: Directory,
+    missing: MissingIds,
     hosts: Hosts,
     registry: Addr<EventRegistry>,
     capacity: usize,
@@ -267,10 +335,12 @@ pub struct Events {
 impl Events {
     pub fn start(db: Db, settings: ActorSettings) -> Self {
         let directory: Directory = Arc::default();
+        let missing = MissingIds::default();
         let hosts: Hosts = Arc::default();
         let capacity = settings.mailbox_capacity.max(1);
         let arbiters = (0..settings.arbiters).map(|_| Arbiter::new()).collect();
         let registry = EventRegistry {
+            missing: missing.clone(),
             draw_permits: Arc::new(Semaphore::new(settings.concurrent_draws.max(1))),
             db,
             settings,
@@ -284,6 +354,7 @@ impl Events {
         .start();
         Self {
             directory,
+            missing,
             hosts,
             registry,
             capacity,
@@ -302,10 +373,27 @@ impl Events {
                 return Ok(entry.clone());
             }
         }
+        if self.missing.contains(event_id) {
+            return Err(AppError::event_not_found());
+        }
         self.registry
             .send(Ensure(event_id))
             .await
-            .map_err(|_| AppError::Unavailable("the event registry is not running".into()))
+            .map_err(|_| AppError::Unavailable("the event registry is not running".into()))?
+    }
+
+    /// The ids recently found to have no event (shared with the views).
+    pub fn missing(&self) -> &MissingIds {
+        &self.missing
+    }
+
+    /// Event actors alive in this process.
+    pub fn live_actors(&self) -> usize {
+        self.directory
+            .read()
+            .values()
+            .filter(|entry| entry.addr.connected())
+            .count()
     }
 
     /// Sends a message to the event's actor and waits for the answer. An
@@ -358,6 +446,7 @@ impl Events {
     }
 
     pub fn schedule(&self, event_id: i64, draw_at: DateTime<Utc>) {
+        self.missing.forget(event_id);
         self.registry.do_send(Schedule { event_id, draw_at });
     }
 

@@ -9,8 +9,65 @@ use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 both_backends!(
     a_full_mailbox_is_a_503_that_changes_nothing,
     idle_actors_stop_and_reload_from_the_database,
-    a_broken_event_does_not_take_others_down
+    a_broken_event_does_not_take_others_down,
+    made_up_ids_hold_no_actor,
+    the_live_actor_cap_refuses_requests_but_not_due_draws
 );
+
+/// Orders on ids no event has: each id costs one lookup, then a few
+/// seconds of nothing (no actor, no query), and no actor stays behind.
+async fn made_up_ids_hold_no_actor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (user, _) = app.login("user").await;
+    let ids: Vec<i64> = (0..50).map(|i| 1_000_000_000_000 + i).collect();
+    let first = join_all(ids.iter().map(|id| app.join(&user, *id))).await;
+    assert!(
+        first.iter().all(|r| r.code() == 40400),
+        "{:?}",
+        first[0].body
+    );
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(app.live_actors(), 0, "no actor lingers for a missing event");
+
+    let paths: Vec<String> = ids
+        .iter()
+        .map(|id| format!("/events/{id}/participants/me"))
+        .collect();
+    let again = join_all(
+        paths
+            .iter()
+            .map(|path| app.call(reqwest::Method::DELETE, path, Some(&user), None)),
+    )
+    .await;
+    assert!(again.iter().all(|r| r.code() == 40400));
+    let view = app.get(&format!("/events/{}", ids[0]), None).await;
+    assert_eq!(view.code(), 40400);
+    assert_eq!(app.live_actors(), 0, "remembered ids start no actor");
+}
+
+/// With `LOTTERY_MAX_LIVE_EVENTS` actors live, a request for another event
+/// is a 503 with Retry-After; an event whose draw is due is drawn anyway.
+async fn the_live_actor_cap_refuses_requests_but_not_due_draws(backend: Backend) {
+    let app = TestApp::spawn_on(fresh_database(backend), &[("LOTTERY_MAX_LIVE_EVENTS", "2")]).await;
+    let (owner, _) = app.login("owner").await;
+    let (user, _) = app.login("user").await;
+    let mut ids = vec![];
+    for draw_in in [3600, 3600, 3600, 3] {
+        ids.push(
+            app.create_event(&owner, event_body(draw_in)).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    assert_eq!(app.join(&user, ids[0]).await.status, 200);
+    assert_eq!(app.join(&user, ids[1]).await.status, 200);
+    let r = app.join(&user, ids[2]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (503, 50300), "{:?}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(app.participant_items(ids[2], 20).await.is_empty());
+
+    app.wait_status(ids[3], "drawn", 15).await;
+}
 
 async fn a_full_mailbox_is_a_503_that_changes_nothing(backend: Backend) {
     let app = TestApp::spawn_on(fresh_database(backend), &[("LOTTERY_EVENT_MAILBOX", "1")]).await;

@@ -141,6 +141,11 @@ impl TestApp {
         }
     }
 
+    /// Event actors alive in the app.
+    pub fn live_actors(&self) -> usize {
+        self.events.live_actors()
+    }
+
     /// Stops the server and every actor at once, as a crash would: nothing
     /// is flushed on the way out.
     pub async fn stop(self) {

@@ -47,11 +47,18 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
         .ok_or_else(AppError::event_not_found)
 }
 
+/// One event's view. An id known to be missing costs no query; one found
+/// missing is remembered (see `MissingIds`).
 pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
-    views(state, Selection::One(id), viewer)
-        .await?
-        .pop()
-        .ok_or_else(AppError::event_not_found)
+    let missing = state.events.missing();
+    if missing.contains(id) {
+        return Err(AppError::event_not_found());
+    }
+    let view = views(state, Selection::One(id), viewer).await?.pop();
+    view.ok_or_else(|| {
+        missing.remember(id);
+        AppError::event_not_found()
+    })
 }
 
 pub async fn create(
