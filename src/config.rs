@@ -56,6 +56,8 @@ pub struct Config {
     pub actor_idle_timeout: Duration,
     /// Event actors started on request before new ones get 503.
     pub max_live_events: usize,
+    /// Bytes of published draw results (winners, fairness) kept in memory.
+    pub result_cache_bytes: u64,
     /// Database connections in the pool.
     pub db_pool_size: u32,
     /// How long a statement waits for another writer's lock before it
@@ -131,6 +133,7 @@ impl Config {
             event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000)? as usize,
             actor_idle_timeout: Duration::from_secs(number("LOTTERY_ACTOR_IDLE_SECS", 120)?),
             max_live_events: number("LOTTERY_MAX_LIVE_EVENTS", 100_000)? as usize,
+            result_cache_bytes: number("LOTTERY_RESULT_CACHE_MB", 64)? << 20,
             db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16)? as u32,
             db_lock_timeout: Duration::from_millis(number("LOTTERY_DB_LOCK_TIMEOUT_MS", 5000)?),
             actor_threads: number("LOTTERY_ACTOR_THREADS", 0)? as usize,

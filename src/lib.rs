@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wechat;

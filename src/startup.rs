@@ -6,25 +6,17 @@ use std::net::TcpListener;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::registry::ActorSettings;
 use crate::actors::Events;
 use crate::api;
+use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
+use crate::state::AppState;
 use crate::store::Db;
 use crate::telemetry;
 use crate::wechat::WechatClient;
-
-pub struct AppState {
-    pub config: Config,
-    pub db: Db,
-    pub sessions: SessionStore,
-    pub wechat: Option<WechatClient>,
-    pub events: Events,
-    pub metrics: PrometheusHandle,
-}
 
 /// Draws written at once for a pool of `connections`: three quarters, and
 /// always at least one connection left for joins and reads (none at all
@@ -76,6 +68,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = config.http_workers;
         let state = web::Data::new(AppState {
+            results: DrawResults::new(config.result_cache_bytes),
             config,
             db,
             sessions,

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use lottery::domain::draw::{draw, seed_hash, PrizeSlots};
+use lottery::domain::draw::{self, FairnessRecord};
 
 use crate::api::Api;
 
@@ -53,20 +53,11 @@ pub async fn draw_is_sound(
         ));
     }
     let f = api.fairness(event_id).await?;
-    let seed =
-        hex::decode(f["seed"].as_str().unwrap_or_default()).map_err(|_| "seed is not hex")?;
-    if seed_hash(&seed) != f["seed_hash"].as_str().unwrap_or_default() {
-        return Err(format!("event {event_id}: seed does not match seed_hash"));
-    }
-    let seed: [u8; 32] = seed.try_into().map_err(|_| "seed is not 32 bytes")?;
-    let participants: Vec<i64> = f["participants"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_i64())
-        .collect();
+    let record: FairnessRecord = serde_json::from_value(f)
+        .map_err(|e| format!("event {event_id}: not a fairness record: {e}"))?;
+    draw::verify(&record, None).map_err(|e| format!("event {event_id}: {e}"))?;
     if let Some(expected) = expected {
-        let considered: HashSet<i64> = participants.iter().copied().collect();
+        let considered: HashSet<i64> = record.participants.iter().copied().collect();
         if &considered != expected {
             return Err(format!(
                 "event {event_id}: the draw considered {} participants, {} were acknowledged",
@@ -75,37 +66,12 @@ pub async fn draw_is_sound(
             ));
         }
     }
-    let prizes: Vec<PrizeSlots> = f["prizes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| PrizeSlots {
-            prize_id: p["id"].as_i64().unwrap_or(0),
-            quantity: p["quantity"].as_u64().unwrap_or(0) as u32,
-        })
+    let published: Vec<(i64, i64)> = record
+        .winners
+        .iter()
+        .map(|w| (w.user_id, w.prize_id))
         .collect();
-    let mut rerun: Vec<(i64, i64)> = draw(&seed, &participants, &prizes)
-        .into_iter()
-        .map(|a| (a.user_id, a.prize_id))
-        .collect();
-    let mut published: Vec<(i64, i64)> = f["winners"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|w| {
-            (
-                w["user_id"].as_i64().unwrap_or(0),
-                w["prize_id"].as_i64().unwrap_or(0),
-            )
-        })
-        .collect();
-    rerun.sort_unstable();
-    published.sort_unstable();
-    if rerun != published {
-        return Err(format!(
-            "event {event_id}: published winners differ from the re-run"
-        ));
-    }
+    let prizes = &record.prizes;
     let winners: HashSet<i64> = published.iter().map(|w| w.0).collect();
     if winners.len() != published.len() {
         return Err(format!("event {event_id}: a user won twice"));
@@ -116,7 +82,7 @@ pub async fn draw_is_sound(
     }
     if prizes
         .iter()
-        .any(|p| per_prize.get(&p.prize_id).copied().unwrap_or(0) > p.quantity)
+        .any(|p| per_prize.get(&p.id).copied().unwrap_or(0) > p.quantity)
     {
         return Err(format!(
             "event {event_id}: a prize was given more often than its quantity"

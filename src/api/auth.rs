@@ -4,7 +4,7 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An authenticated caller (40100 otherwise).
 pub struct Caller {

@@ -8,7 +8,8 @@ pub mod middleware;
 pub mod page;
 pub mod views;
 
-use actix_web::{web, HttpResponse};
+use actix_web::web::{self, Bytes};
+use actix_web::HttpResponse;
 use serde::Serialize;
 use serde_json::json;
 
@@ -19,6 +20,19 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
     HttpResponse::Ok().json(json!({"code": 0, "message": "ok", "data": data}))
+}
+
+/// The envelope of `data`, serialized once (for answers that are cached).
+pub fn ok_body<T: Serialize>(data: &T) -> Bytes {
+    let body = json!({"code": 0, "message": "ok", "data": data});
+    Bytes::from(serde_json::to_vec(&body).expect("JSON values serialize"))
+}
+
+/// An answer serialized earlier by `ok_body`.
+pub fn ok_serialized(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body)
 }
 
 pub fn created<T: Serialize>(data: T) -> HttpResponse {

@@ -1,6 +1,6 @@
 use std::collections::{HashMap, HashSet};
 
-use lottery::domain::draw::{draw, seed_hash, PrizeSlots};
+use lottery::domain::draw::{self, FairnessRecord};
 use serde_json::{json, Value};
 
 use crate::both_backends;
@@ -10,8 +10,95 @@ both_backends!(
     manual_draw_and_results,
     fewer_participants_than_prizes,
     when_full_draws_on_the_last_join,
-    at_time_draws_at_draw_at
+    at_time_draws_at_draw_at,
+    published_results_are_built_once,
+    verify_draw_checks_the_hash_recorded_before_the_draw
 );
+
+/// `verify-draw --seed-hash <hash noted while the event was open>` accepts
+/// the published record and refuses it against any other hash.
+async fn verify_draw_checks_the_hash_recorded_before_the_draw(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let event = app.create_event(&owner, body).await;
+    let id = event["id"].as_i64().unwrap();
+    let recorded = event["fairness"]["seed_hash"].as_str().unwrap().to_string();
+    for i in 0..4 {
+        let (t, _) = app.login(&format!("v{i}")).await;
+        assert_eq!(app.join(&t, id).await.status, 200);
+    }
+    app.post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
+    let record = app.get(&format!("/events/{id}/fairness"), None).await.body;
+    let run = |args: &[&str]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verify-draw"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(record.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = run(&["--seed-hash", &recorded]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let other = lottery::domain::draw::seed_hash(b"another seed");
+    let refused = run(&["--seed-hash", &other]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("recorded before the draw"));
+}
+
+/// A drawn event's winners and fairness record never change: the first
+/// request builds them and later ones are served from memory (here proven
+/// by removing the winners behind the server's back). Before the draw the
+/// refusal is not remembered.
+async fn published_results_are_built_once(backend: Backend) {
+    let url = crate::helpers::fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let (owner, _) = app.login("owner").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
+    for i in 0..5 {
+        let (t, _) = app.login(&format!("p{i}")).await;
+        assert_eq!(app.join(&t, id).await.status, 200);
+    }
+    let early = app.get(&format!("/events/{id}/winners"), None).await;
+    assert_eq!(early.code(), 40901);
+    let drawn = app
+        .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(drawn.status, 200);
+    let winners = app.get(&format!("/events/{id}/winners"), None).await;
+    assert_eq!(winners.data()["items"].as_array().unwrap().len(), 3);
+    let fairness = verify_results(&app, id).await;
+
+    let db = lottery::store::Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    crate::helpers::execute_sql(&db, format!("DELETE FROM winners WHERE event_id = {id}")).await;
+    let again = app.get(&format!("/events/{id}/winners"), None).await;
+    assert_eq!(again.body, winners.body);
+    assert_eq!(
+        app.get(&format!("/events/{id}/fairness"), None)
+            .await
+            .data(),
+        &fairness
+    );
+}
 
 /// The participants a published fairness record says the draw took.
 pub fn considered(fairness: &Value) -> HashSet<i64> {
@@ -28,51 +115,14 @@ pub fn considered(fairness: &Value) -> HashSet<i64> {
 pub async fn verify_results(app: &TestApp, id: i64) -> Value {
     let fairness = app.get(&format!("/events/{id}/fairness"), None).await;
     assert_eq!(fairness.status, 200, "{:?}", fairness.body);
-    let f = fairness.data();
-    let seed = hex::decode(f["seed"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        seed_hash(&seed),
-        f["seed_hash"].as_str().unwrap(),
-        "the seed matches its commitment"
-    );
-    let participants: Vec<i64> = f["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    let prizes: Vec<PrizeSlots> = f["prizes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| PrizeSlots {
-            prize_id: p["id"].as_i64().unwrap(),
-            quantity: p["quantity"].as_u64().unwrap() as u32,
-        })
-        .collect();
-    let rerun: Vec<(i64, i64)> = draw(&seed.try_into().unwrap(), &participants, &prizes)
-        .into_iter()
-        .map(|a| (a.user_id, a.prize_id))
-        .collect();
-    let mut published: Vec<(i64, i64)> = f["winners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                w["user_id"].as_i64().unwrap(),
-                w["prize_id"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    let mut expected = rerun.clone();
-    published.sort();
-    expected.sort();
-    assert_eq!(published, expected, "published winners are the re-run's");
+    let record: FairnessRecord = serde_json::from_value(fairness.data().clone()).unwrap();
+    let winners_count = draw::verify(&record, None).expect("the record verifies");
+    let participants = &record.participants;
+    let prizes = &record.prizes;
 
     let winners = app.get(&format!("/events/{id}/winners"), None).await;
     let items = winners.data()["items"].as_array().unwrap().clone();
-    assert_eq!(items.len(), rerun.len());
+    assert_eq!(items.len(), winners_count);
     let users: HashSet<i64> = items
         .iter()
         .map(|w| w["user"]["id"].as_i64().unwrap())
@@ -88,8 +138,8 @@ pub async fn verify_results(app: &TestApp, id: i64) -> Value {
             .entry(w["prize"]["id"].as_i64().unwrap())
             .or_default() += 1;
     }
-    for p in &prizes {
-        assert!(per_prize.get(&p.prize_id).copied().unwrap_or(0) <= p.quantity);
+    for p in prizes {
+        assert!(per_prize.get(&p.id).copied().unwrap_or(0) <= p.quantity);
     }
     fairness.data().clone()
 }

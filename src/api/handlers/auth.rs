@@ -10,7 +10,7 @@ use crate::api::ok;
 use crate::api::views::UserView;
 use crate::config::Secret;
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 #[derive(Deserialize)]

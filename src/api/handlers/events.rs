@@ -10,12 +10,13 @@ use crate::api::auth::{Caller, MaybeCaller};
 use crate::api::body::JsonBody;
 use crate::api::handlers::event_id;
 use crate::api::views::{EventView, PrizeRef, UserRef};
-use crate::api::{created, ok};
-use crate::domain::draw::{self, ALGORITHM};
+use crate::api::{created, ok, ok_body, ok_serialized};
+use crate::cache::results::Published;
+use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
 use crate::domain::event::check_results_published;
 use crate::domain::validation::{validate_event, EventDraft};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::events::Selection;
 use crate::store::models::EventRow;
@@ -159,42 +160,26 @@ pub async fn winners(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
-    drawn_row(&state, id).await?;
-    let items = store::events::winners(&state.db, id)
-        .await?
-        .into_iter()
-        .map(|(user_id, nickname, prize_id, name)| Winner {
-            user: UserRef {
-                id: user_id,
-                nickname,
-            },
-            prize: PrizeRef { id: prize_id, name },
-        })
-        .collect();
-    Ok(ok(Items::<Winner> { items }))
-}
-
-#[derive(Serialize)]
-struct FairnessPrize {
-    id: i64,
-    name: String,
-    quantity: i32,
-}
-
-#[derive(Serialize)]
-struct FairnessWinner {
-    user_id: i64,
-    prize_id: i64,
-}
-
-#[derive(Serialize)]
-struct FairnessReport {
-    algorithm: &'static str,
-    seed_hash: String,
-    seed: String,
-    participants: Vec<i64>,
-    prizes: Vec<FairnessPrize>,
-    winners: Vec<FairnessWinner>,
+    let build = async {
+        drawn_row(&state, id).await?;
+        let items: Vec<Winner> = store::events::winners(&state.db, id)
+            .await?
+            .into_iter()
+            .map(|(user_id, nickname, prize_id, name)| Winner {
+                user: UserRef {
+                    id: user_id,
+                    nickname,
+                },
+                prize: PrizeRef { id: prize_id, name },
+            })
+            .collect();
+        Ok(ok_body(&Items { items }))
+    };
+    let body = state
+        .results
+        .get_or_build(id, Published::Winners, build)
+        .await?;
+    Ok(ok_serialized(body))
 }
 
 pub async fn fairness(
@@ -202,28 +187,36 @@ pub async fn fairness(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
-    let row = drawn_row(&state, id).await?;
-    let participants = draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
-    let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
-    let record = records.pop().ok_or_else(AppError::event_not_found)?;
-    let winners = store::events::winners(&state.db, id).await?;
-    Ok(ok(FairnessReport {
-        algorithm: ALGORITHM,
-        seed_hash: row.seed_hash,
-        seed: hex::encode(&row.seed),
-        participants,
-        prizes: record
-            .prizes
-            .into_iter()
-            .map(|p| FairnessPrize {
-                id: p.id,
-                name: p.name,
-                quantity: p.quantity,
-            })
-            .collect(),
-        winners: winners
-            .into_iter()
-            .map(|(user_id, _, prize_id, _)| FairnessWinner { user_id, prize_id })
-            .collect(),
-    }))
+    let build = async {
+        let row = drawn_row(&state, id).await?;
+        let participants =
+            draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
+        let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
+        let record = records.pop().ok_or_else(AppError::event_not_found)?;
+        let winners = store::events::winners(&state.db, id).await?;
+        Ok(ok_body(&FairnessRecord {
+            algorithm: ALGORITHM.into(),
+            seed_hash: row.seed_hash,
+            seed: hex::encode(&row.seed),
+            participants,
+            prizes: record
+                .prizes
+                .into_iter()
+                .map(|p| RecordPrize {
+                    id: p.id,
+                    name: p.name,
+                    quantity: p.quantity.max(0) as u32,
+                })
+                .collect(),
+            winners: winners
+                .into_iter()
+                .map(|(user_id, _, prize_id, _)| Award { user_id, prize_id })
+                .collect(),
+        }))
+    };
+    let body = state
+        .results
+        .get_or_build(id, Published::Fairness, build)
+        .await?;
+    Ok(ok_serialized(body))
 }

@@ -11,7 +11,7 @@ use crate::api::page::{page_of, PageQuery};
 use crate::api::views::UserView;
 use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::events::{Role, Selection};
 

@@ -11,7 +11,7 @@ use crate::api::ok;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::views::{time, UserRef};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 #[derive(Default, Deserialize)]

@@ -1,0 +1,22 @@
+//! What every request handler shares: settings, the database, sessions, the
+//! WeChat client, the event actors and the caches. `startup` assembles it;
+//! handlers only read it.
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::actors::Events;
+use crate::cache::results::DrawResults;
+use crate::cache::sessions::SessionStore;
+use crate::config::Config;
+use crate::store::Db;
+use crate::wechat::WechatClient;
+
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub sessions: SessionStore,
+    pub wechat: Option<WechatClient>,
+    pub events: Events,
+    pub results: DrawResults,
+    pub metrics: PrometheusHandle,
+}
