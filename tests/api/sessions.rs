@@ -227,3 +227,115 @@ async fn redis_down_is_a_fast_503_and_recovers_by_itself() {
     redis.kill().unwrap();
     let _ = redis.wait();
 }
+
+/// A TCP proxy to Redis that can turn the connections that subscribed into
+/// black holes: open, but carrying nothing either way, as after a network
+/// partition that no FIN or RST reports.
+struct Blackhole {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blackhole {
+    fn to(redis_url: &str) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let upstream = redis_url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let all_frozen = frozen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let subscriber = Arc::new(AtomicBool::new(false));
+                let pumps = [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        true,
+                    ),
+                    (server, client, false),
+                ];
+                for (mut from, mut to, from_client) in pumps {
+                    let (frozen, subscriber) = (all_frozen.clone(), subscriber.clone());
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            let upper = buf[..n].to_ascii_uppercase();
+                            if from_client && upper.windows(9).any(|w| w == b"SUBSCRIBE") {
+                                subscriber.store(true, Ordering::SeqCst);
+                            }
+                            let drop_it =
+                                frozen.load(Ordering::SeqCst) && subscriber.load(Ordering::SeqCst);
+                            if !drop_it && to.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Self { port, frozen }
+    }
+
+    fn freeze_subscribers(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The logout subscription's connection dies without a word (a half-open
+/// TCP connection). Its pings go unanswered, the instance stops trusting
+/// what it cached, and a logout made on another instance is honoured
+/// within a few seconds instead of the subscribed trust's ten minutes.
+#[actix_web::test]
+#[cfg_attr(not(lottery_test_redis), ignore = "needs LOTTERY_TEST_REDIS_URL")]
+async fn a_silently_dead_logout_subscription_is_noticed() {
+    let redis = required_redis();
+    let proxy = Blackhole::to(&redis);
+    let db = fresh_database(Backend::Sqlite);
+    let direct = redis_settings(&redis);
+    let mut proxied = direct.clone();
+    proxied[0].1 = format!("redis://127.0.0.1:{}/", proxy.port);
+    let one = spawn_with(&db, &proxied).await;
+    let two = spawn_with(&db, &direct).await;
+
+    let (token, _) = one.login("partitioned").await;
+    sleep(500).await; // the subscription is up
+    assert_eq!(one.get("/me", Some(&token)).await.status, 200);
+    proxy.freeze_subscribers();
+    sleep(100).await;
+    assert_eq!(
+        two.post("/auth/logout", Some(&token), json!({}))
+            .await
+            .status,
+        200
+    );
+    let started = Instant::now();
+    loop {
+        let r = one.get("/me", Some(&token)).await;
+        if r.code() == 40100 {
+            break;
+        }
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the logout was still not honoured after {:?}",
+            started.elapsed()
+        );
+        sleep(100).await;
+    }
+}

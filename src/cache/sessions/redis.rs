@@ -1,0 +1,154 @@
+//! Sessions in Redis, shared by every instance: the key is the token's
+//! hash, the value the user id, WeChat session_key and expiry, with the
+//! session's expiry on the key too. Each instance keeps the sessions it has
+//! seen in a `LocalCache`, so the hot path stays off the network; logouts
+//! are published on a channel every instance follows (`logouts.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bb8_redis::redis::aio::MultiplexedConnection;
+use bb8_redis::redis::{self, AsyncCommands};
+
+use super::tokens::{hash, TokenHash};
+use super::trust::LocalCache;
+use super::{unauthorized, Stored};
+use crate::cache::redis_pool::Manager;
+use crate::error::{AppError, AppResult};
+
+/// Waiting for a pooled connection, then for the command: together under
+/// the 2 s within which a request must get its 503 when Redis is down.
+const CHECKOUT_DEADLINE: Duration = Duration::from_millis(800);
+const COMMAND_DEADLINE: Duration = Duration::from_millis(1000);
+
+pub struct RedisSessions {
+    pool: bb8::Pool<Manager>,
+    prefix: String,
+    pub(super) ttl: Duration,
+    pub(super) local: LocalCache,
+}
+
+/// Redis could not be reached or did not answer in time. The detail goes to
+/// the log only.
+fn cache_down(detail: impl std::fmt::Display) -> AppError {
+    tracing::warn!(%detail, "session cache unavailable");
+    AppError::Unavailable("the session cache is unavailable; try again".into())
+}
+
+impl RedisSessions {
+    /// The pool connects lazily, so the server starts (and says 503 on
+    /// /readyz) while Redis is down.
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        cache_ttl: Duration,
+    ) -> Result<Arc<Self>, String> {
+        let manager = Manager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+        let pool = bb8::Pool::builder()
+            .max_size(16)
+            .test_on_check_out(false)
+            .connection_timeout(CHECKOUT_DEADLINE)
+            .build_unchecked(manager);
+        Ok(Arc::new(Self {
+            pool,
+            prefix: prefix.to_string(),
+            ttl,
+            local: LocalCache::new(cache_ttl),
+        }))
+    }
+
+    pub(super) async fn insert(&self, token_hash: TokenHash, stored: Stored) -> AppResult<()> {
+        let expires_at = chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64;
+        let user_id = stored.user_id;
+        let stored = Stored {
+            expires_at: Some(expires_at),
+            ..stored
+        };
+        let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
+        let key = self.key(&token_hash);
+        let seconds = self.ttl.as_secs().max(1);
+        self.run(|mut conn| async move { conn.set_ex::<_, _, ()>(key, value, seconds).await })
+            .await?;
+        // This instance knows the session is valid: its first use here (a
+        // join, typically) need not ask Redis.
+        let seen = self.local.logouts_seen();
+        self.local
+            .remember(token_hash, user_id, Some(expires_at), seen);
+        Ok(())
+    }
+
+    pub(super) async fn resolve(&self, token: &str) -> AppResult<i64> {
+        let token_hash = hash(token);
+        if let Some(user_id) = self.local.get(&token_hash) {
+            return Ok(user_id);
+        }
+        let seen = self.local.logouts_seen();
+        let key = self.key(&token_hash);
+        let value: Option<String> = self
+            .run(|mut conn| async move { conn.get(key).await })
+            .await?;
+        let Some(value) = value else {
+            self.local.forget(&token_hash);
+            return Err(unauthorized());
+        };
+        let stored: Stored = serde_json::from_str(&value).map_err(AppError::internal)?;
+        self.local
+            .remember(token_hash, stored.user_id, stored.expires_at, seen);
+        Ok(stored.user_id)
+    }
+
+    pub(super) async fn revoke(&self, token_hash: TokenHash) -> AppResult<()> {
+        self.local.forget(&token_hash);
+        let key = self.key(&token_hash);
+        let channel = self.logout_channel();
+        let payload = hex::encode(token_hash);
+        self.run(|mut conn| async move {
+            conn.del::<_, ()>(key).await?;
+            conn.publish::<_, _, ()>(channel, payload).await
+        })
+        .await
+    }
+
+    pub(super) async fn ping(&self) -> AppResult<()> {
+        self.run(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) fn logout_channel(&self) -> String {
+        format!("{}logouts", self.prefix)
+    }
+
+    fn key(&self, token_hash: &TokenHash) -> String {
+        format!("{}session:{}", self.prefix, hex::encode(token_hash))
+    }
+
+    /// Runs one command on a pooled connection, within the deadlines: a
+    /// Redis that is down or hung costs a request 503, never a hang. A
+    /// connection whose command failed is marked broken, so bb8 drops it.
+    async fn run<T, F, Fut>(&self, command: F) -> AppResult<T>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let mut pooled = self.pool.get().await.map_err(cache_down)?;
+        let conn = pooled.inner.clone();
+        match tokio::time::timeout(COMMAND_DEADLINE, command(conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                pooled.broken = err.is_io_error()
+                    || err.is_connection_dropped()
+                    || err.is_connection_refusal()
+                    || err.is_timeout();
+                Err(cache_down(err))
+            }
+            Err(_) => {
+                pooled.broken = true;
+                Err(cache_down("no answer in time"))
+            }
+        }
+    }
+}
