@@ -24,6 +24,20 @@ impl Secret {
     }
 }
 
+/// A URL as it may appear in a message: its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
@@ -34,8 +48,9 @@ impl std::fmt::Debug for Secret {
 pub struct Config {
     pub bind: String,
     pub profile: Profile,
-    pub database_url: String,
-    pub redis_url: Option<String>,
+    /// URLs may carry a password: Debug prints them redacted.
+    pub database_url: Secret,
+    pub redis_url: Option<Secret>,
     pub wechat_appid: Option<String>,
     pub wechat_secret: Option<Secret>,
     pub wechat_api_base: String,
@@ -112,9 +127,10 @@ impl Config {
         let config = Self {
             bind: get("LOTTERY_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             profile,
-            database_url: get("LOTTERY_DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://lottery.db".into()),
-            redis_url: get("LOTTERY_REDIS_URL"),
+            database_url: Secret::new(
+                get("LOTTERY_DATABASE_URL").unwrap_or_else(|| "sqlite://lottery.db".into()),
+            ),
+            redis_url: get("LOTTERY_REDIS_URL").map(Secret::new),
             wechat_appid: get("LOTTERY_WECHAT_APPID"),
             wechat_secret: get("LOTTERY_WECHAT_SECRET").map(Secret::new),
             wechat_api_base: get("LOTTERY_WECHAT_API_BASE")
@@ -170,9 +186,23 @@ mod tests {
     fn defaults_follow_the_contract() {
         let c = Config::from_map(&map(&[])).unwrap();
         assert_eq!(c.bind, "127.0.0.1:8080");
-        assert_eq!(c.database_url, "sqlite://lottery.db");
+        assert_eq!(c.database_url.expose(), "sqlite://lottery.db");
         assert!(c.redis_url.is_none());
         assert!(c.dev_login_enabled());
+    }
+
+    #[test]
+    fn urls_in_messages_hide_their_password() {
+        assert_eq!(
+            redact_url("mysql://root:s3cret@db:3306/lottery"),
+            "mysql://root:***@db:3306/lottery"
+        );
+        assert_eq!(redact_url("redis://:pw@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(redact_url("mysql://root@db/x"), "mysql://root@db/x");
+        assert_eq!(redact_url("sqlite://lottery.db"), "sqlite://lottery.db");
+        let c =
+            Config::from_map(&map(&[("LOTTERY_DATABASE_URL", "mysql://u:s3cret@h/d")])).unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

@@ -36,14 +36,14 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let metrics = telemetry::metrics_handle();
         let db = Db::connect(
-            &config.database_url,
+            config.database_url.expose(),
             config.db_pool_size,
             config.db_lock_timeout,
         )
         .await?;
         let sessions = match &config.redis_url {
             Some(url) => SessionStore::redis(
-                url,
+                url.expose(),
                 &config.redis_prefix,
                 config.session_ttl,
                 config.session_cache_ttl,

@@ -11,6 +11,8 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use pool::Manager;
+
+use crate::config::redact_url;
 use std::time::Duration;
 
 pub mod events;
@@ -110,7 +112,8 @@ impl Db {
             Self::connect_mysql(url, pool_size, lock_timeout).await
         } else {
             Err(format!(
-                "LOTTERY_DATABASE_URL must start with sqlite:// or mysql://, got {url:?}"
+                "LOTTERY_DATABASE_URL must start with sqlite:// or mysql://, got {:?}",
+                redact_url(url)
             ))
         }
     }
@@ -314,7 +317,7 @@ async fn create_mysql_database(url: &str) -> Result<(), String> {
     let (server, db) = split_mysql_url(url)?;
     let mut conn = AsyncMysqlConnection::establish(&server)
         .await
-        .map_err(|e| format!("cannot connect to MySQL at {server}: {e}"))?;
+        .map_err(|e| format!("cannot connect to MySQL at {}: {e}", redact_url(&server)))?;
     conn.batch_execute(&format!(
         "CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4"
     ))

@@ -76,3 +76,23 @@ fn prod_refuses_to_start_without_wechat_credentials_and_says_why() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LOTTERY_WECHAT_APPID"), "{stderr}");
 }
+
+/// A server that cannot reach its database says so without printing the
+/// password from the URL.
+#[actix_web::test]
+async fn a_start_up_failure_never_shows_the_database_password() {
+    let vars = std::collections::HashMap::from([
+        ("LOTTERY_BIND".to_string(), "127.0.0.1:0".to_string()),
+        (
+            "LOTTERY_DATABASE_URL".to_string(),
+            // Nothing listens on port 1.
+            "mysql://root:s3cret-pw@127.0.0.1:1/lottery".to_string(),
+        ),
+    ]);
+    let config = lottery::config::Config::from_map(&vars).unwrap();
+    let Err(message) = lottery::startup::Application::build(config).await else {
+        panic!("started without a database");
+    };
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("s3cret-pw"), "{message}");
+}
