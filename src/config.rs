@@ -5,6 +5,51 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// Every setting this version reads (README.md describes each).
+const KNOWN: &[&str] = &[
+    "LOTTERY_CONFIG",
+    "LOTTERY_BIND",
+    "LOTTERY_PROFILE",
+    "LOTTERY_DATABASE_URL",
+    "LOTTERY_REDIS_URL",
+    "LOTTERY_REDIS_PREFIX",
+    "LOTTERY_WECHAT_APPID",
+    "LOTTERY_WECHAT_SECRET",
+    "LOTTERY_WECHAT_API_BASE",
+    "LOTTERY_WECHAT_RESULT_TEMPLATE_ID",
+    "LOTTERY_WECHAT_TIMEOUT_MS",
+    "LOTTERY_SESSION_TTL_SECS",
+    "LOTTERY_SESSION_CACHE_MS",
+    "LOTTERY_EVENT_MAILBOX",
+    "LOTTERY_ACTOR_IDLE_SECS",
+    "LOTTERY_MAX_LIVE_EVENTS",
+    "LOTTERY_RESULT_CACHE_MB",
+    "LOTTERY_DB_POOL_SIZE",
+    "LOTTERY_DB_LOCK_TIMEOUT_MS",
+    "LOTTERY_ACTOR_THREADS",
+    "LOTTERY_HTTP_WORKERS",
+];
+
+/// Contract settings (API v1.1) this version does not implement yet:
+/// refusing them beats running without what the operator asked for.
+const NOT_YET: &[(&str, &str)] = &[
+    (
+        "LOTTERY_ETCD_ENDPOINTS",
+        "cluster mode is not built yet; run one instance per database",
+    ),
+    ("LOTTERY_INSTANCE_ID", "cluster mode is not built yet"),
+    ("LOTTERY_ADVERTISE_URL", "cluster mode is not built yet"),
+    (
+        "LOTTERY_WECHAT_RESULT_PAGE",
+        "result notices are not sent yet",
+    ),
+    (
+        "LOTTERY_WECHAT_RESULT_FIELDS",
+        "result notices are not sent yet",
+    ),
+    ("LOTTERY_LOG_FORMAT", "logs are text only for now"),
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
     Dev,
@@ -106,13 +151,42 @@ impl Config {
         Self::from_map(&vars)
     }
 
+    /// Settings from `LOTTERY_*` keys. A key this version does not know (a
+    /// misspelling, or a setting of a later version) and a value out of its
+    /// range are errors that name the key: a silently ignored setting is a
+    /// production surprise. `LOTTERY_TEST_*` belong to the test suite.
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, String> {
+        let mut unknown: Vec<&str> = vars
+            .keys()
+            .map(String::as_str)
+            .filter(|k| k.starts_with("LOTTERY_") && !k.starts_with("LOTTERY_TEST_"))
+            .filter(|k| !KNOWN.contains(k))
+            .collect();
+        unknown.sort_unstable();
+        if let Some(first) = unknown.first() {
+            return Err(match NOT_YET.iter().find(|(k, _)| k == first) {
+                Some((_, why)) => format!("{first} is not supported by this version: {why}"),
+                None => format!(
+                    "unknown setting {} (README.md lists every LOTTERY_* setting)",
+                    unknown.join(", ")
+                ),
+            });
+        }
         let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
-        let number = |k: &str, default: u64| -> Result<u64, String> {
-            get(k).map_or(Ok(default), |v| {
+        let number = |k: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let value = get(k).map_or(Ok(default), |v| {
                 v.parse()
                     .map_err(|_| format!("{k} must be a whole number, got {v:?}"))
-            })
+            })?;
+            if range.contains(&value) {
+                Ok(value)
+            } else {
+                Err(format!(
+                    "{k} must be between {} and {}, got {value}",
+                    range.start(),
+                    range.end()
+                ))
+            }
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let profile = match get("LOTTERY_PROFILE").as_deref() {
@@ -136,24 +210,39 @@ impl Config {
             wechat_api_base: get("LOTTERY_WECHAT_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             wechat_result_template_id: get("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"),
-            wechat_timeout: Duration::from_millis(
-                number("LOTTERY_WECHAT_TIMEOUT_MS", 4000)?.clamp(100, 4500),
-            ),
-            session_ttl: Duration::from_secs(
-                number("LOTTERY_SESSION_TTL_SECS", 7 * 24 * 3600)?.max(1),
-            ),
-            session_cache_ttl: Duration::from_millis(
-                number("LOTTERY_SESSION_CACHE_MS", 2000)?.min(5000),
-            ),
+            wechat_timeout: Duration::from_millis(number(
+                "LOTTERY_WECHAT_TIMEOUT_MS",
+                4000,
+                100..=4500,
+            )?),
+            session_ttl: Duration::from_secs(number(
+                "LOTTERY_SESSION_TTL_SECS",
+                7 * 24 * 3600,
+                1..=366 * 24 * 3600,
+            )?),
+            session_cache_ttl: Duration::from_millis(number(
+                "LOTTERY_SESSION_CACHE_MS",
+                2000,
+                0..=5000,
+            )?),
             redis_prefix: get("LOTTERY_REDIS_PREFIX").unwrap_or_else(|| "lottery:".into()),
-            event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000)? as usize,
-            actor_idle_timeout: Duration::from_secs(number("LOTTERY_ACTOR_IDLE_SECS", 120)?),
-            max_live_events: number("LOTTERY_MAX_LIVE_EVENTS", 100_000)? as usize,
-            result_cache_bytes: number("LOTTERY_RESULT_CACHE_MB", 64)? << 20,
-            db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16)? as u32,
-            db_lock_timeout: Duration::from_millis(number("LOTTERY_DB_LOCK_TIMEOUT_MS", 5000)?),
-            actor_threads: number("LOTTERY_ACTOR_THREADS", 0)? as usize,
-            http_workers: number("LOTTERY_HTTP_WORKERS", cores)?.max(1) as usize,
+            event_mailbox_capacity: number("LOTTERY_EVENT_MAILBOX", 20_000, 1..=10_000_000)?
+                as usize,
+            actor_idle_timeout: Duration::from_secs(number(
+                "LOTTERY_ACTOR_IDLE_SECS",
+                120,
+                1..=86_400,
+            )?),
+            max_live_events: number("LOTTERY_MAX_LIVE_EVENTS", 100_000, 1..=100_000_000)? as usize,
+            result_cache_bytes: number("LOTTERY_RESULT_CACHE_MB", 64, 0..=1 << 20)? << 20,
+            db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16, 1..=1000)? as u32,
+            db_lock_timeout: Duration::from_millis(number(
+                "LOTTERY_DB_LOCK_TIMEOUT_MS",
+                5000,
+                100..=60_000,
+            )?),
+            actor_threads: number("LOTTERY_ACTOR_THREADS", 0, 0..=1024)? as usize,
+            http_workers: number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
         };
         if config.profile == Profile::Prod
             && (config.wechat_appid.is_none() || config.wechat_secret.is_none())
@@ -203,6 +292,28 @@ mod tests {
         let c =
             Config::from_map(&map(&[("LOTTERY_DATABASE_URL", "mysql://u:s3cret@h/d")])).unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn misspelt_settings_and_out_of_range_values_are_refused_by_name() {
+        let err = Config::from_map(&map(&[("LOTTERY_DB_POOL_SIZ", "8")])).unwrap_err();
+        assert!(err.contains("LOTTERY_DB_POOL_SIZ"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_SESSION_CACHE_MS", "9000")])).unwrap_err();
+        assert!(
+            err.contains("LOTTERY_SESSION_CACHE_MS") && err.contains("5000"),
+            "{err}"
+        );
+        let err = Config::from_map(&map(&[("LOTTERY_WECHAT_TIMEOUT_MS", "50")])).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_TIMEOUT_MS"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_HTTP_WORKERS", "0")])).unwrap_err();
+        assert!(err.contains("LOTTERY_HTTP_WORKERS"), "{err}");
+        let err =
+            Config::from_map(&map(&[("LOTTERY_ETCD_ENDPOINTS", "http://e:2379")])).unwrap_err();
+        assert!(err.contains("cluster mode"), "{err}");
+        // The test suite's own variables are not the server's.
+        assert!(Config::from_map(&map(&[("LOTTERY_TEST_MYSQL_URL", "mysql://x")])).is_ok());
+        // Not LOTTERY_: not ours to judge.
+        assert!(Config::from_map(&map(&[("RUST_LOG", "debug")])).is_ok());
     }
 
     #[test]
