@@ -6,17 +6,14 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, ResponseError};
+use actix_web::{Error, ResponseError};
 use rand::RngCore;
 use tracing::Instrument;
 
-use super::MAX_BODY_BYTES;
+use super::{route_label, MAX_BODY_BYTES};
 use crate::error::AppError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-#[derive(Clone)]
-pub struct RequestId(pub String);
 
 fn new_request_id() -> String {
     let mut raw = [0u8; 8];
@@ -37,7 +34,6 @@ pub async fn request_context(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(new_request_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     let too_large = req
@@ -57,11 +53,8 @@ pub async fn request_context(
             .map_into_left_body()
     };
     let status = res.status().as_u16();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
-    metrics::histogram!("lottery_http_request_seconds", "route" => route.clone())
+    let route = route_label(res.request().path());
+    metrics::histogram!("lottery_http_request_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("lottery_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);
