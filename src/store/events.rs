@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::models::{to_db_time, EventRow, PrizeRow};
+use super::models::{to_db_time, EventRow, PrizeRow, WinnerEntry};
 use super::schema::{events, participants, prizes, users, winners};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
@@ -475,7 +475,7 @@ pub async fn heal_counts(db: &Db) -> AppResult<usize> {
 }
 
 /// All winners with their names and prizes, in prize order.
-pub async fn winners(db: &Db, id: i64) -> AppResult<Vec<(i64, Option<String>, i64, String)>> {
+pub async fn winners(db: &Db, id: i64) -> AppResult<Vec<WinnerEntry>> {
     db_run!(db, |conn| {
         Ok(winners::table
             .inner_join(users::table)

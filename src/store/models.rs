@@ -55,3 +55,22 @@ pub struct PrizeRow {
     pub quantity: i32,
     pub image_url: Option<String>,
 }
+
+/// One line of an event's participant list, in join order.
+#[derive(Debug, Clone, Queryable)]
+pub struct ParticipantEntry {
+    /// The participation's own id: the list's paging position.
+    pub position: i64,
+    pub user_id: i64,
+    pub nickname: Option<String>,
+    pub joined_at: NaiveDateTime,
+}
+
+/// A winner with their name and prize.
+#[derive(Debug, Clone, Queryable)]
+pub struct WinnerEntry {
+    pub user_id: i64,
+    pub nickname: Option<String>,
+    pub prize_id: i64,
+    pub prize_name: String,
+}

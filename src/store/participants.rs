@@ -1,6 +1,8 @@
 //! Participations: the event actor's group commit, and reads.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
+
+use super::models::ParticipantEntry;
 
 use super::schema::{events, participants, users};
 use super::Db;
@@ -135,7 +137,7 @@ pub async fn page(
     event_id: i64,
     after: Option<i64>,
     limit: i64,
-) -> AppResult<Option<Vec<(i64, i64, Option<String>, NaiveDateTime)>>> {
+) -> AppResult<Option<Vec<ParticipantEntry>>> {
     db_run!(db, |conn| {
         let exists: Option<i64> = events::table
             .find(event_id)

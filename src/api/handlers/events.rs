@@ -165,12 +165,15 @@ pub async fn winners(
         let items: Vec<Winner> = store::events::winners(&state.db, id)
             .await?
             .into_iter()
-            .map(|(user_id, nickname, prize_id, name)| Winner {
+            .map(|w| Winner {
                 user: UserRef {
-                    id: user_id,
-                    nickname,
+                    id: w.user_id,
+                    nickname: w.nickname,
                 },
-                prize: PrizeRef { id: prize_id, name },
+                prize: PrizeRef {
+                    id: w.prize_id,
+                    name: w.prize_name,
+                },
             })
             .collect();
         Ok(ok_body(&Items { items }))
@@ -210,7 +213,10 @@ pub async fn fairness(
                 .collect(),
             winners: winners
                 .into_iter()
-                .map(|(user_id, _, prize_id, _)| Award { user_id, prize_id })
+                .map(|w| Award {
+                    user_id: w.user_id,
+                    prize_id: w.prize_id,
+                })
                 .collect(),
         }))
     };

@@ -90,13 +90,13 @@ pub async fn list(
         rows,
         limit,
         "p",
-        |r| r.0,
-        |(_, user_id, nickname, joined_at)| ParticipantView {
+        |entry| entry.position,
+        |entry| ParticipantView {
             user: UserRef {
-                id: user_id,
-                nickname,
+                id: entry.user_id,
+                nickname: entry.nickname,
             },
-            joined_at: time(joined_at),
+            joined_at: time(entry.joined_at),
         },
     )))
 }
