@@ -139,27 +139,7 @@ impl Db {
         .await
         .map_err(|e| e.to_string())??;
 
-        let mut manager_config = ManagerConfig::<SqliteConn>::default();
-        manager_config.custom_setup = Box::new(move |url| {
-            let url = url.to_string();
-            let pragmas = pragmas.clone();
-            Box::pin(async move {
-                let mut conn = SqliteConn::establish(&url).await?;
-                conn.batch_execute(&pragmas)
-                    .await
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            })
-        });
-        let manager = Manager(AsyncDieselConnectionManager::new_with_config(
-            path,
-            manager_config,
-        ));
-        let pool = bb8::Pool::builder()
-            .max_size(pool_size.clamp(1, 8))
-            .test_on_check_out(false)
-            .connection_timeout(POOL_TIMEOUT)
-            .build(manager)
+        let pool = pool_with_setup::<SqliteConn>(&path, pragmas, pool_size.clamp(1, 8))
             .await
             .map_err(|e| format!("cannot open SQLite pool: {e}"))?;
         Ok(Self::Sqlite(pool))
@@ -185,30 +165,13 @@ impl Db {
         .await
         .map_err(|e| e.to_string())??;
 
-        let session = mysql_session(lock_timeout);
-        let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
-        manager_config.custom_setup = Box::new(move |url| {
-            let url = url.to_string();
-            let session = session.clone();
-            Box::pin(async move {
-                let mut conn = AsyncMysqlConnection::establish(&url).await?;
-                conn.batch_execute(&session)
-                    .await
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            })
-        });
-        let manager = Manager(AsyncDieselConnectionManager::new_with_config(
+        let pool = pool_with_setup::<AsyncMysqlConnection>(
             url,
-            manager_config,
-        ));
-        let pool = bb8::Pool::builder()
-            .max_size(pool_size.max(1))
-            .test_on_check_out(false)
-            .connection_timeout(POOL_TIMEOUT)
-            .build(manager)
-            .await
-            .map_err(|e| format!("cannot open MySQL pool: {e}"))?;
+            mysql_session(lock_timeout),
+            pool_size.max(1),
+        )
+        .await
+        .map_err(|e| format!("cannot open MySQL pool: {e}"))?;
         Ok(Self::Mysql(pool))
     }
 
@@ -295,6 +258,42 @@ pub(crate) fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
     models::to_db_time(t)
         .format("%Y-%m-%d %H:%M:%S%.6f")
         .to_string()
+}
+
+/// A pool whose every new connection first runs `setup` (the session
+/// settings), so a connection bb8 replaces gets them too.
+async fn pool_with_setup<C>(
+    url: &str,
+    setup: String,
+    max_size: u32,
+) -> Result<bb8::Pool<Manager<C>>, diesel_async::pooled_connection::PoolError>
+where
+    C: AsyncConnection + SimpleAsyncConnection + Send + 'static,
+    AsyncDieselConnectionManager<C>:
+        bb8::ManageConnection<Connection = C, Error = diesel_async::pooled_connection::PoolError>,
+{
+    let mut manager_config = ManagerConfig::<C>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_string();
+        let setup = setup.clone();
+        Box::pin(async move {
+            let mut conn = C::establish(&url).await?;
+            conn.batch_execute(&setup)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    let manager = Manager(AsyncDieselConnectionManager::new_with_config(
+        url,
+        manager_config,
+    ));
+    bb8::Pool::builder()
+        .max_size(max_size)
+        .test_on_check_out(false)
+        .connection_timeout(POOL_TIMEOUT)
+        .build(manager)
+        .await
 }
 
 /// `mysql://user:pass@host:port/db?opts` → (server URL without the database, db).

@@ -51,14 +51,7 @@ async fn the_live_actor_cap_refuses_requests_but_not_due_draws(backend: Backend)
     let app = TestApp::spawn_on(fresh_database(backend), &[("LOTTERY_MAX_LIVE_EVENTS", "2")]).await;
     let (owner, _) = app.login("owner").await;
     let (user, _) = app.login("user").await;
-    let mut ids = vec![];
-    for draw_in in [3600, 3600, 3600, 3] {
-        ids.push(
-            app.create_event(&owner, event_body(draw_in)).await["id"]
-                .as_i64()
-                .unwrap(),
-        );
-    }
+    let ids = app.create_events(&owner, &[3600, 3600, 3600, 3]).await;
     assert_eq!(app.join(&user, ids[0]).await.status, 200);
     assert_eq!(app.join(&user, ids[1]).await.status, 200);
     let r = app.join(&user, ids[2]).await;

@@ -70,14 +70,7 @@ async fn an_unreadable_event_row_stops_nothing_else(backend: Backend) {
     let app = TestApp::spawn_on(url.clone(), &[]).await;
     let (owner, _) = app.login("owner").await;
     let (user, _) = app.login("user").await;
-    let mut ids = vec![];
-    for draw_in in [3600, 3600, 3600, 3] {
-        ids.push(
-            app.create_event(&owner, event_body(draw_in)).await["id"]
-                .as_i64()
-                .unwrap(),
-        );
-    }
+    let ids = app.create_events(&owner, &[3600, 3600, 3600, 3]).await;
     let [bad_time, bad_status, healthy, due] = ids[..] else {
         unreachable!()
     };

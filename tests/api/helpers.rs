@@ -215,6 +215,16 @@ impl TestApp {
         r.data().clone()
     }
 
+    /// One `event_body` event per draw delay, in order; their ids.
+    pub async fn create_events(&self, token: &str, draw_in_secs: &[i64]) -> Vec<i64> {
+        let mut ids = vec![];
+        for &secs in draw_in_secs {
+            let event = self.create_event(token, event_body(secs)).await;
+            ids.push(event["id"].as_i64().unwrap());
+        }
+        ids
+    }
+
     pub async fn join(&self, token: &str, event_id: i64) -> Reply {
         self.call(
             Method::PUT,
