@@ -123,66 +123,79 @@ pub async fn load(
     viewer: Option<i64>,
 ) -> AppResult<(Vec<EventRecord>, Option<ViewerState>)> {
     db_run!(db, |conn| {
-        let base = events::table
-            .inner_join(users::table)
-            .select((EventRow::as_select(), users::nickname));
         // A single event fails loudly if its row is unreadable; a list
         // skips such rows (see `readable_rows`).
         let rows: Vec<(EventRow, Option<String>)> = match selection {
-            Selection::One(id) => base.filter(events::id.eq(id)).load(conn).await?,
+            Selection::One(id) => {
+                events::table
+                    .inner_join(users::table)
+                    .filter(events::id.eq(id))
+                    .select((EventRow::as_select(), users::nickname))
+                    .load(conn)
+                    .await?
+            }
             Selection::OfUser {
                 user_id,
                 role,
                 before,
                 limit,
             } => {
-                let page = base
-                    .filter(events::id.lt(before.unwrap_or(i64::MAX)))
-                    .order(events::id.desc())
-                    .limit(limit);
-                let (rows, skipped) = match role {
-                    Role::Created => {
-                        readable_rows(
-                            page.filter(events::creator_id.eq(user_id))
-                                .load_stream(conn)
-                                .await?,
-                            "events",
-                        )
-                        .await?
-                    }
-                    Role::Joined => {
-                        readable_rows(
-                            page.filter(
-                                events::id.eq_any(
-                                    participants::table
-                                        .filter(participants::user_id.eq(user_id))
-                                        .select(participants::event_id),
-                                ),
-                            )
-                            .load_stream(conn)
-                            .await?,
-                            "events",
-                        )
-                        .await?
-                    }
-                    Role::Won => {
-                        readable_rows(
-                            page.filter(
-                                events::id.eq_any(
-                                    winners::table
-                                        .filter(winners::user_id.eq(user_id))
-                                        .select(winners::event_id),
-                                ),
-                            )
-                            .load_stream(conn)
-                            .await?,
-                            "events",
-                        )
-                        .await?
-                    }
-                };
+                // The page of the user's events for the role, as `$page`
+                // in `$body` (each role's query is its own type).
+                macro_rules! of_user {
+                    (|$page:ident| $body:expr) => {{
+                        let $page = events::table
+                            .inner_join(users::table)
+                            .filter(events::id.lt(before.unwrap_or(i64::MAX)))
+                            .order(events::id.desc())
+                            .limit(limit);
+                        match role {
+                            Role::Created => {
+                                let $page = $page.filter(events::creator_id.eq(user_id));
+                                $body
+                            }
+                            Role::Joined => {
+                                let $page = $page.filter(
+                                    events::id.eq_any(
+                                        participants::table
+                                            .filter(participants::user_id.eq(user_id))
+                                            .select(participants::event_id),
+                                    ),
+                                );
+                                $body
+                            }
+                            Role::Won => {
+                                let $page = $page.filter(
+                                    events::id.eq_any(
+                                        winners::table
+                                            .filter(winners::user_id.eq(user_id))
+                                            .select(winners::event_id),
+                                    ),
+                                );
+                                $body
+                            }
+                        }
+                    }};
+                }
+                let (rows, skipped) = of_user!(|page| readable_rows(
+                    page.select((EventRow::as_select(), users::nickname))
+                        .load_stream(conn)
+                        .await?,
+                    "events",
+                )
+                .await?);
                 if skipped > 0 {
-                    tracing::error!(user_id, ?role, skipped, "a list skipped unreadable events");
+                    // Name them, so an operator can repair them: ids always read.
+                    let read: HashSet<i64> = rows.iter().map(|(e, _)| e.id).collect();
+                    let all: Vec<i64> = of_user!(|page| page.select(events::id).load(conn).await?);
+                    for id in all.into_iter().filter(|id| !read.contains(id)) {
+                        tracing::error!(
+                            event_id = id,
+                            user_id,
+                            ?role,
+                            "unreadable event skipped by a list"
+                        );
+                    }
                 }
                 rows
             }
