@@ -28,7 +28,7 @@ use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
 use crate::error::{AppError, AppResult};
-use crate::store::events::LiveState;
+use crate::store::live::LiveState;
 use crate::store::models::from_db_time;
 use crate::store::{self, Db};
 
@@ -424,7 +424,7 @@ impl EventActor {
                 // Nothing is in flight at a closing: members are all committed.
                 let count = live.members.committed_count() as i32;
                 let write =
-                    async move { store::events::cancel(&db, event_id, Utc::now(), count).await };
+                    async move { store::draws::cancel(&db, event_id, Utc::now(), count).await };
                 ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
                     let answer = match result {
                         Ok(true) => {
@@ -558,13 +558,13 @@ impl EventActor {
     }
 }
 
-/// Writes the draw (see `store::events::draw`) and names the final status.
+/// Writes the draw (see `store::draws::draw`) and names the final status.
 async fn run_draw(
     db: Db,
     event_id: i64,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<EventStatus> {
-    match store::events::draw(&db, event_id, Utc::now(), pick).await? {
+    match store::draws::draw(&db, event_id, Utc::now(), pick).await? {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),
         Some(other) => Err(AppError::internal(format!(
             "event {event_id} is {} after its draw",
@@ -584,7 +584,7 @@ impl Actor for EventActor {
         let event_id = self.event_id;
         // `wait` holds the mailbox until the state is loaded.
         ctx.wait(
-            async move { store::events::load_live(&db, event_id).await }
+            async move { store::live::load_live(&db, event_id).await }
                 .into_actor(self)
                 .map(|result, act, ctx| act.loaded(result, ctx)),
         );

@@ -253,7 +253,7 @@ impl EventRegistry {
         let me = ctx.address();
         actix::spawn(async move {
             let until = Utc::now() + HORIZON;
-            match store::events::due_for_draw(&db, until, REFILL_LIMIT).await {
+            match store::draws::due_for_draw(&db, until, REFILL_LIMIT).await {
                 Ok(due) => me.do_send(Refilled(due)),
                 Err(err) => tracing::warn!(error = %err, "could not read the draw schedule"),
             }
@@ -270,7 +270,7 @@ impl Actor for EventRegistry {
         self.refill(ctx);
         let db = self.db.clone();
         actix::spawn(async move {
-            match store::events::heal_counts(&db).await {
+            match store::live::heal_counts(&db).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "participant counts caught up with their rows"),
                 Err(err) => tracing::warn!(error = %err, "could not check participant counts"),

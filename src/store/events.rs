@@ -1,5 +1,6 @@
-//! Events and their prizes: creation, reads, lists, cancel and the draw's
-//! two conditional steps.
+//! Events and their prizes as the views show them: creation, one event,
+//! a user's lists, the winners. The draw's writes are in `draws.rs`, what an
+//! actor loads in `live.rs`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,12 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::models::{to_db_time, EventRow, PrizeRow, WinnerEntry};
 use super::schema::{events, participants, prizes, users, winners};
-use super::{multi_row_insert, readable_rows, sql_time, Db};
+use super::{readable_rows, Db};
 use crate::db_run;
-use crate::domain::draw::{canonical_order, seed_hash, Award, Seed};
+use crate::domain::draw::{seed_hash, Seed};
 use crate::domain::event::EventStatus;
 use crate::domain::validation::NewEvent;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// An event with what every view of it shows.
 #[derive(Debug, Clone)]
@@ -273,220 +274,6 @@ fn assemble(rows: Vec<(EventRow, Option<String>)>, prize_rows: Vec<PrizeRow>) ->
         })
         .collect()
 }
-
-/// Live events whose draw is due by `until`, and every event left in
-/// `drawing` (a draw a crash interrupted).
-pub async fn due_for_draw(
-    db: &Db,
-    until: DateTime<Utc>,
-    limit: i64,
-) -> AppResult<Vec<(i64, DateTime<Utc>)>> {
-    let until = to_db_time(until);
-    db_run!(db, |conn| {
-        let due = events::table
-            .filter(
-                events::status.eq(EventStatus::Drawing).or(events::status
-                    .eq(EventStatus::Open)
-                    .and(events::draw_at.le(until))),
-            )
-            .order(events::draw_at)
-            .limit(limit);
-        let (rows, skipped) = readable_rows(
-            due.select((events::id, events::draw_at))
-                .load_stream::<(i64, chrono::NaiveDateTime)>(conn)
-                .await?,
-            "events",
-        )
-        .await?;
-        if skipped > 0 {
-            // Name them, so an operator can repair them: the ids always read.
-            let read: HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
-            let all: Vec<i64> = due.select(events::id).load(conn).await?;
-            for id in all.into_iter().filter(|id| !read.contains(id)) {
-                tracing::error!(
-                    event_id = id,
-                    "unreadable due event skipped by the schedule"
-                );
-            }
-        }
-        Ok(rows.into_iter().map(|(id, t)| (id, t.and_utc())).collect())
-    })
-}
-
-/// Everything an event actor needs to serve an event. For a finished event
-/// only the row is read: its participants no longer matter to the actor.
-pub struct LiveState {
-    pub event: EventRow,
-    pub prizes: Vec<PrizeRow>,
-    pub members: Vec<(i64, bool)>,
-}
-
-pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
-    db_run!(db, |conn| {
-        let Some(event) = events::table
-            .find(id)
-            .select(EventRow::as_select())
-            .first(conn)
-            .await
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        if !event.status.is_live() {
-            return Ok(Some(LiveState {
-                event,
-                prizes: vec![],
-                members: vec![],
-            }));
-        }
-        let prize_rows = prizes::table
-            .filter(prizes::event_id.eq(id))
-            .order(prizes::position)
-            .select(PrizeRow::as_select())
-            .load(conn)
-            .await?;
-        let members = participants::table
-            .filter(participants::event_id.eq(id))
-            .select((participants::user_id, participants::notify))
-            .load(conn)
-            .await?;
-        Ok(Some(LiveState {
-            event,
-            prizes: prize_rows,
-            members,
-        }))
-    })
-}
-
-/// open → cancelled, only if still open, with its final participant count.
-/// Returns whether it happened.
-pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>, count: i32) -> AppResult<bool> {
-    db_run!(db, |conn| {
-        let n = diesel::update(
-            events::table
-                .find(id)
-                .filter(events::status.eq(EventStatus::Open)),
-        )
-        .set((
-            events::status.eq(EventStatus::Cancelled),
-            events::cancelled_at.eq(to_db_time(now)),
-            events::participant_count.eq(count),
-        ))
-        .execute(conn)
-        .await?;
-        Ok(n == 1)
-    })
-}
-
-/// The draw's writes, on one connection: open → drawing (conditional and
-/// committed on its own, so a crash after it resumes the draw), then the
-/// stored participants go to `pick` (the draw algorithm, in canonical
-/// order), and its winners and drawing → drawn are written in one
-/// transaction. The draw takes the participants from the database, not
-/// from memory, so it is always the one the fairness record describes.
-/// Re-running it after a crash is safe: the same seed and rows give the
-/// same winners, and the unique key on (event, user) refuses a second copy.
-/// Returns the status the event ends in.
-pub async fn draw(
-    db: &Db,
-    id: i64,
-    now: DateTime<Utc>,
-    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
-) -> AppResult<Option<EventStatus>> {
-    let drawing = EventStatus::Drawing;
-    let begin = db.begin_write();
-    db_run!(db, |conn| {
-        let status = events::table.find(id).select(events::status);
-        diesel::update(
-            events::table
-                .find(id)
-                .filter(events::status.eq(EventStatus::Open)),
-        )
-        .set(events::status.eq(drawing))
-        .execute(conn)
-        .await?;
-        let before = status.first::<EventStatus>(conn).await.optional()?;
-        if before != Some(EventStatus::Drawing) {
-            return Ok(before);
-        }
-        let participants: Vec<i64> = participants::table
-            .filter(participants::event_id.eq(id))
-            .select(participants::user_id)
-            .load(conn)
-            .await?;
-        // Sorting, shuffling and formatting 100,000 rows is CPU work: off
-        // the event loop, which is an HTTP worker's.
-        let script = tokio::task::spawn_blocking(move || {
-            let count = participants.len();
-            let awards = pick(canonical_order(participants));
-            let mut script = vec![begin.to_string()];
-            for chunk in awards.chunks(1000) {
-                let rows = chunk
-                    .iter()
-                    .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
-                script.push(multi_row_insert(
-                    "winners (event_id, user_id, prize_id)",
-                    rows,
-                    "",
-                ));
-            }
-            // The count as drawn: the row may lag the actor's (see
-            // participants::apply_batch).
-            script.push(format!(
-                "UPDATE events SET status = {drawn}, drawn_at = '{}', \
-                 participant_count = {count} WHERE id = {id} AND status = {drawing}",
-                sql_time(now),
-                drawn = EventStatus::Drawn.to_db(),
-                drawing = drawing.to_db(),
-            ));
-            script.push("COMMIT".into());
-            script.join(";\n")
-        })
-        .await
-        .map_err(|err| AppError::internal(format!("the draw's computation failed: {err}")))?;
-        if let Err(err) = conn.batch_execute(&script).await {
-            let _ = conn.batch_execute("ROLLBACK").await;
-            // Another instance may have finished the same draw first.
-            if status.first::<EventStatus>(conn).await.optional()? != Some(EventStatus::Drawn) {
-                return Err(err.into());
-            }
-        }
-        Ok(status.first::<EventStatus>(conn).await.optional()?)
-    })
-}
-
-#[derive(diesel::QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-}
-
-/// Rewrites the participant count of every open event whose row is behind
-/// its participants: after a crash, the last second of joins may not have
-/// reached the row (see participants::apply_batch). One read without
-/// locks, then short updates of a few rows each. Returns how many it fixed.
-pub async fn heal_counts(db: &Db) -> AppResult<usize> {
-    const COUNTED: &str = "(SELECT COUNT(*) FROM participants p WHERE p.event_id = events.id)";
-    let open = EventStatus::Open.to_db();
-    db_run!(db, |conn| {
-        let behind: Vec<IdRow> = diesel::sql_query(format!(
-            "SELECT id FROM events WHERE status = {open} AND participant_count <> {COUNTED}"
-        ))
-        .load(conn)
-        .await?;
-        for chunk in behind.chunks(100) {
-            let ids: Vec<String> = chunk.iter().map(|r| r.id.to_string()).collect();
-            conn.batch_execute(&format!(
-                "UPDATE events SET participant_count = {COUNTED} \
-                 WHERE status = {open} AND id IN ({})",
-                ids.join(",")
-            ))
-            .await?;
-        }
-        Ok(behind.len())
-    })
-}
-
 /// All winners with their names and prizes, in prize order.
 pub async fn winners(db: &Db, id: i64) -> AppResult<Vec<WinnerEntry>> {
     db_run!(db, |conn| {

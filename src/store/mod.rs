@@ -15,7 +15,9 @@ use pool::Manager;
 use crate::config::redact_url;
 use std::time::Duration;
 
+pub mod draws;
 pub mod events;
+pub mod live;
 pub mod models;
 pub mod participants;
 pub mod pool;

@@ -1,0 +1,150 @@
+//! The draw schedule and the two ways an event ends: the draw's conditional
+//! steps and the cancel.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use super::models::to_db_time;
+use super::schema::{events, participants};
+use super::{multi_row_insert, readable_rows, sql_time, Db};
+use crate::db_run;
+use crate::domain::draw::{canonical_order, Award};
+use crate::domain::event::EventStatus;
+use crate::error::{AppError, AppResult};
+
+/// Live events whose draw is due by `until`, and every event left in
+/// `drawing` (a draw a crash interrupted).
+pub async fn due_for_draw(
+    db: &Db,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> AppResult<Vec<(i64, DateTime<Utc>)>> {
+    let until = to_db_time(until);
+    db_run!(db, |conn| {
+        let due = events::table
+            .filter(
+                events::status.eq(EventStatus::Drawing).or(events::status
+                    .eq(EventStatus::Open)
+                    .and(events::draw_at.le(until))),
+            )
+            .order(events::draw_at)
+            .limit(limit);
+        let (rows, skipped) = readable_rows(
+            due.select((events::id, events::draw_at))
+                .load_stream::<(i64, chrono::NaiveDateTime)>(conn)
+                .await?,
+            "events",
+        )
+        .await?;
+        if skipped > 0 {
+            // Name them, so an operator can repair them: the ids always read.
+            let read: HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
+            let all: Vec<i64> = due.select(events::id).load(conn).await?;
+            for id in all.into_iter().filter(|id| !read.contains(id)) {
+                tracing::error!(
+                    event_id = id,
+                    "unreadable due event skipped by the schedule"
+                );
+            }
+        }
+        Ok(rows.into_iter().map(|(id, t)| (id, t.and_utc())).collect())
+    })
+}
+
+/// open → cancelled, only if still open, with its final participant count.
+/// Returns whether it happened.
+pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>, count: i32) -> AppResult<bool> {
+    db_run!(db, |conn| {
+        let n = diesel::update(
+            events::table
+                .find(id)
+                .filter(events::status.eq(EventStatus::Open)),
+        )
+        .set((
+            events::status.eq(EventStatus::Cancelled),
+            events::cancelled_at.eq(to_db_time(now)),
+            events::participant_count.eq(count),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    })
+}
+
+/// The draw's writes, on one connection: open → drawing (conditional and
+/// committed on its own, so a crash after it resumes the draw), then the
+/// stored participants go to `pick` (the draw algorithm, in canonical
+/// order), and its winners and drawing → drawn are written in one
+/// transaction. The draw takes the participants from the database, not
+/// from memory, so it is always the one the fairness record describes.
+/// Re-running it after a crash is safe: the same seed and rows give the
+/// same winners, and the unique key on (event, user) refuses a second copy.
+/// Returns the status the event ends in.
+pub async fn draw(
+    db: &Db,
+    id: i64,
+    now: DateTime<Utc>,
+    pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
+) -> AppResult<Option<EventStatus>> {
+    let drawing = EventStatus::Drawing;
+    let begin = db.begin_write();
+    db_run!(db, |conn| {
+        let status = events::table.find(id).select(events::status);
+        diesel::update(
+            events::table
+                .find(id)
+                .filter(events::status.eq(EventStatus::Open)),
+        )
+        .set(events::status.eq(drawing))
+        .execute(conn)
+        .await?;
+        let before = status.first::<EventStatus>(conn).await.optional()?;
+        if before != Some(EventStatus::Drawing) {
+            return Ok(before);
+        }
+        let participants: Vec<i64> = participants::table
+            .filter(participants::event_id.eq(id))
+            .select(participants::user_id)
+            .load(conn)
+            .await?;
+        // Sorting, shuffling and formatting 100,000 rows is CPU work: off
+        // the event loop, which is an HTTP worker's.
+        let script = tokio::task::spawn_blocking(move || {
+            let count = participants.len();
+            let awards = pick(canonical_order(participants));
+            let mut script = vec![begin.to_string()];
+            for chunk in awards.chunks(1000) {
+                let rows = chunk
+                    .iter()
+                    .map(|a| format!("({id},{},{})", a.user_id, a.prize_id));
+                script.push(multi_row_insert(
+                    "winners (event_id, user_id, prize_id)",
+                    rows,
+                    "",
+                ));
+            }
+            // The count as drawn: the row may lag the actor's (see
+            // participants::apply_batch).
+            script.push(format!(
+                "UPDATE events SET status = {drawn}, drawn_at = '{}', \
+                 participant_count = {count} WHERE id = {id} AND status = {drawing}",
+                sql_time(now),
+                drawn = EventStatus::Drawn.to_db(),
+                drawing = drawing.to_db(),
+            ));
+            script.push("COMMIT".into());
+            script.join(";\n")
+        })
+        .await
+        .map_err(|err| AppError::internal(format!("the draw's computation failed: {err}")))?;
+        if let Err(err) = conn.batch_execute(&script).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            // Another instance may have finished the same draw first.
+            if status.first::<EventStatus>(conn).await.optional()? != Some(EventStatus::Drawn) {
+                return Err(err.into());
+            }
+        }
+        Ok(status.first::<EventStatus>(conn).await.optional()?)
+    })
+}

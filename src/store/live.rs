@@ -1,0 +1,86 @@
+//! What an event actor loads to serve an event, and the repair of counts a
+//! crash left behind.
+
+use super::models::{EventRow, PrizeRow};
+use super::schema::{events, participants, prizes};
+use super::Db;
+use crate::db_run;
+use crate::domain::event::EventStatus;
+use crate::error::AppResult;
+
+/// Everything an event actor needs to serve an event. For a finished event
+/// only the row is read: its participants no longer matter to the actor.
+pub struct LiveState {
+    pub event: EventRow,
+    pub prizes: Vec<PrizeRow>,
+    pub members: Vec<(i64, bool)>,
+}
+
+pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
+    db_run!(db, |conn| {
+        let Some(event) = events::table
+            .find(id)
+            .select(EventRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        if !event.status.is_live() {
+            return Ok(Some(LiveState {
+                event,
+                prizes: vec![],
+                members: vec![],
+            }));
+        }
+        let prize_rows = prizes::table
+            .filter(prizes::event_id.eq(id))
+            .order(prizes::position)
+            .select(PrizeRow::as_select())
+            .load(conn)
+            .await?;
+        let members = participants::table
+            .filter(participants::event_id.eq(id))
+            .select((participants::user_id, participants::notify))
+            .load(conn)
+            .await?;
+        Ok(Some(LiveState {
+            event,
+            prizes: prize_rows,
+            members,
+        }))
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Rewrites the participant count of every open event whose row is behind
+/// its participants: after a crash, the last second of joins may not have
+/// reached the row (see participants::apply_batch). One read without
+/// locks, then short updates of a few rows each. Returns how many it fixed.
+pub async fn heal_counts(db: &Db) -> AppResult<usize> {
+    const COUNTED: &str = "(SELECT COUNT(*) FROM participants p WHERE p.event_id = events.id)";
+    let open = EventStatus::Open.to_db();
+    db_run!(db, |conn| {
+        let behind: Vec<IdRow> = diesel::sql_query(format!(
+            "SELECT id FROM events WHERE status = {open} AND participant_count <> {COUNTED}"
+        ))
+        .load(conn)
+        .await?;
+        for chunk in behind.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|r| r.id.to_string()).collect();
+            conn.batch_execute(&format!(
+                "UPDATE events SET participant_count = {COUNTED} \
+                 WHERE status = {open} AND id IN ({})",
+                ids.join(",")
+            ))
+            .await?;
+        }
+        Ok(behind.len())
+    })
+}
