@@ -14,7 +14,6 @@
 //! winners from the seed and the stored participants, and commits winners +
 //! drawn in one transaction. A crash anywhere resumes to the same result.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,12 +21,14 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
+use super::live_page::LivePage;
 use super::membership::{Change, Members, Released};
 use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Reply};
 use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
 use crate::error::{AppError, AppResult};
+use crate::store::events::EventRecord;
 use crate::store::live::LiveState;
 use crate::store::models::from_db_time;
 use crate::store::{self, Db};
@@ -45,8 +46,6 @@ const DRAW_STUCK_AFTER: u32 = 5;
 /// How far the event row's participant count may lag the committed rows
 /// while the actor lives (see `store::participants::apply_batch`).
 const COUNT_EVERY: Duration = Duration::from_secs(1);
-/// `committed` while the actor has no live count to show.
-pub const NO_COUNT: i64 = -1;
 
 pub struct EventActor {
     event_id: i64,
@@ -57,9 +56,9 @@ pub struct EventActor {
     idle_timeout: Duration,
     last_touch: Instant,
     phase: Phase,
-    /// The committed participant count of a live event, shared with the
-    /// registry's directory so views show it without asking the actor.
-    committed: Arc<AtomicI64>,
+    /// What views of the live event read, shared with the registry's
+    /// directory; this actor is its only writer.
+    page: Arc<LivePage>,
     missing: MissingIds,
 }
 
@@ -216,7 +215,7 @@ impl EventActor {
         db: Db,
         draw_permits: Arc<Semaphore>,
         idle_timeout: Duration,
-        committed: Arc<AtomicI64>,
+        page: Arc<LivePage>,
         missing: MissingIds,
     ) -> Self {
         Self {
@@ -226,7 +225,7 @@ impl EventActor {
             idle_timeout,
             last_touch: Instant::now(),
             phase: Phase::Loading,
-            committed,
+            page,
             missing,
         }
     }
@@ -244,6 +243,11 @@ impl EventActor {
             },
             Ok(Some(state)) => {
                 let resume = state.event.status == EventStatus::Drawing;
+                let record = EventRecord {
+                    event: state.event.clone(),
+                    creator_nickname: state.creator_nickname.clone(),
+                    prizes: state.prizes.clone(),
+                };
                 match Live::from_state(state) {
                     Ok(mut live) => {
                         if resume {
@@ -251,6 +255,7 @@ impl EventActor {
                         }
                         // Filled before a crash, not yet drawn.
                         live.follow_fill();
+                        self.page.publish(record, live.members.committed_handle());
                         Phase::Live(Box::new(live))
                     }
                     Err(err) => {
@@ -264,8 +269,6 @@ impl EventActor {
             Phase::Live(live) => {
                 // A row behind its participants (a crash within a second of
                 // a commit) is rewritten by the next batch or count tick.
-                self.committed
-                    .store(live.members.committed_count() as i64, Ordering::Release);
                 // Wake at draw_at while alive; the registry covers the rest.
                 let wait = (live.draw_at - Utc::now()).to_std().unwrap_or_default();
                 if wait.is_zero() {
@@ -306,6 +309,10 @@ impl EventActor {
         let Phase::Live(live) = &mut self.phase else {
             return;
         };
+        self.page.set_status(match live.closing {
+            Some(Closing::Draw { .. }) => EventStatus::Drawing,
+            _ => EventStatus::Open,
+        });
         if live.members.is_flushing() || live.finishing {
             return;
         }
@@ -358,9 +365,10 @@ impl EventActor {
                         live.stored_count = Some(count);
                         live.count_written_at = Instant::now();
                     }
-                    release(live.members.committed());
-                    act.committed
-                        .store(live.members.committed_count() as i64, Ordering::Release);
+                    // The page first: an answered join is on every later view.
+                    let released = live.members.committed();
+                    act.page.set_count(live.members.committed_count());
+                    release(released);
                     act.advance(ctx);
                 }
                 Err(err) => {
@@ -387,12 +395,12 @@ impl EventActor {
             };
             match result {
                 Ok(stored) => {
-                    release(live.members.failed(stored));
+                    let released = live.members.failed(stored);
+                    act.page.set_count(live.members.committed_count());
+                    release(released);
                     live.follow_fill();
                     // The row's count may or may not include the batch.
                     live.stored_count = None;
-                    act.committed
-                        .store(live.members.committed_count() as i64, Ordering::Release);
                     act.advance(ctx);
                 }
                 Err(err) => {
@@ -516,6 +524,9 @@ impl EventActor {
     }
 
     fn finished(&mut self, status: EventStatus, creator_id: i64, ctx: &mut Context<Self>) {
+        // Views go back to the database (which holds the final state)
+        // before anyone hears the event is finished.
+        self.page.withdraw();
         if let Phase::Live(live) = &mut self.phase {
             for reply in live.draw_waiters.drain(..) {
                 let _ = reply.send(Ok(()));
@@ -525,8 +536,6 @@ impl EventActor {
             }
         }
         self.phase = Phase::Finished { status, creator_id };
-        // The row now holds the final count.
-        self.committed.store(NO_COUNT, Ordering::Release);
         ctx.run_later(LINGER, |_, ctx| ctx.stop());
     }
 
@@ -601,7 +610,7 @@ impl Actor for EventActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.committed.store(NO_COUNT, Ordering::Release);
+        self.page.withdraw();
         if let Phase::Live(live) = &self.phase {
             if live.draw_failures >= DRAW_STUCK_AFTER {
                 metrics::gauge!("lottery_draws_stuck").decrement(1.0);

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use crate::actors::live_page::Committed;
 use crate::actors::messages::Membership;
 use crate::domain::event as rules;
 use crate::error::AppError;
@@ -58,7 +59,8 @@ pub struct Released<R> {
 }
 
 pub struct Members<R> {
-    committed: HashMap<i64, bool>,
+    /// Shared with the event's live page, which views read.
+    committed: Committed,
     max_participants: Option<i32>,
     in_flight: Option<Batch<R>>,
     queued: Batch<R>,
@@ -71,7 +73,7 @@ impl<R> Members<R> {
         let committed: HashMap<i64, bool> = committed.into_iter().collect();
         Self {
             count: committed.len(),
-            committed,
+            committed: Committed::new(committed.into()),
             max_participants: max,
             in_flight: None,
             queued: Batch::default(),
@@ -85,7 +87,12 @@ impl<R> Members<R> {
 
     /// Participants the database holds.
     pub fn committed_count(&self) -> usize {
-        self.committed.len()
+        self.committed.read().len()
+    }
+
+    /// The committed participants, for the live page's readers.
+    pub fn committed_handle(&self) -> Committed {
+        self.committed.clone()
     }
 
     pub fn is_flushing(&self) -> bool {
@@ -104,7 +111,7 @@ impl<R> Members<R> {
         if let Some(after) = self.in_flight.as_ref().and_then(|b| b.after.get(&user_id)) {
             return *after;
         }
-        self.committed.get(&user_id).copied()
+        self.committed.read().get(&user_id).copied()
     }
 
     /// Decides a request (the caller has checked that the event is open)
@@ -156,8 +163,9 @@ impl<R> Members<R> {
             count: self.count as i32,
             ..Default::default()
         };
+        let committed = self.committed.read();
         for (&user_id, &after) in &batch.after {
-            match (self.committed.get(&user_id), after) {
+            match (committed.get(&user_id), after) {
                 (_, None) => changes.leaves.push(user_id),
                 (None, Some(notify)) => changes.joins.push((user_id, notify)),
                 (Some(false), Some(true)) => changes.notify_on.push(user_id),
@@ -169,6 +177,7 @@ impl<R> Members<R> {
         changes.joins.sort_unstable();
         changes.leaves.sort_unstable();
         changes.notify_on.sort_unstable();
+        drop(committed);
         self.in_flight = Some(batch);
         changes
     }
@@ -176,12 +185,14 @@ impl<R> Members<R> {
     /// The batch in flight is stored: its answers go out.
     pub fn committed(&mut self) -> Released<R> {
         let batch = self.in_flight.take().expect("a batch in flight");
+        let mut committed = self.committed.write();
         for (user_id, after) in batch.after {
             match after {
-                Some(notify) => self.committed.insert(user_id, notify),
-                None => self.committed.remove(&user_id),
+                Some(notify) => committed.insert(user_id, notify),
+                None => committed.remove(&user_id),
             };
         }
+        drop(committed);
         Released {
             answered: batch
                 .waiting
@@ -198,8 +209,8 @@ impl<R> Members<R> {
     /// committed state, and every queued request is decided again on it.
     pub fn failed(&mut self, stored: impl IntoIterator<Item = (i64, bool)>) -> Released<R> {
         let batch = self.in_flight.take().expect("a batch in flight");
-        self.committed = stored.into_iter().collect();
-        self.count = self.committed.len();
+        *self.committed.write() = stored.into_iter().collect();
+        self.count = self.committed_count();
         let queued = std::mem::take(&mut self.queued);
         let mut refused = vec![];
         for w in queued.waiting {

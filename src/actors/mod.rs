@@ -4,6 +4,7 @@
 //! rules they keep.
 
 pub mod event;
+pub mod live_page;
 pub mod membership;
 pub mod messages;
 pub mod registry;

@@ -7,7 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
-use super::event::{EventActor, NO_COUNT};
+use super::event::EventActor;
+use super::live_page::LivePage;
 use super::messages::DrawDue;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
@@ -37,8 +38,8 @@ const STARTS_PER_TICK: usize = 200;
 struct ActorEntry {
     addr: Addr<EventActor>,
     in_flight: Arc<AtomicUsize>,
-    /// The live event's committed participant count, or `NO_COUNT`.
-    committed: Arc<AtomicI64>,
+    /// What views of the live event read (see `LivePage`).
+    page: Arc<LivePage>,
 }
 
 type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
@@ -184,8 +185,8 @@ impl EventRegistry {
         let db = self.db.clone();
         let idle_timeout = self.settings.idle_timeout;
         let permits = self.draw_permits.clone();
-        let committed = Arc::new(AtomicI64::new(NO_COUNT));
-        let shared = committed.clone();
+        let page = Arc::new(LivePage::default());
+        let shared = page.clone();
         let missing = self.missing.clone();
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
             EventActor::new(event_id, db, permits, idle_timeout, shared, missing)
@@ -193,7 +194,7 @@ impl EventRegistry {
         let entry = ActorEntry {
             addr,
             in_flight: Arc::default(),
-            committed,
+            page,
         };
         self.directory.write().insert(event_id, entry.clone());
         entry
@@ -439,10 +440,15 @@ impl Events {
     /// fresher than the event row, which the actor updates about once a
     /// second. None when no actor here holds the event.
     pub fn committed_count(&self, event_id: i64) -> Option<i32> {
+        self.live_page(event_id)?.count()
+    }
+
+    /// The page of an event live in this process, which its views read
+    /// instead of the database.
+    pub fn live_page(&self, event_id: i64) -> Option<Arc<LivePage>> {
         let directory = self.directory.read();
         let entry = directory.get(&event_id)?;
-        let count = entry.committed.load(Ordering::Acquire);
-        (count != NO_COUNT && entry.addr.connected()).then_some(count as i32)
+        entry.addr.connected().then(|| entry.page.clone())
     }
 
     pub fn schedule(&self, event_id: i64, draw_at: DateTime<Utc>) {

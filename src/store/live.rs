@@ -2,7 +2,7 @@
 //! crash left behind.
 
 use super::models::{EventRow, PrizeRow};
-use super::schema::{events, participants, prizes};
+use super::schema::{events, participants, prizes, users};
 use super::Db;
 use crate::db_run;
 use crate::domain::event::EventStatus;
@@ -12,15 +12,17 @@ use crate::error::AppResult;
 /// only the row is read: its participants no longer matter to the actor.
 pub struct LiveState {
     pub event: EventRow,
+    pub creator_nickname: Option<String>,
     pub prizes: Vec<PrizeRow>,
     pub members: Vec<(i64, bool)>,
 }
 
 pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
     db_run!(db, |conn| {
-        let Some(event) = events::table
-            .find(id)
-            .select(EventRow::as_select())
+        let Some((event, creator_nickname)) = events::table
+            .inner_join(users::table)
+            .filter(events::id.eq(id))
+            .select((EventRow::as_select(), users::nickname))
             .first(conn)
             .await
             .optional()?
@@ -30,6 +32,7 @@ pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
         if !event.status.is_live() {
             return Ok(Some(LiveState {
                 event,
+                creator_nickname,
                 prizes: vec![],
                 members: vec![],
             }));
@@ -47,6 +50,7 @@ pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
             .await?;
         Ok(Some(LiveState {
             event,
+            creator_nickname,
             prizes: prize_rows,
             members,
         }))

@@ -12,4 +12,5 @@ mod ops;
 mod participation;
 mod restart;
 mod sessions;
+mod views;
 mod wechat;

@@ -48,13 +48,20 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
         .ok_or_else(AppError::event_not_found)
 }
 
-/// One event's view. An id known to be missing costs no query; one found
-/// missing is remembered (see `MissingIds`).
+/// One event's view: from the live page its actor publishes when the event
+/// is live here, else from the database. An id known to be missing costs no
+/// query; one found missing is remembered (see `MissingIds`).
 pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
     let missing = state.events.missing();
     if missing.contains(id) {
         return Err(AppError::event_not_found());
     }
+    // A live event's actor publishes its page: no query, no message.
+    if let Some((record, viewer_state)) = state.events.live_page(id).and_then(|p| p.view(viewer)) {
+        metrics::counter!("lottery_event_views_total", "source" => "memory").increment(1);
+        return Ok(EventView::new(record, viewer_state.as_ref()));
+    }
+    metrics::counter!("lottery_event_views_total", "source" => "database").increment(1);
     let view = views(state, Selection::One(id), viewer).await?.pop();
     view.ok_or_else(|| {
         missing.remember(id);

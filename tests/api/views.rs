@@ -1,0 +1,107 @@
+//! Views of a live event come from the page its actor publishes: they show
+//! every acknowledged join at once, cost no query, and give way to the
+//! database the moment the event is drawn or cancelled.
+
+use lottery::store::Db;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
+
+both_backends!(
+    a_view_right_after_a_join_or_leave_shows_it,
+    live_views_come_from_memory_and_finished_ones_from_the_database
+);
+
+async fn a_view_right_after_a_join_or_leave_shows_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/events/{id}");
+    let mut tokens = vec![];
+    for i in 0..20 {
+        let (token, _) = app.login(&format!("viewer{i}")).await;
+        assert_eq!(app.join(&token, id).await.status, 200);
+        let view = app.get(&path, Some(&token)).await;
+        assert_eq!(view.data()["participant_count"], i + 1);
+        assert_eq!(view.data()["me"]["joined"], true);
+        assert_eq!(view.data()["status"], "open");
+        tokens.push(token);
+    }
+    let left = app
+        .call(
+            Method::DELETE,
+            &format!("{path}/participants/me"),
+            Some(&tokens[0]),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, 200);
+    let view = app.get(&path, Some(&tokens[0])).await;
+    assert_eq!(view.data()["participant_count"], 19);
+    assert_eq!(view.data()["me"]["joined"], false);
+    assert_eq!(view.data()["me"]["prize"], json!(null));
+    let anonymous = app.get(&path, None).await;
+    assert_eq!(anonymous.data()["me"], json!(null));
+    assert_eq!(
+        anonymous.data()["creator"]["id"],
+        view.data()["creator"]["id"]
+    );
+}
+
+async fn live_views_come_from_memory_and_finished_ones_from_the_database(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let (owner, _) = app.login("owner").await;
+    let (user, _) = app.login("user").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let drawn = app.create_event(&owner, body).await["id"].as_i64().unwrap();
+    let cancelled = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    for id in [drawn, cancelled] {
+        assert_eq!(app.join(&user, id).await.status, 200);
+    }
+    let before = app.get(&format!("/events/{drawn}"), Some(&user)).await;
+
+    // Behind the server's back: the live page does not see it.
+    let db = Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    execute_sql(
+        &db,
+        format!("UPDATE events SET title = 'changed' WHERE id IN ({drawn}, {cancelled})"),
+    )
+    .await;
+    let live = app.get(&format!("/events/{drawn}"), Some(&user)).await;
+    assert_eq!(live.body, before.body, "served from the actor's page");
+
+    // Finished: the database's final state, at once, never a stale `open`.
+    let r = app
+        .post(&format!("/events/{drawn}/draw"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(r.data()["status"], "drawn");
+    let view = app.get(&format!("/events/{drawn}"), Some(&user)).await;
+    assert_eq!(view.data()["status"], "drawn");
+    assert_eq!(view.data()["title"], "changed");
+    assert!(
+        view.data()["me"]["prize"].is_object(),
+        "the only participant won"
+    );
+
+    let r = app
+        .post(
+            &format!("/events/{cancelled}/cancel"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.data()["status"], "cancelled");
+    let view = app.get(&format!("/events/{cancelled}"), Some(&user)).await;
+    assert_eq!(view.data()["status"], "cancelled");
+    assert_eq!(view.data()["participant_count"], 1);
+}
