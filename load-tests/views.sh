@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Page views of one live event with 50 participants, measured with wrk (a
+# generator that saturates the server), against /healthz in the same run:
+# wrk -t2 -c128 -d5s on /healthz, on GET /api/v1/events/{id} anonymous, and
+# with a participant's token. MySQL + Redis (database lottery_views, Redis
+# db 1). Loopback only; each phase is 5 s.
+#   load-tests/views.sh [server binary]   (default: this checkout's release build)
+# Needs wrk (apt-get install wrk).
+source "$(dirname "$0")/common.sh"
+command -v wrk >/dev/null || { echo "views.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
+SERVER_BIN="${1:-}"
+[ -n "$SERVER_BIN" ] || { build; SERVER_BIN="$BIN/lottery"; }
+fresh_mysql_db lottery_views
+SERVER_BIN="$SERVER_BIN" start_server LOTTERY_DATABASE_URL=mysql://root@127.0.0.1:3306/lottery_views \
+  LOTTERY_REDIS_URL=redis://127.0.0.1:6379/1 LOTTERY_REDIS_PREFIX="views$(date +%s%N):"
+API="$BASE/api/v1"
+token() { curl -fsS -XPOST "$API/auth/login" -d "{\"code\":\"dev:$1\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/'; }
+OWNER="$(token owner)"
+ID="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
+  -d "{\"title\":\"views\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":1}]}" |
+  grep -o '"id":[0-9]*,"max_participants' | grep -o '[0-9]*')"
+for i in $(seq 1 50); do
+  USER_TOKEN="$(token "viewer$i")"
+  curl -fsS -XPUT "$API/events/$ID/participants/me" -H "Authorization: Bearer $USER_TOKEN" >/dev/null
+done
+run() { wrk -t2 -c128 -d5s --latency "$@" | awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {printf "%s req/s p99 %s", r, p}'; }
+echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $(basename "$SERVER_BIN")"
+echo "healthz: $(run "$BASE/healthz")"
+echo "event, anonymous: $(run "$API/events/$ID")"
+echo "event, with a token: $(run -H "Authorization: Bearer $USER_TOKEN" "$API/events/$ID")"
+stop_server
+mysql -uroot -h127.0.0.1 -e 'DROP DATABASE IF EXISTS lottery_views'
