@@ -24,6 +24,7 @@ const KNOWN: &[&str] = &[
     "LOTTERY_ACTOR_IDLE_SECS",
     "LOTTERY_MAX_LIVE_EVENTS",
     "LOTTERY_RESULT_CACHE_MB",
+    "LOTTERY_FINISHED_CACHE_MB",
     "LOTTERY_DB_POOL_SIZE",
     "LOTTERY_DB_LOCK_TIMEOUT_MS",
     "LOTTERY_ACTOR_THREADS",
@@ -118,6 +119,9 @@ pub struct Config {
     pub max_live_events: usize,
     /// Bytes of published draw results (winners, fairness) kept in memory.
     pub result_cache_bytes: u64,
+    /// Bytes of drawn and cancelled events (with participants and winners)
+    /// kept in memory for their pages.
+    pub finished_cache_bytes: u64,
     /// Database connections in the pool.
     pub db_pool_size: u32,
     /// How long a statement waits for another writer's lock before it
@@ -235,6 +239,7 @@ impl Config {
             )?),
             max_live_events: number("LOTTERY_MAX_LIVE_EVENTS", 100_000, 1..=100_000_000)? as usize,
             result_cache_bytes: number("LOTTERY_RESULT_CACHE_MB", 64, 0..=1 << 20)? << 20,
+            finished_cache_bytes: number("LOTTERY_FINISHED_CACHE_MB", 64, 0..=1 << 20)? << 20,
             db_pool_size: number("LOTTERY_DB_POOL_SIZE", 16, 1..=1000)? as u32,
             db_lock_timeout: Duration::from_millis(number(
                 "LOTTERY_DB_LOCK_TIMEOUT_MS",

@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 use crate::actors::registry::ActorSettings;
 use crate::actors::Events;
 use crate::api;
+use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
@@ -69,6 +70,7 @@ impl Application {
         let workers = config.http_workers;
         let state = web::Data::new(AppState {
             results: DrawResults::new(config.result_cache_bytes),
+            finished: FinishedEvents::new(config.finished_cache_bytes),
             config,
             db,
             sessions,

@@ -5,6 +5,7 @@
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::Events;
+use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
@@ -18,5 +19,6 @@ pub struct AppState {
     pub wechat: Option<WechatClient>,
     pub events: Events,
     pub results: DrawResults,
+    pub finished: FinishedEvents,
     pub metrics: PrometheusHandle,
 }

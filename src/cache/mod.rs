@@ -1,7 +1,8 @@
 //! Short-lived shared state: sessions, in Redis when configured (shared by
-//! every instance) or in the process; and the published draw results, in
-//! the process.
+//! every instance) or in the process; drawn and cancelled events and their
+//! published results, in the process (they never change).
 
+pub mod finished;
 pub mod redis_pool;
 pub mod results;
 pub mod sessions;

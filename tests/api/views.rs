@@ -1,6 +1,7 @@
 //! Views of a live event come from the page its actor publishes: they show
 //! every acknowledged join at once, cost no query, and give way to the
-//! database the moment the event is drawn or cancelled.
+//! database the moment the event is drawn or cancelled; a finished event is
+//! read once and then served from memory.
 
 use lottery::store::Db;
 use reqwest::Method;
@@ -92,6 +93,21 @@ async fn live_views_come_from_memory_and_finished_ones_from_the_database(backend
         view.data()["me"]["prize"].is_object(),
         "the only participant won"
     );
+    // Drawn is final: later views come from memory, `me` included.
+    execute_sql(
+        &db,
+        format!("UPDATE events SET title = 'again' WHERE id = {drawn}"),
+    )
+    .await;
+    let cached = app.get(&format!("/events/{drawn}"), Some(&user)).await;
+    assert_eq!(
+        cached.body, view.body,
+        "served from the finished-events cache"
+    );
+    let (stranger, _) = app.login("stranger").await;
+    let theirs = app.get(&format!("/events/{drawn}"), Some(&stranger)).await;
+    assert_eq!(theirs.data()["me"], json!({"joined": false, "prize": null}));
+    assert_eq!(theirs.data()["title"], "changed");
 
     let r = app
         .post(

@@ -11,6 +11,7 @@ use crate::api::body::JsonBody;
 use crate::api::handlers::event_id;
 use crate::api::views::{EventView, PrizeRef, UserRef};
 use crate::api::{created, ok, ok_body, ok_serialized};
+use crate::cache::finished::FinishedEvent;
 use crate::cache::results::Published;
 use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
 use crate::domain::event::check_results_published;
@@ -18,7 +19,7 @@ use crate::domain::validation::{validate_event, EventDraft};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
-use crate::store::events::Selection;
+use crate::store::events::{EventRecord, Selection};
 use crate::store::models::EventRow;
 
 /// Full views of the selected events, with `me` filled for the viewer.
@@ -48,24 +49,62 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
         .ok_or_else(AppError::event_not_found)
 }
 
-/// One event's view: from the live page its actor publishes when the event
-/// is live here, else from the database. An id known to be missing costs no
-/// query; one found missing is remembered (see `MissingIds`).
+/// One event's view, from memory where it can be: the live page its actor
+/// publishes when the event is live here, the finished-events cache once it
+/// is drawn or cancelled (filled by the first view), else the database. An
+/// id known to be missing costs no query; one found missing is remembered
+/// (see `MissingIds`).
 pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
     let missing = state.events.missing();
     if missing.contains(id) {
         return Err(AppError::event_not_found());
     }
-    // A live event's actor publishes its page: no query, no message.
-    if let Some((record, viewer_state)) = state.events.live_page(id).and_then(|p| p.view(viewer)) {
-        metrics::counter!("lottery_event_views_total", "source" => "memory").increment(1);
-        return Ok(EventView::new(record, viewer_state.as_ref()));
+    let counted = |source: &'static str| {
+        metrics::counter!("lottery_event_views_total", "source" => source).increment(1);
+    };
+    if let Some((record, me)) = state.events.live_page(id).and_then(|p| p.view(viewer)) {
+        counted("live");
+        return Ok(EventView::new(record, me.as_ref()));
     }
-    metrics::counter!("lottery_event_views_total", "source" => "database").increment(1);
-    let view = views(state, Selection::One(id), viewer).await?.pop();
-    view.ok_or_else(|| {
+    if let Some(finished) = state.finished.get(id) {
+        counted("finished");
+        let (record, me) = finished.view(viewer);
+        return Ok(EventView::new(record, me.as_ref()));
+    }
+    counted("database");
+    let (mut records, me) = store::events::load(&state.db, Selection::One(id), viewer).await?;
+    let Some(mut record) = records.pop() else {
         missing.remember(id);
-        AppError::event_not_found()
+        return Err(AppError::event_not_found());
+    };
+    if !record.event.status.is_live() {
+        let finished = state
+            .finished
+            .get_or_build(id, finished_event(state, record))
+            .await?;
+        let (record, me) = finished.view(viewer);
+        return Ok(EventView::new(record, me.as_ref()));
+    }
+    // A live event's actor knows its count before the row does.
+    if let Some(count) = state.events.committed_count(id) {
+        record.event.participant_count = count;
+    }
+    Ok(EventView::new(record, me.as_ref()))
+}
+
+/// What the finished-events cache keeps of a drawn or cancelled event.
+async fn finished_event(state: &AppState, record: EventRecord) -> AppResult<FinishedEvent> {
+    let id = record.event.id;
+    let participants = draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
+    let winners = store::events::winners(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|w| (w.user_id, (w.prize_id, w.prize_name)))
+        .collect();
+    Ok(FinishedEvent {
+        record,
+        participants,
+        winners,
     })
 }
 

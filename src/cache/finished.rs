@@ -1,0 +1,159 @@
+//! Drawn and cancelled events never change again: the first view of one
+//! reads it (the event, its prizes, its participants and its winners) and
+//! later views are answered from memory, `me` included. Bounded by an
+//! estimate of each entry's bytes (quick_cache, which evicts by CLOCK-Pro:
+//! recently and often read events stay).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use quick_cache::sync::Cache;
+use quick_cache::Weighter;
+
+use crate::error::AppResult;
+use crate::store::events::{EventRecord, ViewerState};
+
+pub struct FinishedEvent {
+    pub record: EventRecord,
+    /// Ascending user ids.
+    pub participants: Vec<i64>,
+    /// Winner → (prize id, prize name).
+    pub winners: HashMap<i64, (i64, String)>,
+}
+
+impl FinishedEvent {
+    /// The event as `viewer` sees it.
+    pub fn view(&self, viewer: Option<i64>) -> (EventRecord, Option<ViewerState>) {
+        let id = self.record.event.id;
+        let viewer = viewer.map(|user_id| ViewerState {
+            joined: if self.participants.binary_search(&user_id).is_ok() {
+                HashSet::from([id])
+            } else {
+                HashSet::new()
+            },
+            prizes: self
+                .winners
+                .get(&user_id)
+                .map(|prize| HashMap::from([(id, prize.clone())]))
+                .unwrap_or_default(),
+        });
+        (self.record.clone(), viewer)
+    }
+
+    /// Roughly the bytes it holds.
+    fn weight(&self) -> u64 {
+        let e = &self.record.event;
+        let text = e.title.len() + e.description.len() + e.seed_hash.len();
+        let prizes: usize = self.record.prizes.iter().map(|p| 64 + p.name.len()).sum();
+        let winners: usize = self.winners.values().map(|(_, name)| 48 + name.len()).sum();
+        (512 + text + prizes + winners + 8 * self.participants.len()) as u64
+    }
+}
+
+#[derive(Clone)]
+struct BySize;
+
+impl Weighter<i64, Arc<FinishedEvent>> for BySize {
+    fn weight(&self, _: &i64, event: &Arc<FinishedEvent>) -> u64 {
+        event.weight()
+    }
+}
+
+pub struct FinishedEvents(Cache<i64, Arc<FinishedEvent>, BySize>);
+
+impl FinishedEvents {
+    pub fn new(capacity_bytes: u64) -> Self {
+        let estimated_items = (capacity_bytes / 4096).clamp(16, 1 << 20) as usize;
+        Self(Cache::with_weighter(
+            estimated_items,
+            capacity_bytes,
+            BySize,
+        ))
+    }
+
+    pub fn get(&self, event_id: i64) -> Option<Arc<FinishedEvent>> {
+        self.0.get(&event_id)
+    }
+
+    /// The cached event, or `build`'s, kept; concurrent callers share one
+    /// build. `build` must only be given for a drawn or cancelled event.
+    pub async fn get_or_build(
+        &self,
+        event_id: i64,
+        build: impl Future<Output = AppResult<FinishedEvent>>,
+    ) -> AppResult<Arc<FinishedEvent>> {
+        self.0
+            .get_or_insert_async(&event_id, async { build.await.map(Arc::new) })
+            .await
+    }
+
+    /// The bytes held now (at most the capacity).
+    pub fn weight(&self) -> u64 {
+        self.0.weight()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{DrawMode, EventStatus};
+    use crate::store::models::EventRow;
+
+    fn finished(id: i64, participants: usize) -> FinishedEvent {
+        let t = chrono::NaiveDateTime::default();
+        FinishedEvent {
+            record: EventRecord {
+                event: EventRow {
+                    id,
+                    creator_id: 1,
+                    title: "t".into(),
+                    description: String::new(),
+                    status: EventStatus::Drawn,
+                    draw_mode: DrawMode::AtTime,
+                    draw_at: t,
+                    max_participants: None,
+                    participant_count: participants as i32,
+                    seed: vec![0; 32],
+                    seed_hash: "h".repeat(64),
+                    created_at: t,
+                    drawn_at: Some(t),
+                    cancelled_at: None,
+                },
+                creator_nickname: None,
+                prizes: vec![],
+            },
+            participants: (1..=participants as i64).collect(),
+            winners: HashMap::from([(2, (7, "Gold".to_string()))]),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_to_its_bound() {
+        let cache = FinishedEvents::new(64 * 1024);
+        for id in 0..500 {
+            // Each about 1.3 KB: 500 of them are ten times the bound.
+            let built = cache
+                .get_or_build(id, async move { Ok(finished(id, 100)) })
+                .await
+                .unwrap();
+            assert_eq!(built.record.event.id, id);
+            assert!(cache.weight() <= 64 * 1024, "{}", cache.weight());
+        }
+        let kept = (0..500).filter(|id| cache.get(*id).is_some()).count();
+        assert!((10..100).contains(&kept), "{kept} kept");
+    }
+
+    #[test]
+    fn me_comes_from_the_participants_and_winners() {
+        let event = finished(5, 10);
+        let (_, me) = event.view(Some(2));
+        let me = me.unwrap();
+        assert!(me.joined.contains(&5));
+        assert_eq!(me.prizes[&5], (7, "Gold".to_string()));
+        let (_, stranger) = event.view(Some(99));
+        let stranger = stranger.unwrap();
+        assert!(stranger.joined.is_empty() && stranger.prizes.is_empty());
+        assert!(event.view(None).1.is_none());
+    }
+}
