@@ -196,8 +196,10 @@ pub async fn verify_joins(args: &Args) -> Result<(), String> {
 }
 
 /// Mini-program traffic over many events: browse, join, leave, list.
-/// Each worker owns its users, so the last acknowledged answer per (user,
-/// event) is the state the server must hold.
+/// A user's requests never overlap (a lock per user, held until the answer
+/// is recorded), so the last acknowledged answer per (user, event) is the
+/// state the server must hold. (Two overlapping requests of one user are
+/// answered by the same commit, in an order the client cannot see.)
 pub async fn mixed(args: &Args) -> Result<Report, String> {
     let api = Api::new(&args.base, args.concurrency);
     let tag = run_tag();
@@ -219,21 +221,31 @@ pub async fn mixed(args: &Args) -> Result<Report, String> {
     let events = Arc::new(events);
     // (user index, event) → joined, as last acknowledged.
     let expected: Arc<Mutex<HashMap<(usize, i64), bool>>> = Arc::default();
-    let (a, u, ev, exp) = (api.clone(), users.clone(), events.clone(), expected.clone());
-    let workers = args.concurrency;
-    let report = drive("mixed", args.concurrency, args.seconds, None, move |i| {
-        let (api, users, events, expected) = (a.clone(), u.clone(), ev.clone(), exp.clone());
+    let turns: Arc<Vec<tokio::sync::Mutex<()>>> = Arc::new(
+        (0..users.len())
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect(),
+    );
+    let (a, u, ev, exp, t) = (
+        api.clone(),
+        users.clone(),
+        events.clone(),
+        expected.clone(),
+        turns.clone(),
+    );
+    let report = drive("mixed", args.concurrency, args.seconds, None, move |_| {
+        let (api, users, events, expected, turns) =
+            (a.clone(), u.clone(), ev.clone(), exp.clone(), t.clone());
         async move {
-            let (roll, pick, event) = {
+            let (roll, user, event) = {
                 let mut rng = rand::rng();
                 (
                     rng.random_range(0..100),
-                    rng.random_range(0..users.len() / workers),
+                    rng.random_range(0..users.len()),
                     events[rng.random_range(0..events.len())],
                 )
             };
-            // Worker w's users are w, w + workers, …: one worker per user.
-            let user = (i % workers) + pick * workers;
+            let _turn = turns[user].lock().await;
             let token = &users[user].0;
             let answer = match roll {
                 0..60 => {
