@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 use super::live_page::LivePage;
 use super::membership::{Change, Members, Released};
-use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Reply};
+use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply};
 use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
@@ -707,6 +707,19 @@ impl Handler<DrawNow> for EventActor {
                 let _ = msg.reply.send(Err(self.not_live()));
             }
         }
+    }
+}
+
+impl Handler<Peek> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Peek, _: &mut Context<Self>) {
+        self.last_touch = Instant::now();
+        let answer = match self.phase {
+            Phase::Live(_) => Ok(()),
+            _ => Err(self.not_live()),
+        };
+        let _ = msg.reply.send(answer);
     }
 }
 

@@ -46,6 +46,15 @@ pub struct DrawNow {
     pub reply: Reply<()>,
 }
 
+/// Answered once the actor has loaded its event: Ok while it is live (its
+/// page is published), else why not (no such event, finished). Lets the
+/// views of a cold event share the actor's one load.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Peek {
+    pub reply: Reply<()>,
+}
+
 /// The registry's wake-up: the draw time has come.
 #[derive(Message)]
 #[rtype(result = "()")]

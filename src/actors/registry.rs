@@ -7,7 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 
 use super::event::EventActor;
 use super::live_page::LivePage;
-use super::messages::DrawDue;
+use super::messages::{DrawDue, Peek};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
 
@@ -116,6 +116,8 @@ pub struct ActorSettings {
 pub struct EventRegistry {
     db: Db,
     missing: MissingIds,
+    /// Actors started so far (each one load of its event).
+    starts: Arc<AtomicU64>,
     draw_permits: Arc<Semaphore>,
     settings: ActorSettings,
     directory: Directory,
@@ -197,6 +199,7 @@ impl EventRegistry {
             page,
         };
         self.directory.write().insert(event_id, entry.clone());
+        self.starts.fetch_add(1, Ordering::Relaxed);
         entry
     }
 
@@ -328,6 +331,7 @@ impl Handler<Shutdown> for EventRegistry {
 pub struct Events {
     directory: Directory,
     missing: MissingIds,
+    starts: Arc<AtomicU64>,
     hosts: Hosts,
     registry: Addr<EventRegistry>,
     capacity: usize,
@@ -337,11 +341,13 @@ impl Events {
     pub fn start(db: Db, settings: ActorSettings) -> Self {
         let directory: Directory = Arc::default();
         let missing = MissingIds::default();
+        let starts: Arc<AtomicU64> = Arc::default();
         let hosts: Hosts = Arc::default();
         let capacity = settings.mailbox_capacity.max(1);
         let arbiters = (0..settings.arbiters).map(|_| Arbiter::new()).collect();
         let registry = EventRegistry {
             missing: missing.clone(),
+            starts: starts.clone(),
             draw_permits: Arc::new(Semaphore::new(settings.concurrent_draws.max(1))),
             db,
             settings,
@@ -356,6 +362,7 @@ impl Events {
         Self {
             directory,
             missing,
+            starts,
             hosts,
             registry,
             capacity,
@@ -386,6 +393,22 @@ impl Events {
     /// The ids recently found to have no event (shared with the views).
     pub fn missing(&self) -> &MissingIds {
         &self.missing
+    }
+
+    /// Event actors started in this process so far: each is one load of
+    /// its event from the database.
+    pub fn actor_starts(&self) -> u64 {
+        self.starts.load(Ordering::Relaxed)
+    }
+
+    /// The page of an event that is not live here yet: its actor is
+    /// started (within the cap) and loads it once, however many views wait
+    /// on that load meanwhile. Err when the event is not live (no such
+    /// event, finished) or no actor can be started now.
+    pub async fn warm_page(&self, event_id: i64) -> AppResult<Arc<LivePage>> {
+        self.ask(event_id, |reply| Peek { reply }).await?;
+        self.live_page(event_id)
+            .ok_or_else(|| AppError::Unavailable("the event is not live here".into()))
     }
 
     /// Event actors alive in this process.

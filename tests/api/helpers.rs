@@ -141,6 +141,11 @@ impl TestApp {
         }
     }
 
+    /// Event actors the app has started so far (each one load).
+    pub fn actor_starts(&self) -> u64 {
+        self.events.actor_starts()
+    }
+
     /// Event actors alive in the app.
     pub fn live_actors(&self) -> usize {
         self.events.live_actors()

@@ -12,8 +12,45 @@ use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
     a_view_right_after_a_join_or_leave_shows_it,
-    live_views_come_from_memory_and_finished_ones_from_the_database
+    live_views_come_from_memory_and_finished_ones_from_the_database,
+    concurrent_views_of_a_cold_event_share_one_load
 );
+
+/// Fifty viewers open the page of an event no actor holds (it went idle):
+/// one actor starts, loads the event once, and answers them all.
+async fn concurrent_views_of_a_cold_event_share_one_load(backend: Backend) {
+    let app = TestApp::spawn_on(fresh_database(backend), &[("LOTTERY_ACTOR_IDLE_SECS", "1")]).await;
+    let (owner, _) = app.login("owner").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut viewers = vec![];
+    for i in 0..5 {
+        let (token, _) = app.login(&format!("cold{i}")).await;
+        assert_eq!(app.join(&token, id).await.status, 200);
+        viewers.push(token);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.live_actors() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the actor never went idle"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let starts = app.actor_starts();
+    let path = format!("/events/{id}");
+    let views = futures::future::join_all(
+        (0..50).map(|i| app.get(&path, Some(&viewers[i % viewers.len()]))),
+    )
+    .await;
+    for view in &views {
+        assert_eq!(view.status, 200, "{:?}", view.body);
+        assert_eq!(view.data()["participant_count"], 5);
+        assert_eq!(view.data()["me"]["joined"], true);
+    }
+    assert_eq!(app.actor_starts(), starts + 1, "one load for fifty views");
+}
 
 async fn a_view_right_after_a_join_or_leave_shows_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;

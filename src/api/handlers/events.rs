@@ -50,10 +50,11 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
 }
 
 /// One event's view, from memory where it can be: the live page its actor
-/// publishes when the event is live here, the finished-events cache once it
-/// is drawn or cancelled (filled by the first view), else the database. An
-/// id known to be missing costs no query; one found missing is remembered
-/// (see `MissingIds`).
+/// publishes when the event is live here (a view of an open event that is
+/// not starts its actor), the finished-events cache once it is drawn or
+/// cancelled (filled by the first view), else the database. An id known to
+/// be missing costs no query; one found missing is remembered (see
+/// `MissingIds`).
 pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
     let missing = state.events.missing();
     if missing.contains(id) {
@@ -71,7 +72,26 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
         let (record, me) = finished.view(viewer);
         return Ok(EventView::new(record, me.as_ref()));
     }
-    counted("database");
+    // Not live here: its actor's one load serves every concurrent viewer
+    // and publishes the page for the next ones. A finished event, or no
+    // room for another actor, reads the database.
+    match state.events.warm_page(id).await {
+        Ok(page) => {
+            if let Some((record, me)) = page.view(viewer) {
+                counted("warmed");
+                return Ok(EventView::new(record, me.as_ref()));
+            }
+        }
+        Err(AppError::NotFound(_)) => return Err(AppError::event_not_found()),
+        Err(_) => {}
+    }
+    stored_view(state, id, viewer).await
+}
+
+/// One event's view from the database (and, once finished, the cache).
+async fn stored_view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
+    let missing = state.events.missing();
+    metrics::counter!("lottery_event_views_total", "source" => "database").increment(1);
     let (mut records, me) = store::events::load(&state.db, Selection::One(id), viewer).await?;
     let Some(mut record) = records.pop() else {
         missing.remember(id);
@@ -118,7 +138,10 @@ pub async fn create(
     let seed = draw::new_seed();
     let id = store::events::create(&state.db, caller.user_id, &new, &seed, now).await?;
     state.events.schedule(id, new.draw_at);
-    Ok(created(view(&state, id, Some(caller.user_id)).await?))
+    // From the database: creating events must not start their actors.
+    Ok(created(
+        stored_view(&state, id, Some(caller.user_id)).await?,
+    ))
 }
 
 pub async fn get(
