@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Page views of one live event with 50 participants, measured with wrk (a
-# generator that saturates the server), against /healthz in the same run:
-# wrk -t2 -c128 -d5s on /healthz, on GET /api/v1/events/{id} anonymous, and
-# with a participant's token. MySQL + Redis (database lottery_views, Redis
-# db 1). Loopback only; each phase is 5 s.
+# Page views measured with wrk (a generator that saturates the server),
+# against /healthz in the same run: wrk -t2 -c128 -d5s on /healthz; on a
+# live event with 50 participants, anonymous and with a participant's
+# token; on a drawn event (50 participants, manual draw), its page with a
+# participant's token and its winners. MySQL + Redis (database
+# lottery_views, Redis db 1). Loopback only; each phase is 5 s.
 #   load-tests/views.sh [server binary]   (default: this checkout's release build)
 # Needs wrk (apt-get install wrk).
 source "$(dirname "$0")/common.sh"
@@ -23,10 +24,20 @@ for i in $(seq 1 50); do
   USER_TOKEN="$(token "viewer$i")"
   curl -fsS -XPUT "$API/events/$ID/participants/me" -H "Authorization: Bearer $USER_TOKEN" >/dev/null
 done
+DRAWN="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
+  -d "{\"title\":\"drawn\",\"draw_mode\":\"manual\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":3}]}" |
+  grep -o '"id":[0-9]*,"max_participants' | grep -o '[0-9]*')"
+for i in $(seq 1 50); do
+  DRAWN_TOKEN="$(token "drawn$i")"
+  curl -fsS -XPUT "$API/events/$DRAWN/participants/me" -H "Authorization: Bearer $DRAWN_TOKEN" >/dev/null
+done
+curl -fsS -XPOST "$API/events/$DRAWN/draw" -H "Authorization: Bearer $OWNER" >/dev/null
 run() { wrk -t2 -c128 -d5s --latency "$@" | awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {printf "%s req/s p99 %s", r, p}'; }
 echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $(basename "$SERVER_BIN")"
 echo "healthz: $(run "$BASE/healthz")"
 echo "event, anonymous: $(run "$API/events/$ID")"
 echo "event, with a token: $(run -H "Authorization: Bearer $USER_TOKEN" "$API/events/$ID")"
+echo "drawn event, with a token: $(run -H "Authorization: Bearer $DRAWN_TOKEN" "$API/events/$DRAWN")"
+echo "drawn event's winners: $(run "$API/events/$DRAWN/winners")"
 stop_server
 mysql -uroot -h127.0.0.1 -e 'DROP DATABASE IF EXISTS lottery_views'
