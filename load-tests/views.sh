@@ -17,20 +17,22 @@ SERVER_BIN="$SERVER_BIN" start_server LOTTERY_DATABASE_URL=mysql://root@127.0.0.
 API="$BASE/api/v1"
 token() { curl -fsS -XPOST "$API/auth/login" -d "{\"code\":\"dev:$1\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/'; }
 OWNER="$(token owner)"
-ID="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
-  -d "{\"title\":\"views\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":1}]}" |
-  grep -o '"id":[0-9]*,"max_participants' | grep -o '[0-9]*')"
-for i in $(seq 1 50); do
-  USER_TOKEN="$(token "viewer$i")"
-  curl -fsS -XPUT "$API/events/$ID/participants/me" -H "Authorization: Bearer $USER_TOKEN" >/dev/null
-done
-DRAWN="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
-  -d "{\"title\":\"drawn\",\"draw_mode\":\"manual\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":3}]}" |
-  grep -o '"id":[0-9]*,"max_participants' | grep -o '[0-9]*')"
-for i in $(seq 1 50); do
-  DRAWN_TOKEN="$(token "drawn$i")"
-  curl -fsS -XPUT "$API/events/$DRAWN/participants/me" -H "Authorization: Bearer $DRAWN_TOKEN" >/dev/null
-done
+# event_with_participants NAME MODE QUANTITY: creates an event (draw in an
+# hour), lets 50 fresh users join it, and sets EVENT and LAST_TOKEN (the
+# last participant's token).
+event_with_participants() {
+  EVENT="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
+    -d "{\"title\":\"$1\",\"draw_mode\":\"$2\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":$3}]}" |
+    grep -o '"id":[0-9]*,"max_participants' | grep -o '[0-9]*')"
+  for i in $(seq 1 50); do
+    LAST_TOKEN="$(token "$1$i")"
+    curl -fsS -XPUT "$API/events/$EVENT/participants/me" -H "Authorization: Bearer $LAST_TOKEN" >/dev/null
+  done
+}
+event_with_participants live at_time 1
+ID="$EVENT" USER_TOKEN="$LAST_TOKEN"
+event_with_participants drawn manual 3
+DRAWN="$EVENT" DRAWN_TOKEN="$LAST_TOKEN"
 curl -fsS -XPOST "$API/events/$DRAWN/draw" -H "Authorization: Bearer $OWNER" >/dev/null
 run() { wrk -t2 -c128 -d5s --latency "$@" | awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {printf "%s req/s p99 %s", r, p}'; }
 echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $(basename "$SERVER_BIN")"
