@@ -46,6 +46,14 @@ type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
 /// The HTTP workers' event loops, which host the actors by default.
 type Hosts = Arc<parking_lot::Mutex<Vec<ArbiterHandle>>>;
 
+/// The directory's entry for the event, if its actor is still running (a
+/// stopped actor's entry stays until the next refill prunes it).
+fn live_entry(directory: &Directory, event_id: i64) -> Option<ActorEntry> {
+    let directory = directory.read();
+    let entry = directory.get(&event_id)?;
+    entry.addr.connected().then(|| entry.clone())
+}
+
 /// Holds one of an event's request slots until the answer arrives.
 struct Slot(Arc<AtomicUsize>);
 
@@ -172,9 +180,7 @@ impl EventRegistry {
     }
 
     fn live_entry(&self, event_id: i64) -> Option<ActorEntry> {
-        let directory = self.directory.read();
-        let entry = directory.get(&event_id)?;
-        entry.addr.connected().then(|| entry.clone())
+        live_entry(&self.directory, event_id)
     }
 
     /// The event's actor, started if need be: due draws come here directly
@@ -376,10 +382,8 @@ impl Events {
     }
 
     async fn actor(&self, event_id: i64) -> AppResult<ActorEntry> {
-        if let Some(entry) = self.directory.read().get(&event_id) {
-            if entry.addr.connected() {
-                return Ok(entry.clone());
-            }
+        if let Some(entry) = live_entry(&self.directory, event_id) {
+            return Ok(entry);
         }
         if self.missing.contains(event_id) {
             return Err(AppError::event_not_found());
@@ -469,9 +473,7 @@ impl Events {
     /// The page of an event live in this process, which its views read
     /// instead of the database.
     pub fn live_page(&self, event_id: i64) -> Option<Arc<LivePage>> {
-        let directory = self.directory.read();
-        let entry = directory.get(&event_id)?;
-        entry.addr.connected().then(|| entry.page.clone())
+        live_entry(&self.directory, event_id).map(|entry| entry.page)
     }
 
     pub fn schedule(&self, event_id: i64, draw_at: DateTime<Utc>) {
