@@ -5,15 +5,18 @@
 mod api;
 mod plot;
 mod scenarios;
+mod share_storm;
 mod stats;
 mod verify;
+mod wire;
 
 use std::collections::HashMap;
 
 use scenarios::Args;
+use stats::Target;
 
-const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|draw-storm|big-draw|verify-joins> \
-[--base URL] [--concurrency N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg]";
+const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|verify-joins> \
+[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg]";
 
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
@@ -42,9 +45,20 @@ fn parse_args() -> Result<(String, Args), String> {
             "refusing to load {host}: only loopback targets are allowed"
         ));
     }
+    // Resolved once: the timed phases connect to the address itself.
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(
+        base.trim_start_matches("http://").trim_end_matches('/'),
+    )
+    .map_err(|e| format!("{base}: {e}"))?
+    .find(|a| a.ip().is_loopback())
+    .ok_or(format!("{base} names no loopback address"))?;
     Ok((
         scenario,
         Args {
+            target: Target {
+                addr,
+                threads: num("threads", 2)?.max(1) as usize,
+            },
             base,
             concurrency: num("concurrency", 64)?.max(1) as usize,
             users: num("users", 10_000)? as usize,
@@ -81,6 +95,7 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "mixed" => {
             scenarios::mixed(args).await?;
         }
+        "share-storm" => share_storm::share_storm(args).await?,
         "draw-storm" => scenarios::draw_storm(args).await?,
         "big-draw" => scenarios::big_draw(args).await?,
         "verify-joins" => scenarios::verify_joins(args).await?,

@@ -12,11 +12,14 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::api::Api;
-use crate::stats::{drive, Report};
+use crate::stats::{drive, Report, Target};
 use crate::verify;
+use crate::wire::Conn;
 
 pub struct Args {
     pub base: String,
+    /// The server's address and the generator's threads, for timed phases.
+    pub target: Target,
     pub concurrency: usize,
     pub users: usize,
     pub seconds: u64,
@@ -30,20 +33,20 @@ pub struct Args {
     pub plot: Option<String>,
 }
 
-type Users = Arc<Vec<(String, i64)>>;
+pub type Users = Arc<Vec<(String, i64)>>;
 
 /// A tag that keeps this run's dev users apart from earlier runs'.
-fn run_tag() -> String {
+pub fn run_tag() -> String {
     format!("{:x}", chrono::Utc::now().timestamp_millis())
 }
 
-fn in_secs(secs: i64) -> String {
+pub fn in_secs(secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
 /// An event whose prizes add up to `slots` (a first prize of one, then
 /// prizes of at most 10,000 each, as the contract allows).
-fn event_body(draw_at: String, mode: &str, slots: u32) -> Value {
+pub fn event_body(draw_at: String, mode: &str, slots: u32) -> Value {
     let mut prizes = vec![json!({"name": "first", "quantity": 1})];
     let mut left = slots.saturating_sub(1);
     while left > 0 && prizes.len() < 20 {
@@ -55,23 +58,22 @@ fn event_body(draw_at: String, mode: &str, slots: u32) -> Value {
 }
 
 /// Logs in `n` fresh dev users (not timed as part of a scenario).
-pub async fn login_many(
-    api: &Api,
-    prefix: &str,
-    n: usize,
-    concurrency: usize,
-) -> Result<Users, String> {
+pub async fn login_many(args: &Args, prefix: &str, n: usize) -> Result<Users, String> {
     let slots: Arc<Vec<OnceLock<(String, i64)>>> =
         Arc::new((0..n).map(|_| OnceLock::new()).collect());
-    let (a, s, p) = (api.clone(), slots.clone(), prefix.to_string());
-    let report = drive("login", concurrency, 3600, Some(n), move |i| {
-        let (api, slots, name) = (a.clone(), s.clone(), format!("{p}_{i}"));
-        async move {
-            let user = api.login(&name).await?;
-            let _ = slots[i].set(user);
+    let (s, p) = (slots.clone(), prefix.to_string());
+    let report = drive(
+        "login",
+        args.target,
+        args.concurrency,
+        3600,
+        Some(n),
+        async move |i, conn: &mut Conn| {
+            let user = conn.login(&format!("{p}_{i}")).await?;
+            let _ = s[i].set(user);
             Ok(())
-        }
-    })
+        },
+    )
     .await;
     report.print();
     if report.ok() != n {
@@ -86,41 +88,26 @@ pub async fn login_many(
 }
 
 pub async fn healthz(args: &Args) -> Report {
-    let api = Api::new(&args.base, args.concurrency);
-    let report = drive("healthz", args.concurrency, args.seconds, None, move |_| {
-        let api = api.clone();
-        async move {
-            match api.healthz().await? {
-                200 => Ok(()),
-                s => Err(format!("HTTP {s}")),
-            }
-        }
-    })
+    let report = drive(
+        "healthz",
+        args.target,
+        args.concurrency,
+        args.seconds,
+        None,
+        async |_, conn: &mut Conn| conn.get("healthz", "/healthz", None).await?.ok(),
+    )
     .await;
     report.print();
     report
 }
 
+/// User i joins the event.
 fn join_op(
-    api: &Api,
     users: &Users,
     event_id: i64,
-) -> impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
-       + Send
-       + Sync
-       + 'static {
-    let (api, users) = (api.clone(), users.clone());
-    move |i| {
-        let (api, users) = (api.clone(), users.clone());
-        Box::pin(async move {
-            let a = api.join(&users[i].0, event_id).await?;
-            if a.status == 200 {
-                Ok(())
-            } else {
-                Err(format!("HTTP {} code {}", a.status, a.code))
-            }
-        })
-    }
+) -> impl AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static {
+    let users = users.clone();
+    async move |i, conn: &mut Conn| conn.join(&users[i].0, event_id, false).await?.ok()
 }
 
 /// N fresh users join one event as fast as they can.
@@ -131,17 +118,18 @@ pub async fn hot_join(args: &Args) -> Result<Report, String> {
     let event_id = api
         .create_event(&owner, event_body(in_secs(3600), "manual", 10))
         .await?;
-    let users = login_many(&api, &format!("hot_{tag}"), args.users, args.concurrency).await?;
+    let users = login_many(args, &format!("hot_{tag}"), args.users).await?;
     eprintln!(
         "hot-join: event {event_id}, {} users, {} connections",
         args.users, args.concurrency
     );
     let report = drive(
         "hot-join",
+        args.target,
         args.concurrency,
         args.seconds,
         Some(users.len()),
-        join_op(&api, &users, event_id),
+        join_op(&users, event_id),
     )
     .await;
     report.print();
@@ -212,10 +200,9 @@ pub async fn mixed(args: &Args) -> Result<Report, String> {
         );
     }
     let users = login_many(
-        &api,
+        args,
         &format!("mixed_{tag}"),
         args.users.max(args.concurrency),
-        args.concurrency,
     )
     .await?;
     let events = Arc::new(events);
@@ -226,17 +213,10 @@ pub async fn mixed(args: &Args) -> Result<Report, String> {
             .map(|_| tokio::sync::Mutex::new(()))
             .collect(),
     );
-    let (a, u, ev, exp, t) = (
-        api.clone(),
-        users.clone(),
-        events.clone(),
-        expected.clone(),
-        turns.clone(),
-    );
-    let report = drive("mixed", args.concurrency, args.seconds, None, move |_| {
-        let (api, users, events, expected, turns) =
-            (a.clone(), u.clone(), ev.clone(), exp.clone(), t.clone());
-        async move {
+    let (u, ev, exp) = (users.clone(), events.clone(), expected.clone());
+    let op = async move |_, conn: &mut Conn| -> Result<(), String> {
+        let (users, events, expected, t) = (&u, &ev, &exp, &turns);
+        {
             let (roll, user, event) = {
                 let mut rng = rand::rng();
                 (
@@ -245,42 +225,42 @@ pub async fn mixed(args: &Args) -> Result<Report, String> {
                     events[rng.random_range(0..events.len())],
                 )
             };
-            let _turn = turns[user].lock().await;
+            let _turn = t[user].lock().await;
             let token = &users[user].0;
             let answer = match roll {
                 0..60 => {
-                    api.call(
-                        reqwest::Method::GET,
-                        &format!("/api/v1/events/{event}"),
-                        Some(token),
-                        None,
-                    )
-                    .await?
+                    conn.get("view", &format!("/api/v1/events/{event}"), Some(token))
+                        .await?
                 }
-                60..85 => api.join(token, event).await?,
-                85..95 => api.leave(token, event).await?,
+                60..85 => conn.join(token, event, false).await?,
+                85..95 => conn.leave(token, event).await?,
                 _ => {
-                    api.call(
-                        reqwest::Method::GET,
+                    conn.get(
+                        "participants",
                         &format!("/api/v1/events/{event}/participants?limit=20"),
-                        None,
                         None,
                     )
                     .await?
                 }
             };
-            if answer.status != 200 {
-                return Err(format!("HTTP {} code {}", answer.status, answer.code));
-            }
+            let data = answer.data()?;
             if (60..95).contains(&roll) {
                 expected
                     .lock()
                     .unwrap()
-                    .insert((user, event), answer.data["joined"] == true);
+                    .insert((user, event), data["joined"] == true);
             }
             Ok(())
         }
-    })
+    };
+    let report = drive(
+        "mixed",
+        args.target,
+        args.concurrency,
+        args.seconds,
+        None,
+        op,
+    )
     .await;
     report.print();
     let expected = expected.lock().unwrap().clone();
@@ -305,34 +285,25 @@ pub async fn draw_storm(args: &Args) -> Result<(), String> {
     let api = Api::new(&args.base, args.concurrency);
     let tag = run_tag();
     let per_event = args.per_event.max(1);
-    let users = login_many(&api, &format!("storm_{tag}"), per_event, args.concurrency).await?;
-    let owners = login_many(
-        &api,
-        &format!("storm_owner_{tag}"),
-        args.concurrency,
-        args.concurrency,
-    )
-    .await?;
+    let users = login_many(args, &format!("storm_{tag}"), per_event).await?;
+    let owners = login_many(args, &format!("storm_owner_{tag}"), args.concurrency).await?;
     // Whole seconds: every event gets exactly this draw_at.
     let due = (chrono::Utc::now() + chrono::Duration::seconds(args.lead as i64)).trunc_subsecs(0);
     let due_text = due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let ids: Arc<Vec<OnceLock<i64>>> =
         Arc::new((0..args.events).map(|_| OnceLock::new()).collect());
-    let (a, o, s, d) = (api.clone(), owners.clone(), ids.clone(), due_text.clone());
+    let (o, s, d) = (owners.clone(), ids.clone(), due_text.clone());
     let created = drive(
         "create",
+        args.target,
         args.concurrency,
         args.lead,
         Some(args.events),
-        move |i| {
-            let (api, owners, ids, due) = (a.clone(), o.clone(), s.clone(), d.clone());
-            async move {
-                let id = api
-                    .create_event(&owners[i % owners.len()].0, event_body(due, "at_time", 3))
-                    .await?;
-                let _ = ids[i].set(id);
-                Ok(())
-            }
+        async move |i, conn: &mut Conn| {
+            let body = event_body(d.clone(), "at_time", 3);
+            let id = conn.create_event(&o[i % o.len()].0, &body).await?;
+            let _ = s[i].set(id);
+            Ok(())
         },
     )
     .await;
@@ -346,21 +317,20 @@ pub async fn draw_storm(args: &Args) -> Result<(), String> {
         ));
     }
     let ids = Arc::new(ids);
-    let (a, u, e) = (api.clone(), users.clone(), ids.clone());
+    let (u, e) = (users.clone(), ids.clone());
     let pairs = ids.len() * per_event;
-    let joins = drive("join", args.concurrency, args.lead, Some(pairs), move |i| {
-        let (api, users, ids) = (a.clone(), u.clone(), e.clone());
-        async move {
-            let r = api
-                .join(&users[i % users.len()].0, ids[i / users.len()])
-                .await?;
-            if r.status == 200 {
-                Ok(())
-            } else {
-                Err(format!("HTTP {} code {}", r.status, r.code))
-            }
-        }
-    })
+    let joins = drive(
+        "join",
+        args.target,
+        args.concurrency,
+        args.lead,
+        Some(pairs),
+        async move |i, conn: &mut Conn| {
+            conn.join(&u[i % u.len()].0, e[i / u.len()], false)
+                .await?
+                .ok()
+        },
+    )
     .await;
     joins.print();
     let mut acked: HashMap<i64, HashSet<i64>> = HashMap::new();
@@ -449,13 +419,14 @@ pub async fn big_draw(args: &Args) -> Result<(), String> {
     let event_id = api
         .create_event(&owner, event_body(in_secs(3600), "manual", args.prizes))
         .await?;
-    let users = login_many(&api, &format!("big_{tag}"), args.users, args.concurrency).await?;
+    let users = login_many(args, &format!("big_{tag}"), args.users).await?;
     let joins = drive(
         "join",
+        args.target,
         args.concurrency,
         3600,
         Some(users.len()),
-        join_op(&api, &users, event_id),
+        join_op(&users, event_id),
     )
     .await;
     joins.print();

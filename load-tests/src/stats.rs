@@ -2,10 +2,12 @@
 //! progress line every second while it runs.
 
 use std::collections::BTreeMap;
-use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::wire::Conn;
 
 /// What one phase measured.
 #[derive(Default)]
@@ -19,6 +21,9 @@ pub struct Report {
     pub elapsed: Duration,
     /// Indices of the items whose request was answered with success.
     pub succeeded: Vec<usize>,
+    /// Latency of every answered request by step (a flow of several
+    /// requests per item, as in share-storm, reports each step apart).
+    pub steps: BTreeMap<String, Vec<u64>>,
 }
 
 impl Report {
@@ -75,89 +80,186 @@ impl Report {
             Self::percentile(&sorted, 1.0),
             self.errors
         );
+        // A phase whose items are flows of several requests also reports
+        // each kind of request.
+        if self.steps.len() > 1 {
+            for (step, latencies) in &self.steps {
+                let mut sorted = latencies.clone();
+                sorted.sort_unstable();
+                println!(
+                    "  {}/{step}: {} answered = {:.0} req/s; latency ms p50 {:.2} p99 {:.2}",
+                    self.name,
+                    sorted.len(),
+                    sorted.len() as f64 / self.elapsed.as_secs_f64().max(1e-9),
+                    Self::percentile(&sorted, 0.50),
+                    Self::percentile(&sorted, 0.99),
+                );
+            }
+        }
     }
 }
 
+/// Where a phase sends its load: the server's address and how many OS
+/// threads the generator runs (each a single-threaded runtime with its
+/// share of the connections, as wrk's `-t` does).
+#[derive(Clone, Copy)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub threads: usize,
+}
+
 /// Runs `op` over `count` items (or forever when `count` is None) with
-/// `concurrency` workers until the items or `seconds` run out. `op` answers
-/// Ok(()) for success or Err(label) to count under that label.
-pub async fn drive<F, Fut>(
+/// `concurrency` workers, each on its own kept-open connection, until the
+/// items or `seconds` run out. `op` answers Ok(()) for success or
+/// Err(label) to count under that label; the latency of every request it
+/// sends is kept by step (`Conn::send`).
+pub async fn drive<F>(
     name: &str,
+    target: Target,
     concurrency: usize,
     seconds: u64,
     count: Option<usize>,
     op: F,
 ) -> Report
 where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
+    F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
 {
     let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
+    let shared = Arc::new(Shared {
+        next: AtomicUsize::new(0),
+        done: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        started: Instant::now(),
+        deadline: Instant::now() + Duration::from_secs(seconds),
+        count,
+    });
     let progress = {
-        let (done, failed, name) = (done.clone(), failed.clone(), name.to_string());
+        let (shared, name) = (shared.clone(), name.to_string());
         tokio::spawn(async move {
             let mut last = 0;
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let now = done.load(Ordering::Relaxed);
+                let now = shared.done.load(Ordering::Relaxed);
                 eprintln!(
                     "  {name}: {:>5.1}s {now} ok ({}/s), {} errors",
-                    started.elapsed().as_secs_f64(),
+                    shared.started.elapsed().as_secs_f64(),
                     now - last,
-                    failed.load(Ordering::Relaxed)
+                    shared.failed.load(Ordering::Relaxed)
                 );
                 last = now;
             }
         })
     };
-    let mut workers = vec![];
-    for _ in 0..concurrency.max(1) {
-        let (op, next, done, failed) = (op.clone(), next.clone(), done.clone(), failed.clone());
-        workers.push(tokio::spawn(async move {
-            let mut report = Report::default();
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if count.is_some_and(|n| i >= n) {
-                    break;
-                }
-                let t = Instant::now();
-                match op(i).await {
-                    Ok(()) => {
-                        report.latencies_us.push(t.elapsed().as_micros() as u64);
-                        report
-                            .finished_ms
-                            .push(started.elapsed().as_millis() as u32);
-                        report.succeeded.push(i);
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(label) => {
-                        *report.errors.entry(label).or_default() += 1;
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            report
-        }));
-    }
+    let concurrency = concurrency.max(1);
+    let threads = target.threads.clamp(1, concurrency);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            // Connections t, t + threads, t + 2·threads, … live on thread t.
+            let workers = (t..concurrency).step_by(threads).count();
+            let (op, shared) = (op.clone(), shared.clone());
+            std::thread::spawn(move || run_thread(target.addr, workers, op, shared))
+        })
+        .collect();
+    let reports = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("generator thread"))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("generator threads");
     let mut total = Report {
         name: name.to_string(),
         ..Default::default()
     };
-    for w in workers {
-        let r = w.await.expect("worker");
+    for r in reports {
         total.latencies_us.extend(r.latencies_us);
         total.finished_ms.extend(r.finished_ms);
         total.succeeded.extend(r.succeeded);
         for (k, v) in r.errors {
             *total.errors.entry(k).or_default() += v;
         }
+        for (k, v) in r.steps {
+            total.steps.entry(k).or_default().extend(v);
+        }
     }
-    total.elapsed = started.elapsed();
+    total.elapsed = shared.started.elapsed();
     progress.abort();
     total
+}
+
+/// What a phase's workers share.
+struct Shared {
+    next: AtomicUsize,
+    done: AtomicU64,
+    failed: AtomicU64,
+    started: Instant,
+    deadline: Instant,
+    count: Option<usize>,
+}
+
+/// One generator thread: `workers` connections on a single-threaded
+/// runtime (no work stealing, no cross-thread wake-ups on the hot path).
+fn run_thread<F>(addr: SocketAddr, workers: usize, op: Arc<F>, shared: Arc<Shared>) -> Vec<Report>
+where
+    F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("generator runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| tokio::task::spawn_local(worker(addr, op.clone(), shared.clone())))
+            .collect();
+        let mut reports = vec![];
+        for t in tasks {
+            reports.push(t.await.expect("worker"));
+        }
+        reports
+    })
+}
+
+async fn worker<F>(addr: SocketAddr, op: Arc<F>, shared: Arc<Shared>) -> Report
+where
+    F: AsyncFn(usize, &mut Conn) -> Result<(), String>,
+{
+    let mut conn = Conn::new(addr);
+    let mut report = Report::default();
+    // The deadline is checked against the last answer's time (no extra
+    // clock read per item).
+    let mut now = Instant::now();
+    while now < shared.deadline {
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
+        if shared.count.is_some_and(|n| i >= n) {
+            break;
+        }
+        conn.begin();
+        match op(i, &mut conn).await {
+            Ok(()) => {
+                let finished = conn.last_answered.unwrap_or_else(Instant::now);
+                let took = conn.item_time().unwrap_or_default();
+                report.latencies_us.push(took.as_micros() as u64);
+                report
+                    .finished_ms
+                    .push((finished - shared.started).as_millis() as u32);
+                report.succeeded.push(i);
+                shared.done.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(label) => {
+                *report.errors.entry(label).or_default() += 1;
+                shared.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        now = match conn.last_answered {
+            Some(t) => t,
+            None => Instant::now(),
+        };
+    }
+    report.steps = std::mem::take(&mut conn.steps)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    report
 }
