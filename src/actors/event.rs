@@ -21,7 +21,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
-use super::live_page::LivePage;
+use super::live_page::{LivePage, HEAD_ROWS};
 use super::membership::{Change, Members, Released};
 use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply};
 use super::registry::MissingIds;
@@ -348,6 +348,11 @@ impl EventActor {
         let event_id = self.event_id;
         let started = Instant::now();
         let (count, wrote_count) = (changes.count, changes.write_count);
+        // Joins are appended to the list: they change its head only while
+        // it is short. A leave may remove any row.
+        let touches_head = !changes.leaves.is_empty()
+            || (!changes.joins.is_empty()
+                && (changes.count.max(0) as usize).saturating_sub(changes.joins.len()) < HEAD_ROWS);
         let rows = changes.joins.len() + changes.leaves.len() + changes.notify_on.len();
         metrics::histogram!("lottery_event_batch_size").record(rows as f64);
         let write = async move {
@@ -368,6 +373,9 @@ impl EventActor {
                     // The page first: an answered join is on every later view.
                     let released = live.members.committed();
                     act.page.set_count(live.members.committed_count());
+                    if touches_head {
+                        act.page.head_changed();
+                    }
                     release(released);
                     act.advance(ctx);
                 }
@@ -397,6 +405,7 @@ impl EventActor {
                 Ok(stored) => {
                     let released = live.members.failed(stored);
                     act.page.set_count(live.members.committed_count());
+                    act.page.head_changed();
                     release(released);
                     live.follow_fill();
                     // The row's count may or may not include the batch.

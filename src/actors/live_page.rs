@@ -6,7 +6,7 @@
 //! that follows an acknowledged join shows that join.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -21,9 +21,23 @@ pub type Committed = Arc<RwLock<HashMap<i64, bool>>>;
 /// `count` while no live count is published.
 const NO_COUNT: i64 = -1;
 
+/// Rows at the head of the participant list that a cached first page can
+/// show: the largest page (100) and the row that says another page exists.
+pub const HEAD_ROWS: usize = 101;
+
+/// Versions of list heads, unique across events and actor lifetimes, so a
+/// cached first page taken at one version never matches another.
+static HEAD_VERSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// `head` while nothing is published.
+const NO_HEAD: u64 = 0;
+
 pub struct LivePage {
     count: AtomicI64,
     page: RwLock<Option<Page>>,
+    /// Changes whenever a commit may have changed the first `HEAD_ROWS`
+    /// participants (a leave, or a join among them).
+    head: AtomicU64,
 }
 
 struct Page {
@@ -36,6 +50,7 @@ impl Default for LivePage {
         Self {
             count: AtomicI64::new(NO_COUNT),
             page: RwLock::new(None),
+            head: AtomicU64::new(NO_HEAD),
         }
     }
 }
@@ -49,6 +64,30 @@ impl LivePage {
             record: Arc::new(record),
             members,
         });
+        self.head.store(
+            HEAD_VERSIONS.fetch_add(1, Ordering::Relaxed),
+            Ordering::Release,
+        );
+    }
+
+    /// A commit may have changed the head of the participant list: first
+    /// pages cached at the old version are no longer served. Called after
+    /// the commit and before its requests are answered.
+    pub fn head_changed(&self) {
+        if self.head.load(Ordering::Acquire) != NO_HEAD {
+            self.head.store(
+                HEAD_VERSIONS.fetch_add(1, Ordering::Relaxed),
+                Ordering::Release,
+            );
+        }
+    }
+
+    /// The version of the list's head, while the event is live here. Read
+    /// it before reading the participants: a first page read afterwards
+    /// holds at least what every commit up to that version stored.
+    pub fn head(&self) -> Option<u64> {
+        let head = self.head.load(Ordering::Acquire);
+        (head != NO_HEAD).then_some(head)
     }
 
     /// A commit changed the committed count.
@@ -78,9 +117,19 @@ impl LivePage {
         }
     }
 
+    /// The creator renamed themselves.
+    pub fn set_creator_nickname(&self, nickname: &str) {
+        if let Some(page) = self.page.write().as_mut() {
+            let mut record = (*page.record).clone();
+            record.creator_nickname = Some(nickname.to_string());
+            page.record = Arc::new(record);
+        }
+    }
+
     /// The event is no longer live here (finished, or the actor stopped):
     /// views go back to the database.
     pub fn withdraw(&self) {
+        self.head.store(NO_HEAD, Ordering::Release);
         self.count.store(NO_COUNT, Ordering::Release);
         *self.page.write() = None;
     }

@@ -88,6 +88,11 @@ impl FinishedEvents {
             .await
     }
 
+    /// Drops a cached event (its creator renamed themselves).
+    pub fn forget(&self, event_id: i64) {
+        self.0.remove(&event_id);
+    }
+
     /// The bytes held now (at most the capacity).
     pub fn weight(&self) -> u64 {
         self.0.weight()

@@ -1,8 +1,10 @@
-//! The published results of drawn events (winners, fairness records). A
-//! drawn event never changes, so each answer is built once, serialized, and
-//! kept in a bounded LRU weighed by its bytes: a million-participant
-//! fairness record is about 10 MB of database reads and JSON per build.
-//! Concurrent first requests for one result share one build.
+//! Answers that never change once built, serialized and kept in a bounded
+//! LRU weighed by their bytes: the published results of drawn events
+//! (winners, fairness records: a million-participant fairness record is
+//! about 10 MB of database reads and JSON per build), and the first page of
+//! a live event's participants at one version of the list's head (a page
+//! at an older version is never asked for again and ages out). Concurrent
+//! first requests for one answer share one build.
 
 use std::future::Future;
 
@@ -16,6 +18,22 @@ use crate::error::AppResult;
 pub enum Published {
     Winners,
     Fairness,
+    /// The first `limit` participants of a live event, as they were at
+    /// `head` (`LivePage::head`).
+    FirstParticipants {
+        limit: i64,
+        head: u64,
+    },
+}
+
+impl Published {
+    fn kind(&self) -> &'static str {
+        match self {
+            Published::Winners => "winners",
+            Published::Fairness => "fairness",
+            Published::FirstParticipants { .. } => "participants",
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -27,7 +45,9 @@ impl Weighter<(i64, Published), Bytes> for ByLength {
     }
 }
 
-pub struct DrawResults(Cache<(i64, Published), Bytes, ByLength>);
+pub struct DrawResults {
+    cache: Cache<(i64, Published), Bytes, ByLength>,
+}
 
 impl DrawResults {
     /// Holds at most `capacity_bytes` of answers (one larger than that is
@@ -35,11 +55,14 @@ impl DrawResults {
     pub fn new(capacity_bytes: u64) -> Self {
         // quick_cache sizes its tables from an item estimate: ~64 KiB each.
         let estimated_items = (capacity_bytes / 65_536).clamp(16, 1 << 20) as usize;
-        Self(Cache::with_weighter(
-            estimated_items,
-            capacity_bytes,
-            ByLength,
-        ))
+        Self {
+            cache: Cache::with_weighter(estimated_items, capacity_bytes, ByLength),
+        }
+    }
+
+    /// Drops a cached answer (a winner renamed themselves).
+    pub fn forget(&self, event_id: i64, what: Published) {
+        self.cache.remove(&(event_id, what));
     }
 
     /// The cached answer, or `build`'s (kept when it succeeds). `build`
@@ -50,9 +73,15 @@ impl DrawResults {
         what: Published,
         build: impl Future<Output = AppResult<Bytes>>,
     ) -> AppResult<Bytes> {
-        let hit = self.0.get(&(event_id, what)).is_some();
-        metrics::counter!("lottery_draw_results_cache_total", "result" => if hit { "hit" } else { "miss" })
-            .increment(1);
-        self.0.get_or_insert_async(&(event_id, what), build).await
+        let hit = self.cache.get(&(event_id, what)).is_some();
+        metrics::counter!(
+            "lottery_draw_results_cache_total",
+            "kind" => what.kind(),
+            "result" => if hit { "hit" } else { "miss" }
+        )
+        .increment(1);
+        self.cache
+            .get_or_insert_async(&(event_id, what), build)
+            .await
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::models::{to_db_time, UserRow};
-use super::schema::users;
+use super::schema::{events, participants, users, winners};
 use super::Db;
 use crate::db_run;
 use crate::error::{AppError, AppResult};
@@ -48,6 +48,38 @@ pub async fn get(db: &Db, id: i64) -> AppResult<UserRow> {
             .await
             .optional()?
             .ok_or_else(|| AppError::Unauthorized("the user of this token no longer exists".into()))
+    })
+}
+
+/// The events whose pages show a user's nickname.
+#[derive(Debug, Default)]
+pub struct ShownIn {
+    pub created: Vec<i64>,
+    pub joined: Vec<i64>,
+    pub won: Vec<i64>,
+}
+
+/// Where a user's nickname appears: as creator, participant or winner
+/// (three indexed reads, after a rename only).
+pub async fn shown_in(db: &Db, id: i64) -> AppResult<ShownIn> {
+    db_run!(db, |conn| {
+        Ok(ShownIn {
+            created: events::table
+                .filter(events::creator_id.eq(id))
+                .select(events::id)
+                .load(conn)
+                .await?,
+            joined: participants::table
+                .filter(participants::user_id.eq(id))
+                .select(participants::event_id)
+                .load(conn)
+                .await?,
+            won: winners::table
+                .filter(winners::user_id.eq(id))
+                .select(winners::event_id)
+                .load(conn)
+                .await?,
+        })
     })
 }
 

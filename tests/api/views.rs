@@ -11,6 +11,8 @@ use crate::both_backends;
 use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
+    the_first_participant_page_is_cached_until_its_head_changes,
+    a_rename_shows_on_every_cached_page,
     a_view_right_after_a_join_or_leave_shows_it,
     live_views_come_from_memory_and_finished_ones_from_the_database,
     concurrent_views_of_a_cold_event_share_one_load
@@ -50,6 +52,160 @@ async fn concurrent_views_of_a_cold_event_share_one_load(backend: Backend) {
         assert_eq!(view.data()["me"]["joined"], true);
     }
     assert_eq!(app.actor_starts(), starts + 1, "one load for fifty views");
+}
+
+async fn rename(app: &TestApp, token: &str, nickname: &str) {
+    let r = app
+        .call(
+            Method::PATCH,
+            "/me",
+            Some(token),
+            Some(json!({ "nickname": nickname })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// The first page of a live event's participants is built once per change
+/// of the list's head (a change behind the server's back stays unseen), and
+/// every acknowledged change of the head shows at once.
+async fn the_first_participant_page_is_cached_until_its_head_changes(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let db = Db::connect(&url, 1, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let (owner, _) = app.login("owner").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut users = vec![];
+    for i in 0..3 {
+        let (token, user_id) = app.login(&format!("p{i}")).await;
+        assert_eq!(app.join(&token, id).await.status, 200);
+        users.push((token, user_id));
+    }
+    let first = format!("/events/{id}/participants?limit=2");
+    let page = app.get(&first, None).await;
+    assert_eq!(page.status, 200);
+    let ids = |page: &crate::helpers::Reply| -> Vec<i64> {
+        page.data()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["user"]["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&page), vec![users[0].1, users[1].1]);
+    assert!(page.data()["next_cursor"].is_string());
+
+    // Behind the server's back: the cached page does not see it...
+    execute_sql(
+        &db,
+        format!(
+            "UPDATE users SET nickname = 'sneaky' WHERE id = {}",
+            users[0].1
+        ),
+    )
+    .await;
+    assert_eq!(
+        app.get(&first, None).await.body,
+        page.body,
+        "served from the cache"
+    );
+    // ...while a page after a cursor is read from the database.
+    let second = app
+        .get(
+            &format!(
+                "/events/{id}/participants?limit=1&cursor={}",
+                app.get(&format!("/events/{id}/participants?limit=1"), None)
+                    .await
+                    .data()["next_cursor"]
+                    .as_str()
+                    .unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&second), vec![users[1].1]);
+
+    // A leave changes the head: the next page is read again.
+    let left = app
+        .call(
+            Method::DELETE,
+            &format!("/events/{id}/participants/me"),
+            Some(&users[2].0),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, 200);
+    let page = app.get(&first, None).await;
+    assert_eq!(ids(&page), vec![users[0].1, users[1].1]);
+    assert!(page.data()["next_cursor"].is_null(), "{:?}", page.body);
+    assert_eq!(page.data()["items"][0]["user"]["nickname"], "sneaky");
+
+    // A join within the head shows at once.
+    let (late, late_id) = app.login("late").await;
+    assert_eq!(app.join(&late, id).await.status, 200);
+    let page = app.get(&first, None).await;
+    assert!(page.data()["next_cursor"].is_string(), "{:?}", page.body);
+    let all = app
+        .get(&format!("/events/{id}/participants?limit=3"), None)
+        .await;
+    assert_eq!(ids(&all), vec![users[0].1, users[1].1, late_id]);
+
+    // So does a rename through the API.
+    rename(&app, &users[1].0, "renamed").await;
+    let page = app.get(&first, None).await;
+    assert_eq!(page.data()["items"][1]["user"]["nickname"], "renamed");
+}
+
+/// Nicknames on cached pages follow a rename at once: a live event's
+/// creator, a finished event's creator, a drawn event's winners.
+async fn a_rename_shows_on_every_cached_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let (user, _) = app.login("user").await;
+    rename(&app, &owner, "before").await;
+    rename(&app, &user, "winner before").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
+    assert_eq!(app.join(&user, id).await.status, 200);
+    let path = format!("/events/{id}");
+    assert_eq!(
+        app.get(&path, None).await.data()["creator"]["nickname"],
+        "before"
+    );
+    rename(&app, &owner, "live rename").await;
+    assert_eq!(
+        app.get(&path, None).await.data()["creator"]["nickname"],
+        "live rename"
+    );
+
+    let r = app
+        .post(&format!("{path}/draw"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let winners = format!("{path}/winners");
+    assert_eq!(
+        app.get(&winners, None).await.data()["items"][0]["user"]["nickname"],
+        "winner before"
+    );
+    assert_eq!(
+        app.get(&path, None).await.data()["creator"]["nickname"],
+        "live rename"
+    );
+    rename(&app, &user, "winner after").await;
+    rename(&app, &owner, "after").await;
+    assert_eq!(
+        app.get(&winners, None).await.data()["items"][0]["user"]["nickname"],
+        "winner after"
+    );
+    assert_eq!(
+        app.get(&path, None).await.data()["creator"]["nickname"],
+        "after"
+    );
 }
 
 async fn a_view_right_after_a_join_or_leave_shows_it(backend: Backend) {

@@ -7,9 +7,10 @@ use crate::actors::messages::{Join, Leave, Membership};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
 use crate::api::handlers::event_id;
-use crate::api::ok;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::views::{time, UserRef};
+use crate::api::{ok, ok_body, ok_serialized};
+use crate::cache::results::Published;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
@@ -83,10 +84,32 @@ pub async fn list(
     let id = event_id(path)?;
     let limit = query.limit()?;
     let after = query.position("p")?;
+    // The first page of a live event (what every visitor of a shared event
+    // sees) is built once per change of the list's head: the versions are
+    // read before the rows, so the page holds every acknowledged change.
+    let head = after
+        .is_none()
+        .then(|| state.events.live_page(id).and_then(|page| page.head()))
+        .flatten();
+    if let Some(head) = head {
+        let what = Published::FirstParticipants { limit, head };
+        let build = async { Ok(ok_body(&page_body(&state, id, None, limit).await?)) };
+        let body = state.results.get_or_build(id, what, build).await?;
+        return Ok(ok_serialized(body));
+    }
+    Ok(ok(page_body(&state, id, after, limit).await?))
+}
+
+async fn page_body(
+    state: &AppState,
+    id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> AppResult<impl Serialize> {
     let rows = store::participants::page(&state.db, id, after, limit + 1)
         .await?
         .ok_or_else(AppError::event_not_found)?;
-    Ok(ok(page_of(
+    Ok(page_of(
         rows,
         limit,
         "p",
@@ -98,5 +121,5 @@ pub async fn list(
             },
             joined_at: time(entry.joined_at),
         },
-    )))
+    ))
 }
