@@ -18,6 +18,7 @@ start_server "${SETTINGS[@]}"
 export LOAD_TIMEOUT=120
 load hot-join --users 300 --concurrency 16 --seconds 30 2>/dev/null
 load mixed --users 200 --events 5 --concurrency 16 --seconds 3 2>/dev/null
+load share-storm --users 300 --concurrency 16 --lead 6 --prizes 20 --seconds 10 2>/dev/null
 load big-draw --users 400 --concurrency 16 2>/dev/null
 load draw-storm --events 50 --per-event 3 --lead 6 --concurrency 16 --seconds 10 2>/dev/null
 RECORD="$(mktemp)"

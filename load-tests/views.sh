@@ -3,7 +3,8 @@
 # against /healthz in the same run: wrk -t2 -c128 -d5s on /healthz; on a
 # live event with 50 participants, anonymous and with a participant's
 # token; on a drawn event (50 participants, manual draw), its page with a
-# participant's token and its winners. MySQL + Redis (database
+# participant's token and its winners; the live event's first page of
+# participants and the owner's /me/events. MySQL + Redis (database
 # lottery_views, Redis db 1). Loopback only; each phase is 5 s.
 #   load-tests/views.sh [server binary]   (default: this checkout's release build)
 # Needs wrk (apt-get install wrk).
@@ -39,6 +40,8 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $(basename "$SERVER_BI
 echo "healthz: $(run "$BASE/healthz")"
 echo "event, anonymous: $(run "$API/events/$ID")"
 echo "event, with a token: $(run -H "Authorization: Bearer $USER_TOKEN" "$API/events/$ID")"
+echo "participants, first page: $(run "$API/events/$ID/participants?limit=20")"
+echo "me/events?role=created: $(run -H "Authorization: Bearer $OWNER" "$API/me/events?role=created")"
 echo "drawn event, with a token: $(run -H "Authorization: Bearer $DRAWN_TOKEN" "$API/events/$DRAWN")"
 echo "drawn event's winners: $(run "$API/events/$DRAWN/winners")"
 stop_server

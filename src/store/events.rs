@@ -231,28 +231,38 @@ pub async fn load(
                 .load(conn)
                 .await?
         });
+        // The viewer's own rows: a range on (user_id, event_id), the
+        // indexes' order, keeps one statement shape for every list, so it
+        // is prepared once per connection (an `IN` list is prepared and
+        // closed on every call: that made MariaDB spend ~360 µs of CPU per
+        // `/me/events`). Rows of events outside the page are dropped here.
+        let (low, high) = (
+            *ids.iter().min().expect("ids"),
+            *ids.iter().max().expect("ids"),
+        );
+        let in_page: HashSet<i64> = ids.iter().copied().collect();
         let viewer_state = match viewer {
             Some(user_id) => {
-                let joined: Vec<i64> = for_ids!(participants::event_id, |by_event| {
-                    participants::table
-                        .filter(participants::user_id.eq(user_id))
-                        .filter(by_event)
-                        .select(participants::event_id)
-                        .load(conn)
-                        .await?
-                });
-                let won: Vec<(i64, i64, String)> = for_ids!(winners::event_id, |by_event| {
-                    winners::table
-                        .inner_join(prizes::table)
-                        .filter(winners::user_id.eq(user_id))
-                        .filter(by_event)
-                        .select((winners::event_id, prizes::id, prizes::name))
-                        .load(conn)
-                        .await?
-                });
+                let joined: Vec<i64> = participants::table
+                    .filter(participants::user_id.eq(user_id))
+                    .filter(participants::event_id.between(low, high))
+                    .select(participants::event_id)
+                    .load(conn)
+                    .await?;
+                let won: Vec<(i64, i64, String)> = winners::table
+                    .inner_join(prizes::table)
+                    .filter(winners::user_id.eq(user_id))
+                    .filter(winners::event_id.between(low, high))
+                    .select((winners::event_id, prizes::id, prizes::name))
+                    .load(conn)
+                    .await?;
                 Some(ViewerState {
-                    joined: joined.into_iter().collect(),
-                    prizes: won.into_iter().map(|(e, p, n)| (e, (p, n))).collect(),
+                    joined: joined.into_iter().filter(|e| in_page.contains(e)).collect(),
+                    prizes: won
+                        .into_iter()
+                        .filter(|(e, _, _)| in_page.contains(e))
+                        .map(|(e, p, n)| (e, (p, n)))
+                        .collect(),
                 })
             }
             None => None,

@@ -230,6 +230,27 @@ async fn my_events_pages(backend: Backend) {
     assert_eq!(joined, vec![ids[3], ids[1]]);
     let one = app.get("/me/events?role=joined", Some(&friend)).await;
     assert_eq!(one.data()["items"][0]["me"]["joined"], true);
+    // `me` of a list covers exactly its own events: the friend creates one
+    // and joins another (ids between theirs), both outside this page.
+    let own = app.create_event(&friend, event_body(60)).await["id"]
+        .as_i64()
+        .unwrap();
+    app.join(&friend, ids[4]).await;
+    let page = app
+        .get("/me/events?role=created&limit=3", Some(&friend))
+        .await;
+    let items = page.data()["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], own);
+    assert_eq!(items[0]["me"]["joined"], false);
+    let page = app.get("/me/events?role=created", Some(&token)).await;
+    let joined_flags: Vec<bool> = page.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["me"]["joined"].as_bool().unwrap())
+        .collect();
+    assert_eq!(joined_flags, vec![false; 5], "the creator joined none");
     assert!(
         app.get("/me/events?role=won", Some(&friend)).await.data()["items"]
             .as_array()

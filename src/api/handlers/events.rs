@@ -19,7 +19,7 @@ use crate::domain::validation::{validate_event, EventDraft};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
-use crate::store::events::{EventRecord, Selection};
+use crate::store::events::{EventRecord, Selection, ViewerState};
 use crate::store::models::EventRow;
 
 /// Full views of the selected events, with `me` filled for the viewer.
@@ -63,7 +63,7 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
     let counted = |source: &'static str| {
         metrics::counter!("lottery_event_views_total", "source" => source).increment(1);
     };
-    if let Some((record, me)) = state.events.live_page(id).and_then(|p| p.view(viewer)) {
+    if let Some((record, me)) = live_view(state, id, viewer).await {
         counted("live");
         return Ok(EventView::new(record, me.as_ref()));
     }
@@ -86,6 +86,32 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
         Err(_) => {}
     }
     stored_view(state, id, viewer).await
+}
+
+/// A live event's view from the page its actor publishes: no message, no
+/// query.
+#[cfg(not(feature = "mailbox-views"))]
+async fn live_view(
+    state: &AppState,
+    id: i64,
+    viewer: Option<i64>,
+) -> Option<(EventRecord, Option<ViewerState>)> {
+    state.events.live_page(id).and_then(|p| p.view(viewer))
+}
+
+/// The alternative issue 9 asked to measure, kept so the comparison can be
+/// re-run (`load-tests/views.sh`, docs/BENCHMARKS.md): every view of an
+/// event live here is a round trip through its actor's mailbox (the actor
+/// answers a `Peek`, then the view is built from its page, as the actor
+/// would build it). Not for production: it queues views behind joins.
+#[cfg(feature = "mailbox-views")]
+async fn live_view(
+    state: &AppState,
+    id: i64,
+    viewer: Option<i64>,
+) -> Option<(EventRecord, Option<ViewerState>)> {
+    state.events.live_page(id)?;
+    state.events.warm_page(id).await.ok()?.view(viewer)
 }
 
 /// One event's view from the database (and, once finished, the cache).
