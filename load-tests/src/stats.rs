@@ -199,7 +199,8 @@ struct Shared {
 }
 
 /// One generator thread: `workers` connections on a single-threaded
-/// runtime (no work stealing, no cross-thread wake-ups on the hot path).
+/// runtime, polled together by one task (no spawning, no work stealing,
+/// no cross-thread wake-ups on the hot path).
 fn run_thread<F>(addr: SocketAddr, workers: usize, op: Arc<F>, shared: Arc<Shared>) -> Vec<Report>
 where
     F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
@@ -208,17 +209,9 @@ where
         .enable_all()
         .build()
         .expect("generator runtime");
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, async move {
-        let tasks: Vec<_> = (0..workers)
-            .map(|_| tokio::task::spawn_local(worker(addr, op.clone(), shared.clone())))
-            .collect();
-        let mut reports = vec![];
-        for t in tasks {
-            reports.push(t.await.expect("worker"));
-        }
-        reports
-    })
+    runtime.block_on(futures::future::join_all(
+        (0..workers).map(|_| worker(addr, op.clone(), shared.clone())),
+    ))
 }
 
 async fn worker<F>(addr: SocketAddr, op: Arc<F>, shared: Arc<Shared>) -> Report
