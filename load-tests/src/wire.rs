@@ -51,10 +51,11 @@ impl Reply {
         (v["code"].as_i64().unwrap_or(-1), v["data"].clone())
     }
 
-    /// The data of a 200, or an error label naming status and code.
+    /// The data of a success (200, or 201 for a creation), or an error
+    /// label naming status and code.
     pub fn data(&self) -> Result<Value, String> {
         let (code, data) = self.envelope();
-        if self.status == 200 {
+        if (200..300).contains(&self.status) {
             Ok(data)
         } else {
             Err(format!("HTTP {} code {code}", self.status))
