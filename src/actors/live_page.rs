@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use actix_web::web::Bytes;
 use parking_lot::RwLock;
 
 use crate::domain::event::EventStatus;
@@ -43,6 +44,29 @@ pub struct LivePage {
 struct Page {
     record: Arc<EventRecord>,
     members: Committed,
+    /// The answer's bytes for each kind of viewer, built by the first view
+    /// after a change (`body`).
+    bodies: RwLock<Bodies>,
+}
+
+/// A view of a live event differs by viewer only in `me`: none (anonymous),
+/// joined, or not joined (a live event has no winners). So three
+/// serialized answers serve every viewer until the count or the record
+/// changes: a view then costs a lookup and a copy of a pointer, not a
+/// clone of the event, its JSON and its envelope.
+#[derive(Default)]
+struct Bodies {
+    /// The participant count the bodies show.
+    count: i32,
+    by_viewer: [Option<Bytes>; 3],
+}
+
+/// Which of the three answers a viewer gets.
+#[derive(Clone, Copy)]
+pub enum Viewer {
+    Anonymous = 0,
+    Joined = 1,
+    NotJoined = 2,
 }
 
 impl Default for LivePage {
@@ -63,6 +87,7 @@ impl LivePage {
         *self.page.write() = Some(Page {
             record: Arc::new(record),
             members,
+            bodies: RwLock::default(),
         });
         self.head.store(
             HEAD_VERSIONS.fetch_add(1, Ordering::Relaxed),
@@ -113,6 +138,7 @@ impl LivePage {
                 let mut record = (*page.record).clone();
                 record.event.status = status;
                 page.record = Arc::new(record);
+                *page.bodies.get_mut() = Bodies::default();
             }
         }
     }
@@ -123,6 +149,7 @@ impl LivePage {
             let mut record = (*page.record).clone();
             record.creator_nickname = Some(nickname.to_string());
             page.record = Arc::new(record);
+            *page.bodies.get_mut() = Bodies::default();
         }
     }
 
@@ -158,5 +185,54 @@ impl LivePage {
             prizes: HashMap::new(),
         });
         Some((record, viewer))
+    }
+
+    /// The serialized answer for `viewer`, built with `build` (from the
+    /// same record and viewer state `view` gives) when the count changed
+    /// since the last build; None when nothing is published. The count is
+    /// read first and the members at the call, so the answer holds every
+    /// change the actor published before it.
+    pub fn body(
+        &self,
+        viewer: Option<i64>,
+        build: impl FnOnce(EventRecord, Option<ViewerState>) -> Bytes,
+    ) -> Option<Bytes> {
+        let count = self.count()?;
+        let page = self.page.read();
+        let page = page.as_ref()?;
+        let kind = match viewer {
+            None => Viewer::Anonymous,
+            Some(user_id) if page.members.read().contains_key(&user_id) => Viewer::Joined,
+            Some(_) => Viewer::NotJoined,
+        };
+        {
+            let bodies = page.bodies.read();
+            if bodies.count == count {
+                if let Some(body) = &bodies.by_viewer[kind as usize] {
+                    return Some(body.clone());
+                }
+            }
+        }
+        let mut record = (*page.record).clone();
+        record.event.participant_count = count;
+        let id = record.event.id;
+        let state = viewer.map(|_| ViewerState {
+            joined: match kind {
+                Viewer::Joined => HashSet::from([id]),
+                _ => HashSet::new(),
+            },
+            prizes: HashMap::new(),
+        });
+        let body = build(record, state);
+        let mut bodies = page.bodies.write();
+        if bodies.count != count {
+            // Keep only bodies of one count; an older count's are dropped.
+            *bodies = Bodies {
+                count,
+                ..Bodies::default()
+            };
+        }
+        bodies.by_viewer[kind as usize] = Some(body.clone());
+        Some(body)
     }
 }

@@ -8,6 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
+use actix_web::web::Bytes;
+use parking_lot::RwLock;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
@@ -20,9 +22,34 @@ pub struct FinishedEvent {
     pub participants: Vec<i64>,
     /// Winner → (prize id, prize name).
     pub winners: HashMap<i64, (i64, String)>,
+    /// Serialized answers by kind of viewer (`body`): at most the prizes
+    /// plus three.
+    bodies: RwLock<HashMap<Seen, Bytes>>,
+}
+
+/// What sets one viewer's answer apart from another's: `me`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Seen {
+    Anonymous,
+    Outsider,
+    Participant,
+    Winner(i64),
 }
 
 impl FinishedEvent {
+    pub fn new(
+        record: EventRecord,
+        participants: Vec<i64>,
+        winners: HashMap<i64, (i64, String)>,
+    ) -> Self {
+        Self {
+            record,
+            participants,
+            winners,
+            bodies: RwLock::default(),
+        }
+    }
+
     /// The event as `viewer` sees it.
     pub fn view(&self, viewer: Option<i64>) -> (EventRecord, Option<ViewerState>) {
         let id = self.record.event.id;
@@ -41,7 +68,32 @@ impl FinishedEvent {
         (self.record.clone(), viewer)
     }
 
-    /// Roughly the bytes it holds.
+    /// The serialized answer for `viewer`, built once per kind of viewer
+    /// with `build` (given what `view` gives).
+    pub fn body(
+        &self,
+        viewer: Option<i64>,
+        build: impl FnOnce(EventRecord, Option<ViewerState>) -> Bytes,
+    ) -> Bytes {
+        let seen = match viewer {
+            None => Seen::Anonymous,
+            Some(user_id) => match self.winners.get(&user_id) {
+                Some((prize_id, _)) => Seen::Winner(*prize_id),
+                None if self.participants.binary_search(&user_id).is_ok() => Seen::Participant,
+                None => Seen::Outsider,
+            },
+        };
+        if let Some(body) = self.bodies.read().get(&seen) {
+            return body.clone();
+        }
+        let (record, me) = self.view(viewer);
+        let body = build(record, me);
+        self.bodies.write().insert(seen, body.clone());
+        body
+    }
+
+    /// Roughly the bytes it holds (the serialized answers not counted:
+    /// at most a few KB each, built only for kinds of viewers seen).
     fn weight(&self) -> u64 {
         let e = &self.record.event;
         let text = e.title.len() + e.description.len() + e.seed_hash.len();
@@ -107,8 +159,8 @@ mod tests {
 
     fn finished(id: i64, participants: usize) -> FinishedEvent {
         let t = chrono::NaiveDateTime::default();
-        FinishedEvent {
-            record: EventRecord {
+        FinishedEvent::new(
+            EventRecord {
                 event: EventRow {
                     id,
                     creator_id: 1,
@@ -128,9 +180,9 @@ mod tests {
                 creator_nickname: None,
                 prizes: vec![],
             },
-            participants: (1..=participants as i64).collect(),
-            winners: HashMap::from([(2, (7, "Gold".to_string()))]),
-        }
+            (1..=participants as i64).collect(),
+            HashMap::from([(2, (7, "Gold".to_string()))]),
+        )
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use crate::both_backends;
 use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
+    each_viewer_of_a_drawn_event_sees_their_own_result,
     the_first_participant_page_is_cached_until_its_head_changes,
     a_rename_shows_on_every_cached_page,
     a_view_right_after_a_join_or_leave_shows_it,
@@ -160,6 +161,56 @@ async fn the_first_participant_page_is_cached_until_its_head_changes(backend: Ba
     assert_eq!(page.data()["items"][1]["user"]["nickname"], "renamed");
 }
 
+/// A finished event's answers are kept serialized by kind of viewer: each
+/// viewer still gets their own `me`, however the views interleave.
+async fn each_viewer_of_a_drawn_event_sees_their_own_result(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    body["prizes"] = json!([{"name": "gold", "quantity": 1}, {"name": "silver", "quantity": 1}]);
+    let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
+    let mut users = vec![];
+    for i in 0..4 {
+        let (token, user_id) = app.login(&format!("d{i}")).await;
+        assert_eq!(app.join(&token, id).await.status, 200);
+        users.push((token, user_id));
+    }
+    let (outsider, _) = app.login("outsider").await;
+    let r = app
+        .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let winners = app.get(&format!("/events/{id}/winners"), None).await;
+    let won: std::collections::HashMap<i64, String> = winners.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["user"]["id"].as_i64().unwrap(),
+                w["prize"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(won.len(), 2);
+    let path = format!("/events/{id}");
+    for round in 0..2 {
+        for (token, user_id) in &users {
+            let view = app.get(&path, Some(token)).await;
+            assert_eq!(view.data()["status"], "drawn");
+            assert_eq!(view.data()["me"]["joined"], true, "round {round}");
+            match won.get(user_id) {
+                Some(prize) => assert_eq!(view.data()["me"]["prize"]["name"], prize.as_str()),
+                None => assert_eq!(view.data()["me"]["prize"], json!(null)),
+            }
+            let other = app.get(&path, Some(&outsider)).await;
+            assert_eq!(other.data()["me"], json!({"joined": false, "prize": null}));
+            assert_eq!(app.get(&path, None).await.data()["me"], json!(null));
+        }
+    }
+}
+
 /// Nicknames on cached pages follow a rename at once: a live event's
 /// creator, a finished event's creator, a drawn event's winners.
 async fn a_rename_shows_on_every_cached_page(backend: Backend) {
@@ -215,7 +266,8 @@ async fn a_view_right_after_a_join_or_leave_shows_it(backend: Backend) {
         .as_i64()
         .unwrap();
     let path = format!("/events/{id}");
-    let mut tokens = vec![];
+    let (outsider, _) = app.login("outsider").await;
+    let mut tokens: Vec<String> = vec![];
     for i in 0..20 {
         let (token, _) = app.login(&format!("viewer{i}")).await;
         assert_eq!(app.join(&token, id).await.status, 200);
@@ -223,6 +275,17 @@ async fn a_view_right_after_a_join_or_leave_shows_it(backend: Backend) {
         assert_eq!(view.data()["participant_count"], i + 1);
         assert_eq!(view.data()["me"]["joined"], true);
         assert_eq!(view.data()["status"], "open");
+        // Same count, other viewers: each gets their own `me`.
+        let other = app.get(&path, Some(&outsider)).await;
+        assert_eq!(other.data()["participant_count"], i + 1);
+        assert_eq!(other.data()["me"]["joined"], false);
+        let anonymous = app.get(&path, None).await;
+        assert_eq!(anonymous.data()["participant_count"], i + 1);
+        assert_eq!(anonymous.data()["me"], json!(null));
+        if i > 0 {
+            let earlier = app.get(&path, Some(&tokens[0])).await;
+            assert_eq!(earlier.data()["me"]["joined"], true);
+        }
         tokens.push(token);
     }
     let left = app

@@ -1,5 +1,6 @@
 //! Events: create, read, cancel, manual draw, and the draw's results.
 
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
@@ -147,11 +148,7 @@ async fn finished_event(state: &AppState, record: EventRecord) -> AppResult<Fini
         .into_iter()
         .map(|w| (w.user_id, (w.prize_id, w.prize_name)))
         .collect();
-    Ok(FinishedEvent {
-        record,
-        participants,
-        winners,
-    })
+    Ok(FinishedEvent::new(record, participants, winners))
 }
 
 pub async fn create(
@@ -176,7 +173,36 @@ pub async fn get(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
-    Ok(ok(view(&state, id, caller.0.map(|c| c.user_id)).await?))
+    let viewer = caller.0.map(|c| c.user_id);
+    if let Some(body) = memory_body(&state, id, viewer) {
+        return Ok(ok_serialized(body));
+    }
+    Ok(ok(view(&state, id, viewer).await?))
+}
+
+/// The serialized answer of a view of an event live here (see
+/// `LivePage::body`) or finished and cached (`FinishedEvent::body`): most
+/// views of a hot event end here.
+#[cfg(not(feature = "mailbox-views"))]
+fn memory_body(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Bytes> {
+    let build = |record, me: Option<ViewerState>| ok_body(&EventView::new(record, me.as_ref()));
+    if let Some(body) = state
+        .events
+        .live_page(id)
+        .and_then(|page| page.body(viewer, build))
+    {
+        metrics::counter!("lottery_event_views_total", "source" => "live").increment(1);
+        return Some(body);
+    }
+    let finished = state.finished.get(id)?;
+    metrics::counter!("lottery_event_views_total", "source" => "finished").increment(1);
+    Some(finished.body(viewer, build))
+}
+
+/// With `mailbox-views` every live view takes the round trip in `view`.
+#[cfg(feature = "mailbox-views")]
+fn memory_body(_: &AppState, _: i64, _: Option<i64>) -> Option<Bytes> {
+    None
 }
 
 /// The longest a creator's order keeps its caller waiting: a draw queued
