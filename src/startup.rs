@@ -2,6 +2,7 @@
 //! a listener, so tests start the real app on port 0.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -31,6 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     events: Events,
+    finished: Arc<FinishedEvents>,
 }
 
 impl Application {
@@ -68,9 +70,10 @@ impl Application {
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = config.http_workers;
+        let finished = Arc::new(FinishedEvents::new(config.finished_cache_bytes));
         let state = web::Data::new(AppState {
             results: DrawResults::new(config.result_cache_bytes),
-            finished: FinishedEvents::new(config.finished_cache_bytes),
+            finished: finished.clone(),
             config,
             db,
             sessions,
@@ -96,6 +99,7 @@ impl Application {
             port,
             server,
             events,
+            finished,
         })
     }
 
@@ -105,6 +109,11 @@ impl Application {
 
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// The finished-events cache, so a test can count its database reads.
+    pub fn finished(&self) -> Arc<FinishedEvents> {
+        self.finished.clone()
     }
 
     /// The actors, so a test can stop them with the server.

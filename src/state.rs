@@ -2,6 +2,8 @@
 //! WeChat client, the event actors and the caches. `startup` assembles it;
 //! handlers only read it.
 
+use std::sync::Arc;
+
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::Events;
@@ -19,6 +21,6 @@ pub struct AppState {
     pub wechat: Option<WechatClient>,
     pub events: Events,
     pub results: DrawResults,
-    pub finished: FinishedEvents,
+    pub finished: Arc<FinishedEvents>,
     pub metrics: PrometheusHandle,
 }

@@ -533,9 +533,10 @@ impl EventActor {
     }
 
     fn finished(&mut self, status: EventStatus, creator_id: i64, ctx: &mut Context<Self>) {
-        // Views go back to the database (which holds the final state)
-        // before anyone hears the event is finished.
-        self.page.withdraw();
+        // Views go to the finished-events cache (built from the database,
+        // which holds the final state) before anyone hears the event is
+        // finished.
+        self.page.finish();
         if let Phase::Live(live) = &mut self.phase {
             for reply in live.draw_waiters.drain(..) {
                 let _ = reply.send(Ok(()));

@@ -6,7 +6,7 @@
 //! that follows an acknowledged join shows that join.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
@@ -39,6 +39,9 @@ pub struct LivePage {
     /// Changes whenever a commit may have changed the first `HEAD_ROWS`
     /// participants (a leave, or a join among them).
     head: AtomicU64,
+    /// Set when the event was drawn or cancelled here: its views go to the
+    /// finished-events cache, whose one build serves them all.
+    finished: AtomicBool,
 }
 
 struct Page {
@@ -75,6 +78,7 @@ impl Default for LivePage {
             count: AtomicI64::new(NO_COUNT),
             page: RwLock::new(None),
             head: AtomicU64::new(NO_HEAD),
+            finished: AtomicBool::new(false),
         }
     }
 }
@@ -151,6 +155,18 @@ impl LivePage {
             page.record = Arc::new(record);
             *page.bodies.get_mut() = Bodies::default();
         }
+    }
+
+    /// The event was drawn or cancelled (and the database says so): the
+    /// page is withdrawn, and views know to wait for the one build of the
+    /// finished event rather than each read the database.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.withdraw();
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     /// The event is no longer live here (finished, or the actor stopped):

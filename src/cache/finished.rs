@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
@@ -112,20 +113,34 @@ impl Weighter<i64, Arc<FinishedEvent>> for BySize {
     }
 }
 
-pub struct FinishedEvents(Cache<i64, Arc<FinishedEvent>, BySize>);
+pub struct FinishedEvents {
+    cache: Cache<i64, Arc<FinishedEvent>, BySize>,
+    /// Finished events read from the database, by a build of this cache or
+    /// by a view that found none here (what a hot event's draw instant
+    /// must not multiply).
+    database_reads: AtomicU64,
+}
 
 impl FinishedEvents {
     pub fn new(capacity_bytes: u64) -> Self {
         let estimated_items = (capacity_bytes / 4096).clamp(16, 1 << 20) as usize;
-        Self(Cache::with_weighter(
-            estimated_items,
-            capacity_bytes,
-            BySize,
-        ))
+        Self {
+            cache: Cache::with_weighter(estimated_items, capacity_bytes, BySize),
+            database_reads: AtomicU64::new(0),
+        }
+    }
+
+    /// A finished event was read from the database.
+    pub fn read_from_database(&self) {
+        self.database_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn database_reads(&self) -> u64 {
+        self.database_reads.load(Ordering::Relaxed)
     }
 
     pub fn get(&self, event_id: i64) -> Option<Arc<FinishedEvent>> {
-        self.0.get(&event_id)
+        self.cache.get(&event_id)
     }
 
     /// The cached event, or `build`'s, kept; concurrent callers share one
@@ -135,19 +150,19 @@ impl FinishedEvents {
         event_id: i64,
         build: impl Future<Output = AppResult<FinishedEvent>>,
     ) -> AppResult<Arc<FinishedEvent>> {
-        self.0
+        self.cache
             .get_or_insert_async(&event_id, async { build.await.map(Arc::new) })
             .await
     }
 
     /// Drops a cached event (its creator renamed themselves).
     pub fn forget(&self, event_id: i64) {
-        self.0.remove(&event_id);
+        self.cache.remove(&event_id);
     }
 
     /// The bytes held now (at most the capacity).
     pub fn weight(&self) -> u64 {
-        self.0.weight()
+        self.cache.weight()
     }
 }
 

@@ -88,6 +88,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     app_handle: actix_web::dev::ServerHandle,
     events: lottery::actors::Events,
+    finished: std::sync::Arc<lottery::cache::finished::FinishedEvents>,
 }
 
 pub struct Reply {
@@ -128,6 +129,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let app_handle = app.handle();
         let events = app.events();
+        let finished = app.finished();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
@@ -138,12 +140,18 @@ impl TestApp {
                 .unwrap(),
             app_handle,
             events,
+            finished,
         }
     }
 
     /// Event actors the app has started so far (each one load).
     pub fn actor_starts(&self) -> u64 {
         self.events.actor_starts()
+    }
+
+    /// Finished events the app has read from the database.
+    pub fn finished_reads(&self) -> u64 {
+        self.finished.database_reads()
     }
 
     /// Event actors alive in the app.

@@ -11,6 +11,7 @@ use crate::both_backends;
 use crate::helpers::{event_body, execute_sql, fresh_database, Backend, TestApp};
 
 both_backends!(
+    views_at_the_draw_instant_share_one_read,
     each_viewer_of_a_drawn_event_sees_their_own_result,
     the_first_participant_page_is_cached_until_its_head_changes,
     a_rename_shows_on_every_cached_page,
@@ -159,6 +160,45 @@ async fn the_first_participant_page_is_cached_until_its_head_changes(backend: Ba
     rename(&app, &users[1].0, "renamed").await;
     let page = app.get(&first, None).await;
     assert_eq!(page.data()["items"][1]["user"]["nickname"], "renamed");
+}
+
+/// Viewers polling a hot event as its draw time passes: the instant it is
+/// drawn, their views wait for one read of the finished event instead of
+/// each reading the database.
+async fn views_at_the_draw_instant_share_one_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let id = app.create_event(&owner, event_body(2)).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut tokens = vec![];
+    for i in 0..8 {
+        let (token, _) = app.login(&format!("poller{i}")).await;
+        assert_eq!(app.join(&token, id).await.status, 200);
+        tokens.push(token);
+    }
+    assert_eq!(app.finished_reads(), 0);
+    let path = format!("/events/{id}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let pollers = (0..32).map(|i| {
+        let (app, path, token) = (&app, &path, &tokens[i % tokens.len()]);
+        async move {
+            loop {
+                let view = app.get(path, Some(token)).await;
+                assert_eq!(view.status, 200, "{:?}", view.body);
+                if view.data()["status"] == "drawn" {
+                    return;
+                }
+                assert!(std::time::Instant::now() < deadline, "never drawn");
+            }
+        }
+    });
+    futures::future::join_all(pollers).await;
+    let reads = app.finished_reads();
+    assert_eq!(
+        reads, 1,
+        "{reads} reads of the drawn event from the database"
+    );
 }
 
 /// A finished event's answers are kept serialized by kind of viewer: each

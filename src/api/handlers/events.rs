@@ -73,6 +73,22 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
         let (record, me) = finished.view(viewer);
         return Ok(EventView::new(record, me.as_ref()));
     }
+    // Drawn or cancelled a moment ago, here: every view of that instant
+    // waits for one read of the finished event instead of each reading
+    // the database (a hot event's viewers arrive all at once).
+    if state
+        .events
+        .live_page(id)
+        .is_some_and(|page| page.is_finished())
+    {
+        counted("finished");
+        let finished = state
+            .finished
+            .get_or_build(id, finished_from_database(state, id))
+            .await?;
+        let (record, me) = finished.view(viewer);
+        return Ok(EventView::new(record, me.as_ref()));
+    }
     // Not live here: its actor's one load serves every concurrent viewer
     // and publishes the page for the next ones. A finished event, or no
     // room for another actor, reads the database.
@@ -125,6 +141,7 @@ async fn stored_view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResul
         return Err(AppError::event_not_found());
     };
     if !record.event.status.is_live() {
+        state.finished.read_from_database();
         let finished = state
             .finished
             .get_or_build(id, finished_event(state, record))
@@ -137,6 +154,21 @@ async fn stored_view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResul
         record.event.participant_count = count;
     }
     Ok(EventView::new(record, me.as_ref()))
+}
+
+/// A finished event read from the database for the cache.
+async fn finished_from_database(state: &AppState, id: i64) -> AppResult<FinishedEvent> {
+    metrics::counter!("lottery_event_views_total", "source" => "database").increment(1);
+    state.finished.read_from_database();
+    let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
+    let record = records.pop().ok_or_else(AppError::event_not_found)?;
+    if record.event.status.is_live() {
+        return Err(AppError::internal(format!(
+            "event {id} finished here but its row is {}",
+            record.event.status.as_str()
+        )));
+    }
+    finished_event(state, record).await
 }
 
 /// What the finished-events cache keeps of a drawn or cancelled event.
