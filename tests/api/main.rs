@@ -4,6 +4,7 @@ mod actors;
 mod auth;
 mod commit_failures;
 mod concurrency;
+mod contract;
 mod corrupt_rows;
 mod draw;
 mod events;
