@@ -52,6 +52,44 @@ struct Page {
     bodies: RwLock<Bodies>,
 }
 
+impl Page {
+    /// A changed copy of the record replaces it; the answers built from
+    /// the old one are dropped.
+    fn change_record(&mut self, change: impl FnOnce(&mut EventRecord)) {
+        let mut record = (*self.record).clone();
+        change(&mut record);
+        self.record = Arc::new(record);
+        *self.bodies.get_mut() = Bodies::default();
+    }
+
+    fn kind(&self, viewer: Option<i64>) -> Viewer {
+        match viewer {
+            None => Viewer::Anonymous,
+            Some(user_id) if self.members.read().contains_key(&user_id) => Viewer::Joined,
+            Some(_) => Viewer::NotJoined,
+        }
+    }
+
+    /// The event with the live `count` (when one is published), and the
+    /// state of a viewer of this kind (a live event has no winners yet).
+    fn view(&self, count: Option<i32>, kind: Viewer) -> (EventRecord, Option<ViewerState>) {
+        let mut record = (*self.record).clone();
+        if let Some(count) = count {
+            record.event.participant_count = count;
+        }
+        let id = record.event.id;
+        let state = match kind {
+            Viewer::Anonymous => None,
+            Viewer::Joined => Some(ViewerState {
+                joined: HashSet::from([id]),
+                prizes: HashMap::new(),
+            }),
+            Viewer::NotJoined => Some(ViewerState::default()),
+        };
+        (record, state)
+    }
+}
+
 /// A view of a live event differs by viewer only in `me`: none (anonymous),
 /// joined, or not joined (a live event has no winners). So three
 /// serialized answers serve every viewer until the count or the record
@@ -139,10 +177,7 @@ impl LivePage {
         }
         if let Some(page) = self.page.write().as_mut() {
             if page.record.event.status != status {
-                let mut record = (*page.record).clone();
-                record.event.status = status;
-                page.record = Arc::new(record);
-                *page.bodies.get_mut() = Bodies::default();
+                page.change_record(|record| record.event.status = status);
             }
         }
     }
@@ -150,10 +185,7 @@ impl LivePage {
     /// The creator renamed themselves.
     pub fn set_creator_nickname(&self, nickname: &str) {
         if let Some(page) = self.page.write().as_mut() {
-            let mut record = (*page.record).clone();
-            record.creator_nickname = Some(nickname.to_string());
-            page.record = Arc::new(record);
-            *page.bodies.get_mut() = Bodies::default();
+            page.change_record(|record| record.creator_nickname = Some(nickname.to_string()));
         }
     }
 
@@ -188,19 +220,7 @@ impl LivePage {
     pub fn view(&self, viewer: Option<i64>) -> Option<(EventRecord, Option<ViewerState>)> {
         let page = self.page.read();
         let page = page.as_ref()?;
-        let mut record = (*page.record).clone();
-        if let Some(count) = self.count() {
-            record.event.participant_count = count;
-        }
-        let viewer = viewer.map(|user_id| ViewerState {
-            joined: if page.members.read().contains_key(&user_id) {
-                HashSet::from([record.event.id])
-            } else {
-                HashSet::new()
-            },
-            prizes: HashMap::new(),
-        });
-        Some((record, viewer))
+        Some(page.view(self.count(), page.kind(viewer)))
     }
 
     /// The serialized answer for `viewer`, built with `build` (from the
@@ -216,11 +236,7 @@ impl LivePage {
         let count = self.count()?;
         let page = self.page.read();
         let page = page.as_ref()?;
-        let kind = match viewer {
-            None => Viewer::Anonymous,
-            Some(user_id) if page.members.read().contains_key(&user_id) => Viewer::Joined,
-            Some(_) => Viewer::NotJoined,
-        };
+        let kind = page.kind(viewer);
         {
             let bodies = page.bodies.read();
             if bodies.count == count {
@@ -229,16 +245,7 @@ impl LivePage {
                 }
             }
         }
-        let mut record = (*page.record).clone();
-        record.event.participant_count = count;
-        let id = record.event.id;
-        let state = viewer.map(|_| ViewerState {
-            joined: match kind {
-                Viewer::Joined => HashSet::from([id]),
-                _ => HashSet::new(),
-            },
-            prizes: HashMap::new(),
-        });
+        let (record, state) = page.view(Some(count), kind);
         let body = build(record, state);
         let mut bodies = page.bodies.write();
         if bodies.count != count {

@@ -25,10 +25,7 @@ async fn verify_draw_checks_the_hash_recorded_before_the_draw(backend: Backend) 
     let event = app.create_event(&owner, body).await;
     let id = event["id"].as_i64().unwrap();
     let recorded = event["fairness"]["seed_hash"].as_str().unwrap().to_string();
-    for i in 0..4 {
-        let (t, _) = app.login(&format!("v{i}")).await;
-        assert_eq!(app.join(&t, id).await.status, 200);
-    }
+    app.joined_users(id, "v", 4).await;
     app.post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
         .await;
     let record = app.get(&format!("/events/{id}/fairness"), None).await.body;
@@ -72,10 +69,7 @@ async fn published_results_are_built_once(backend: Backend) {
     let mut body = event_body(3600);
     body["draw_mode"] = json!("manual");
     let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
-    for i in 0..5 {
-        let (t, _) = app.login(&format!("p{i}")).await;
-        assert_eq!(app.join(&t, id).await.status, 200);
-    }
+    app.joined_users(id, "p", 5).await;
     let early = app.get(&format!("/events/{id}/winners"), None).await;
     assert_eq!(early.code(), 40901);
     let drawn = app
@@ -151,10 +145,7 @@ async fn manual_draw_and_results(backend: Backend) {
     let mut body = event_body(3600);
     body["draw_mode"] = json!("manual");
     let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
-    for i in 0..10 {
-        let (t, _) = app.login(&format!("m{i}")).await;
-        assert_eq!(app.join(&t, id).await.status, 200);
-    }
+    app.joined_users(id, "m", 10).await;
     for path in ["winners", "fairness"] {
         let r = app.get(&format!("/events/{id}/{path}"), None).await;
         assert_eq!(
@@ -234,10 +225,7 @@ async fn when_full_draws_on_the_last_join(backend: Backend) {
     body["draw_mode"] = json!("when_full");
     body["max_participants"] = json!(3);
     let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
-    for i in 0..3 {
-        let (t, _) = app.login(&format!("wf{i}")).await;
-        assert_eq!(app.join(&t, id).await.status, 200);
-    }
+    app.joined_users(id, "wf", 3).await;
     app.wait_status(id, "drawn", 10).await;
     let (late, _) = app.login("late").await;
     assert_eq!(app.join(&late, id).await.code(), 40900);

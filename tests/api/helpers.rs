@@ -238,6 +238,19 @@ impl TestApp {
         ids
     }
 
+    /// `n` fresh users (`{prefix}0`, `{prefix}1`, …) who each joined the
+    /// event (answered 200): their (token, user id), in join order.
+    pub async fn joined_users(&self, event_id: i64, prefix: &str, n: usize) -> Vec<(String, i64)> {
+        let mut users = vec![];
+        for i in 0..n {
+            let (token, user_id) = self.login(&format!("{prefix}{i}")).await;
+            let joined = self.join(&token, event_id).await;
+            assert_eq!(joined.status, 200, "{:?}", joined.body);
+            users.push((token, user_id));
+        }
+        users
+    }
+
     pub async fn join(&self, token: &str, event_id: i64) -> Reply {
         self.call(
             Method::PUT,

@@ -49,10 +49,7 @@ async fn interrupted_draw_finishes_with_the_same_result(backend: Backend) {
     let mut body = event_body(3600);
     body["draw_mode"] = json!("manual");
     let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
-    for i in 0..25 {
-        let (t, _) = app.login(&format!("i{i}")).await;
-        assert_eq!(app.join(&t, id).await.status, 200);
-    }
+    app.joined_users(id, "i", 25).await;
     app.stop().await;
 
     // A crash right after open → drawing, before the winners were written.
@@ -81,10 +78,7 @@ async fn the_count_is_live_and_the_row_catches_up(backend: Backend) {
     let id = app.create_event(&owner, event_body(3600)).await["id"]
         .as_i64()
         .unwrap();
-    for i in 0..5 {
-        let (t, _) = app.login(&format!("c{i}")).await;
-        assert_eq!(app.join(&t, id).await.status, 200);
-    }
+    app.joined_users(id, "c", 5).await;
     // Well within the actor's first second: the row may still say 0.
     let view = app.get(&format!("/api/v1/events/{id}"), None).await;
     assert_eq!(view.data()["participant_count"], 5);

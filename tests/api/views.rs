@@ -28,12 +28,12 @@ async fn concurrent_views_of_a_cold_event_share_one_load(backend: Backend) {
     let id = app.create_event(&owner, event_body(3600)).await["id"]
         .as_i64()
         .unwrap();
-    let mut viewers = vec![];
-    for i in 0..5 {
-        let (token, _) = app.login(&format!("cold{i}")).await;
-        assert_eq!(app.join(&token, id).await.status, 200);
-        viewers.push(token);
-    }
+    let viewers: Vec<String> = app
+        .joined_users(id, "cold", 5)
+        .await
+        .into_iter()
+        .map(|(token, _)| token)
+        .collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.live_actors() > 0 {
         assert!(
@@ -81,12 +81,7 @@ async fn the_first_participant_page_is_cached_until_its_head_changes(backend: Ba
     let id = app.create_event(&owner, event_body(3600)).await["id"]
         .as_i64()
         .unwrap();
-    let mut users = vec![];
-    for i in 0..3 {
-        let (token, user_id) = app.login(&format!("p{i}")).await;
-        assert_eq!(app.join(&token, id).await.status, 200);
-        users.push((token, user_id));
-    }
+    let users = app.joined_users(id, "p", 3).await;
     let first = format!("/events/{id}/participants?limit=2");
     let page = app.get(&first, None).await;
     assert_eq!(page.status, 200);
@@ -171,17 +166,12 @@ async fn views_at_the_draw_instant_share_one_read(backend: Backend) {
     let id = app.create_event(&owner, event_body(2)).await["id"]
         .as_i64()
         .unwrap();
-    let mut tokens = vec![];
-    for i in 0..8 {
-        let (token, _) = app.login(&format!("poller{i}")).await;
-        assert_eq!(app.join(&token, id).await.status, 200);
-        tokens.push(token);
-    }
+    let users = app.joined_users(id, "poller", 8).await;
     assert_eq!(app.finished_reads(), 0);
     let path = format!("/events/{id}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let pollers = (0..32).map(|i| {
-        let (app, path, token) = (&app, &path, &tokens[i % tokens.len()]);
+        let (app, path, token) = (&app, &path, &users[i % users.len()].0);
         async move {
             loop {
                 let view = app.get(path, Some(token)).await;
@@ -210,12 +200,7 @@ async fn each_viewer_of_a_drawn_event_sees_their_own_result(backend: Backend) {
     body["draw_mode"] = json!("manual");
     body["prizes"] = json!([{"name": "gold", "quantity": 1}, {"name": "silver", "quantity": 1}]);
     let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
-    let mut users = vec![];
-    for i in 0..4 {
-        let (token, user_id) = app.login(&format!("d{i}")).await;
-        assert_eq!(app.join(&token, id).await.status, 200);
-        users.push((token, user_id));
-    }
+    let users = app.joined_users(id, "d", 4).await;
     let (outsider, _) = app.login("outsider").await;
     let r = app
         .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))

@@ -70,8 +70,7 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
     }
     if let Some(finished) = state.finished.get(id) {
         counted("finished");
-        let (record, me) = finished.view(viewer);
-        return Ok(EventView::new(record, me.as_ref()));
+        return Ok(finished_view(&finished, viewer));
     }
     // Drawn or cancelled a moment ago, here: every view of that instant
     // waits for one read of the finished event instead of each reading
@@ -86,8 +85,7 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
             .finished
             .get_or_build(id, finished_from_database(state, id))
             .await?;
-        let (record, me) = finished.view(viewer);
-        return Ok(EventView::new(record, me.as_ref()));
+        return Ok(finished_view(&finished, viewer));
     }
     // Not live here: its actor's one load serves every concurrent viewer
     // and publishes the page for the next ones. A finished event, or no
@@ -146,14 +144,18 @@ async fn stored_view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResul
             .finished
             .get_or_build(id, finished_event(state, record))
             .await?;
-        let (record, me) = finished.view(viewer);
-        return Ok(EventView::new(record, me.as_ref()));
+        return Ok(finished_view(&finished, viewer));
     }
     // A live event's actor knows its count before the row does.
     if let Some(count) = state.events.committed_count(id) {
         record.event.participant_count = count;
     }
     Ok(EventView::new(record, me.as_ref()))
+}
+
+fn finished_view(finished: &FinishedEvent, viewer: Option<i64>) -> EventView {
+    let (record, me) = finished.view(viewer);
+    EventView::new(record, me.as_ref())
 }
 
 /// A finished event read from the database for the cache.
