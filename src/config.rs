@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::domain::notice::{FieldMap, DEFAULT_FIELDS};
+
 /// Every setting this version reads (README.md describes each).
 const KNOWN: &[&str] = &[
     "LOTTERY_CONFIG",
@@ -17,6 +19,12 @@ const KNOWN: &[&str] = &[
     "LOTTERY_WECHAT_SECRET",
     "LOTTERY_WECHAT_API_BASE",
     "LOTTERY_WECHAT_RESULT_TEMPLATE_ID",
+    "LOTTERY_WECHAT_RESULT_PAGE",
+    "LOTTERY_WECHAT_RESULT_FIELDS",
+    "LOTTERY_WECHAT_MINIPROGRAM_STATE",
+    "LOTTERY_NOTIFY_RATE",
+    "LOTTERY_NOTIFY_CLAIM_SECS",
+    "LOTTERY_NOTIFY_MAX_ATTEMPTS",
     "LOTTERY_WECHAT_TIMEOUT_MS",
     "LOTTERY_SESSION_TTL_SECS",
     "LOTTERY_SESSION_CACHE_MS",
@@ -40,14 +48,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ),
     ("LOTTERY_INSTANCE_ID", "cluster mode is not built yet"),
     ("LOTTERY_ADVERTISE_URL", "cluster mode is not built yet"),
-    (
-        "LOTTERY_WECHAT_RESULT_PAGE",
-        "result notices are not sent yet",
-    ),
-    (
-        "LOTTERY_WECHAT_RESULT_FIELDS",
-        "result notices are not sent yet",
-    ),
     ("LOTTERY_LOG_FORMAT", "logs are text only for now"),
 ];
 
@@ -90,6 +90,26 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// How result notices are sent (docs/NOTIFICATIONS.md).
+#[derive(Clone, Debug)]
+pub struct NoticeSettings {
+    pub template_id: String,
+    /// The mini-program page a notice opens; `{id}` becomes the event id.
+    pub page: String,
+    pub fields: FieldMap,
+    /// `formal`, `trial` or `developer`: which version of the mini-program
+    /// the notice opens.
+    pub miniprogram_state: String,
+    /// Messages per second, all instances together when Redis is
+    /// configured (each instance alone otherwise).
+    pub rate: u32,
+    /// How long a claimed notice is held before another sender may take it.
+    pub claim: Duration,
+    /// Sends tried before a notice that keeps failing transiently is
+    /// recorded as failed.
+    pub max_attempts: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub bind: String,
@@ -101,6 +121,8 @@ pub struct Config {
     pub wechat_secret: Option<Secret>,
     pub wechat_api_base: String,
     pub wechat_result_template_id: Option<String>,
+    /// The result notices, when a template is configured (with the app).
+    pub notices: Option<NoticeSettings>,
     /// One call to the WeChat API; with the one retry a login still
     /// answers within 10 s.
     pub wechat_timeout: Duration,
@@ -214,6 +236,7 @@ impl Config {
             wechat_api_base: get("LOTTERY_WECHAT_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             wechat_result_template_id: get("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"),
+            notices: None,
             wechat_timeout: Duration::from_millis(number(
                 "LOTTERY_WECHAT_TIMEOUT_MS",
                 4000,
@@ -249,6 +272,8 @@ impl Config {
             actor_threads: number("LOTTERY_ACTOR_THREADS", 0, 0..=1024)? as usize,
             http_workers: number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
         };
+        let mut config = config;
+        config.notices = notice_settings(&config, &get, &number)?;
         if config.profile == Profile::Prod
             && (config.wechat_appid.is_none() || config.wechat_secret.is_none())
         {
@@ -259,11 +284,79 @@ impl Config {
         Ok(config)
     }
 
+    /// Whether content passes WeChat's check before it is published.
+    pub fn content_check_enabled(&self) -> bool {
+        self.wechat_appid.is_some() && self.wechat_secret.is_some()
+    }
+
     /// Dev login is open only in the dev profile with no WeChat app configured.
     pub fn dev_login_enabled(&self) -> bool {
         self.profile == Profile::Dev && self.wechat_appid.is_none()
     }
 }
+
+/// The notice settings: all of them or none. Notices need the WeChat app
+/// and a template; a notice setting without the template is a mistake,
+/// said at start rather than found when no message arrives.
+fn notice_settings(
+    config: &Config,
+    get: &dyn Fn(&str) -> Option<String>,
+    number: &dyn Fn(&str, u64, std::ops::RangeInclusive<u64>) -> Result<u64, String>,
+) -> Result<Option<NoticeSettings>, String> {
+    let rate = number("LOTTERY_NOTIFY_RATE", 200, 1..=100_000)? as u32;
+    let claim = Duration::from_secs(number("LOTTERY_NOTIFY_CLAIM_SECS", 60, 2..=3600)?);
+    let max_attempts = number("LOTTERY_NOTIFY_MAX_ATTEMPTS", 12, 1..=100)? as u32;
+    let Some(template_id) = config.wechat_result_template_id.clone() else {
+        for key in [
+            "LOTTERY_WECHAT_RESULT_PAGE",
+            "LOTTERY_WECHAT_RESULT_FIELDS",
+            "LOTTERY_WECHAT_MINIPROGRAM_STATE",
+        ] {
+            if get(key).is_some() {
+                return Err(format!(
+                    "{key} needs LOTTERY_WECHAT_RESULT_TEMPLATE_ID: without a template no notice is sent"
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    if config.wechat_appid.is_none() || config.wechat_secret.is_none() {
+        return Err(
+            "LOTTERY_WECHAT_RESULT_TEMPLATE_ID needs LOTTERY_WECHAT_APPID and \
+             LOTTERY_WECHAT_SECRET: notices are sent as the mini-program"
+                .into(),
+        );
+    }
+    let page = get("LOTTERY_WECHAT_RESULT_PAGE").unwrap_or_else(|| DEFAULT_RESULT_PAGE.into());
+    if page.starts_with('/') || page.contains("://") || page.len() > 512 {
+        return Err(format!(
+            "LOTTERY_WECHAT_RESULT_PAGE is a mini-program page path like {DEFAULT_RESULT_PAGE}, got {page:?}"
+        ));
+    }
+    let fields = FieldMap::parse(
+        &get("LOTTERY_WECHAT_RESULT_FIELDS").unwrap_or_else(|| DEFAULT_FIELDS.into()),
+    )
+    .map_err(|e| format!("LOTTERY_WECHAT_RESULT_FIELDS: {e}"))?;
+    let miniprogram_state =
+        get("LOTTERY_WECHAT_MINIPROGRAM_STATE").unwrap_or_else(|| "formal".into());
+    if !["formal", "trial", "developer"].contains(&miniprogram_state.as_str()) {
+        return Err(format!(
+            "LOTTERY_WECHAT_MINIPROGRAM_STATE must be formal, trial or developer, got {miniprogram_state:?}"
+        ));
+    }
+    Ok(Some(NoticeSettings {
+        template_id,
+        page,
+        fields,
+        miniprogram_state,
+        rate,
+        claim,
+        max_attempts,
+    }))
+}
+
+/// The page a notice opens unless `LOTTERY_WECHAT_RESULT_PAGE` says otherwise.
+pub const DEFAULT_RESULT_PAGE: &str = "pages/event/index?id={id}";
 
 #[cfg(test)]
 mod tests {
@@ -319,6 +412,40 @@ mod tests {
         assert!(Config::from_map(&map(&[("LOTTERY_TEST_MYSQL_URL", "mysql://x")])).is_ok());
         // Not LOTTERY_: not ours to judge.
         assert!(Config::from_map(&map(&[("RUST_LOG", "debug")])).is_ok());
+    }
+
+    #[test]
+    fn notices_need_the_app_and_a_template_and_check_their_fields() {
+        let app = [
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+        ];
+        assert!(Config::from_map(&map(&app)).unwrap().notices.is_none());
+        let err =
+            Config::from_map(&map(&[("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "T")])).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_APPID"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_WECHAT_RESULT_FIELDS", "thing1=title")]))
+            .unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"), "{err}");
+        let mut with_template = app.to_vec();
+        with_template.push(("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "T"));
+        let c = Config::from_map(&map(&with_template)).unwrap();
+        let notices = c.notices.unwrap();
+        assert_eq!(notices.page, DEFAULT_RESULT_PAGE);
+        assert_eq!(notices.rate, 200);
+        let mut bad = with_template.clone();
+        bad.push((
+            "LOTTERY_WECHAT_RESULT_FIELDS",
+            "thing1=title,thing2=drawn_at",
+        ));
+        let err = Config::from_map(&map(&bad)).unwrap_err();
+        assert!(
+            err.contains("LOTTERY_WECHAT_RESULT_FIELDS") && err.contains("thing2"),
+            "{err}"
+        );
+        let mut bad = with_template.clone();
+        bad.push(("LOTTERY_WECHAT_MINIPROGRAM_STATE", "beta"));
+        assert!(Config::from_map(&map(&bad)).is_err());
     }
 
     #[test]

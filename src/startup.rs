@@ -8,16 +8,22 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use actix::{Actor, Addr};
+
+use crate::actors::notifier::{NoticeBell, Notifier, Stop};
 use crate::actors::registry::ActorSettings;
 use crate::actors::Events;
 use crate::api;
+use crate::cache::access_token::SharedToken;
 use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
+use crate::cache::send_rate::SendRate;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
 use crate::state::AppState;
 use crate::store::Db;
 use crate::telemetry;
+use crate::wechat::token::AccessTokens;
 use crate::wechat::WechatClient;
 
 /// Draws written at once for a pool of `connections`: three quarters, and
@@ -33,6 +39,8 @@ pub struct Application {
     server: Server,
     events: Events,
     finished: Arc<FinishedEvents>,
+    notifier: Option<Addr<Notifier>>,
+    tokens: Option<Arc<AccessTokens>>,
 }
 
 impl Application {
@@ -54,6 +62,20 @@ impl Application {
             None => SessionStore::in_process(config.session_ttl),
         };
         let wechat = WechatClient::from_config(&config)?;
+        let tokens = match &wechat {
+            Some(api) => {
+                let shared = match &config.redis_url {
+                    Some(url) => Some(SharedToken::new(url.expose(), &config.redis_prefix)?),
+                    None => None,
+                };
+                Some(Arc::new(AccessTokens::new(api.clone(), shared)))
+            }
+            None => None,
+        };
+        let notice_bell = match &config.notices {
+            Some(_) => NoticeBell::on(),
+            None => NoticeBell::default(),
+        };
         let events = Events::start(
             db.clone(),
             ActorSettings {
@@ -64,8 +86,33 @@ impl Application {
                 // joins and reads always keep the rest.
                 concurrent_draws: draw_permits(db.max_connections()),
                 max_live: config.max_live_events,
+                notices: notice_bell.clone(),
             },
         );
+        let notifier = match (&config.notices, &tokens) {
+            (Some(settings), Some(tokens)) => {
+                let redis = config
+                    .redis_url
+                    .as_ref()
+                    .map(|url| (url.expose(), config.redis_prefix.as_str()));
+                let rate = SendRate::new(settings.rate, redis)?;
+                tracing::info!(rate = settings.rate, "result notices on");
+                Some(
+                    Notifier::new(
+                        db.clone(),
+                        tokens.clone(),
+                        settings.clone(),
+                        rate,
+                        notice_bell,
+                    )
+                    .start(),
+                )
+            }
+            _ => {
+                tracing::info!("result notices off: LOTTERY_WECHAT_RESULT_TEMPLATE_ID is not set");
+                None
+            }
+        };
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -78,6 +125,7 @@ impl Application {
             db,
             sessions,
             wechat,
+            tokens: tokens.clone(),
             events: events.clone(),
             metrics,
         });
@@ -100,6 +148,8 @@ impl Application {
             server,
             events,
             finished,
+            notifier,
+            tokens,
         })
     }
 
@@ -121,9 +171,22 @@ impl Application {
         self.events.clone()
     }
 
+    /// The notifier, when notices are on, so a test can stop it as a crash would.
+    pub fn notifier(&self) -> Option<Addr<Notifier>> {
+        self.notifier.clone()
+    }
+
+    /// The access tokens, when WeChat is configured, so a test can count fetches.
+    pub fn tokens(&self) -> Option<Arc<AccessTokens>> {
+        self.tokens.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.events.shutdown();
+        if let Some(notifier) = &self.notifier {
+            notifier.do_send(Stop);
+        }
         result
     }
 }

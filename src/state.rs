@@ -12,6 +12,7 @@ use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
 use crate::store::Db;
+use crate::wechat::token::AccessTokens;
 use crate::wechat::WechatClient;
 
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub db: Db,
     pub sessions: SessionStore,
     pub wechat: Option<WechatClient>,
+    /// The access token of WeChat's server API, when WeChat is configured.
+    pub tokens: Option<Arc<AccessTokens>>,
     pub events: Events,
     pub results: DrawResults,
     pub finished: Arc<FinishedEvents>,

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use super::live_page::{LivePage, HEAD_ROWS};
 use super::membership::{Change, Members, Released};
 use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply};
+use super::notifier::NoticeBell;
 use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
@@ -60,6 +61,7 @@ pub struct EventActor {
     /// directory; this actor is its only writer.
     page: Arc<LivePage>,
     missing: MissingIds,
+    notices: NoticeBell,
 }
 
 enum Phase {
@@ -217,6 +219,7 @@ impl EventActor {
         idle_timeout: Duration,
         page: Arc<LivePage>,
         missing: MissingIds,
+        notices: NoticeBell,
     ) -> Self {
         Self {
             event_id,
@@ -227,6 +230,7 @@ impl EventActor {
             phase: Phase::Loading,
             page,
             missing,
+            notices,
         }
     }
 
@@ -440,12 +444,15 @@ impl EventActor {
                 let reply = reply.take();
                 // Nothing is in flight at a closing: members are all committed.
                 let count = live.members.committed_count() as i32;
-                let write =
-                    async move { store::draws::cancel(&db, event_id, Utc::now(), count).await };
+                let notices = self.notices.enabled();
+                let write = async move {
+                    store::draws::cancel(&db, event_id, Utc::now(), count, notices).await
+                };
                 ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
                     let answer = match result {
                         Ok(true) => {
                             metrics::counter!("lottery_events_cancelled_total").increment(1);
+                            act.notices.ring();
                             act.finished(EventStatus::Cancelled, creator_id, ctx);
                             Ok(())
                         }
@@ -473,9 +480,10 @@ impl EventActor {
                 let (seed, prizes) = (live.seed, live.prizes.clone());
                 let participants = live.members.committed_count();
                 let permits = self.draw_permits.clone();
+                let notices = self.notices.enabled();
                 let write = async move {
                     let _permit = permits.acquire_owned().await;
-                    run_draw(db, event_id, move |people| {
+                    run_draw(db, event_id, notices, move |people| {
                         draw::draw(&seed, &people, &prizes)
                     })
                     .await
@@ -489,6 +497,7 @@ impl EventActor {
                                 metrics::histogram!("lottery_draw_seconds")
                                     .record(started.elapsed().as_secs_f64());
                                 tracing::info!(event_id, participants, "event drawn");
+                                act.notices.ring();
                                 act.finished(status, creator_id, ctx);
                             }
                             Err(err) => act.draw_failed(err, ctx),
@@ -581,9 +590,10 @@ impl EventActor {
 async fn run_draw(
     db: Db,
     event_id: i64,
+    notices: bool,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<EventStatus> {
-    match store::draws::draw(&db, event_id, Utc::now(), pick).await? {
+    match store::draws::draw(&db, event_id, Utc::now(), notices, pick).await? {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),
         Some(other) => Err(AppError::internal(format!(
             "event {event_id} is {} after its draw",

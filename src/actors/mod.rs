@@ -7,6 +7,7 @@ pub mod event;
 pub mod live_page;
 pub mod membership;
 pub mod messages;
+pub mod notifier;
 pub mod registry;
 
 pub use registry::Events;

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use super::event::EventActor;
 use super::live_page::LivePage;
 use super::messages::{DrawDue, Peek};
+use super::notifier::NoticeBell;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
 
@@ -119,6 +120,9 @@ pub struct ActorSettings {
     /// Live actors started on request; beyond it requests for events not
     /// live get 503 (due draws start regardless).
     pub max_live: usize,
+    /// The outbox's doorbell when notices are on: a draw or cancel writes
+    /// its notices in its transaction, then rings.
+    pub notices: NoticeBell,
 }
 
 pub struct EventRegistry {
@@ -196,8 +200,17 @@ impl EventRegistry {
         let page = Arc::new(LivePage::default());
         let shared = page.clone();
         let missing = self.missing.clone();
+        let notices = self.settings.notices.clone();
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
-            EventActor::new(event_id, db, permits, idle_timeout, shared, missing)
+            EventActor::new(
+                event_id,
+                db,
+                permits,
+                idle_timeout,
+                shared,
+                missing,
+                notices,
+            )
         });
         let entry = ActorEntry {
             addr,

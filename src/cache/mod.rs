@@ -2,7 +2,9 @@
 //! every instance) or in the process; drawn and cancelled events and their
 //! published results, in the process (they never change).
 
+pub mod access_token;
 pub mod finished;
 pub mod redis_pool;
 pub mod results;
+pub mod send_rate;
 pub mod sessions;

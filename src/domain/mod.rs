@@ -3,4 +3,5 @@
 
 pub mod draw;
 pub mod event;
+pub mod notice;
 pub mod validation;

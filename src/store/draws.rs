@@ -11,6 +11,7 @@ use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
 use crate::domain::draw::{canonical_order, Award};
 use crate::domain::event::EventStatus;
+use crate::domain::notice::NoticeKind;
 use crate::error::{AppError, AppResult};
 
 /// Live events whose draw is due by `until`, and every event left in
@@ -52,23 +53,50 @@ pub async fn due_for_draw(
     })
 }
 
-/// open → cancelled, only if still open, with its final participant count.
+/// open → cancelled, only if still open, with its final participant count,
+/// and (with `notices`) the cancellation's notices in the same transaction.
 /// Returns whether it happened.
-pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>, count: i32) -> AppResult<bool> {
+pub async fn cancel(
+    db: &Db,
+    id: i64,
+    now: DateTime<Utc>,
+    count: i32,
+    notices: bool,
+) -> AppResult<bool> {
+    let begin = db.begin_write();
     db_run!(db, |conn| {
-        let n = diesel::update(
-            events::table
-                .find(id)
-                .filter(events::status.eq(EventStatus::Open)),
-        )
-        .set((
-            events::status.eq(EventStatus::Cancelled),
-            events::cancelled_at.eq(to_db_time(now)),
-            events::participant_count.eq(count),
-        ))
-        .execute(conn)
-        .await?;
-        Ok(n == 1)
+        conn.batch_execute(begin).await?;
+        let written: AppResult<bool> = async {
+            let n = diesel::update(
+                events::table
+                    .find(id)
+                    .filter(events::status.eq(EventStatus::Open)),
+            )
+            .set((
+                events::status.eq(EventStatus::Cancelled),
+                events::cancelled_at.eq(to_db_time(now)),
+                events::participant_count.eq(count),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 1 && notices {
+                diesel::sql_query(super::notices::queue_sql(id, NoticeKind::Cancelled, now))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(n == 1)
+        }
+        .await;
+        let finish = if matches!(written, Ok(true)) {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        if let Err(err) = conn.batch_execute(finish).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            return Err(err.into());
+        }
+        written
     })
 }
 
@@ -76,7 +104,8 @@ pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>, count: i32) -> AppResu
 /// committed on its own, so a crash after it resumes the draw), then the
 /// stored participants go to `pick` (the draw algorithm, in canonical
 /// order), and its winners and drawing → drawn are written in one
-/// transaction. The draw takes the participants from the database, not
+/// transaction, with (when `notices`) one outbox row per participant who
+/// asked for notice. The draw takes the participants from the database, not
 /// from memory, so it is always the one the fairness record describes.
 /// Re-running it after a crash is safe: the same seed and rows give the
 /// same winners, and the unique key on (event, user) refuses a second copy.
@@ -85,6 +114,7 @@ pub async fn draw(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
+    notices: bool,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<Option<EventStatus>> {
     let drawing = EventStatus::Drawing;
@@ -123,6 +153,9 @@ pub async fn draw(
                     rows,
                     "",
                 ));
+            }
+            if notices {
+                script.push(super::notices::queue_sql(id, NoticeKind::Result, now));
             }
             // The count as drawn: the row may lag the actor's (see
             // participants::apply_batch).

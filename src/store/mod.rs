@@ -19,6 +19,7 @@ pub mod draws;
 pub mod events;
 pub mod live;
 pub mod models;
+pub mod notices;
 pub mod participants;
 pub mod pool;
 pub mod schema;

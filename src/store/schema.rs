@@ -61,10 +61,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notices (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        user_id -> BigInt,
+        kind -> SmallInt,
+        state -> SmallInt,
+        attempts -> Integer,
+        due_at -> Timestamp,
+        claim -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(events -> users (creator_id));
 diesel::joinable!(prizes -> events (event_id));
 diesel::joinable!(participants -> users (user_id));
 diesel::joinable!(winners -> users (user_id));
 diesel::joinable!(winners -> prizes (prize_id));
+diesel::joinable!(notices -> users (user_id));
+diesel::joinable!(notices -> events (event_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, events, prizes, participants, winners);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    events,
+    prizes,
+    participants,
+    winners,
+    notices
+);

@@ -2,10 +2,14 @@
 //! secret come from the configuration; tests point the base at a local mock.
 
 pub mod code2session;
+pub mod content;
+pub mod subscribe;
+pub mod token;
 
 use std::time::Duration;
 
 use crate::config::{Config, Secret};
+use crate::error::AppError;
 
 pub use code2session::WxSession;
 
@@ -36,4 +40,15 @@ impl WechatClient {
             secret: secret.clone(),
         }))
     }
+}
+
+/// A call to the WeChat API failed; `detail` names how (never a secret).
+fn upstream(api: &str, detail: &str) -> AppError {
+    AppError::Upstream(format!("WeChat {api} failed: {detail}"))
+}
+
+/// WeChat's answer to a token-carrying call said the token is no good:
+/// 40001 invalid, 40014 malformed, 42001 expired.
+pub fn token_refused(errcode: i64) -> bool {
+    matches!(errcode, 40001 | 40014 | 42001)
 }

@@ -14,14 +14,16 @@ use crate::api::views::{EventView, PrizeRef, UserRef};
 use crate::api::{created, ok, ok_body, ok_serialized};
 use crate::cache::finished::FinishedEvent;
 use crate::cache::results::Published;
+use crate::config::Profile;
 use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
 use crate::domain::event::check_results_published;
-use crate::domain::validation::{validate_event, EventDraft};
+use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
 use crate::store::events::{EventRecord, Selection, ViewerState};
 use crate::store::models::EventRow;
+use crate::wechat;
 
 /// Full views of the selected events, with `me` filled for the viewer.
 pub async fn views(
@@ -192,6 +194,7 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let now = Utc::now();
     let new = validate_event(body.0, now)?;
+    screen_event(&state, caller.user_id, &new).await?;
     let seed = draw::new_seed();
     let id = store::events::create(&state.db, caller.user_id, &new, &seed, now).await?;
     state.events.schedule(id, new.draw_at);
@@ -199,6 +202,22 @@ pub async fn create(
     Ok(created(
         stored_view(&state, id, Some(caller.user_id)).await?,
     ))
+}
+
+/// WeChat's content check of what the event publishes, when WeChat is
+/// configured (docs/NOTIFICATIONS.md, "Content check").
+async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResult<()> {
+    let Some(tokens) = &state.tokens else {
+        return Ok(());
+    };
+    let creator = store::users::get(&state.db, user_id).await?;
+    let mut content = new.description.clone();
+    for prize in &new.prizes {
+        content.push('\n');
+        content.push_str(&prize.name);
+    }
+    let fail_closed = state.config.profile == Profile::Prod;
+    wechat::content::screen(tokens, fail_closed, &creator.openid, &new.title, &content).await
 }
 
 pub async fn get(

@@ -13,7 +13,7 @@ use bb8_redis::redis::{self, AsyncCommands};
 use super::tokens::{hash, TokenHash};
 use super::trust::LocalCache;
 use super::{unauthorized, Stored};
-use crate::cache::redis_pool::Manager;
+use crate::cache::redis_pool::{self, RedisPool};
 use crate::error::{AppError, AppResult};
 
 /// Waiting for a pooled connection, then for the command: together under
@@ -22,7 +22,7 @@ const CHECKOUT_DEADLINE: Duration = Duration::from_millis(800);
 const COMMAND_DEADLINE: Duration = Duration::from_millis(1000);
 
 pub struct RedisSessions {
-    pool: bb8::Pool<Manager>,
+    pool: RedisPool,
     prefix: String,
     pub(super) ttl: Duration,
     pub(super) local: LocalCache,
@@ -44,12 +44,7 @@ impl RedisSessions {
         ttl: Duration,
         cache_ttl: Duration,
     ) -> Result<Arc<Self>, String> {
-        let manager = Manager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
-        let pool = bb8::Pool::builder()
-            .max_size(16)
-            .test_on_check_out(false)
-            .connection_timeout(CHECKOUT_DEADLINE)
-            .build_unchecked(manager);
+        let pool = redis_pool::lazy_pool(url, 16, CHECKOUT_DEADLINE)?;
         Ok(Arc::new(Self {
             pool,
             prefix: prefix.to_string(),
@@ -134,21 +129,8 @@ impl RedisSessions {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let mut pooled = self.pool.get().await.map_err(cache_down)?;
-        let conn = pooled.inner.clone();
-        match tokio::time::timeout(COMMAND_DEADLINE, command(conn)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                pooled.broken = err.is_io_error()
-                    || err.is_connection_dropped()
-                    || err.is_connection_refusal()
-                    || err.is_timeout();
-                Err(cache_down(err))
-            }
-            Err(_) => {
-                pooled.broken = true;
-                Err(cache_down("no answer in time"))
-            }
-        }
+        redis_pool::run(&self.pool, COMMAND_DEADLINE, command)
+            .await
+            .map_err(cache_down)
     }
 }

@@ -1,0 +1,288 @@
+//! The notifier: drains the outbox of result notices (`store::notices`)
+//! into WeChat subscribe messages.
+//!
+//! Its loop claims a batch of due notices, sends them a few at a time
+//! within the send rate, and records each: sent, due again after a backoff
+//! (transient failures), or failed for good with WeChat's reason. Draws and
+//! cancels ring its bell after they commit, so a batch starts at once; a
+//! poll every second finds retries that came due and rows a crashed sender
+//! left behind. Claims keep two instances off the same row; a crash leaves
+//! at most the sends in flight (`IN_FLIGHT`) unrecorded, and those go twice.
+//! docs/NOTIFICATIONS.md states the guarantees.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use rand::Rng;
+use tokio::sync::Notify;
+
+use crate::cache::send_rate::SendRate;
+use crate::config::NoticeSettings;
+use crate::error::AppResult;
+use crate::store::notices::{self, Claimed};
+use crate::store::Db;
+use crate::wechat::subscribe::{Delivery, Message};
+use crate::wechat::token::AccessTokens;
+
+/// Sends in flight at once: also the most a crash can send twice.
+pub const IN_FLIGHT: usize = 16;
+/// How often the outbox is looked at without a ring.
+const POLL: Duration = Duration::from_secs(1);
+/// How often the pending gauge is refreshed.
+const GAUGE_EVERY: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const LONGEST_RETRY: Duration = Duration::from_secs(600);
+
+/// The outbox's doorbell: rung after a draw or cancel commits its notices.
+/// Off (and `enabled()` false) when notices are not configured, so the
+/// transactions then write no outbox rows.
+#[derive(Clone, Default)]
+pub struct NoticeBell(Option<Arc<Notify>>);
+
+impl NoticeBell {
+    pub fn on() -> Self {
+        Self(Some(Arc::new(Notify::new())))
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn ring(&self) {
+        if let Some(bell) = &self.0 {
+            bell.notify_one();
+        }
+    }
+}
+
+/// Everything a drain needs; shared by the actor and its loop.
+struct Sender {
+    db: Db,
+    tokens: Arc<AccessTokens>,
+    settings: NoticeSettings,
+    rate: SendRate,
+}
+
+pub struct Notifier {
+    sender: Arc<Sender>,
+    bell: NoticeBell,
+}
+
+/// Stops the notifier at once: sends in flight are dropped, as in a crash;
+/// their claims run out and another sender (or the next start) takes them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Notifier {
+    pub fn new(
+        db: Db,
+        tokens: Arc<AccessTokens>,
+        settings: NoticeSettings,
+        rate: SendRate,
+        bell: NoticeBell,
+    ) -> Self {
+        Self {
+            sender: Arc::new(Sender {
+                db,
+                tokens,
+                settings,
+                rate,
+            }),
+            bell,
+        }
+    }
+}
+
+impl Actor for Notifier {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let sender = self.sender.clone();
+        let bell = self.bell.0.clone().unwrap_or_default();
+        ctx.spawn(sender.run(bell).into_actor(self));
+        ctx.run_interval(GAUGE_EVERY, |act, ctx| {
+            let db = act.sender.db.clone();
+            ctx.spawn(
+                async move {
+                    match notices::pending(&db).await {
+                        Ok(n) => metrics::gauge!("lottery_notices_pending").set(n as f64),
+                        Err(err) => tracing::debug!(error = %err, "cannot count pending notices"),
+                    }
+                }
+                .into_actor(act),
+            );
+        });
+    }
+}
+
+impl Handler<Stop> for Notifier {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// How long before the `attempt`-th retry: doubling from 2 s up to 10
+/// minutes, spread by ±20 % so a burst of failures does not return at once.
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_RETRY
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(LONGEST_RETRY);
+    base.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+impl Sender {
+    async fn run(self: Arc<Self>, bell: Arc<Notify>) {
+        loop {
+            match self.drain_batch().await {
+                Ok(0) => {
+                    let _ = tokio::time::timeout(POLL, bell.notified()).await;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "notice outbox unavailable; retrying");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Claims a batch and sends it; returns how many were claimed.
+    async fn drain_batch(&self) -> AppResult<usize> {
+        let hold = self.settings.claim;
+        // A batch takes at most half its claim at the full rate.
+        let size = (u64::from(self.settings.rate) * hold.as_secs() / 2).clamp(1, 500) as i64;
+        let batch = notices::claim(&self.db, Utc::now(), hold, size).await?;
+        // Past this, the claim may run out: the rest goes back rather than
+        // risk a second sender taking rows this one is still sending.
+        let deadline = Instant::now() + hold.mul_f64(0.75);
+        let mut rest: &[Claimed] = &batch;
+        while !rest.is_empty() {
+            if Instant::now() >= deadline {
+                let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
+                notices::release(&self.db, &ids, Utc::now()).await?;
+                break;
+            }
+            let n = self.rate.take(rest.len().min(IN_FLIGHT) as u32).await as usize;
+            let (chunk, tail) = rest.split_at(n.min(rest.len()));
+            let token = match self.tokens.get().await {
+                Ok(token) => token,
+                Err(err) => {
+                    let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
+                    notices::release(&self.db, &ids, Utc::now()).await?;
+                    return Err(err);
+                }
+            };
+            let deliveries =
+                futures::future::join_all(chunk.iter().map(|c| self.deliver(c, &token))).await;
+            self.record(chunk, deliveries).await?;
+            rest = tail;
+        }
+        Ok(batch.len())
+    }
+
+    /// One message; a refused token is replaced and the message sent once more.
+    async fn deliver(&self, notice: &Claimed, token: &str) -> Delivery {
+        let settings = &self.settings;
+        let page = settings
+            .page
+            .replace("{id}", &notice.content.event_id.to_string());
+        let message = Message {
+            touser: &notice.openid,
+            template_id: &settings.template_id,
+            page: &page,
+            data: settings.fields.data(&notice.content),
+            miniprogram_state: &settings.miniprogram_state,
+        };
+        let api = self.tokens.client();
+        match api.send_subscribe(token, &message).await {
+            Delivery::TokenRefused => {
+                self.tokens.invalidate(token).await;
+                let fresh = match self.tokens.get().await {
+                    Ok(fresh) => fresh,
+                    Err(err) => {
+                        return Delivery::Transient {
+                            reason: "token".into(),
+                            detail: err.to_string(),
+                        }
+                    }
+                };
+                match api.send_subscribe(&fresh, &message).await {
+                    Delivery::TokenRefused => Delivery::Transient {
+                        reason: "token".into(),
+                        detail: "a freshly fetched access token was refused".into(),
+                    },
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn record(&self, chunk: &[Claimed], deliveries: Vec<Delivery>) -> AppResult<()> {
+        let now = Utc::now();
+        let mut sent = Vec::new();
+        for (notice, delivery) in chunk.iter().zip(deliveries) {
+            let event_id = notice.content.event_id;
+            let delivery = match delivery {
+                // `deliver` already replaced the token once.
+                Delivery::TokenRefused => Delivery::Transient {
+                    reason: "token".into(),
+                    detail: "the access token was refused".into(),
+                },
+                other => other,
+            };
+            match delivery {
+                Delivery::Sent => sent.push(notice.id),
+                Delivery::TokenRefused => unreachable!("mapped above"),
+                Delivery::Transient { reason, detail } => {
+                    let attempt = notice.attempts as u32 + 1;
+                    if attempt >= self.settings.max_attempts {
+                        let error = format!("gave up after {attempt} attempts: {detail}");
+                        tracing::warn!(event_id, notice = notice.id, %error, "notice failed");
+                        metrics::counter!("lottery_notices_total", "result" => "failed", "reason" => reason)
+                            .increment(1);
+                        notices::fail(&self.db, notice.id, &error).await?;
+                    } else {
+                        tracing::debug!(event_id, notice = notice.id, %detail, "notice will be retried");
+                        metrics::counter!("lottery_notices_total", "result" => "retried", "reason" => reason)
+                            .increment(1);
+                        notices::retry(&self.db, notice.id, now + backoff(attempt), &detail)
+                            .await?;
+                    }
+                }
+                Delivery::Permanent { reason, detail } => {
+                    tracing::info!(event_id, notice = notice.id, %detail, "notice cannot be delivered");
+                    metrics::counter!("lottery_notices_total", "result" => "failed", "reason" => reason)
+                        .increment(1);
+                    notices::fail(&self.db, notice.id, &detail).await?;
+                }
+            }
+        }
+        metrics::counter!("lottery_notices_total", "result" => "sent", "reason" => "")
+            .increment(sent.len() as u64);
+        notices::sent(&self.db, &sent, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        for _ in 0..20 {
+            let first = backoff(1);
+            assert!(first >= Duration::from_millis(1600) && first <= Duration::from_millis(2400));
+            let fourth = backoff(4);
+            assert!(
+                fourth >= Duration::from_millis(12_800) && fourth <= Duration::from_millis(19_200)
+            );
+            assert!(backoff(30) <= LONGEST_RETRY.mul_f64(1.2));
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The outbox of result notices (table `notices`, see its migration).
+//!
+//! Rows are written by the draw's and the cancel's transactions
+//! (`queue_sql`) and drained by the notifier: it claims due rows with a
+//! random token (`claim`), sends them, then marks each sent, retried or
+//! failed. A claim moves the row's `due_at` to the claim's end, so two
+//! senders never hold one row at once, and a row whose sender died becomes
+//! due again by itself when its claim runs out.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::models::{from_db_time, to_db_time};
+use super::schema::{events, notices, prizes, users, winners};
+use super::{sql_time, Db};
+use crate::db_run;
+use crate::domain::notice::{state, NoticeContent, NoticeKind, Outcome};
+use crate::error::AppResult;
+
+/// The statement that queues one notice of `kind` for every participant of
+/// `event_id` who asked for notice. It runs inside the transaction that
+/// ends the event, so the end and its notices commit together.
+pub fn queue_sql(event_id: i64, kind: NoticeKind, now: DateTime<Utc>) -> String {
+    let now = sql_time(now);
+    format!(
+        "INSERT INTO notices (event_id, user_id, kind, state, attempts, due_at, created_at) \
+         SELECT event_id, user_id, {kind}, {pending}, 0, '{now}', '{now}' \
+         FROM participants WHERE event_id = {event_id} AND notify = 1",
+        kind = kind.to_db(),
+        pending = state::PENDING,
+    )
+}
+
+/// A notice this sender holds, with everything its message says.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub id: i64,
+    /// Sends tried before this one.
+    pub attempts: i32,
+    pub openid: String,
+    pub content: NoticeContent,
+}
+
+/// id, kind, attempts, user, openid, event, title, drawn_at, cancelled_at.
+type ClaimedRow = (
+    i64,
+    i16,
+    i32,
+    i64,
+    String,
+    i64,
+    String,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+);
+
+/// Claims up to `limit` due notices for `hold`, and reads what they say.
+/// Rows another sender claimed in between are not ours and not returned.
+pub async fn claim(
+    db: &Db,
+    now: DateTime<Utc>,
+    hold: Duration,
+    limit: i64,
+) -> AppResult<Vec<Claimed>> {
+    let token: i64 = rand::random::<i64>() & i64::MAX;
+    let held_until = to_db_time(now + chrono::Duration::from_std(hold).unwrap_or_default());
+    let now_db = to_db_time(now);
+    let (rows, won) = db_run!(db, |conn| {
+        let due: Vec<i64> = notices::table
+            .filter(notices::state.eq(state::PENDING))
+            .filter(notices::due_at.le(now_db))
+            .order(notices::due_at)
+            .limit(limit)
+            .select(notices::id)
+            .load(conn)
+            .await?;
+        if due.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        // Re-checked row by row under the row lock: a row another sender
+        // claimed since the read above no longer matches.
+        diesel::update(
+            notices::table
+                .filter(notices::id.eq_any(&due))
+                .filter(notices::state.eq(state::PENDING))
+                .filter(notices::due_at.le(now_db)),
+        )
+        .set((notices::claim.eq(token), notices::due_at.eq(held_until)))
+        .execute(conn)
+        .await?;
+        let rows: Vec<ClaimedRow> = notices::table
+            .inner_join(users::table)
+            .inner_join(events::table)
+            .filter(notices::id.eq_any(&due))
+            .filter(notices::claim.eq(token))
+            .select((
+                notices::id,
+                notices::kind,
+                notices::attempts,
+                notices::user_id,
+                users::openid,
+                events::id,
+                events::title,
+                events::drawn_at,
+                events::cancelled_at,
+            ))
+            .load(conn)
+            .await?;
+        let event_ids: Vec<i64> = rows.iter().map(|r| r.5).collect();
+        let user_ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
+        let won: Vec<(i64, i64, String)> = if rows.iter().any(|r| r.1 == NoticeKind::Result.to_db())
+        {
+            winners::table
+                .inner_join(prizes::table)
+                .filter(winners::event_id.eq_any(&event_ids))
+                .filter(winners::user_id.eq_any(&user_ids))
+                .select((winners::event_id, winners::user_id, prizes::name))
+                .load(conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok((rows, won))
+    })?;
+    let prizes: HashMap<(i64, i64), String> = won
+        .into_iter()
+        .map(|(event, user, name)| ((event, user), name))
+        .collect();
+    let mut claimed = Vec::with_capacity(rows.len());
+    for (id, kind, attempts, user_id, openid, event_id, title, drawn_at, cancelled_at) in rows {
+        let (outcome, at) = match NoticeKind::from_db(kind) {
+            Some(NoticeKind::Result) => (
+                match prizes.get(&(event_id, user_id)) {
+                    Some(prize) => Outcome::Won {
+                        prize: prize.clone(),
+                    },
+                    None => Outcome::Lost,
+                },
+                drawn_at,
+            ),
+            Some(NoticeKind::Cancelled) => (Outcome::Cancelled, cancelled_at),
+            None => {
+                fail(db, id, &format!("unknown notice kind {kind}")).await?;
+                continue;
+            }
+        };
+        claimed.push(Claimed {
+            id,
+            attempts,
+            openid,
+            content: NoticeContent {
+                event_id,
+                title,
+                outcome,
+                at: at.map_or(now, from_db_time),
+            },
+        });
+    }
+    Ok(claimed)
+}
+
+/// These notices reached WeChat.
+pub async fn sent(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let now = to_db_time(now);
+    db_run!(db, |conn| {
+        diesel::update(notices::table.filter(notices::id.eq_any(ids)))
+            .set((
+                notices::state.eq(state::SENT),
+                notices::sent_at.eq(now),
+                notices::attempts.eq(notices::attempts + 1),
+                notices::error.eq(None::<String>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// A send that failed for now: tried again at `due_at`.
+pub async fn retry(db: &Db, id: i64, due_at: DateTime<Utc>, error: &str) -> AppResult<()> {
+    let due_at = to_db_time(due_at);
+    let error = clip(error);
+    db_run!(db, |conn| {
+        diesel::update(notices::table.find(id))
+            .set((
+                notices::due_at.eq(due_at),
+                notices::attempts.eq(notices::attempts + 1),
+                notices::error.eq(Some(&error)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// A notice that will never go: recorded with why, not tried again.
+pub async fn fail(db: &Db, id: i64, error: &str) -> AppResult<()> {
+    let error = clip(error);
+    db_run!(db, |conn| {
+        diesel::update(notices::table.find(id))
+            .set((
+                notices::state.eq(state::FAILED),
+                notices::attempts.eq(notices::attempts + 1),
+                notices::error.eq(Some(&error)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Gives back notices this sender claimed and did not try, so they are due
+/// now rather than when the claim would have run out.
+pub async fn release(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let now = to_db_time(now);
+    db_run!(db, |conn| {
+        diesel::update(
+            notices::table
+                .filter(notices::id.eq_any(ids))
+                .filter(notices::state.eq(state::PENDING)),
+        )
+        .set(notices::due_at.eq(now))
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
+}
+
+/// Notices not sent yet (due now, waiting for a retry, or claimed).
+pub async fn pending(db: &Db) -> AppResult<i64> {
+    db_run!(db, |conn| {
+        Ok(notices::table
+            .filter(notices::state.eq(state::PENDING))
+            .count()
+            .get_result(conn)
+            .await?)
+    })
+}
+
+/// The error column holds 255 characters; cut between characters.
+fn clip(error: &str) -> String {
+    error.chars().take(255).collect()
+}
