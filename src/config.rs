@@ -295,13 +295,17 @@ impl Config {
     }
 }
 
+/// Reads a whole-number setting: its key, default and allowed range.
+type NumberSetting<'a> =
+    dyn Fn(&str, u64, std::ops::RangeInclusive<u64>) -> Result<u64, String> + 'a;
+
 /// The notice settings: all of them or none. Notices need the WeChat app
 /// and a template; a notice setting without the template is a mistake,
 /// said at start rather than found when no message arrives.
 fn notice_settings(
     config: &Config,
-    get: &dyn Fn(&str) -> Option<String>,
-    number: &dyn Fn(&str, u64, std::ops::RangeInclusive<u64>) -> Result<u64, String>,
+    get: &(dyn Fn(&str) -> Option<String> + '_),
+    number: &NumberSetting<'_>,
 ) -> Result<Option<NoticeSettings>, String> {
     let rate = number("LOTTERY_NOTIFY_RATE", 200, 1..=100_000)? as u32;
     let claim = Duration::from_secs(number("LOTTERY_NOTIFY_CLAIM_SECS", 60, 2..=3600)?);

@@ -89,6 +89,8 @@ pub struct TestApp {
     app_handle: actix_web::dev::ServerHandle,
     events: lottery::actors::Events,
     finished: std::sync::Arc<lottery::cache::finished::FinishedEvents>,
+    notifier: Option<actix::Addr<lottery::actors::notifier::Notifier>>,
+    pub database_url: String,
 }
 
 pub struct Reply {
@@ -118,6 +120,7 @@ impl TestApp {
             ("LOTTERY_BIND".into(), "127.0.0.1:0".into()),
             ("LOTTERY_DATABASE_URL".into(), database_url.clone()),
         ]);
+        let database_url = database_url.clone();
         if database_url.starts_with("mysql://") {
             if let Some(redis) = redis_server() {
                 vars.extend(redis_settings(&redis));
@@ -130,6 +133,7 @@ impl TestApp {
         let app_handle = app.handle();
         let events = app.events();
         let finished = app.finished();
+        let notifier = app.notifier();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
@@ -141,6 +145,8 @@ impl TestApp {
             app_handle,
             events,
             finished,
+            notifier,
+            database_url,
         }
     }
 
@@ -162,6 +168,9 @@ impl TestApp {
     /// Stops the server and every actor at once, as a crash would: nothing
     /// is flushed on the way out.
     pub async fn stop(self) {
+        if let Some(notifier) = &self.notifier {
+            notifier.do_send(lottery::actors::notifier::Stop);
+        }
         self.events.shutdown();
         self.app_handle.stop(false).await;
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;

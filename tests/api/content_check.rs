@@ -1,0 +1,115 @@
+//! WeChat's content check (`msg_sec_check`) before an event is created,
+//! against the local WeChat mock.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{event_body, fresh_database, Backend, TestApp};
+use crate::wechat_mock::{login, WechatMock};
+
+async fn app(mock: &WechatMock, profile: &str) -> TestApp {
+    let mut settings = mock.settings();
+    settings.push(("LOTTERY_PROFILE".into(), profile.into()));
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    TestApp::spawn_on(fresh_database(Backend::Sqlite), &pairs).await
+}
+
+fn titled(title: &str) -> serde_json::Value {
+    let mut body = event_body(3600);
+    body["title"] = json!(title);
+    body
+}
+
+async fn my_event_count(app: &TestApp, token: &str) -> usize {
+    let r = app.get("/me/events?role=created", Some(token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.data()["items"].as_array().unwrap().len()
+}
+
+#[actix_web::test]
+async fn a_risky_title_is_refused_and_nothing_is_created() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let app = app(&mock, "dev").await;
+    let (token, _) = login(&app, "author").await;
+    let r = app
+        .post("/events", Some(&token), titled("RISKY words"))
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, 40000), "{:?}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("content check"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(my_event_count(&app, &token).await, 0);
+
+    // What WeChat was asked: version 2, the published-post scene, the
+    // author's openid, the title, and the description with the prizes.
+    let checks = mock.content_checks();
+    assert_eq!(checks.len(), 1);
+    let check = &checks[0];
+    assert_eq!(check["version"], 2);
+    assert_eq!(check["scene"], 3);
+    assert_eq!(check["openid"], "o_author");
+    assert_eq!(check["title"], "RISKY words");
+    assert!(check["content"].as_str().unwrap().contains("Gold"));
+
+    // A risky prize name is refused too.
+    let mut body = titled("Fine title");
+    body["prizes"][0]["name"] = json!("RISKY prize");
+    let r = app.post("/events", Some(&token), body).await;
+    assert_eq!(r.code(), 40000, "{:?}", r.body);
+}
+
+#[actix_web::test]
+async fn review_is_allowed_and_pass_is_allowed() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let app = app(&mock, "dev").await;
+    let (token, _) = login(&app, "author").await;
+    app.create_event(&token, titled("Needs a REVIEW maybe"))
+        .await;
+    app.create_event(&token, titled("Plain title")).await;
+    assert_eq!(my_event_count(&app, &token).await, 2);
+    assert_eq!(mock.content_checks().len(), 2);
+}
+
+#[actix_web::test]
+async fn a_refused_token_is_replaced_once_during_the_check() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let app = app(&mock, "dev").await;
+    let (token, _) = login(&app, "author").await;
+    app.create_event(&token, titled("First")).await;
+    assert_eq!(mock.token_fetches(), 1);
+    mock.expire_token();
+    app.create_event(&token, titled("Second")).await;
+    assert_eq!(mock.token_fetches(), 2, "one new token after the refusal");
+    assert_eq!(
+        mock.content_checks().len(),
+        3,
+        "the refused check, then its retry"
+    );
+}
+
+/// WeChat failing during the check: dev lets the event through, prod
+/// refuses with 502 and creates nothing (docs/NOTIFICATIONS.md).
+#[actix_web::test]
+async fn a_failing_check_is_open_in_dev_and_closed_in_prod() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let dev = app(&mock, "dev").await;
+    let (token, _) = login(&dev, "author").await;
+    dev.create_event(&token, titled("CHECKDOWN in dev")).await;
+
+    let prod = app(&mock, "prod").await;
+    let (token, _) = login(&prod, "author").await;
+    let r = prod
+        .post("/events", Some(&token), titled("CHECKDOWN in prod"))
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (502, 50200), "{:?}", r.body);
+    assert_eq!(my_event_count(&prod, &token).await, 0);
+}

@@ -1,0 +1,281 @@
+//! A local WeChat server API (wiremock) with state: logins, the stable
+//! access token, subscribe messages and the content check, each scriptable
+//! per test. Never the internet.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::helpers::TestApp;
+
+pub const APPID: &str = "wx_notice_app";
+pub const SECRET: &str = "notice-secret-5a4b3c";
+pub const TEMPLATE: &str = "tmpl-result-1";
+
+/// One subscribe message WeChat received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub touser: String,
+    pub errcode: i64,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct State {
+    /// The token WeChat accepts now; stable_token hands it out (normal
+    /// mode) and makes a new one only when there is none.
+    valid_token: Option<String>,
+    tokens_issued: u64,
+    token_fetches: u64,
+    /// After this many accepted messages the token expires (42001).
+    expire_token_after: Option<usize>,
+    /// Errcodes a user's next sends get, in order, before success.
+    scripted: HashMap<String, VecDeque<i64>>,
+    received: Vec<Received>,
+    checks: Vec<Value>,
+}
+
+#[derive(Clone)]
+pub struct WechatMock {
+    pub server: Arc<MockServer>,
+    state: Arc<Mutex<State>>,
+}
+
+struct Handler<F>(Arc<Mutex<State>>, F);
+
+impl<F> Respond for Handler<F>
+where
+    F: Fn(&mut State, &Request) -> ResponseTemplate + Send + Sync,
+{
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap();
+        (self.1)(&mut state, request)
+    }
+}
+
+fn query(request: &Request, key: &str) -> Option<String> {
+    request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl WechatMock {
+    /// The mock; each subscribe answer is delayed by `send_delay`.
+    pub async fn start(send_delay: Duration) -> Self {
+        let server = MockServer::start().await;
+        let state: Arc<Mutex<State>> = Arc::default();
+        Mock::given(method("GET"))
+            .and(path("/sns/jscode2session"))
+            .respond_with(Handler(state.clone(), |_: &mut State, r: &Request| {
+                let code = query(r, "js_code").unwrap_or_default();
+                match code.strip_prefix("code:") {
+                    Some(name) => ResponseTemplate::new(200)
+                        .set_body_json(json!({"openid": format!("o_{name}"), "session_key": "sk"})),
+                    None => ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 40029, "errmsg": "invalid code"})),
+                }
+            }))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/cgi-bin/stable_token"))
+            .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                s.token_fetches += 1;
+                if body["appid"] != APPID
+                    || body["secret"] != SECRET
+                    || body["grant_type"] != "client_credential"
+                    || body["force_refresh"] == true
+                {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 40013, "errmsg": "bad request"}));
+                }
+                if s.valid_token.is_none() {
+                    s.tokens_issued += 1;
+                    s.valid_token = Some(format!("TOKEN_{}", s.tokens_issued));
+                }
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": s.valid_token, "expires_in": 7200}))
+            }))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/cgi-bin/message/subscribe/send"))
+            .respond_with(Handler(state.clone(), move |s: &mut State, r: &Request| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                let touser = body["touser"].as_str().unwrap_or_default().to_string();
+                let errcode = if query(r, "access_token") != s.valid_token {
+                    42001
+                } else {
+                    s.scripted
+                        .get_mut(&touser)
+                        .and_then(|q| q.pop_front())
+                        .unwrap_or(0)
+                };
+                if errcode != 42001 {
+                    s.received.push(Received {
+                        touser,
+                        errcode,
+                        body,
+                    });
+                }
+                let accepted = s.received.iter().filter(|m| m.errcode == 0).count();
+                if s.expire_token_after == Some(accepted) {
+                    s.expire_token_after = None;
+                    s.valid_token = None;
+                }
+                ResponseTemplate::new(200)
+                    .set_delay(send_delay)
+                    .set_body_json(json!({"errcode": errcode, "errmsg": "scripted"}))
+            }))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/wxa/msg_sec_check"))
+            .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                s.checks.push(body.clone());
+                if query(r, "access_token") != s.valid_token {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 40001, "errmsg": "invalid token"}));
+                }
+                let text = format!("{} {}", body["title"], body["content"]);
+                if text.contains("CHECKDOWN") {
+                    return ResponseTemplate::new(503);
+                }
+                let suggest = if text.contains("RISKY") {
+                    "risky"
+                } else if text.contains("REVIEW") {
+                    "review"
+                } else {
+                    "pass"
+                };
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "errcode": 0, "errmsg": "ok", "trace_id": "t1",
+                    "result": {"suggest": suggest, "label": if suggest == "pass" { 100 } else { 20001 }},
+                    "detail": []
+                }))
+            }))
+            .mount(&server)
+            .await;
+        Self {
+            server: Arc::new(server),
+            state,
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Settings for an app that logs in, checks content and sends notices here.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("LOTTERY_WECHAT_APPID".into(), APPID.into()),
+            ("LOTTERY_WECHAT_SECRET".into(), SECRET.into()),
+            ("LOTTERY_WECHAT_API_BASE".into(), self.uri()),
+            ("LOTTERY_WECHAT_RESULT_TEMPLATE_ID".into(), TEMPLATE.into()),
+        ]
+    }
+
+    /// The next sends to `openid` get these errcodes, then success.
+    pub fn script(&self, openid: &str, errcodes: &[i64]) {
+        self.state
+            .lock()
+            .unwrap()
+            .scripted
+            .insert(openid.into(), errcodes.iter().copied().collect());
+    }
+
+    /// The current token expires now.
+    pub fn expire_token(&self) {
+        self.state.lock().unwrap().valid_token = None;
+    }
+
+    /// The current token expires after `n` more accepted messages.
+    pub fn expire_token_after(&self, n: usize) {
+        let mut s = self.state.lock().unwrap();
+        let accepted = s.received.iter().filter(|m| m.errcode == 0).count();
+        s.expire_token_after = Some(accepted + n);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// Messages accepted (errcode 0), per openid.
+    pub fn delivered(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for m in self.received().into_iter().filter(|m| m.errcode == 0) {
+            *counts.entry(m.touser).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    pub fn token_fetches(&self) -> u64 {
+        self.state.lock().unwrap().token_fetches
+    }
+
+    pub fn content_checks(&self) -> Vec<Value> {
+        self.state.lock().unwrap().checks.clone()
+    }
+
+    /// Polls until `done` holds for what was delivered, or fails after `secs`.
+    pub async fn wait_for(
+        &self,
+        secs: u64,
+        what: &str,
+        done: impl Fn(&HashMap<String, usize>) -> bool,
+    ) -> HashMap<String, usize> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let delivered = self.delivered();
+            if done(&delivered) {
+                return delivered;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} not reached in {secs} s: {delivered:?}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl WechatMock {
+    /// Waits until `total` messages were delivered, then `settle` longer,
+    /// and fails if anything more arrived: a late or repeated notice.
+    pub async fn settled(
+        &self,
+        secs: u64,
+        total: usize,
+        settle: Duration,
+    ) -> HashMap<String, usize> {
+        let delivered = self
+            .wait_for(secs, &format!("{total} notices"), |d| {
+                d.values().sum::<usize>() >= total
+            })
+            .await;
+        actix_web::rt::time::sleep(settle).await;
+        assert_eq!(delivered, self.delivered(), "late or repeated notices");
+        delivered
+    }
+}
+
+/// Logs `name` in through the mock (openid `o_{name}`): (token, user id).
+pub async fn login(app: &TestApp, name: &str) -> (String, i64) {
+    let r = app
+        .post("/auth/login", None, json!({"code": format!("code:{name}")}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    (
+        r.data()["token"].as_str().unwrap().to_string(),
+        r.data()["user"]["id"].as_i64().unwrap(),
+    )
+}
