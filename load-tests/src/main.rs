@@ -3,11 +3,13 @@
 //! in time. See load-tests/README.md.
 
 mod api;
+mod notices;
 mod plot;
 mod scenarios;
 mod share_storm;
 mod stats;
 mod verify;
+mod wechat_mock;
 mod wire;
 
 use std::collections::HashMap;
@@ -15,8 +17,17 @@ use std::collections::HashMap;
 use scenarios::Args;
 use stats::Target;
 
-const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|verify-joins> \
-[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg]";
+const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|verify-joins|wechat-mock> \
+[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR]";
+
+fn loopback_url(url: &str) -> bool {
+    let host = url
+        .trim_start_matches("http://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
 
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
@@ -35,15 +46,10 @@ fn parse_args() -> Result<(String, Args), String> {
         .get("base")
         .cloned()
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let host = base
-        .trim_start_matches("http://")
-        .split([':', '/'])
-        .next()
-        .unwrap_or("");
-    if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
-        return Err(format!(
-            "refusing to load {host}: only loopback targets are allowed"
-        ));
+    for url in std::iter::once(&base).chain(flags.get("wechat")) {
+        if !loopback_url(url) {
+            return Err(format!("refusing {url}: only loopback targets are allowed"));
+        }
     }
     // Resolved once: the timed phases connect to the address itself.
     let addr = std::net::ToSocketAddrs::to_socket_addrs(
@@ -68,6 +74,10 @@ fn parse_args() -> Result<(String, Args), String> {
             lead: num("lead", 30)?.min(600),
             prizes: num("prizes", 1000)?.clamp(1, 100_000) as u32,
             record: flags.get("record").cloned(),
+            wechat: flags
+                .get("wechat")
+                .map(|u| u.trim_end_matches('/').to_string()),
+            rate: num("rate", 200)?.max(1),
             plot: flags.get("plot").cloned(),
         },
     ))
@@ -98,6 +108,7 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "share-storm" => share_storm::share_storm(args).await?,
         "draw-storm" => scenarios::draw_storm(args).await?,
         "big-draw" => scenarios::big_draw(args).await?,
+        "notices" => notices::notices(args).await?,
         "verify-joins" => scenarios::verify_joins(args).await?,
         other => return Err(format!("unknown scenario {other}\n{USAGE}")),
     }
@@ -106,6 +117,20 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
+    // The mock serves on its own actix system until killed.
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("wechat-mock") {
+        let listen = match (args.next().as_deref(), args.next()) {
+            (Some("--listen"), Some(addr)) => addr,
+            _ => "127.0.0.1:18390".to_string(),
+        };
+        let served = tokio::task::spawn_blocking(move || wechat_mock::serve(&listen)).await;
+        if let Ok(Err(e)) | Err(e) = served.map_err(|e| e.to_string()) {
+            eprintln!("lottery-load wechat-mock: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let (scenario, args) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => {

@@ -31,6 +31,10 @@ pub struct Args {
     pub record: Option<String>,
     /// Where `ratio` writes its SVG chart.
     pub plot: Option<String>,
+    /// The `wechat-mock` the server sends its notices to (`notices`).
+    pub wechat: Option<String>,
+    /// The server's LOTTERY_NOTIFY_RATE, to compare the drain with.
+    pub rate: u64,
 }
 
 pub type Users = Arc<Vec<(String, i64)>>;

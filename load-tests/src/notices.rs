@@ -1,0 +1,121 @@
+//! `notices`: one manual event, `--users` participants who all ask for
+//! notice, then `POST /draw`. The draw's transaction writes the outbox (one
+//! row per participant), so its answer time is the draw with its outbox;
+//! then the notifier drains it into the WeChat mock (`wechat-mock`, whose
+//! `/stats` counts what arrived) at the server's `LOTTERY_NOTIFY_RATE`,
+//! which `--rate` tells this tool. Verifies: every participant got exactly
+//! one message, none twice.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::scenarios::{event_body, in_secs, login_many, run_tag, Args};
+use crate::stats::drive;
+use crate::wire::Conn;
+
+async fn mock_stats(http: &reqwest::Client, wechat: &str) -> Result<Value, String> {
+    http.get(format!("{wechat}/stats"))
+        .send()
+        .await
+        .map_err(|e| format!("wechat-mock: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("wechat-mock stats: {e}"))
+}
+
+fn count(stats: &Value, key: &str) -> u64 {
+    stats[key].as_u64().unwrap_or(0)
+}
+
+pub async fn notices(args: &Args) -> Result<(), String> {
+    let wechat = args
+        .wechat
+        .as_deref()
+        .ok_or("notices needs --wechat, the URL of `lottery-load wechat-mock`")?;
+    let http = reqwest::Client::new();
+    let api = Api::new(&args.base, args.concurrency);
+    let tag = run_tag();
+    let (owner, _) = api.login(&format!("notice_owner_{tag}")).await?;
+    let event_id = api
+        .create_event(&owner, event_body(in_secs(3600), "manual", args.prizes))
+        .await?;
+    let users = login_many(args, &format!("notice_{tag}"), args.users).await?;
+    let joiners = users.clone();
+    let joins = drive(
+        "join (notify)",
+        args.target,
+        args.concurrency,
+        3600,
+        Some(users.len()),
+        async move |i, conn: &mut Conn| conn.join(&joiners[i].0, event_id, true).await?.ok(),
+    )
+    .await;
+    joins.print();
+    let n = joins.ok() as u64;
+    if n != users.len() as u64 {
+        return Err(format!("only {n} of {} joins succeeded", users.len()));
+    }
+    let before = mock_stats(&http, wechat).await?;
+    let started = Instant::now();
+    let drawn = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/events/{event_id}/draw"),
+            Some(&owner),
+            None,
+        )
+        .await?;
+    let took = started.elapsed();
+    if drawn.status != 200 {
+        return Err(format!("draw: HTTP {} code {}", drawn.status, drawn.code));
+    }
+    println!(
+        "notices: {n} participants with notice; POST /draw (winners and {n} outbox rows in one transaction) answered in {:.3}s",
+        took.as_secs_f64()
+    );
+
+    // Bounded: twice the time the rate allows, plus a minute.
+    let bound = Duration::from_secs(60 + 2 * n / args.rate.max(1));
+    let mut stats;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stats = mock_stats(&http, wechat).await?;
+        let arrived = count(&stats, "sent") - count(&before, "sent");
+        if arrived >= n {
+            break;
+        }
+        if started.elapsed() > bound {
+            return Err(format!(
+                "only {arrived} of {n} notices arrived in {bound:?}"
+            ));
+        }
+        eprintln!("notices: {arrived}/{n} arrived");
+    }
+    // Anything late (a repeat) shows within a claim's poll.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stats = mock_stats(&http, wechat).await?;
+    let arrived = count(&stats, "sent") - count(&before, "sent");
+    let twice = count(&stats, "twice") - count(&before, "twice");
+    let span = stats["span_secs"].as_f64().unwrap_or(0.0);
+    let drain_rate = (n.saturating_sub(1)) as f64 / span.max(1e-9);
+    let busiest = stats["per_second"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_u64).max().unwrap_or(0))
+        .unwrap_or(0);
+    let fetches = count(&stats, "token_fetches") - count(&before, "token_fetches");
+    println!(
+        "notices: {arrived} messages in {span:.1}s after the first: {drain_rate:.0}/s against the configured {} ({:.2}), busiest second {busiest}; drawn to last message {:.1}s; {fetches} token fetches during the drain",
+        args.rate,
+        drain_rate / args.rate as f64,
+        started.elapsed().as_secs_f64() - 2.0,
+    );
+    if arrived != n || twice != 0 {
+        return Err(format!(
+            "{arrived} messages for {n} participants, {twice} sent twice"
+        ));
+    }
+    println!("verify: each of the {n} participants got exactly one message");
+    Ok(())
+}
