@@ -35,7 +35,34 @@ stop_server() {
     SERVER_PID=""
   fi
 }
-trap stop_server EXIT
+
+# The local WeChat API for servers with WeChat configured (notices):
+# start_wechat_mock starts `lottery-load wechat-mock` on $MOCK_PORT and
+# sets WECHAT_SETTINGS, the server settings that point at it.
+MOCK_PORT="${MOCK_PORT:-18390}"
+MOCK_PID=""
+WECHAT_URL="http://127.0.0.1:$MOCK_PORT"
+start_wechat_mock() { # rate
+  "$BIN/lottery-load" wechat-mock --listen "127.0.0.1:$MOCK_PORT" >>/tmp/lottery-wechat-mock.log 2>&1 &
+  MOCK_PID=$!
+  for _ in $(seq 1 50); do
+    curl -fsS "$WECHAT_URL/stats" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  WECHAT_SETTINGS=(LOTTERY_WECHAT_APPID=wx_load LOTTERY_WECHAT_SECRET=load-secret
+    LOTTERY_WECHAT_API_BASE="$WECHAT_URL" LOTTERY_WECHAT_RESULT_TEMPLATE_ID=tmpl-load
+    LOTTERY_NOTIFY_RATE="$1")
+}
+
+stop_all() {
+  stop_server
+  if [ -n "$MOCK_PID" ]; then
+    kill "$MOCK_PID" 2>/dev/null || true
+    wait "$MOCK_PID" 2>/dev/null || true
+    MOCK_PID=""
+  fi
+}
+trap stop_all EXIT
 
 load() { timeout "${LOAD_TIMEOUT:-900}" "$BIN/lottery-load" "$@" --base "$BASE"; }
 

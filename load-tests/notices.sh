@@ -4,32 +4,18 @@
 # POST /draw), and the notifier drains them into a local WeChat mock
 # (`lottery-load wechat-mock`) at RATE per second. Loopback only; every
 # phase bounded.
+# Then, as the baseline, the same draw without notices (big-draw).
 #   load-tests/notices.sh [users] [rate] [mysql|sqlite]
 # Defaults: 100000 users, 2000/s, MySQL + Redis (database
-# lottery_notices_bench, Redis db 1). PROFILE=debug for a quick run.
+# lottery_notices_bench, Redis db 1), PRIZES=1000 prize slots.
+# PROFILE=debug for a quick run.
 source "$(dirname "$0")/common.sh"
 USERS="${1:-100000}"
 RATE="${2:-2000}"
 BACKEND="${3:-mysql}"
-MOCK_PORT="${MOCK_PORT:-18390}"
-MOCK_PID=""
-stop_all() {
-  stop_server
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
-}
-trap stop_all EXIT
 
 build
-"$BIN/lottery-load" wechat-mock --listen "127.0.0.1:$MOCK_PORT" >>/tmp/lottery-wechat-mock.log 2>&1 &
-MOCK_PID=$!
-for _ in $(seq 1 50); do
-  curl -fsS "http://127.0.0.1:$MOCK_PORT/stats" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-
-WECHAT=(LOTTERY_WECHAT_APPID=wx_load LOTTERY_WECHAT_SECRET=load-secret
-  LOTTERY_WECHAT_API_BASE="http://127.0.0.1:$MOCK_PORT"
-  LOTTERY_WECHAT_RESULT_TEMPLATE_ID=tmpl-load LOTTERY_NOTIFY_RATE="$RATE")
+start_wechat_mock "$RATE"
 if [ "$BACKEND" = mysql ]; then
   DBNAME="${DBNAME:-lottery_notices_bench}"
   fresh_mysql_db "$DBNAME"
@@ -40,7 +26,12 @@ else
   DBFILE="$(mktemp -d)/notices.db"
   SETTINGS=(LOTTERY_DATABASE_URL="sqlite://$DBFILE")
 fi
-start_server "${SETTINGS[@]}" "${WECHAT[@]}"
+start_server "${SETTINGS[@]}" "${WECHAT_SETTINGS[@]}"
+PRIZES="${PRIZES:-1000}"
 LOAD_TIMEOUT="${LOAD_TIMEOUT:-$((600 + 3 * USERS / RATE))}" \
-  load notices --users "$USERS" --rate "$RATE" --prizes 1000 \
-  --concurrency "${CONCURRENCY:-128}" --wechat "http://127.0.0.1:$MOCK_PORT"
+  load notices --users "$USERS" --rate "$RATE" --prizes "$PRIZES" \
+  --concurrency "${CONCURRENCY:-128}" --wechat "$WECHAT_URL"
+# The baseline in the same run: the same draw on the same server, its
+# participants not asking for notice (the outbox query finds no row).
+echo "baseline: the same draw without notices"
+load big-draw --users "$USERS" --prizes "$PRIZES" --concurrency "${CONCURRENCY:-128}" 2>/dev/null | grep -E "big-draw|verify"

@@ -26,4 +26,9 @@ load hot-join --users 200 --concurrency 16 --seconds 30 --record "$RECORD" 2>/de
 stop_server
 start_server "${SETTINGS[@]}"
 load verify-joins --record "$RECORD"
+stop_server
+# Notices: the same store, now with WeChat (a local mock) and a template.
+start_wechat_mock 500
+start_server "${SETTINGS[@]}" "${WECHAT_SETTINGS[@]}"
+load notices --users 300 --rate 500 --prizes 20 --concurrency 16 --wechat "$WECHAT_URL" 2>/dev/null
 echo "load-tests smoke ($BACKEND): all scenarios verified"

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{event_body, fresh_database, Backend, TestApp};
+use crate::helpers::{
+    event_body, fresh_database, redis_settings, required_redis, Backend, TestApp,
+};
 use crate::wechat_mock::{login, WechatMock};
 
 async fn app(mock: &WechatMock, profile: &str) -> TestApp {
@@ -112,4 +114,43 @@ async fn a_failing_check_is_open_in_dev_and_closed_in_prod() {
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (502, 50200), "{:?}", r.body);
     assert_eq!(my_event_count(&prod, &token).await, 0);
+}
+
+/// Two instances sharing Redis share the token: the second never fetches
+/// its own, and when it is due for refresh one of them fetches the next
+/// while the other waits for it (the Redis lock).
+#[actix_web::test]
+#[cfg_attr(not(lottery_test_redis), ignore = "needs LOTTERY_TEST_REDIS_URL")]
+async fn instances_sharing_redis_fetch_the_token_once() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    // A 2 s token is due for refresh after 1 s.
+    mock.token_lifetime(2);
+    let redis = redis_settings(&required_redis());
+    let shared = |app: &WechatMock| {
+        let mut settings = app.settings();
+        settings.extend(redis.iter().cloned());
+        settings
+    };
+    let spawn = |settings: Vec<(String, String)>| async move {
+        let pairs: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        TestApp::spawn_on(fresh_database(Backend::Sqlite), &pairs).await
+    };
+    let a = spawn(shared(&mock)).await;
+    let b = spawn(shared(&mock)).await;
+    let (token_a, _) = login(&a, "author_a").await;
+    let (token_b, _) = login(&b, "author_b").await;
+    a.create_event(&token_a, titled("From a")).await;
+    b.create_event(&token_b, titled("From b")).await;
+    assert_eq!(mock.token_fetches(), 1, "b used the token a fetched");
+
+    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+    let (first, second) = futures::join!(
+        a.post("/events", Some(&token_a), titled("a after refresh time")),
+        b.post("/events", Some(&token_b), titled("b after refresh time")),
+    );
+    assert_eq!((first.status.as_u16(), second.status.as_u16()), (201, 201));
+    assert_eq!(mock.token_fetches(), 2, "one refresh for both instances");
 }

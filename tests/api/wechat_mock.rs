@@ -31,6 +31,8 @@ struct State {
     valid_token: Option<String>,
     tokens_issued: u64,
     token_fetches: u64,
+    /// The `expires_in` stable_token answers (7200 unless a test says).
+    token_lifetime: Option<u64>,
     /// After this many accepted messages the token expires (42001).
     expire_token_after: Option<usize>,
     /// Errcodes a user's next sends get, in order, before success.
@@ -100,8 +102,10 @@ impl WechatMock {
                     s.tokens_issued += 1;
                     s.valid_token = Some(format!("TOKEN_{}", s.tokens_issued));
                 }
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"access_token": s.valid_token, "expires_in": 7200}))
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "access_token": s.valid_token,
+                    "expires_in": s.token_lifetime.unwrap_or(7200),
+                }))
             }))
             .mount(&server)
             .await;
@@ -191,6 +195,11 @@ impl WechatMock {
             .unwrap()
             .scripted
             .insert(openid.into(), errcodes.iter().copied().collect());
+    }
+
+    /// Tokens are handed out with this lifetime (`expires_in`, seconds).
+    pub fn token_lifetime(&self, secs: u64) {
+        self.state.lock().unwrap().token_lifetime = Some(secs);
     }
 
     /// The current token expires now.
