@@ -32,6 +32,11 @@ pub const IN_FLIGHT: usize = 16;
 const POLL: Duration = Duration::from_secs(1);
 /// How often the pending gauge is refreshed.
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
+/// Sent notices are kept this long (for questions like "did user X get
+/// it?"), then deleted a batch at a time; failed ones are kept.
+const KEEP_SENT: Duration = Duration::from_secs(30 * 24 * 3600);
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+const PURGE_BATCH: i64 = 10_000;
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LONGEST_RETRY: Duration = Duration::from_secs(600);
 
@@ -103,6 +108,7 @@ impl Actor for Notifier {
         let sender = self.sender.clone();
         let bell = self.bell.0.clone().unwrap_or_default();
         ctx.spawn(sender.run(bell).into_actor(self));
+        ctx.run_interval(PURGE_EVERY, |act, ctx| act.purge(ctx));
         ctx.run_interval(GAUGE_EVERY, |act, ctx| {
             let db = act.sender.db.clone();
             ctx.spawn(
@@ -115,6 +121,25 @@ impl Actor for Notifier {
                 .into_actor(act),
             );
         });
+    }
+}
+
+impl Notifier {
+    /// Deletes sent notices older than `KEEP_SENT`, a batch per call, so a
+    /// big draw's 100,000 rows go over a few calls without a long lock.
+    fn purge(&mut self, ctx: &mut Context<Self>) {
+        let db = self.sender.db.clone();
+        let before = Utc::now() - chrono::Duration::from_std(KEEP_SENT).unwrap_or_default();
+        ctx.spawn(
+            async move {
+                match notices::purge_sent(&db, before, PURGE_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "old sent notices deleted"),
+                    Err(err) => tracing::debug!(error = %err, "cannot delete old notices"),
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 

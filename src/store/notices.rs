@@ -245,6 +245,31 @@ pub async fn pending(db: &Db) -> AppResult<i64> {
     })
 }
 
+/// Deletes up to `limit` notices sent before `before`; returns how many.
+/// Failed ones stay: they are what an operator looks into.
+pub async fn purge_sent(db: &Db, before: DateTime<Utc>, limit: i64) -> AppResult<usize> {
+    let before = to_db_time(before);
+    db_run!(db, |conn| {
+        // Ids first: MySQL allows no LIMIT in an IN subquery, SQLite no
+        // LIMIT on DELETE.
+        let old: Vec<i64> = notices::table
+            .filter(notices::state.eq(state::SENT))
+            .filter(notices::sent_at.lt(before))
+            .limit(limit)
+            .select(notices::id)
+            .load(conn)
+            .await?;
+        if old.is_empty() {
+            return Ok(0);
+        }
+        Ok(
+            diesel::delete(notices::table.filter(notices::id.eq_any(&old)))
+                .execute(conn)
+                .await?,
+        )
+    })
+}
+
 /// The error column holds 255 characters; cut between characters.
 fn clip(error: &str) -> String {
     error.chars().take(255).collect()

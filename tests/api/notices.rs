@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{fresh_database, in_secs, redis_server, Backend, TestApp};
+use crate::helpers::{execute_sql, fresh_database, in_secs, redis_server, Backend, TestApp};
 use crate::wechat_mock::{login, WechatMock, TEMPLATE};
 
 /// Settings for an app on `url` using the mock, plus `extra`.
@@ -155,6 +155,7 @@ both_backends!(
     an_expired_token_is_replaced_once_mid_batch,
     two_instances_never_send_one_notice_twice,
     a_crash_mid_send_loses_nothing_and_repeats_only_what_was_in_flight,
+    sent_notices_are_deleted_after_a_month_and_failed_ones_kept,
 );
 
 async fn a_draw_tells_exactly_those_who_asked(backend: Backend) {
@@ -399,4 +400,39 @@ async fn a_crash_mid_send_loses_nothing_and_repeats_only_what_was_in_flight(back
     );
     let rows = outbox(&app, event).await;
     assert!(rows.values().all(|(state, _, _)| *state == 1), "{rows:?}");
+}
+
+async fn sent_notices_are_deleted_after_a_month_and_failed_ones_kept(backend: Backend) {
+    let (mock, app, creator, event) = setup(backend, "Retention", &[]).await;
+    let openids = join_all(&app, event, "old", 3, 3).await;
+    mock.script(&openids[2], &[43101]);
+    draw(&app, &creator, event).await;
+    mock.settled(15, 2, Duration::from_millis(500)).await;
+    let db = lottery::store::Db::connect(&app.database_url, 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // The first was sent 40 days ago; the failed one is as old.
+    execute_sql(
+        &db,
+        format!(
+            "UPDATE notices SET sent_at = '2000-01-01 00:00:00' \
+             WHERE event_id = {event} AND user_id = (SELECT id FROM users WHERE openid = '{}')",
+            openids[0]
+        ),
+    )
+    .await;
+    execute_sql(
+        &db,
+        format!("UPDATE notices SET sent_at = '2000-01-01 00:00:00' WHERE event_id = {event} AND state = 2"),
+    )
+    .await;
+    let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+    let deleted = lottery::store::notices::purge_sent(&db, month_ago, 100)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let rows = outbox(&app, event).await;
+    assert!(!rows.contains_key(&openids[0]), "{rows:?}");
+    assert_eq!(rows[&openids[1]].0, 1, "a recent sent notice stays");
+    assert_eq!(rows[&openids[2]].0, 2, "a failed notice stays");
 }
