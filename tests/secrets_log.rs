@@ -1,5 +1,6 @@
 //! A log capture at trace level (so debug too) during WeChat logins, good
-//! and failed, holds neither the session_key nor the app secret. Its own
+//! and failed, the content check and result notices (sent, retried) holds
+//! neither the session_key, the app secret nor the access token. Its own
 //! test binary, because it installs the process-wide log subscriber.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET: &str = "app-secret-Zq81xL";
 const SESSION_KEY: &str = "session-key-Wm47pR";
+const ACCESS_TOKEN: &str = "access-token-Jf93kD";
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -43,6 +45,7 @@ async fn app(api_base: &str) -> String {
         ("LOTTERY_WECHAT_SECRET", SECRET.to_string()),
         ("LOTTERY_WECHAT_API_BASE", api_base.to_string()),
         ("LOTTERY_WECHAT_TIMEOUT_MS", "1000".to_string()),
+        ("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "tmpl".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -73,6 +76,32 @@ async fn no_secret_or_session_key_reaches_the_logs() {
         )
         .mount(&mock)
         .await;
+    Mock::given(path("/cgi-bin/stable_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": ACCESS_TOKEN, "expires_in": 7200})),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(path("/wxa/msg_sec_check"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"errcode": 0, "result": {"suggest": "review", "label": 20001}}),
+            ),
+        )
+        .mount(&mock)
+        .await;
+    // The first message fails with a 5xx (logged, retried), then succeeds.
+    Mock::given(path("/cgi-bin/message/subscribe/send"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    Mock::given(path("/cgi-bin/message/subscribe/send"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"errcode": 0})))
+        .mount(&mock)
+        .await;
     let client = reqwest::Client::new();
 
     let good = app(&mock.uri()).await;
@@ -83,8 +112,54 @@ async fn no_secret_or_session_key_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let body = r.text().await.unwrap();
-    assert!(!body.contains(SESSION_KEY));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(!body.to_string().contains(SESSION_KEY));
+    let token = body["data"]["token"].as_str().unwrap().to_string();
+
+    // An event (content check), a participant asking for notice, the draw:
+    // the notice fails once and goes on the retry.
+    let r = client
+        .post(format!("{good}/api/v1/events"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "t", "draw_at": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+            "draw_mode": "manual", "prizes": [{"name": "p", "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let event: serde_json::Value = r.json().await.unwrap();
+    let id = event["data"]["id"].as_i64().unwrap();
+    let r = client
+        .put(format!("{good}/api/v1/events/{id}/participants/me"))
+        .bearer_auth(&token)
+        .json(&json!({"notify": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("{good}/api/v1/events/{id}/draw"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sends = || async {
+        mock.received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/cgi-bin/message/subscribe/send")
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sends().await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notice was not retried"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     // A WeChat that cannot be reached: the error path logs too.
     let closed = app("http://127.0.0.1:1").await;
@@ -105,6 +180,11 @@ async fn no_secret_or_session_key_reaches_the_logs() {
         logs.contains("DEBUG") || logs.contains("TRACE"),
         "debug-level lines were captured"
     );
+    assert!(
+        logs.contains("content check: review suggested"),
+        "the review verdict is logged"
+    );
+    assert!(!logs.contains(ACCESS_TOKEN), "the access token was logged");
     assert!(!logs.contains(SECRET), "the app secret was logged");
     assert!(!logs.contains(SESSION_KEY), "the session_key was logged");
 }
