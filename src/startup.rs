@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpServer};
 
 use actix::{Actor, Addr};
 
-use crate::actors::notifier::{NoticeBell, Notifier, Stop};
+use crate::actors::notifier::{NoticeBell, Notifier, Shutdown};
 use crate::actors::registry::ActorSettings;
 use crate::actors::Events;
 use crate::api;
@@ -185,7 +185,8 @@ impl Application {
         let result = self.server.await;
         self.events.shutdown();
         if let Some(notifier) = &self.notifier {
-            notifier.do_send(Stop);
+            // Sends in flight finish; claimed notices not tried go back.
+            let _ = notifier.send(Shutdown).await;
         }
         result
     }

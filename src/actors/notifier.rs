@@ -10,6 +10,7 @@
 //! at most the sends in flight (`IN_FLIGHT`) unrecorded, and those go twice.
 //! docs/NOTIFICATIONS.md states the guarantees.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,10 @@ struct Sender {
     tokens: Arc<AccessTokens>,
     settings: NoticeSettings,
     rate: SendRate,
+    /// Set by `Shutdown`: finish the chunk in flight, give the rest back.
+    stopping: AtomicBool,
+    /// The loop's answer to `stopping`: it has given back what it held.
+    stopped: Notify,
 }
 
 pub struct Notifier {
@@ -95,6 +100,8 @@ impl Notifier {
                 tokens,
                 settings,
                 rate,
+                stopping: AtomicBool::new(false),
+                stopped: Notify::new(),
             }),
             bell,
         }
@@ -143,6 +150,38 @@ impl Notifier {
     }
 }
 
+/// Stops the notifier cleanly (a graceful shutdown): the sends in flight
+/// finish and are recorded, the notices it claimed and has not tried are
+/// given back (due at once for the other instances or the next start),
+/// then it stops. Waits at most `SHUTDOWN_WAIT`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+impl Handler<Shutdown> for Notifier {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        let sender = self.sender.clone();
+        sender.stopping.store(true, Ordering::SeqCst);
+        self.bell.ring();
+        Box::pin(
+            async move {
+                if tokio::time::timeout(SHUTDOWN_WAIT, sender.stopped.notified())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("notifier did not finish its sends in time; stopping anyway");
+                }
+            }
+            .into_actor(self)
+            .map(|_, _, ctx| ctx.stop()),
+        )
+    }
+}
+
 impl Handler<Stop> for Notifier {
     type Result = ();
 
@@ -163,6 +202,11 @@ fn backoff(attempt: u32) -> Duration {
 impl Sender {
     async fn run(self: Arc<Self>, bell: Arc<Notify>) {
         loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                // A stored permit: the shutdown may start waiting after this.
+                self.stopped.notify_one();
+                return;
+            }
             match self.drain_batch().await {
                 Ok(0) => {
                     let _ = tokio::time::timeout(POLL, bell.notified()).await;
@@ -187,7 +231,7 @@ impl Sender {
         let deadline = Instant::now() + hold.mul_f64(0.75);
         let mut rest: &[Claimed] = &batch;
         while !rest.is_empty() {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || self.stopping.load(Ordering::SeqCst) {
                 let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
                 notices::release(&self.db, &ids, Utc::now()).await?;
                 break;

@@ -165,6 +165,16 @@ impl TestApp {
         self.events.live_actors()
     }
 
+    /// Stops the notifier as a graceful shutdown does (`Shutdown`).
+    pub async fn shut_notifier_down(&self) {
+        if let Some(notifier) = &self.notifier {
+            notifier
+                .send(lottery::actors::notifier::Shutdown)
+                .await
+                .unwrap();
+        }
+    }
+
     /// Stops the server and every actor at once, as a crash would: nothing
     /// is flushed on the way out.
     pub async fn stop(self) {

@@ -156,6 +156,7 @@ both_backends!(
     two_instances_never_send_one_notice_twice,
     a_crash_mid_send_loses_nothing_and_repeats_only_what_was_in_flight,
     sent_notices_are_deleted_after_a_month_and_failed_ones_kept,
+    a_graceful_stop_finishes_its_sends_and_gives_the_rest_back,
 );
 
 async fn a_draw_tells_exactly_those_who_asked(backend: Backend) {
@@ -435,4 +436,32 @@ async fn sent_notices_are_deleted_after_a_month_and_failed_ones_kept(backend: Ba
     assert!(!rows.contains_key(&openids[0]), "{rows:?}");
     assert_eq!(rows[&openids[1]].0, 1, "a recent sent notice stays");
     assert_eq!(rows[&openids[2]].0, 2, "a failed notice stays");
+}
+
+/// A graceful stop (SIGTERM's path): the sends in flight finish and are
+/// recorded, the rest of the claim goes back at once. Another instance
+/// sends it right away (not after the 60 s claim) and nothing goes twice.
+async fn a_graceful_stop_finishes_its_sends_and_gives_the_rest_back(backend: Backend) {
+    let mock = WechatMock::start(Duration::from_millis(100)).await;
+    let url = fresh_database(backend);
+    let settings = [("LOTTERY_NOTIFY_RATE", "50")];
+    let app = app_on(&url, &mock, &settings).await;
+    let (creator, _) = login(&app, "creator").await;
+    let event = manual_event(&app, &creator, "Graceful").await;
+    let openids = join_all(&app, event, "g", 80, 80).await;
+    draw(&app, &creator, event).await;
+    mock.wait_for(20, "a first part sent", |d| d.values().sum::<usize>() >= 20)
+        .await;
+    app.shut_notifier_down().await;
+    let before = mock.delivered().values().sum::<usize>();
+    assert!(before < 80, "the stop came too late to test anything");
+
+    let other = app_on(&url, &mock, &settings).await;
+    // Well inside the 60 s the claim would have held the rest.
+    let delivered = mock.settled(15, 80, Duration::from_millis(1500)).await;
+    assert!(
+        openids.iter().all(|o| delivered.get(o) == Some(&1)),
+        "{delivered:?}"
+    );
+    other.stop().await;
 }
