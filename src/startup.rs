@@ -40,7 +40,6 @@ pub struct Application {
     events: Events,
     finished: Arc<FinishedEvents>,
     notifier: Option<Addr<Notifier>>,
-    tokens: Option<Arc<AccessTokens>>,
 }
 
 impl Application {
@@ -149,7 +148,6 @@ impl Application {
             events,
             finished,
             notifier,
-            tokens,
         })
     }
 
@@ -174,11 +172,6 @@ impl Application {
     /// The notifier, when notices are on, so a test can stop it as a crash would.
     pub fn notifier(&self) -> Option<Addr<Notifier>> {
         self.notifier.clone()
-    }
-
-    /// The access tokens, when WeChat is configured, so a test can count fetches.
-    pub fn tokens(&self) -> Option<Arc<AccessTokens>> {
-        self.tokens.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -89,6 +89,25 @@ impl Api {
             .ok_or_else(|| format!("create event: HTTP {} code {}", a.status, a.code))
     }
 
+    /// `POST /draw` of a manual event; how long until the answer, which
+    /// comes once the draw committed.
+    pub async fn draw(&self, token: &str, event_id: i64) -> Result<std::time::Duration, String> {
+        let started = std::time::Instant::now();
+        let a = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/events/{event_id}/draw"),
+                Some(token),
+                None,
+            )
+            .await?;
+        let took = started.elapsed();
+        if a.status != 200 {
+            return Err(format!("draw: HTTP {} code {}", a.status, a.code));
+        }
+        Ok(took)
+    }
+
     /// The data of a GET that must answer 200.
     pub async fn get_data(&self, path: &str) -> Result<Value, String> {
         let a = self.call(reqwest::Method::GET, path, None, None).await?;

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::scenarios::{event_body, in_secs, login_many, run_tag, Args};
+use crate::scenarios::{event_body, in_secs, join_op, login_many, run_tag, Args};
 use crate::stats::drive;
-use crate::wire::Conn;
 
 async fn mock_stats(http: &reqwest::Client, wechat: &str) -> Result<Value, String> {
     http.get(format!("{wechat}/stats"))
@@ -42,14 +41,13 @@ pub async fn notices(args: &Args) -> Result<(), String> {
         .create_event(&owner, event_body(in_secs(3600), "manual", args.prizes))
         .await?;
     let users = login_many(args, &format!("notice_{tag}"), args.users).await?;
-    let joiners = users.clone();
     let joins = drive(
         "join (notify)",
         args.target,
         args.concurrency,
         3600,
         Some(users.len()),
-        async move |i, conn: &mut Conn| conn.join(&joiners[i].0, event_id, true).await?.ok(),
+        join_op(&users, event_id, true),
     )
     .await;
     joins.print();
@@ -59,18 +57,7 @@ pub async fn notices(args: &Args) -> Result<(), String> {
     }
     let before = mock_stats(&http, wechat).await?;
     let started = Instant::now();
-    let drawn = api
-        .call(
-            reqwest::Method::POST,
-            &format!("/api/v1/events/{event_id}/draw"),
-            Some(&owner),
-            None,
-        )
-        .await?;
-    let took = started.elapsed();
-    if drawn.status != 200 {
-        return Err(format!("draw: HTTP {} code {}", drawn.status, drawn.code));
-    }
+    let took = api.draw(&owner, event_id).await?;
     println!(
         "notices: {n} participants with notice; POST /draw (winners and {n} outbox rows in one transaction) answered in {:.3}s",
         took.as_secs_f64()

@@ -106,12 +106,13 @@ pub async fn healthz(args: &Args) -> Report {
 }
 
 /// User i joins the event.
-fn join_op(
+pub fn join_op(
     users: &Users,
     event_id: i64,
+    notify: bool,
 ) -> impl AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static {
     let users = users.clone();
-    async move |i, conn: &mut Conn| conn.join(&users[i].0, event_id, false).await?.ok()
+    async move |i, conn: &mut Conn| conn.join(&users[i].0, event_id, notify).await?.ok()
 }
 
 /// N fresh users join one event as fast as they can.
@@ -133,7 +134,7 @@ pub async fn hot_join(args: &Args) -> Result<Report, String> {
         args.concurrency,
         args.seconds,
         Some(users.len()),
-        join_op(&users, event_id),
+        join_op(&users, event_id, false),
     )
     .await;
     report.print();
@@ -430,24 +431,12 @@ pub async fn big_draw(args: &Args) -> Result<(), String> {
         args.concurrency,
         3600,
         Some(users.len()),
-        join_op(&users, event_id),
+        join_op(&users, event_id, false),
     )
     .await;
     joins.print();
     let acked: HashSet<i64> = joins.succeeded.iter().map(|&i| users[i].1).collect();
-    let started = Instant::now();
-    let a = api
-        .call(
-            reqwest::Method::POST,
-            &format!("/api/v1/events/{event_id}/draw"),
-            Some(&owner),
-            None,
-        )
-        .await?;
-    let took = started.elapsed();
-    if a.status != 200 {
-        return Err(format!("draw: HTTP {} code {}", a.status, a.code));
-    }
+    let took = api.draw(&owner, event_id).await?;
     println!("big-draw: {} participants drawn; POST /draw answered in {:.3}s (committed before the answer)", acked.len(), took.as_secs_f64());
     let winners = verify::draw_is_sound(&api, event_id, Some(&acked)).await?;
     println!("verify: {winners} distinct winners reproduce from the seed; the draw took exactly the {} acknowledged participants", acked.len());

@@ -73,18 +73,7 @@ impl SharedToken {
 
     /// Forgets `token` if it is the one kept.
     pub async fn drop_if_same(&self, token: &str) -> Result<(), String> {
-        let (key, token) = (self.key.clone(), token.to_string());
-        redis_pool::run(&self.pool, COMMAND_DEADLINE, |mut c| async move {
-            redis::cmd("EVAL")
-                .arg(DROP_IF_SAME)
-                .arg(1)
-                .arg(key)
-                .arg(token)
-                .query_async::<i64>(&mut c)
-                .await
-        })
-        .await
-        .map(drop)
+        self.script(DROP_IF_SAME, &self.key, token).await
     }
 
     /// Takes the refresh lock for `hold` under `owner`.
@@ -106,13 +95,18 @@ impl SharedToken {
     }
 
     pub async fn unlock(&self, owner: &str) -> Result<(), String> {
-        let (key, owner) = (self.lock_key.clone(), owner.to_string());
+        self.script(UNLOCK_IF_MINE, &self.lock_key, owner).await
+    }
+
+    /// Runs one of the compare-and-delete scripts on `key` with `arg`.
+    async fn script(&self, script: &'static str, key: &str, arg: &str) -> Result<(), String> {
+        let (key, arg) = (key.to_string(), arg.to_string());
         redis_pool::run(&self.pool, COMMAND_DEADLINE, |mut c| async move {
             redis::cmd("EVAL")
-                .arg(UNLOCK_IF_MINE)
+                .arg(script)
                 .arg(1)
                 .arg(key)
-                .arg(owner)
+                .arg(arg)
                 .query_async::<i64>(&mut c)
                 .await
         })

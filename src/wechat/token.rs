@@ -12,7 +12,6 @@
 //! that both fetch (Redis down, a lock holder that died) cost a call, not
 //! an outage.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -47,7 +46,6 @@ pub struct AccessTokens {
     fetching: tokio::sync::Mutex<()>,
     /// This process's name on the Redis lock.
     owner: String,
-    fetches: AtomicU64,
 }
 
 fn now_ms() -> i64 {
@@ -62,18 +60,12 @@ impl AccessTokens {
             shared,
             fetching: tokio::sync::Mutex::new(()),
             owner: format!("{:016x}", rand::random::<u64>()),
-            fetches: AtomicU64::new(0),
         }
     }
 
     /// The API client the token is for.
     pub fn client(&self) -> &WechatClient {
         &self.api
-    }
-
-    /// Tokens fetched from WeChat by this process.
-    pub fn fetches(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
     }
 
     /// A token WeChat accepts now.
@@ -157,7 +149,6 @@ impl AccessTokens {
     }
 
     async fn fetch(&self) -> AppResult<String> {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("lottery_wechat_token_fetches_total").increment(1);
         let sent = self
             .api

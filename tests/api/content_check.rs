@@ -11,13 +11,8 @@ use crate::helpers::{
 use crate::wechat_mock::{login, WechatMock};
 
 async fn app(mock: &WechatMock, profile: &str) -> TestApp {
-    let mut settings = mock.settings();
-    settings.push(("LOTTERY_PROFILE".into(), profile.into()));
-    let pairs: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    TestApp::spawn_on(fresh_database(Backend::Sqlite), &pairs).await
+    let url = fresh_database(Backend::Sqlite);
+    mock.app(&url, &[("LOTTERY_PROFILE", profile)]).await
 }
 
 fn titled(title: &str) -> serde_json::Value {
@@ -126,20 +121,12 @@ async fn instances_sharing_redis_fetch_the_token_once() {
     // A 2 s token is due for refresh after 1 s.
     mock.token_lifetime(2);
     let redis = redis_settings(&required_redis());
-    let shared = |app: &WechatMock| {
-        let mut settings = app.settings();
-        settings.extend(redis.iter().cloned());
-        settings
-    };
-    let spawn = |settings: Vec<(String, String)>| async move {
-        let pairs: Vec<(&str, &str)> = settings
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        TestApp::spawn_on(fresh_database(Backend::Sqlite), &pairs).await
-    };
-    let a = spawn(shared(&mock)).await;
-    let b = spawn(shared(&mock)).await;
+    let shared: Vec<(&str, &str)> = redis
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let a = mock.app(&fresh_database(Backend::Sqlite), &shared).await;
+    let b = mock.app(&fresh_database(Backend::Sqlite), &shared).await;
     let (token_a, _) = login(&a, "author_a").await;
     let (token_b, _) = login(&b, "author_b").await;
     a.create_event(&token_a, titled("From a")).await;

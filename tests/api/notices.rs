@@ -14,17 +14,6 @@ use crate::both_backends;
 use crate::helpers::{execute_sql, fresh_database, in_secs, redis_server, Backend, TestApp};
 use crate::wechat_mock::{login, WechatMock, TEMPLATE};
 
-/// Settings for an app on `url` using the mock, plus `extra`.
-async fn app_on(url: &str, mock: &WechatMock, extra: &[(&str, &str)]) -> TestApp {
-    let mut settings = mock.settings();
-    settings.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let pairs: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    TestApp::spawn_on(url.to_string(), &pairs).await
-}
-
 /// A manual event of `creator` with one Gold and two Silver prizes.
 async fn manual_event(app: &TestApp, creator: &str, title: &str) -> i64 {
     let event = app
@@ -142,7 +131,7 @@ async fn setup(
     extra: &[(&str, &str)],
 ) -> (WechatMock, TestApp, String, i64) {
     let mock = WechatMock::start(Duration::ZERO).await;
-    let app = app_on(&fresh_database(backend), &mock, extra).await;
+    let app = mock.app(&fresh_database(backend), extra).await;
     let (creator, _) = login(&app, "creator").await;
     let event = manual_event(&app, &creator, title).await;
     (mock, app, creator, event)
@@ -326,8 +315,8 @@ async fn two_instances_never_send_one_notice_twice(backend: Backend) {
     first.push(("LOTTERY_WECHAT_RESULT_PAGE", "pages/a?id={id}"));
     let mut second = shared.clone();
     second.push(("LOTTERY_WECHAT_RESULT_PAGE", "pages/b?id={id}"));
-    let a = app_on(&url, &mock, &first).await;
-    let b = app_on(&url, &mock, &second).await;
+    let a = mock.app(&url, &first).await;
+    let b = mock.app(&url, &second).await;
     let (creator, _) = login(&a, "creator").await;
     let event = manual_event(&a, &creator, "Two senders").await;
     let openids = join_all(&a, event, "s", 120, 120).await;
@@ -358,22 +347,33 @@ async fn two_instances_never_send_one_notice_twice(backend: Backend) {
     a.stop().await;
 }
 
+/// 80 participants asking for notice, drawn, the mock answering each send
+/// in 100 ms: returns once 20 messages arrived, the rest still to send
+/// (the mock, the database URL, the app, the event, the openids).
+async fn mid_send(
+    backend: Backend,
+    settings: &[(&str, &str)],
+) -> (WechatMock, String, TestApp, i64, Vec<String>) {
+    let mock = WechatMock::start(Duration::from_millis(100)).await;
+    let url = fresh_database(backend);
+    let app = mock.app(&url, settings).await;
+    let (creator, _) = login(&app, "creator").await;
+    let event = manual_event(&app, &creator, "Mid-send").await;
+    let openids = join_all(&app, event, "m", 80, 80).await;
+    draw(&app, &creator, event).await;
+    mock.wait_for(20, "a first part sent", |d| d.values().sum::<usize>() >= 20)
+        .await;
+    (mock, url, app, event, openids)
+}
+
 /// A crash in the middle of sending: the restarted app sends the rest,
 /// and only the sends in flight at the crash may go twice.
 async fn a_crash_mid_send_loses_nothing_and_repeats_only_what_was_in_flight(backend: Backend) {
-    let mock = WechatMock::start(Duration::from_millis(100)).await;
-    let url = fresh_database(backend);
     let settings = [
         ("LOTTERY_NOTIFY_RATE", "50"),
         ("LOTTERY_NOTIFY_CLAIM_SECS", "2"),
     ];
-    let app = app_on(&url, &mock, &settings).await;
-    let (creator, _) = login(&app, "creator").await;
-    let event = manual_event(&app, &creator, "Crash").await;
-    let openids = join_all(&app, event, "k", 80, 80).await;
-    draw(&app, &creator, event).await;
-    mock.wait_for(20, "a first part sent", |d| d.values().sum::<usize>() >= 20)
-        .await;
+    let (mock, url, app, event, openids) = mid_send(backend, &settings).await;
     app.stop().await;
     let before_restart = mock.delivered();
     assert!(
@@ -381,7 +381,7 @@ async fn a_crash_mid_send_loses_nothing_and_repeats_only_what_was_in_flight(back
         "the crash came too late to test anything"
     );
 
-    let app = app_on(&url, &mock, &settings).await;
+    let app = mock.app(&url, &settings).await;
     let delivered = mock
         .wait_for(30, "every notice after the restart", |d| {
             openids.iter().all(|o| d.contains_key(o))
@@ -442,21 +442,13 @@ async fn sent_notices_are_deleted_after_a_month_and_failed_ones_kept(backend: Ba
 /// recorded, the rest of the claim goes back at once. Another instance
 /// sends it right away (not after the 60 s claim) and nothing goes twice.
 async fn a_graceful_stop_finishes_its_sends_and_gives_the_rest_back(backend: Backend) {
-    let mock = WechatMock::start(Duration::from_millis(100)).await;
-    let url = fresh_database(backend);
     let settings = [("LOTTERY_NOTIFY_RATE", "50")];
-    let app = app_on(&url, &mock, &settings).await;
-    let (creator, _) = login(&app, "creator").await;
-    let event = manual_event(&app, &creator, "Graceful").await;
-    let openids = join_all(&app, event, "g", 80, 80).await;
-    draw(&app, &creator, event).await;
-    mock.wait_for(20, "a first part sent", |d| d.values().sum::<usize>() >= 20)
-        .await;
+    let (mock, url, app, _, openids) = mid_send(backend, &settings).await;
     app.shut_notifier_down().await;
     let before = mock.delivered().values().sum::<usize>();
     assert!(before < 80, "the stop came too late to test anything");
 
-    let other = app_on(&url, &mock, &settings).await;
+    let other = mock.app(&url, &settings).await;
     // Well inside the 60 s the claim would have held the rest.
     let delivered = mock.settled(15, 80, Duration::from_millis(1500)).await;
     assert!(

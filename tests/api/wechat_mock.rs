@@ -188,6 +188,17 @@ impl WechatMock {
         ]
     }
 
+    /// An app on `url` that uses this mock, with `extra` settings too.
+    pub async fn app(&self, url: &str, extra: &[(&str, &str)]) -> TestApp {
+        let mut settings = self.settings();
+        settings.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let pairs: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        TestApp::spawn_on(url.to_string(), &pairs).await
+    }
+
     /// The next sends to `openid` get these errcodes, then success.
     pub fn script(&self, openid: &str, errcodes: &[i64]) {
         self.state
