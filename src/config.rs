@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::domain::notice::{FieldMap, DEFAULT_FIELDS};
+use crate::limits::client_ip::parse_trusted;
+use crate::limits::{LimitSettings, LimitSpec};
+use ipnet::IpNet;
 
 /// Every setting this version reads (README.md describes each).
 const KNOWN: &[&str] = &[
@@ -37,6 +40,10 @@ const KNOWN: &[&str] = &[
     "LOTTERY_DB_LOCK_TIMEOUT_MS",
     "LOTTERY_ACTOR_THREADS",
     "LOTTERY_HTTP_WORKERS",
+    "LOTTERY_LIMIT_USER",
+    "LOTTERY_LIMIT_IP",
+    "LOTTERY_LIMIT_LOGIN",
+    "LOTTERY_TRUSTED_PROXIES",
 ];
 
 /// Contract settings (API v1.1) this version does not implement yet:
@@ -154,6 +161,10 @@ pub struct Config {
     pub actor_threads: usize,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// Rate limits per user, per client address and for logins.
+    pub limits: LimitSettings,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Config {
@@ -271,8 +282,13 @@ impl Config {
             )?),
             actor_threads: number("LOTTERY_ACTOR_THREADS", 0, 0..=1024)? as usize,
             http_workers: number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
+            limits: LimitSettings::default(),
+            trusted_proxies: Vec::new(),
         };
         let mut config = config;
+        config.limits = limit_settings(profile, &get)?;
+        config.trusted_proxies = parse_trusted(&get("LOTTERY_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| format!("LOTTERY_TRUSTED_PROXIES: {e}"))?;
         config.notices = notice_settings(&config, &get, &number)?;
         if config.profile == Profile::Prod
             && (config.wechat_appid.is_none() || config.wechat_secret.is_none())
@@ -293,6 +309,37 @@ impl Config {
     pub fn dev_login_enabled(&self) -> bool {
         self.profile == Profile::Dev && self.wechat_appid.is_none()
     }
+}
+
+/// Default limits: a person tapping fast stays far below 20 a second.
+/// Limits by address are off in dev (every local client, test and load
+/// generator shares 127.0.0.1); in prod they are generous, as a mobile
+/// carrier's NAT puts many users behind one address, and logins, which
+/// come once per session, get a tighter one of their own that slows down
+/// someone minting sessions.
+const DEFAULT_USER_LIMIT: LimitSpec = LimitSpec::per_second(20, 40);
+const DEFAULT_PROD_IP_LIMIT: LimitSpec = LimitSpec::per_second(200, 400);
+const DEFAULT_LOGIN_LIMIT: LimitSpec = LimitSpec::per_second(5, 50);
+
+fn limit_settings(
+    profile: Profile,
+    get: &(dyn Fn(&str) -> Option<String> + '_),
+) -> Result<LimitSettings, String> {
+    let read = |key: &str, default: Option<LimitSpec>| match get(key) {
+        Some(text) => LimitSpec::parse(&text).map_err(|e| format!("{key}: {e}")),
+        None => Ok(default),
+    };
+    Ok(LimitSettings {
+        user: read("LOTTERY_LIMIT_USER", Some(DEFAULT_USER_LIMIT))?,
+        ip: read(
+            "LOTTERY_LIMIT_IP",
+            (profile == Profile::Prod).then_some(DEFAULT_PROD_IP_LIMIT),
+        )?,
+        login: read(
+            "LOTTERY_LIMIT_LOGIN",
+            (profile == Profile::Prod).then_some(DEFAULT_LOGIN_LIMIT),
+        )?,
+    })
 }
 
 /// Reads a whole-number setting: its key, default and allowed range.
@@ -380,6 +427,29 @@ mod tests {
         assert_eq!(c.database_url.expose(), "sqlite://lottery.db");
         assert!(c.redis_url.is_none());
         assert!(c.dev_login_enabled());
+    }
+
+    #[test]
+    fn limits_default_per_profile_and_can_be_turned_off() {
+        let dev = Config::from_map(&map(&[])).unwrap();
+        assert_eq!(dev.limits.user, Some(LimitSpec::per_second(20, 40)));
+        assert_eq!(dev.limits.ip, None);
+        assert_eq!(dev.limits.login, None);
+        let prod = Config::from_map(&map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+            ("LOTTERY_LIMIT_USER", "off"),
+            ("LOTTERY_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+        ]))
+        .unwrap();
+        assert_eq!(prod.limits.user, None);
+        assert!(prod.limits.ip.is_some() && prod.limits.login.is_some());
+        assert_eq!(prod.trusted_proxies.len(), 2);
+        let err = Config::from_map(&map(&[("LOTTERY_LIMIT_IP", "lots")])).unwrap_err();
+        assert!(err.contains("LOTTERY_LIMIT_IP"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_TRUSTED_PROXIES", "x")])).unwrap_err();
+        assert!(err.contains("LOTTERY_TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

@@ -34,8 +34,12 @@ pub enum AppError {
     EventFull(String),
     #[error("request body too large: the limit is 16 KiB")]
     PayloadTooLarge,
-    #[error("{0}")]
-    RateLimited(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// Whole seconds until the client may try again (`Retry-After`).
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
     #[error("{0}")]
@@ -60,7 +64,7 @@ impl AppError {
             Self::InvalidState(_) => 40901,
             Self::EventFull(_) => 40902,
             Self::PayloadTooLarge => 41300,
-            Self::RateLimited(_) => 42900,
+            Self::RateLimited { .. } => 42900,
             Self::Internal(_) => 50000,
             Self::Upstream(_) => 50200,
             Self::Unavailable(_) | Self::DatabaseLost => 50300,
@@ -89,11 +93,17 @@ impl ResponseError for AppError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(
-            self,
-            Self::RateLimited(_) | Self::Unavailable(_) | Self::DatabaseLost
-        ) {
-            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => {
+                response
+                    .insert_header((header::RETRY_AFTER, (*retry_after_secs).max(1).to_string()));
+            }
+            Self::Unavailable(_) | Self::DatabaseLost => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            _ => {}
         }
         response.json(json!({"code": self.code(), "message": self.to_string(), "data": null}))
     }

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod startup;
 pub mod state;
 pub mod store;

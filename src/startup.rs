@@ -20,6 +20,7 @@ use crate::cache::results::DrawResults;
 use crate::cache::send_rate::SendRate;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
+use crate::limits::RateLimits;
 use crate::state::AppState;
 use crate::store::Db;
 use crate::telemetry;
@@ -32,6 +33,18 @@ use crate::wechat::WechatClient;
 fn draw_permits(connections: u32) -> usize {
     let connections = connections as usize;
     (connections * 3 / 4).clamp(1, connections.saturating_sub(1).max(1))
+}
+
+/// In-process limits keep a cell per recently active key; a minute's
+/// quiet keys are dropped so a flood of distinct keys does not stay.
+fn forget_quiet_keys_now_and_then(limits: RateLimits) {
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limits.forget_quiet_keys();
+        }
+    });
 }
 
 pub struct Application {
@@ -112,6 +125,14 @@ impl Application {
                 None
             }
         };
+        let limits = RateLimits::new(
+            &config.limits,
+            config
+                .redis_url
+                .as_ref()
+                .map(|url| (url.expose(), config.redis_prefix.as_str())),
+        )?;
+        forget_quiet_keys_now_and_then(limits.clone());
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -127,6 +148,7 @@ impl Application {
             tokens: tokens.clone(),
             events: events.clone(),
             metrics,
+            limits,
         });
         let hosts = events.clone();
         let server = HttpServer::new(move || {
@@ -134,6 +156,7 @@ impl Application {
             hosts.host_on_this_thread();
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(api::limits::limit_by_address))
                 .wrap(from_fn(api::middleware::request_context))
                 .configure(api::routes)
         })

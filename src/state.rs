@@ -11,6 +11,7 @@ use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
 use crate::config::Config;
+use crate::limits::RateLimits;
 use crate::store::Db;
 use crate::wechat::token::AccessTokens;
 use crate::wechat::WechatClient;
@@ -26,4 +27,5 @@ pub struct AppState {
     pub results: DrawResults,
     pub finished: Arc<FinishedEvents>,
     pub metrics: PrometheusHandle,
+    pub limits: RateLimits,
 }

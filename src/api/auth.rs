@@ -1,4 +1,5 @@
-//! Who is calling: the bearer token resolved through the session store.
+//! Who is calling: the bearer token resolved through the session store,
+//! and the caller's rate limit checked.
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
@@ -32,6 +33,8 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
 async fn resolve(state: Option<web::Data<AppState>>, token: String) -> Result<Caller, AppError> {
     let state = state.ok_or_else(|| AppError::internal("no app state"))?;
     let user_id = state.sessions.resolve(&token).await?;
+    // Per user, not per token: a user's sessions share one allowance.
+    state.limits.check_user(user_id).await?;
     Ok(Caller { user_id, token })
 }
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod handlers;
+pub mod limits;
 pub mod middleware;
 pub mod page;
 pub mod views;

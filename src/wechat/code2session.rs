@@ -41,9 +41,10 @@ fn map_errcode(errcode: i64) -> AppError {
             "WeChat rejected the login code: it is invalid, expired or already used".into(),
         ),
         40226 => AppError::Forbidden("WeChat blocked this user's login".into()),
-        45011 => {
-            AppError::RateLimited("too many logins for this user; try again in a minute".into())
-        }
+        45011 => AppError::RateLimited {
+            message: "too many logins for this user; try again in a minute".into(),
+            retry_after_secs: 60,
+        },
         other => upstream(&format!("WeChat answered errcode {other}")),
     }
 }

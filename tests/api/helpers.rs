@@ -115,6 +115,11 @@ impl TestApp {
         Self::spawn_on(fresh_database(backend), &[]).await
     }
 
+    /// The app on a fresh database with settings of the test's own.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_on(fresh_database(backend), extra).await
+    }
+
     pub async fn spawn_on(database_url: String, extra: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("LOTTERY_BIND".into(), "127.0.0.1:0".into()),

@@ -10,6 +10,7 @@ mod corrupt_rows;
 mod draw;
 mod events;
 mod helpers;
+mod limits;
 mod notices;
 mod ops;
 mod participation;

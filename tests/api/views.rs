@@ -161,7 +161,8 @@ async fn the_first_participant_page_is_cached_until_its_head_changes(backend: Ba
 /// drawn, their views wait for one read of the finished event instead of
 /// each reading the database.
 async fn views_at_the_draw_instant_share_one_read(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // One user sends far more than a person would: no per-user limit.
+    let app = TestApp::spawn_with(backend, &[("LOTTERY_LIMIT_USER", "off")]).await;
     let (owner, _) = app.login("owner").await;
     let id = app.create_event(&owner, event_body(2)).await["id"]
         .as_i64()
