@@ -44,6 +44,7 @@ const KNOWN: &[&str] = &[
     "LOTTERY_LIMIT_IP",
     "LOTTERY_LIMIT_LOGIN",
     "LOTTERY_TRUSTED_PROXIES",
+    "LOTTERY_LOG_FORMAT",
 ];
 
 /// Contract settings (API v1.1) this version does not implement yet:
@@ -55,8 +56,15 @@ const NOT_YET: &[(&str, &str)] = &[
     ),
     ("LOTTERY_INSTANCE_ID", "cluster mode is not built yet"),
     ("LOTTERY_ADVERTISE_URL", "cluster mode is not built yet"),
-    ("LOTTERY_LOG_FORMAT", "logs are text only for now"),
 ];
+
+/// How log lines are written: for people (`text`) or for a log pipeline
+/// (`json`, one object per line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
@@ -165,6 +173,7 @@ pub struct Config {
     pub limits: LimitSettings,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -284,6 +293,15 @@ impl Config {
             http_workers: number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
             limits: LimitSettings::default(),
             trusted_proxies: Vec::new(),
+            log_format: match get("LOTTERY_LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(format!(
+                        "LOTTERY_LOG_FORMAT must be text or json, got {other:?}"
+                    ))
+                }
+            },
         };
         let mut config = config;
         config.limits = limit_settings(profile, &get)?;

@@ -6,7 +6,6 @@ use lottery::telemetry;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    telemetry::init_tracing();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -14,6 +13,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    telemetry::init_tracing(config.log_format);
     let bind = config.bind.clone();
     let app = match Application::build(config).await {
         Ok(app) => app,

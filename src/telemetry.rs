@@ -1,16 +1,40 @@
-//! Logs (tracing, filtered by RUST_LOG) and the Prometheus recorder.
+//! Logs (tracing, filtered by RUST_LOG, as text or JSON lines) and the
+//! Prometheus recorder.
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-pub fn init_tracing() {
+use crate::config::LogFormat;
+
+/// Installs the process's log subscriber, writing to stdout.
+pub fn init_tracing(format: LogFormat) {
+    init_tracing_to(format, std::io::stdout);
+}
+
+/// Installs the log subscriber writing to `writer` (tests capture it). In
+/// JSON each line is one object: `timestamp`, `level`, `fields` (the
+/// message among them) and `span`, the request's fields: `request_id`,
+/// `method`, `path`, and once known `user_id`, `event_id`, `trace_id`.
+pub fn init_tracing_to<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .try_init();
+        .with_writer(writer);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 /// The process-wide recorder; installed once, shared by every app in the

@@ -33,6 +33,7 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
 async fn resolve(state: Option<web::Data<AppState>>, token: String) -> Result<Caller, AppError> {
     let state = state.ok_or_else(|| AppError::internal("no app state"))?;
     let user_id = state.sessions.resolve(&token).await?;
+    tracing::Span::current().record("user_id", user_id);
     // Per user, not per token: a user's sessions share one allowance.
     state.limits.check_user(user_id).await?;
     Ok(Caller { user_id, token })

@@ -1,4 +1,5 @@
-//! Request ids, the early 413, and HTTP figures.
+//! Request ids and the request's log fields, the early 413, and HTTP
+//! figures.
 
 use std::time::Instant;
 
@@ -14,6 +15,39 @@ use super::{route_label, MAX_BODY_BYTES};
 use crate::error::AppError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// W3C Trace Context: a caller's trace, logged with the request.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The trace id of a `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`),
+/// or None when the header is malformed (it is then ignored, as the W3C
+/// recommendation asks).
+pub fn trace_id(header: &str) -> Option<&str> {
+    let mut parts = header.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2)
+        // Version 00 has exactly four fields; later versions may add more.
+        && (version != "00" || parts.next().is_none());
+    valid.then_some(trace)
+}
+
+/// The event id in an event's path (`/api/v1/events/{id}/…`).
+fn event_id_in(path: &str) -> Option<i64> {
+    let rest = path.strip_prefix("/api/v1/events/")?;
+    rest.split('/').next()?.parse().ok()
+}
 
 fn new_request_id() -> String {
     let mut raw = [0u8; 8];
@@ -34,7 +68,27 @@ pub async fn request_context(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(new_request_id);
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+        // Recorded when known; the user's id by the `Caller` extractor.
+        event_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(event_id) = event_id_in(req.path()) {
+        span.record("event_id", event_id);
+    }
+    if let Some(trace_id) = req
+        .headers()
+        .get(&TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(trace_id)
+    {
+        span.record("trace_id", trace_id);
+    }
     let started = Instant::now();
     let too_large = req
         .headers()
@@ -69,4 +123,33 @@ pub async fn request_context(
         )
     });
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_headers_give_their_trace_id_when_well_formed() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(
+            trace_id(&format!("00-{trace}-00f067aa0ba902b7-01")),
+            Some(trace)
+        );
+        for bad in [
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736",
+            "",
+        ] {
+            assert_eq!(trace_id(bad), None, "{bad}");
+        }
+        assert_eq!(event_id_in("/api/v1/events/42/participants/me"), Some(42));
+        assert_eq!(event_id_in("/api/v1/events/42"), Some(42));
+        assert_eq!(event_id_in("/api/v1/events"), None);
+        assert_eq!(event_id_in("/api/v1/events/x"), None);
+    }
 }
