@@ -46,6 +46,10 @@ pub enum AppError {
     Upstream(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The server is shutting down; another instance (or this one,
+    /// restarted) answers the retry.
+    #[error("the server is restarting; try again")]
+    ShuttingDown,
     /// The database connection died under the query: the connection is
     /// dropped from the pool, and whether a write applied is unknown.
     #[error("the database is unreachable; try again")]
@@ -67,7 +71,7 @@ impl AppError {
             Self::RateLimited { .. } => 42900,
             Self::Internal(_) => 50000,
             Self::Upstream(_) => 50200,
-            Self::Unavailable(_) | Self::DatabaseLost => 50300,
+            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown => 50300,
         }
     }
 
@@ -100,7 +104,7 @@ impl ResponseError for AppError {
                 response
                     .insert_header((header::RETRY_AFTER, (*retry_after_secs).max(1).to_string()));
             }
-            Self::Unavailable(_) | Self::DatabaseLost => {
+            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
             }
             _ => {}

@@ -23,11 +23,37 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(%bind, port = app.port(), "lottery is listening");
+    let stop = app.stop_signal();
+    actix_web::rt::spawn(async move {
+        stop_requested().await;
+        stop.stop();
+        // A second signal means now.
+        stop_requested().await;
+        eprintln!("lottery: second signal, exiting at once");
+        std::process::exit(130);
+    });
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("lottery: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM (an orchestrator's stop) or SIGINT (Ctrl-C).
+async fn stop_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "no SIGTERM handler; Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

@@ -2,6 +2,7 @@
 //! WeChat client, the event actors and the caches. `startup` assembles it;
 //! handlers only read it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -16,6 +17,22 @@ use crate::store::Db;
 use crate::wechat::token::AccessTokens;
 use crate::wechat::WechatClient;
 
+/// Set when a graceful shutdown begins: API requests get 503 with
+/// Retry-After (so clients retry elsewhere) and every answer closes its
+/// connection.
+#[derive(Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 pub struct AppState {
     pub config: Config,
     pub db: Db,
@@ -28,4 +45,5 @@ pub struct AppState {
     pub finished: Arc<FinishedEvents>,
     pub metrics: PrometheusHandle,
     pub limits: RateLimits,
+    pub draining: Draining,
 }

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 use super::live_page::{LivePage, HEAD_ROWS};
 use super::membership::{Change, Members, Released};
-use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply};
+use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply, Settled};
 use super::notifier::NoticeBell;
 use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
@@ -637,6 +637,34 @@ impl Actor for EventActor {
             }
         }
         metrics::gauge!("lottery_event_actors").decrement(1.0);
+    }
+}
+
+impl Handler<Settled> for EventActor {
+    type Result = bool;
+
+    fn handle(&mut self, _: Settled, ctx: &mut Context<Self>) -> bool {
+        match &self.phase {
+            Phase::Loading => false,
+            Phase::Live(live) => {
+                if live.quiet() {
+                    return true;
+                }
+                // A draw or cancel asked for is carried out; a count behind
+                // is written now rather than at the next tick.
+                let count_only = live.closing.is_none()
+                    && !live.members.is_flushing()
+                    && !live.members.has_queued()
+                    && !live.finishing;
+                if count_only {
+                    self.write_count(ctx);
+                } else {
+                    self.advance(ctx);
+                }
+                false
+            }
+            Phase::Unavailable | Phase::Missing | Phase::Finished { .. } => true,
+        }
     }
 }
 

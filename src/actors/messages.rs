@@ -59,3 +59,10 @@ pub struct Peek {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct DrawDue;
+
+/// Shutdown's question: has the actor nothing in flight (no change queued
+/// or being committed, no draw or cancel under way)? An actor that is not
+/// settled moves towards it (its count is written if behind).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Settled;

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 
 use super::event::EventActor;
 use super::live_page::LivePage;
-use super::messages::{DrawDue, Peek};
+use super::messages::{DrawDue, Peek, Settled};
 use super::notifier::NoticeBell;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
@@ -138,6 +138,9 @@ pub struct EventRegistry {
     next_arbiter: usize,
     timers: BinaryHeap<Reverse<(DateTime<Utc>, i64)>>,
     scheduled: HashSet<i64>,
+    /// Shutting down: no draw is started (the next start's recovery draws
+    /// what came due meanwhile).
+    draining: bool,
 }
 
 /// The actor of an event a request names, started if need be (within the
@@ -157,6 +160,12 @@ pub struct Schedule {
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Refilled(Vec<(i64, DateTime<Utc>)>);
+
+/// The start of a graceful shutdown: no more draws are started; answers
+/// the live actors, whose work in flight shutdown waits for.
+#[derive(Message)]
+#[rtype(result = "Vec<Addr<EventActor>>")]
+struct Drain;
 
 /// Stops every event actor and its threads (for shutdown and tests).
 #[derive(Message)]
@@ -251,6 +260,9 @@ impl EventRegistry {
     }
 
     fn tick(&mut self) {
+        if self.draining {
+            return;
+        }
         let now = Utc::now();
         for _ in 0..STARTS_PER_TICK {
             let Some(Reverse((at, _))) = self.timers.peek() else {
@@ -332,6 +344,22 @@ impl Handler<Refilled> for EventRegistry {
     }
 }
 
+impl Handler<Drain> for EventRegistry {
+    type Result = MessageResult<Drain>;
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        self.draining = true;
+        let directory = self.directory.read();
+        MessageResult(
+            directory
+                .values()
+                .filter(|entry| entry.addr.connected())
+                .map(|entry| entry.addr.clone())
+                .collect(),
+        )
+    }
+}
+
 impl Handler<Shutdown> for EventRegistry {
     type Result = ();
 
@@ -376,6 +404,7 @@ impl Events {
             next_arbiter: 0,
             timers: BinaryHeap::new(),
             scheduled: HashSet::new(),
+            draining: false,
         }
         .start();
         Self {
@@ -492,6 +521,29 @@ impl Events {
     pub fn schedule(&self, event_id: i64, draw_at: DateTime<Utc>) {
         self.missing.forget(event_id);
         self.registry.do_send(Schedule { event_id, draw_at });
+    }
+
+    /// Graceful shutdown's first step: no draw is started any more, and
+    /// every live actor finishes what it has in flight (batches commit, a
+    /// running draw or cancel completes). True when all settled within
+    /// `within`; false leaves the rest to the next start's recovery.
+    pub async fn drain(&self, within: Duration) -> bool {
+        let Ok(actors) = self.registry.send(Drain).await else {
+            return true;
+        };
+        let deadline = Instant::now() + within;
+        loop {
+            let answers =
+                futures::future::join_all(actors.iter().map(|actor| actor.send(Settled))).await;
+            // A stopped actor (Err) has nothing in flight either.
+            if answers.iter().all(|settled| !matches!(settled, Ok(false))) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn shutdown(&self) {

@@ -1,11 +1,12 @@
-//! Request ids and the request's log fields, the early 413, and HTTP
-//! figures.
+//! Request ids and the request's log fields, the early 413, the 503 of a
+//! server shutting down, and HTTP figures.
 
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
 use rand::RngCore;
@@ -13,6 +14,7 @@ use tracing::Instrument;
 
 use super::{route_label, MAX_BODY_BYTES};
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -96,10 +98,19 @@ pub async fn request_context(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES);
-    let mut res = if too_large {
+    let draining = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .is_some_and(|state| state.draining.is_on());
+    let refuse = if too_large {
+        Some(AppError::PayloadTooLarge)
+    } else if draining && req.path().starts_with("/api/") {
+        Some(AppError::ShuttingDown)
+    } else {
+        None
+    };
+    let mut res = if let Some(err) = refuse {
         let (http_req, _) = req.into_parts();
-        ServiceResponse::new(http_req, AppError::PayloadTooLarge.error_response())
-            .map_into_right_body()
+        ServiceResponse::new(http_req, err.error_response()).map_into_right_body()
     } else {
         next.call(req)
             .instrument(span.clone())
@@ -112,6 +123,13 @@ pub async fn request_context(
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("lottery_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);
+    if draining {
+        // Keep-alive connections close after this answer: the client's
+        // next request reaches a live instance, not this one's closed door.
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }

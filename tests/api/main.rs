@@ -16,6 +16,7 @@ mod ops;
 mod participation;
 mod restart;
 mod sessions;
+mod shutdown;
 mod views;
 mod wechat;
 mod wechat_mock;

@@ -12,11 +12,13 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.db.ping().await;
     let cache = state.sessions.ping().await;
+    let shutting_down = state.draining.is_on();
     let body = json!({
         "database": if database.is_ok() { "ok" } else { "unavailable" },
         "cache": if cache.is_ok() { "ok" } else { "unavailable" },
+        "shutting_down": shutting_down,
     });
-    if database.is_ok() && cache.is_ok() {
+    if database.is_ok() && cache.is_ok() && !shutting_down {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()
