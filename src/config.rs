@@ -45,6 +45,8 @@ const KNOWN: &[&str] = &[
     "LOTTERY_LIMIT_LOGIN",
     "LOTTERY_TRUSTED_PROXIES",
     "LOTTERY_LOG_FORMAT",
+    "LOTTERY_SIGNING_KEYS",
+    "LOTTERY_CORS_ORIGINS",
 ];
 
 /// Contract settings (API v1.1) this version does not implement yet:
@@ -174,6 +176,11 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
+    /// Keys of request signing, any of which verifies (several while one
+    /// is rotated out); empty: signing off.
+    pub signing_keys: Vec<Secret>,
+    /// Origins a browser may call from (`*`: any); empty: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -293,6 +300,11 @@ impl Config {
             http_workers: number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
             limits: LimitSettings::default(),
             trusted_proxies: Vec::new(),
+            signing_keys: list(&get("LOTTERY_SIGNING_KEYS"))
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
+            cors_origins: list(&get("LOTTERY_CORS_ORIGINS")),
             log_format: match get("LOTTERY_LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -303,6 +315,22 @@ impl Config {
                 }
             },
         };
+        if let Some(short) = config.signing_keys.iter().find(|k| k.expose().len() < 16) {
+            return Err(format!(
+                "LOTTERY_SIGNING_KEYS: each key needs at least 16 characters (one has {})",
+                short.expose().len()
+            ));
+        }
+        for origin in &config.cors_origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.ends_with('/'));
+            if !ok {
+                return Err(format!(
+                    "LOTTERY_CORS_ORIGINS: expected * or origins like https://admin.example.com, got {origin:?}"
+                ));
+            }
+        }
         let mut config = config;
         config.limits = limit_settings(profile, &get)?;
         config.trusted_proxies = parse_trusted(&get("LOTTERY_TRUSTED_PROXIES").unwrap_or_default())
@@ -358,6 +386,17 @@ fn limit_settings(
             (profile == Profile::Prod).then_some(DEFAULT_LOGIN_LIMIT),
         )?,
     })
+}
+
+/// A comma-separated list (blanks dropped).
+fn list(value: &Option<String>) -> Vec<String> {
+    value
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Reads a whole-number setting: its key, default and allowed range.

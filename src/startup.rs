@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 
 use actix::{Actor, Addr};
@@ -17,8 +17,10 @@ use crate::actors::notifier::{NoticeBell, Notifier, Shutdown};
 use crate::actors::registry::ActorSettings;
 use crate::actors::Events;
 use crate::api;
+use crate::api::signing::Signing;
 use crate::cache::access_token::SharedToken;
 use crate::cache::finished::FinishedEvents;
+use crate::cache::nonces::Nonces;
 use crate::cache::results::DrawResults;
 use crate::cache::send_rate::SendRate;
 use crate::cache::sessions::SessionStore;
@@ -151,6 +153,22 @@ impl Application {
             }
         };
         let draining = Draining::default();
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(|url| (url.expose(), config.redis_prefix.as_str()));
+        let signing = if config.signing_keys.is_empty() {
+            None
+        } else {
+            let keys: Vec<String> = config
+                .signing_keys
+                .iter()
+                .map(|k| k.expose().to_string())
+                .collect();
+            tracing::info!(keys = keys.len(), "request signing on");
+            Some(Signing::new(&keys, Nonces::new(redis)?))
+        };
+        let cors_origins = config.cors_origins.clone();
         let limits = RateLimits::new(
             &config.limits,
             config
@@ -176,6 +194,7 @@ impl Application {
             metrics,
             limits,
             draining: draining.clone(),
+            signing,
         });
         let hosts = events.clone();
         let server = HttpServer::new(move || {
@@ -183,8 +202,15 @@ impl Application {
             hosts.host_on_this_thread();
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(api::signing::verify_signature))
                 .wrap(from_fn(api::limits::limit_by_address))
                 .wrap(from_fn(api::middleware::request_context))
+                // Outermost: a browser's preflight is answered before any
+                // limit or signature applies.
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    api::cors::cors(&cors_origins),
+                ))
                 .configure(api::routes)
         })
         .workers(workers)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::Events;
+use crate::api::signing::Signing;
 use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
@@ -46,4 +47,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub limits: RateLimits,
     pub draining: Draining,
+    /// Request signing, when keys are configured.
+    pub signing: Option<Arc<Signing>>,
 }

@@ -15,7 +15,7 @@ pub struct JsonBody<T>(pub T);
 /// A JSON body that may be absent (an empty body reads as `T::default()`).
 pub struct OptionalJsonBody<T>(pub T);
 
-async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =

@@ -3,10 +3,13 @@
 
 pub mod auth;
 pub mod body;
+pub mod cors;
 pub mod handlers;
 pub mod limits;
 pub mod middleware;
 pub mod page;
+pub mod signature;
+pub mod signing;
 pub mod views;
 
 use actix_web::web::{self, Bytes};

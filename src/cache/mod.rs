@@ -4,6 +4,7 @@
 
 pub mod access_token;
 pub mod finished;
+pub mod nonces;
 pub mod redis_pool;
 pub mod results;
 pub mod send_rate;

@@ -17,6 +17,7 @@ mod participation;
 mod restart;
 mod sessions;
 mod shutdown;
+mod signing;
 mod views;
 mod wechat;
 mod wechat_mock;

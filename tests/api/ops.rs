@@ -96,3 +96,66 @@ async fn a_start_up_failure_never_shows_the_database_password() {
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(!message.contains("s3cret-pw"), "{message}");
 }
+
+/// CORS is off by default; configured, a listed origin's preflight is
+/// answered (before signatures and limits) and its requests carry the
+/// allow-origin header, while other origins get none.
+#[actix_web::test]
+async fn cors_answers_listed_origins_only() {
+    let preflight = |app: &TestApp, origin: &str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/events/1/participants/me", app.base),
+            )
+            .header("Origin", origin.to_string())
+            .header("Access-Control-Request-Method", "PUT")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,x-lottery-signature",
+            )
+            .send()
+    };
+    let get = |app: &TestApp, origin: &str| {
+        app.client
+            .get(format!("{}/api/v1/events/1", app.base))
+            .header("Origin", origin.to_string())
+            .send()
+    };
+    let off = TestApp::spawn(Backend::Sqlite).await;
+    let res = get(&off, "https://admin.example.com").await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    let on = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("LOTTERY_CORS_ORIGINS", "https://admin.example.com"),
+            ("LOTTERY_SIGNING_KEYS", "a-signing-key-of-16+"),
+        ],
+    )
+    .await;
+    let res = preflight(&on, "https://admin.example.com").await.unwrap();
+    assert_eq!(res.status(), 200, "the preflight needs no signature");
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://admin.example.com"
+    );
+    let methods = res.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(methods.contains("PUT"), "{methods}");
+    let res = get(&on, "https://admin.example.com").await.unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "the request itself still needs its signature"
+    );
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://admin.example.com",
+        "so the browser lets the page read the error"
+    );
+    let res = preflight(&on, "https://evil.example.net").await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}
