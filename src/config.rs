@@ -1,5 +1,6 @@
 //! Settings from the contract's environment variables. An optional file
-//! (`LOTTERY_CONFIG`, `KEY=value` lines) may add settings; the environment
+//! (`LOTTERY_CONFIG`, `KEY=value` lines, with `[dev]` and `[prod]`
+//! sections for a profile's defaults) may add settings; the environment
 //! always wins.
 
 use std::collections::HashMap;
@@ -186,21 +187,17 @@ pub struct Config {
 impl Config {
     /// Reads the process environment (and the optional config file).
     pub fn from_env() -> Result<Self, String> {
-        let mut vars: HashMap<String, String> = HashMap::new();
-        if let Ok(path) = std::env::var("LOTTERY_CONFIG") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read LOTTERY_CONFIG {path}: {e}"))?;
-            for line in text.lines().map(str::trim) {
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let (k, v) = line
-                    .split_once('=')
-                    .ok_or_else(|| format!("{path}: expected KEY=value, got {line:?}"))?;
-                vars.insert(k.trim().to_string(), v.trim().to_string());
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("LOTTERY_"))
+            .collect();
+        let vars = match env.get("LOTTERY_CONFIG") {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read LOTTERY_CONFIG {path}: {e}"))?;
+                layer(&text, env.clone()).map_err(|e| format!("{path}: {e}"))?
             }
-        }
-        vars.extend(std::env::vars().filter(|(k, _)| k.starts_with("LOTTERY_")));
+            None => env,
+        };
         Self::from_map(&vars)
     }
 
@@ -388,6 +385,51 @@ fn limit_settings(
     })
 }
 
+/// The settings of a config file under the environment's. The file holds
+/// `KEY=value` lines; lines after a `[dev]` or `[prod]` header apply only
+/// in that profile (the profile comes from the environment, else from the
+/// file's lines before any header, else dev). Precedence, lowest first:
+/// the file's common lines, its profile's section, the environment.
+pub fn layer(file: &str, env: HashMap<String, String>) -> Result<HashMap<String, String>, String> {
+    let mut common = HashMap::new();
+    let mut sections: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut section: Option<String> = None;
+    for line in file.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            if name != "dev" && name != "prod" {
+                return Err(format!(
+                    "unknown section [{name}]: sections are [dev] and [prod]"
+                ));
+            }
+            section = Some(name.to_string());
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("expected KEY=value or [dev]/[prod], got {line:?}"))?;
+        let (k, v) = (k.trim().to_string(), v.trim().to_string());
+        if k == "LOTTERY_PROFILE" && section.is_some() {
+            return Err("LOTTERY_PROFILE belongs before any section".into());
+        }
+        match &section {
+            Some(name) => sections.entry(name.clone()).or_default().insert(k, v),
+            None => common.insert(k, v),
+        };
+    }
+    let profile = env
+        .get("LOTTERY_PROFILE")
+        .or(common.get("LOTTERY_PROFILE"))
+        .cloned()
+        .unwrap_or_else(|| "dev".into());
+    let mut vars = common;
+    vars.extend(sections.remove(&profile).unwrap_or_default());
+    vars.extend(env);
+    Ok(vars)
+}
+
 /// A comma-separated list (blanks dropped).
 fn list(value: &Option<String>) -> Vec<String> {
     value
@@ -484,6 +526,48 @@ mod tests {
         assert_eq!(c.database_url.expose(), "sqlite://lottery.db");
         assert!(c.redis_url.is_none());
         assert!(c.dev_login_enabled());
+    }
+
+    #[test]
+    fn a_config_file_holds_profile_defaults_and_the_environment_wins() {
+        let file = "
+            # shared by both profiles
+            LOTTERY_DB_POOL_SIZE=8
+            LOTTERY_LOG_FORMAT=text
+            [dev]
+            LOTTERY_LIMIT_USER=off
+            [prod]
+            LOTTERY_LOG_FORMAT=json
+            LOTTERY_DB_POOL_SIZE=32
+            LOTTERY_WECHAT_APPID=wx1
+            LOTTERY_WECHAT_SECRET=s
+        ";
+        let dev = Config::from_map(&layer(file, map(&[])).unwrap()).unwrap();
+        assert_eq!(dev.db_pool_size, 8);
+        assert_eq!(dev.limits.user, None, "the dev section applies");
+        assert_eq!(dev.log_format, LogFormat::Text);
+        let prod = layer(file, map(&[("LOTTERY_PROFILE", "prod")])).unwrap();
+        let prod = Config::from_map(&prod).unwrap();
+        assert_eq!((prod.db_pool_size, prod.log_format), (32, LogFormat::Json));
+        assert!(prod.limits.user.is_some(), "the dev section does not");
+        // The environment beats the file's section and its common lines.
+        let env = map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_DB_POOL_SIZE", "4"),
+            ("LOTTERY_LOG_FORMAT", "text"),
+        ]);
+        let mixed = Config::from_map(&layer(file, env).unwrap()).unwrap();
+        assert_eq!((mixed.db_pool_size, mixed.log_format), (4, LogFormat::Text));
+        // The file may choose the profile itself.
+        let chosen = layer(
+            "LOTTERY_PROFILE=prod\n[prod]\nLOTTERY_DB_POOL_SIZE=7",
+            map(&[]),
+        )
+        .unwrap();
+        assert_eq!(chosen["LOTTERY_DB_POOL_SIZE"], "7");
+        assert!(layer("[staging]\nA=1", map(&[])).is_err());
+        assert!(layer("[prod]\nLOTTERY_PROFILE=prod", map(&[])).is_err());
+        assert!(layer("just words", map(&[])).is_err());
     }
 
     #[test]
