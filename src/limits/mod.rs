@@ -18,6 +18,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::error::{AppError, AppResult};
 use shared::SharedCells;
+pub use shared::UNSYNCED_MAX;
 pub use spec::LimitSpec;
 
 /// Which limit refused a request (the metric's `kind` label).
@@ -149,9 +150,12 @@ impl RateLimits {
     /// the recently active keys.
     pub fn forget_quiet_keys(&self) {
         for limiter in [&self.user, &self.ip, &self.login].into_iter().flatten() {
-            if let Cells::Local(cells) = &limiter.cells {
-                cells.retain_recent();
-                cells.shrink_to_fit();
+            match &limiter.cells {
+                Cells::Local(cells) => {
+                    cells.retain_recent();
+                    cells.shrink_to_fit();
+                }
+                Cells::Shared(shared) => shared.forget_quiet_keys(),
             }
         }
     }

@@ -149,7 +149,10 @@ async fn logins_are_limited_per_address(backend: Backend) {
     }
 }
 
-/// Two instances on one Redis count one user's requests together.
+/// Two instances on one Redis count one user's requests together: a
+/// flood spread over both gets the one limit, give or take the few
+/// requests each instance lets through before it asks Redis
+/// (`UNSYNCED_MAX` per instance and window, docs/OPERATIONS.md).
 #[actix_web::test]
 #[cfg_attr(not(lottery_test_redis), ignore = "needs LOTTERY_TEST_REDIS_URL")]
 async fn two_instances_sharing_redis_enforce_one_users_limit_together() {
@@ -163,16 +166,37 @@ async fn two_instances_sharing_redis_enforce_one_users_limit_together() {
     let one = TestApp::spawn_on(database.clone(), &refs).await;
     let two = TestApp::spawn_on(database, &refs).await;
     let (token, _) = one.login("roaming").await;
-    for i in 0..10 {
+    let mut allowed = 0;
+    for i in 0..40 {
         let app = if i % 2 == 0 { &one } else { &two };
-        assert_eq!(
-            app.get("/me", Some(&token)).await.status,
-            200,
-            "request {i}"
-        );
+        let reply = app.get("/me", Some(&token)).await;
+        match reply.status.as_u16() {
+            200 => allowed += 1,
+            429 => assert_limited(&reply, "this user", 6 * (1 + 2 * 3)),
+            other => panic!("unexpected {other}"),
+        }
     }
-    assert_limited(&one.get("/me", Some(&token)).await, "this user", 6);
-    assert_limited(&two.get("/me", Some(&token)).await, "this user", 6);
+    eprintln!("{allowed} of 40 requests let through by two instances, limit 10");
+    let slack = 2 * lottery::limits::UNSYNCED_MAX as usize;
+    assert!(
+        (10..=10 + slack).contains(&allowed),
+        "{allowed} of 40 let through by two instances for a limit of 10"
+    );
+    // Alone, each instance would have let 10 through: together they hold
+    // the one limit, and both now refuse.
+    assert!(allowed < 20);
+    // Requests let through beyond the limit count: the wait is longer.
+    let longest_wait = 6 * (1 + slack as u64);
+    assert_limited(
+        &one.get("/me", Some(&token)).await,
+        "this user",
+        longest_wait,
+    );
+    assert_limited(
+        &two.get("/me", Some(&token)).await,
+        "this user",
+        longest_wait,
+    );
     let (other, _) = two.login("other").await;
     assert_eq!(one.get("/me", Some(&other)).await.status, 200);
 }
