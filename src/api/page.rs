@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::AppError;
 
@@ -13,7 +14,8 @@ pub struct PageQuery {
     pub role: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// One page of a list; `next_cursor` is null on the last page.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::draw::ALGORITHM;
 use crate::domain::event::EventStatus;
@@ -16,7 +17,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub nickname: Option<String>,
@@ -35,19 +36,19 @@ impl From<UserRow> for UserView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserRef {
     pub id: i64,
     pub nickname: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PrizeRef {
     pub id: i64,
     pub name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PrizeView {
     pub id: i64,
     pub name: String,
@@ -55,28 +56,35 @@ pub struct PrizeView {
     pub image_url: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Fairness {
+    #[schema(value_type = String)]
     pub algorithm: &'static str,
     pub seed_hash: String,
     /// Hidden until the draw: it decides the winners.
     pub seed: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MeView {
     pub joined: bool,
     pub prize: Option<PrizeRef>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventView {
     pub id: i64,
     pub title: String,
     pub description: String,
     pub creator: UserRef,
+    /// `open`, `drawing`, `drawn` or `cancelled`.
+    #[schema(value_type = String, example = "open")]
     pub status: &'static str,
+    /// `at_time`, `when_full` or `manual`.
+    #[schema(value_type = String, example = "at_time")]
     pub draw_mode: &'static str,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-12-01T12:00:00Z")]
     pub draw_at: String,
     pub max_participants: Option<i32>,
     pub participant_count: i32,
@@ -85,6 +93,7 @@ pub struct EventView {
     pub drawn_at: Option<String>,
     pub cancelled_at: Option<String>,
     pub fairness: Fairness,
+    /// The caller's participation; absent without a token.
     pub me: Option<MeView>,
 }
 

@@ -16,6 +16,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 pub const ALGORITHM: &str = "sha256-chacha20-fisher-yates-v1";
 
@@ -38,7 +39,7 @@ pub struct PrizeSlots {
     pub quantity: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub struct Award {
     pub user_id: i64,
     pub prize_id: i64,
@@ -96,7 +97,7 @@ pub fn draw(seed: &Seed, participants: &[i64], prizes: &[PrizeSlots]) -> Vec<Awa
 }
 
 /// Everything needed to re-run a draw offline: what `/fairness` publishes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FairnessRecord {
     pub algorithm: String,
     pub seed_hash: String,
@@ -108,7 +109,7 @@ pub struct FairnessRecord {
     pub winners: Vec<Award>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RecordPrize {
     pub id: i64,
     #[serde(default)]

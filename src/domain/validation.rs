@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::event::DrawMode;
 use crate::error::AppError;
@@ -20,22 +21,37 @@ pub const MAX_NICKNAME_CHARS: usize = 32;
 
 /// The body of `POST /events` as sent. Fields are optional here so that a
 /// missing one gets our message instead of the JSON parser's.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Year-end raffle", "draw_at": "2026-12-31T12:00:00Z", "draw_mode": "at_time", "prizes": [{"name": "Headphones", "quantity": 1}]}))]
 pub struct EventDraft {
+    /// Required; 1 to 64 characters.
+    #[schema(required)]
     pub title: Option<String>,
+    /// Up to 1000 characters.
     pub description: Option<String>,
+    /// Required; RFC 3339 with an offset, 1 minute to 366 days ahead, whole seconds.
+    #[schema(required)]
     pub draw_at: Option<String>,
+    /// `at_time` (default), `when_full` or `manual`.
     pub draw_mode: Option<String>,
+    /// 1 to 1000000; required for `when_full`.
     pub max_participants: Option<i64>,
+    /// Required; 1 to 20 prizes, 100000 in all.
+    #[schema(required)]
     pub prizes: Option<Vec<PrizeDraft>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrizeDraft {
+    /// Required; 1 to 32 characters.
+    #[schema(required)]
     pub name: Option<String>,
+    /// Required; 1 to 10000.
+    #[schema(required)]
     pub quantity: Option<i64>,
+    /// An https URL.
     pub image_url: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::auth::Caller;
 use crate::api::body::JsonBody;
@@ -13,14 +14,18 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
 
-#[derive(Deserialize)]
+/// `code` from `wx.login()`; with dev login on, `dev:<name>`.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(example = "dev:alice")]
     code: Option<String>,
 }
 
-#[derive(Serialize)]
-struct LoginResponse {
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The bearer token of later requests.
     token: String,
+    /// Seconds until the token expires.
     expires_in: u64,
     user: UserView,
 }
@@ -72,6 +77,15 @@ async fn identify(state: &AppState, code: &str) -> AppResult<Identity> {
     })
 }
 
+/// Exchanges a `wx.login()` code for a session token (dev login: `dev:<name>`).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "logged in", body = crate::api::openapi::Envelope<LoginResponse>),
+        (status = 401, description = "40101: WeChat refused the code", body = crate::api::openapi::ErrorEnvelope),
+        (status = 429, description = "42900: too many logins (this address, or WeChat's limit for the user)", body = crate::api::openapi::ErrorEnvelope),
+        (status = 502, description = "50200: WeChat did not answer", body = crate::api::openapi::ErrorEnvelope),
+    ))]
 pub async fn login(
     state: web::Data<AppState>,
     body: JsonBody<LoginRequest>,
@@ -96,6 +110,10 @@ pub async fn login(
     }))
 }
 
+/// Revokes the token; later use gets 40100.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 200, description = "revoked", body = crate::api::openapi::EmptyEnvelope)),
+    security(("bearer" = [])))]
 pub async fn logout(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     state.sessions.revoke(&caller.token).await?;
     Ok(ok(serde_json::Value::Null))

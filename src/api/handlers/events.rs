@@ -4,6 +4,7 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::actors::event::EventActor;
 use crate::actors::messages::{Cancel, DrawNow, Reply};
@@ -187,6 +188,14 @@ async fn finished_event(state: &AppState, record: EventRecord) -> AppResult<Fini
     Ok(FinishedEvent::new(record, participants, winners))
 }
 
+/// Creates an event; its seed is committed to by `fairness.seed_hash`.
+#[utoipa::path(post, path = "/api/v1/events", operation_id = "create_event", tag = "events",
+    request_body = EventDraft,
+    responses(
+        (status = 201, description = "created", body = crate::api::openapi::Envelope<EventView>),
+        (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -220,6 +229,14 @@ async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResu
     wechat::content::screen(tokens, fail_closed, &creator.openid, &new.title, &content).await
 }
 
+/// One event; with a token, `me` tells the caller's participation and prize.
+#[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "get_event", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "the event", body = crate::api::openapi::Envelope<EventView>),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+    ),
+    security((), ("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: MaybeCaller,
@@ -287,6 +304,16 @@ where
     Ok(ok(view(state, id, Some(user_id)).await?))
 }
 
+/// The creator cancels the event before its draw.
+#[utoipa::path(post, path = "/api/v1/events/{id}/cancel", operation_id = "cancel_event", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "cancelled", body = crate::api::openapi::Envelope<EventView>),
+        (status = 403, description = "40300: only the creator may cancel", body = crate::api::openapi::ErrorEnvelope),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 409, description = "40901: already drawing, drawn or cancelled", body = crate::api::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,
@@ -299,6 +326,16 @@ pub async fn cancel(
     .await
 }
 
+/// The creator draws a `manual` event now.
+#[utoipa::path(post, path = "/api/v1/events/{id}/draw", operation_id = "draw_event", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "drawn", body = crate::api::openapi::Envelope<EventView>),
+        (status = 403, description = "40300: only the creator may draw", body = crate::api::openapi::ErrorEnvelope),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 409, description = "40901: not a manual event, or already drawn or cancelled", body = crate::api::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
 pub async fn draw(
     state: web::Data<AppState>,
     caller: Caller,
@@ -311,14 +348,14 @@ pub async fn draw(
     .await
 }
 
-#[derive(Serialize)]
-struct Winner {
+#[derive(Serialize, ToSchema)]
+pub struct Winner {
     user: UserRef,
     prize: PrizeRef,
 }
 
-#[derive(Serialize)]
-struct Items<T> {
+#[derive(Serialize, ToSchema)]
+pub struct Items<T> {
     items: Vec<T>,
 }
 
@@ -329,6 +366,14 @@ async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
     Ok(row)
 }
 
+/// Who won what, once the event is drawn.
+#[utoipa::path(get, path = "/api/v1/events/{id}/winners", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "the winners", body = crate::api::openapi::Envelope<Items<Winner>>),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::openapi::ErrorEnvelope),
+    ))]
 pub async fn winners(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -359,6 +404,14 @@ pub async fn winners(
     Ok(ok_serialized(body))
 }
 
+/// Everything needed to re-run the draw offline (docs/FAIRNESS.md).
+#[utoipa::path(get, path = "/api/v1/events/{id}/fairness", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "the fairness record", body = crate::api::openapi::Envelope<FairnessRecord>),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::openapi::ErrorEnvelope),
+    ))]
 pub async fn fairness(
     state: web::Data<AppState>,
     path: web::Path<String>,

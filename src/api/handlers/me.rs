@@ -2,12 +2,15 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
 use crate::api::handlers::events::views;
 use crate::api::ok;
+use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
+use crate::api::views::EventView;
 use crate::api::views::UserView;
 use crate::cache::results::Published;
 use crate::domain::validation::{validate_https_url, validate_nickname};
@@ -16,18 +19,30 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::events::{Role, Selection};
 
-#[derive(Default, Deserialize)]
+/// Fields to change; absent ones stay.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// 1 to 32 characters.
     nickname: Option<String>,
+    /// An https URL of at most 512 bytes.
     avatar_url: Option<String>,
 }
 
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", tag = "me",
+    responses((status = 200, description = "the profile", body = crate::api::openapi::Envelope<UserView>)),
+    security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     let user = store::users::get(&state.db, caller.user_id).await?;
     Ok(ok(UserView::from(user)))
 }
 
+/// Changes the caller's nickname or avatar.
+#[utoipa::path(patch, path = "/api/v1/me", operation_id = "update_me", tag = "me",
+    request_body = ProfilePatch,
+    responses((status = 200, description = "the profile as changed", body = crate::api::openapi::Envelope<UserView>)),
+    security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -75,6 +90,15 @@ async fn forget_old_nickname(state: &AppState, user_id: i64, nickname: &str) -> 
     Ok(())
 }
 
+/// Events the caller created, joined or won, newest first.
+#[utoipa::path(get, path = "/api/v1/me/events", operation_id = "my_events", tag = "me",
+    params(
+        ("role" = Option<String>, Query, description = "`created` (default), `joined` or `won`"),
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "one page", body = crate::api::openapi::Envelope<Page<EventView>>)),
+    security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,
     caller: Caller,

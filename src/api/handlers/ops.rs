@@ -5,10 +5,20 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "the process runs", body = crate::api::openapi::Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// 200 when the database and the cache answer, 503 otherwise (and while
+/// shutting down).
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses(
+        (status = 200, description = "ready", body = crate::api::openapi::Readiness),
+        (status = 503, description = "a dependency does not answer, or the server is shutting down; Retry-After set", body = crate::api::openapi::Readiness),
+    ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.db.ping().await;
     let cache = state.sessions.ping().await;
@@ -27,6 +37,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Prometheus text format: HTTP, actor, draw, notice and limit figures.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

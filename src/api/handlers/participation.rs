@@ -2,11 +2,13 @@
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::actors::messages::{Join, Leave, Membership};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
 use crate::api::handlers::event_id;
+use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::views::{time, UserRef};
 use crate::api::{ok, ok_body, ok_serialized};
@@ -15,14 +17,16 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
+    /// Send me the result through a WeChat subscribe message (the
+    /// mini-program asked the user's consent first).
     notify: Option<bool>,
 }
 
-#[derive(Serialize)]
-struct MembershipView {
+#[derive(Serialize, ToSchema)]
+pub struct MembershipView {
     joined: bool,
     participant_count: usize,
 }
@@ -36,6 +40,17 @@ impl From<Membership> for MembershipView {
     }
 }
 
+/// Joins the event (idempotent; a repeat may change `notify`). Answered
+/// once stored.
+#[utoipa::path(put, path = "/api/v1/events/{id}/participants/me", operation_id = "join_event", tag = "participation",
+    params(("id" = i64, Path, description = "the event id")),
+    request_body(content = Option<JoinRequest>, description = "optional"),
+    responses(
+        (status = 200, description = "the participation as stored", body = crate::api::openapi::Envelope<MembershipView>),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 409, description = "40900: the event is closed (drawing, drawn or cancelled); 40902: the event is full", body = crate::api::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
 pub async fn join(
     state: web::Data<AppState>,
     caller: Caller,
@@ -56,6 +71,15 @@ pub async fn join(
     Ok(ok(MembershipView::from(membership)))
 }
 
+/// Leaves the event (idempotent). Answered once stored.
+#[utoipa::path(delete, path = "/api/v1/events/{id}/participants/me", operation_id = "leave_event", tag = "participation",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "the participation as stored", body = crate::api::openapi::Envelope<MembershipView>),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 409, description = "40900: the event is closed", body = crate::api::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
 pub async fn leave(
     state: web::Data<AppState>,
     caller: Caller,
@@ -70,12 +94,23 @@ pub async fn leave(
     Ok(ok(MembershipView::from(membership)))
 }
 
-#[derive(Serialize)]
-struct ParticipantView {
+#[derive(Serialize, ToSchema)]
+pub struct ParticipantView {
     user: UserRef,
     joined_at: String,
 }
 
+/// Participants in joining order.
+#[utoipa::path(get, path = "/api/v1/events/{id}/participants", operation_id = "list_participants", tag = "participation",
+    params(
+        ("id" = i64, Path, description = "the event id"),
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "one page", body = crate::api::openapi::Envelope<Page<ParticipantView>>),
+        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
