@@ -23,7 +23,9 @@ use tokio::sync::Semaphore;
 
 use super::live_page::{LivePage, HEAD_ROWS};
 use super::membership::{Change, Members, Released};
-use super::messages::{Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply, Settled};
+use super::messages::{
+    Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply, Request, Settled, Timed,
+};
 use super::notifier::NoticeBell;
 use super::registry::MissingIds;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
@@ -475,7 +477,9 @@ impl EventActor {
                     }
                 }));
             }
-            Some(Closing::Draw { .. }) => {
+            Some(Closing::Draw { because_full }) => {
+                let because_full = *because_full;
+                let draw_at = live.draw_at;
                 let started = Instant::now();
                 let (seed, prizes) = (live.seed, live.prizes.clone());
                 let participants = live.members.committed_count();
@@ -496,6 +500,14 @@ impl EventActor {
                                 metrics::counter!("lottery_draws_total").increment(1);
                                 metrics::histogram!("lottery_draw_seconds")
                                     .record(started.elapsed().as_secs_f64());
+                                // How late a draw its time started was
+                                // committed (not a full event's, nor an
+                                // early manual one).
+                                let late = Utc::now() - draw_at;
+                                if !because_full && late >= chrono::Duration::zero() {
+                                    metrics::histogram!("lottery_draw_lag_seconds")
+                                        .record(late.as_seconds_f64());
+                                }
                                 tracing::info!(event_id, participants, "event drawn");
                                 act.notices.ring();
                                 act.finished(status, creator_id, ctx);
@@ -639,6 +651,29 @@ impl Actor for EventActor {
         metrics::gauge!("lottery_event_actors").decrement(1.0);
     }
 }
+
+/// Every request from the HTTP side comes stamped: the time it waited in
+/// the mailbox is recorded, then it is handled as itself. (One impl per
+/// request: a blanket impl over `Timed<M>` sends the trait solver into
+/// `Timed<Timed<…>>`.)
+macro_rules! timed_handlers {
+    ($($request:ty),*) => {$(
+        impl Handler<Timed<$request>> for EventActor {
+            type Result = ();
+
+            fn handle(&mut self, timed: Timed<$request>, ctx: &mut Context<Self>) {
+                metrics::histogram!(
+                    "lottery_event_mailbox_wait_seconds",
+                    "message" => <$request as Request>::KIND
+                )
+                .record(timed.queued_at.elapsed().as_secs_f64());
+                <Self as Handler<$request>>::handle(self, timed.message, ctx);
+            }
+        }
+    )*};
+}
+
+timed_handlers!(Join, Leave, Cancel, DrawNow, Peek);
 
 impl Handler<Settled> for EventActor {
     type Result = bool;

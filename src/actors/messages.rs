@@ -2,6 +2,8 @@
 //! HTTP side can `try_send` and still wait for the answer, which comes only
 //! after the change is committed.
 
+use std::time::Instant;
+
 use actix::Message;
 use tokio::sync::oneshot;
 
@@ -66,3 +68,45 @@ pub struct DrawDue;
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct Settled;
+
+/// A request as it enters an actor's mailbox, stamped so the actor can
+/// report how long it waited there (`lottery_event_mailbox_wait_seconds`).
+pub struct Timed<M> {
+    pub queued_at: Instant,
+    pub message: M,
+}
+
+impl<M: Message<Result = ()>> Message for Timed<M> {
+    type Result = ();
+}
+
+impl<M> Timed<M> {
+    pub fn now(message: M) -> Self {
+        Self {
+            queued_at: Instant::now(),
+            message,
+        }
+    }
+}
+
+/// A request the HTTP side sends an event actor (stamped as `Timed`).
+pub trait Request: Message<Result = ()> {
+    /// The metric's `message` label.
+    const KIND: &'static str;
+}
+
+impl Request for Join {
+    const KIND: &'static str = "join";
+}
+impl Request for Leave {
+    const KIND: &'static str = "leave";
+}
+impl Request for Cancel {
+    const KIND: &'static str = "cancel";
+}
+impl Request for DrawNow {
+    const KIND: &'static str = "draw";
+}
+impl Request for Peek {
+    const KIND: &'static str = "peek";
+}

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 
 use super::event::EventActor;
 use super::live_page::LivePage;
-use super::messages::{DrawDue, Peek, Settled};
+use super::messages::{DrawDue, Peek, Request, Settled, Timed};
 use super::notifier::NoticeBell;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
@@ -470,8 +470,8 @@ impl Events {
     /// event already holding `capacity` requests answers 503 at once.
     pub async fn ask<M, T, F>(&self, event_id: i64, make: F) -> AppResult<T>
     where
-        M: Message<Result = ()> + Send + 'static,
-        EventActor: Handler<M>,
+        M: Request + Send + 'static,
+        EventActor: Handler<Timed<M>>,
         F: Fn(tokio::sync::oneshot::Sender<AppResult<T>>) -> M,
     {
         // One retry: an idle actor may stop between lookup and send.
@@ -484,7 +484,7 @@ impl Events {
                 ));
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
-            match entry.addr.try_send(make(tx)) {
+            match entry.addr.try_send(Timed::now(make(tx))) {
                 Ok(()) => {
                     return rx.await.unwrap_or_else(|_| {
                         Err(AppError::Unavailable(

@@ -30,7 +30,7 @@ pub struct EventDraft {
     pub title: Option<String>,
     /// Up to 1000 characters.
     pub description: Option<String>,
-    /// Required; RFC 3339 with an offset, 1 minute to 366 days ahead, whole seconds.
+    /// Required; RFC 3339 with an offset, in the future, at most 366 days ahead.
     #[schema(required)]
     pub draw_at: Option<String>,
     /// `at_time` (default), `when_full` or `manual`.

@@ -145,6 +145,17 @@ impl RateLimits {
         refuse_if_over(self.login.as_deref(), Key::Ip(ip)).await
     }
 
+    /// The Redis pool's size and state, when limits are shared.
+    pub fn pool_state(&self) -> Option<(u32, bb8::State)> {
+        [&self.user, &self.ip, &self.login]
+            .into_iter()
+            .flatten()
+            .find_map(|limiter| match &limiter.cells {
+                Cells::Shared(shared) => Some(shared.pool_state()),
+                Cells::Local(_) => None,
+            })
+    }
+
     /// Forgets in-process cells that are full again (a key that has been
     /// quiet for its burst's worth of time): memory stays proportional to
     /// the recently active keys.

@@ -104,6 +104,11 @@ impl SharedCells {
         })
     }
 
+    /// The Redis pool's size and state, for `/metrics`.
+    pub fn pool_state(&self) -> (u32, bb8::State) {
+        (self.pool.config().max_size, self.pool.state())
+    }
+
     fn shard(&self, cell: &str) -> &Mutex<HashMap<String, Local>> {
         &self.local[self.hasher.hash_one(cell) as usize % SHARDS]
     }

@@ -207,6 +207,14 @@ impl Db {
         }
     }
 
+    /// The pool's connections and checkout figures, for `/metrics`.
+    pub fn pool_state(&self) -> bb8::State {
+        match self {
+            Self::Mysql(pool) => pool.state(),
+            Self::Sqlite(pool) => pool.state(),
+        }
+    }
+
     /// A trivial round trip, for readiness.
     pub async fn ping(&self) -> crate::error::AppResult<()> {
         db_run!(self, |conn| {

@@ -5,6 +5,7 @@ use crate::helpers::{event_body, Backend, TestApp};
 
 both_backends!(
     health_readiness_metrics_and_request_ids,
+    metrics_cover_mailbox_waits_draw_lag_pools_and_the_process,
     envelope_for_unknown_routes_and_big_bodies
 );
 
@@ -158,4 +159,44 @@ async fn cors_answers_listed_origins_only() {
     );
     let res = preflight(&on, "https://evil.example.net").await.unwrap();
     assert!(!res.headers().contains_key("access-control-allow-origin"));
+}
+
+/// What ops watch beyond the HTTP figures: the time requests wait in an
+/// actor's mailbox, how late a timed draw lands, the pools, the process.
+async fn metrics_cover_mailbox_waits_draw_lag_pools_and_the_process(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, _) = app.login("watcher").await;
+    let id = app.create_event(&token, event_body(2)).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.join(&token, id).await.status, 200);
+    app.wait_status(id, "drawn", 15).await;
+    let text = app
+        .get("/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_string();
+    let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
+    for needle in [
+        "lottery_event_mailbox_wait_seconds_bucket{message=\"join\"",
+        "lottery_draw_lag_seconds_count",
+        "lottery_pool_connections{pool=\"database\",state=\"idle\"}",
+        "lottery_pool_max_connections{pool=\"database\"}",
+        "lottery_pool_waits_total{pool=\"database\"}",
+        "lottery_pool_timeouts_total{pool=\"database\"}",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "# HELP lottery_event_mailbox_wait_seconds ",
+    ] {
+        assert!(has(needle), "no {needle} in {text}");
+    }
+    if backend == Backend::Mysql && crate::helpers::redis_server().is_some() {
+        assert!(
+            has("lottery_pool_connections{pool=\"redis_sessions\""),
+            "{text}"
+        );
+    }
 }

@@ -288,8 +288,8 @@ async fn creator_order<M>(
     order: impl Fn(i64, Reply<()>) -> M,
 ) -> AppResult<HttpResponse>
 where
-    M: actix::Message<Result = ()> + Send + 'static,
-    EventActor: actix::Handler<M>,
+    M: crate::actors::messages::Request + Send + 'static,
+    EventActor: actix::Handler<crate::actors::messages::Timed<M>>,
 {
     let id = event_id(path)?;
     let user_id = caller.user_id;

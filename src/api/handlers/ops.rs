@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::state::AppState;
+use crate::telemetry::scrape::{report_pool, report_process};
 
 /// 200 while the process runs.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
@@ -41,6 +42,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    report_pool(
+        "database",
+        state.db.max_connections(),
+        &state.db.pool_state(),
+    );
+    if let Some((max, pool)) = state.sessions.pool_state() {
+        report_pool("redis_sessions", max, &pool);
+    }
+    if let Some((max, pool)) = state.limits.pool_state() {
+        report_pool("redis_limits", max, &pool);
+    }
+    report_process();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -114,6 +114,14 @@ impl SessionStore {
         }
     }
 
+    /// The Redis pool's size and state, when sessions are in Redis.
+    pub fn pool_state(&self) -> Option<(u32, bb8::State)> {
+        match self {
+            Self::InProcess(_) => None,
+            Self::Redis(redis) => Some(redis.pool_state()),
+        }
+    }
+
     /// Whether the store answers, for readiness.
     pub async fn ping(&self) -> AppResult<()> {
         match self {

@@ -117,6 +117,11 @@ impl RedisSessions {
         format!("{}logouts", self.prefix)
     }
 
+    /// The Redis pool's state and size, for `/metrics`.
+    pub fn pool_state(&self) -> (u32, bb8::State) {
+        (self.pool.config().max_size, self.pool.state())
+    }
+
     fn key(&self, token_hash: &TokenHash) -> String {
         format!("{}session:{}", self.prefix, hex::encode(token_hash))
     }

@@ -1,9 +1,12 @@
 //! Logs (tracing, filtered by RUST_LOG, as text or JSON lines) and the
 //! Prometheus recorder.
 
+pub mod catalog;
+pub mod scrape;
+
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -48,7 +51,22 @@ pub fn metrics_handle() -> PrometheusHandle {
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 ])
                 .expect("static buckets are valid")
+                // Draws may be late by minutes when the database was down.
+                .set_buckets_for_metric(
+                    Matcher::Full("lottery_draw_lag_seconds".into()),
+                    &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0],
+                )
+                .expect("static buckets are valid")
+                .set_buckets_for_metric(
+                    Matcher::Full("lottery_event_batch_size".into()),
+                    &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
+                )
+                .expect("static buckets are valid")
                 .install_recorder()
+                .map(|handle| {
+                    catalog::describe();
+                    handle
+                })
                 .expect("the metrics recorder is installed once")
         })
         .clone()

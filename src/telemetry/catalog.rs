@@ -1,0 +1,211 @@
+//! Every metric this service exports, with its help text (Prometheus
+//! `# HELP`; `promtool check metrics` wants one for each). A metric
+//! recorded without an entry here fails the catalog test.
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+
+/// (name, kind, help). Kinds: "counter", "gauge", "histogram".
+pub const METRICS: &[(&str, &str, &str)] = &[
+    (
+        "lottery_http_requests_total",
+        "counter",
+        "HTTP requests answered, by route and status",
+    ),
+    (
+        "lottery_http_request_seconds",
+        "histogram",
+        "Time to answer an HTTP request, by route",
+    ),
+    (
+        "lottery_event_actors",
+        "gauge",
+        "Event actors alive in this process",
+    ),
+    (
+        "lottery_event_actor_starts_total",
+        "counter",
+        "Event actors started (each one load of its event)",
+    ),
+    (
+        "lottery_event_actor_cap_refusals_total",
+        "counter",
+        "Requests refused 503 because LOTTERY_MAX_LIVE_EVENTS actors are live",
+    ),
+    (
+        "lottery_event_mailbox_wait_seconds",
+        "histogram",
+        "Time a request waited in its event actor's mailbox, by message",
+    ),
+    (
+        "lottery_event_mailbox_full_total",
+        "counter",
+        "Requests refused 503 because their event's queue was full",
+    ),
+    (
+        "lottery_joins_total",
+        "counter",
+        "Joins and leaves decided by event actors, by result",
+    ),
+    (
+        "lottery_event_batch_size",
+        "histogram",
+        "Changes committed per group commit",
+    ),
+    (
+        "lottery_event_batch_commit_seconds",
+        "histogram",
+        "Time to commit one group of changes",
+    ),
+    (
+        "lottery_event_batch_failures_total",
+        "counter",
+        "Group commits that failed (their requests got 503)",
+    ),
+    ("lottery_draws_total", "counter", "Events drawn"),
+    (
+        "lottery_draw_seconds",
+        "histogram",
+        "Time to write one draw (winners and status)",
+    ),
+    (
+        "lottery_draw_lag_seconds",
+        "histogram",
+        "How long after its draw_at a timed draw was committed",
+    ),
+    (
+        "lottery_draw_failures_total",
+        "counter",
+        "Draw attempts that failed and will be retried",
+    ),
+    (
+        "lottery_draws_stuck",
+        "gauge",
+        "Events whose draw failed five times in a row and is still retried",
+    ),
+    (
+        "lottery_events_cancelled_total",
+        "counter",
+        "Events cancelled by their creators",
+    ),
+    (
+        "lottery_scheduled_draws",
+        "gauge",
+        "Draws due within the next 30 s held in the timer queue",
+    ),
+    (
+        "lottery_unreadable_rows_total",
+        "counter",
+        "Rows the store could not read, by table",
+    ),
+    (
+        "lottery_draw_results_cache_total",
+        "counter",
+        "Published-results cache lookups, by kind and result",
+    ),
+    (
+        "lottery_event_views_total",
+        "counter",
+        "Event views, by where they were answered from",
+    ),
+    (
+        "lottery_notices_pending",
+        "gauge",
+        "Result notices waiting to be sent",
+    ),
+    (
+        "lottery_notices_total",
+        "counter",
+        "Result notices finished, by result and reason",
+    ),
+    (
+        "lottery_wechat_token_fetches_total",
+        "counter",
+        "WeChat access tokens fetched by this process",
+    ),
+    (
+        "lottery_rate_limited_total",
+        "counter",
+        "Requests refused 429, by limit kind",
+    ),
+    (
+        "lottery_rate_limit_errors_total",
+        "counter",
+        "Rate-limit checks let through because Redis did not answer",
+    ),
+    (
+        "lottery_pool_connections",
+        "gauge",
+        "Connections of a pool, by pool and state (in_use, idle)",
+    ),
+    ("lottery_pool_max_connections", "gauge", "A pool's size"),
+    (
+        "lottery_pool_waits_total",
+        "counter",
+        "Connection checkouts that had to wait, by pool",
+    ),
+    (
+        "lottery_pool_timeouts_total",
+        "counter",
+        "Connection checkouts that timed out, by pool",
+    ),
+];
+
+/// Registers the help texts with the recorder (once per process).
+pub fn describe() {
+    for (name, kind, help) in METRICS {
+        let unit = name.ends_with("_seconds").then_some(Unit::Seconds);
+        match (*kind, unit) {
+            ("counter", _) => describe_counter!(*name, *help),
+            ("gauge", _) => describe_gauge!(*name, *help),
+            (_, Some(unit)) => describe_histogram!(*name, unit, *help),
+            _ => describe_histogram!(*name, *help),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::METRICS;
+
+    /// Every metric the code records is described here, once, with a name
+    /// Prometheus' conventions accept.
+    #[test]
+    fn every_recorded_metric_is_described() {
+        let sources = [
+            include_str!("../actors/event.rs"),
+            include_str!("../actors/notifier.rs"),
+            include_str!("../actors/registry.rs"),
+            include_str!("../api/handlers/events.rs"),
+            include_str!("../api/middleware.rs"),
+            include_str!("../cache/results.rs"),
+            include_str!("../limits/mod.rs"),
+            include_str!("../limits/shared.rs"),
+            include_str!("../store/mod.rs"),
+            include_str!("../wechat/token.rs"),
+            include_str!("scrape.rs"),
+        ];
+        let described: Vec<&str> = METRICS.iter().map(|(name, _, _)| *name).collect();
+        for source in sources {
+            for name in source.split('"').filter(|s| {
+                s.starts_with("lottery_") && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            }) {
+                assert!(
+                    described.contains(&name),
+                    "{name} has no help text in the catalog"
+                );
+            }
+        }
+        for (name, kind, _) in METRICS {
+            assert_eq!(
+                described.iter().filter(|n| *n == name).count(),
+                1,
+                "{name} twice"
+            );
+            assert_eq!(
+                *kind == "counter",
+                name.ends_with("_total"),
+                "{name}: counters end in _total"
+            );
+        }
+    }
+}
