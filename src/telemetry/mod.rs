@@ -63,10 +63,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 )
                 .expect("static buckets are valid")
                 .install_recorder()
-                .map(|handle| {
-                    catalog::describe();
-                    handle
-                })
+                .inspect(|_| catalog::describe())
                 .expect("the metrics recorder is installed once")
         })
         .clone()
