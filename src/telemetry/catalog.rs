@@ -133,6 +133,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Rate-limit checks let through because Redis did not answer",
     ),
     (
+        "lottery_dependency_up",
+        "gauge",
+        "1 when a dependency (database, cache) answered at the last scrape, else 0",
+    ),
+    (
+        "lottery_shutting_down",
+        "gauge",
+        "1 once a graceful shutdown has begun",
+    ),
+    (
         "lottery_pool_connections",
         "gauge",
         "Connections of a pool, by pool and state (in_use, idle)",
@@ -206,6 +216,30 @@ mod tests {
                 name.ends_with("_total"),
                 "{name}: counters end in _total"
             );
+        }
+    }
+
+    /// The alert rules and the dashboard (docs/ops) use only metrics that
+    /// exist, so a renamed metric cannot silently blind them.
+    #[test]
+    fn alerts_and_the_dashboard_name_only_real_metrics() {
+        let dashboard = include_str!("../../docs/ops/dashboard.json");
+        let parsed: serde_json::Value = serde_json::from_str(dashboard).expect("valid JSON");
+        assert!(parsed["panels"].as_array().is_some_and(|p| p.len() >= 10));
+        let alerts = include_str!("../../docs/ops/alerts.yml");
+        let described: Vec<&str> = METRICS.iter().map(|(name, _, _)| *name).collect();
+        for text in [dashboard, alerts] {
+            let names = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("lottery_"));
+            for name in names {
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .filter(|base| described.contains(base))
+                    .unwrap_or(name);
+                assert!(described.contains(&base), "{name} is not a metric of ours");
+            }
         }
     }
 }

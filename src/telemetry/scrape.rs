@@ -22,6 +22,14 @@ pub fn report_pool(pool: &'static str, max: u32, state: &PoolState) {
         .absolute(state.statistics.get_timed_out);
 }
 
+/// Publishes what `/readyz` would answer.
+pub fn report_readiness(database: bool, cache: bool, shutting_down: bool) {
+    let up = |ok: bool| if ok { 1.0 } else { 0.0 };
+    metrics::gauge!("lottery_dependency_up", "dependency" => "database").set(up(database));
+    metrics::gauge!("lottery_dependency_up", "dependency" => "cache").set(up(cache));
+    metrics::gauge!("lottery_shutting_down").set(up(shutting_down));
+}
+
 /// Publishes the process figures.
 pub fn report_process() {
     static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();

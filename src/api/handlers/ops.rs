@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::state::AppState;
-use crate::telemetry::scrape::{report_pool, report_process};
+use crate::telemetry::scrape::{report_pool, report_process, report_readiness};
 
 /// 200 while the process runs.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
@@ -54,6 +54,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         report_pool("redis_limits", max, &pool);
     }
     report_process();
+    // Readiness as a figure, so an alert needs no probe of its own.
+    let (database, cache) = futures::join!(state.db.ping(), state.sessions.ping());
+    report_readiness(database.is_ok(), cache.is_ok(), state.draining.is_on());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
