@@ -286,12 +286,36 @@ pub async fn mixed(args: &Args) -> Result<Report, String> {
 
 /// K events all due at the same second, each with participants: how long
 /// until the last is drawn.
+/// Events one storm user creates or joins at most.
+const ACTIONS_PER_USER: usize = 20;
+
+/// The i-th join of a storm: (event index, user index). Event e's
+/// participants are users e·per_event … e·per_event + per_event − 1 (mod
+/// users), distinct as there are at least per_event users.
+fn storm_pair(i: usize, per_event: usize, users: usize) -> (usize, usize) {
+    let (event, k) = (i / per_event, i % per_event);
+    (event, (event * per_event + k) % users)
+}
+
 pub async fn draw_storm(args: &Args) -> Result<(), String> {
     let api = Api::new(&args.base, args.concurrency);
     let tag = run_tag();
     let per_event = args.per_event.max(1);
-    let users = login_many(args, &format!("storm_{tag}"), per_event).await?;
-    let owners = login_many(args, &format!("storm_owner_{tag}"), args.concurrency).await?;
+    // Many people, each doing what a person does: nobody creates or joins
+    // more than ACTIONS_PER_USER events, far inside the per-user rate limit.
+    let people = |actions: usize| actions.div_ceil(ACTIONS_PER_USER);
+    let users = login_many(
+        args,
+        &format!("storm_{tag}"),
+        per_event.max(people(args.events * per_event)),
+    )
+    .await?;
+    let owners = login_many(
+        args,
+        &format!("storm_owner_{tag}"),
+        args.concurrency.max(people(args.events)),
+    )
+    .await?;
     // Whole seconds: every event gets exactly this draw_at.
     let due = (chrono::Utc::now() + chrono::Duration::seconds(args.lead as i64)).trunc_subsecs(0);
     let due_text = due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -331,19 +355,16 @@ pub async fn draw_storm(args: &Args) -> Result<(), String> {
         args.lead,
         Some(pairs),
         async move |i, conn: &mut Conn| {
-            conn.join(&u[i % u.len()].0, e[i / u.len()], false)
-                .await?
-                .ok()
+            let (event, user) = storm_pair(i, per_event, u.len());
+            conn.join(&u[user].0, e[event], false).await?.ok()
         },
     )
     .await;
     joins.print();
     let mut acked: HashMap<i64, HashSet<i64>> = HashMap::new();
     for &i in &joins.succeeded {
-        acked
-            .entry(ids[i / users.len()])
-            .or_default()
-            .insert(users[i % users.len()].1);
+        let (event, user) = storm_pair(i, per_event, users.len());
+        acked.entry(ids[event]).or_default().insert(users[user].1);
     }
     let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
     eprintln!(
