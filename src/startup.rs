@@ -169,6 +169,8 @@ impl Application {
             Some(Signing::new(&keys, Nonces::new(redis)?))
         };
         let cors_origins = config.cors_origins.clone();
+        let signing_on = signing.is_some();
+        let by_address = config.limits.ip.is_some() || config.limits.login.is_some();
         let limits = RateLimits::new(
             &config.limits,
             config
@@ -202,8 +204,16 @@ impl Application {
             hosts.host_on_this_thread();
             App::new()
                 .app_data(state.clone())
-                .wrap(from_fn(api::signing::verify_signature))
-                .wrap(from_fn(api::limits::limit_by_address))
+                // Each layer costs every request a boxed future: the
+                // optional ones are in the chain only when configured.
+                .wrap(Condition::new(
+                    signing_on,
+                    from_fn(api::signing::verify_signature),
+                ))
+                .wrap(Condition::new(
+                    by_address,
+                    from_fn(api::limits::limit_by_address),
+                ))
                 .wrap(from_fn(api::middleware::request_context))
                 // Outermost: a browser's preflight is answered before any
                 // limit or signature applies.

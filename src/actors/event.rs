@@ -662,10 +662,14 @@ macro_rules! timed_handlers {
             type Result = ();
 
             fn handle(&mut self, timed: Timed<$request>, ctx: &mut Context<Self>) {
-                metrics::histogram!(
-                    "lottery_event_mailbox_wait_seconds",
-                    "message" => <$request as Request>::KIND
-                )
+                // The handle is looked up once, not on every join.
+                static WAIT: std::sync::OnceLock<metrics::Histogram> = std::sync::OnceLock::new();
+                WAIT.get_or_init(|| {
+                    metrics::histogram!(
+                        "lottery_event_mailbox_wait_seconds",
+                        "message" => <$request as Request>::KIND
+                    )
+                })
                 .record(timed.queued_at.elapsed().as_secs_f64());
                 <Self as Handler<$request>>::handle(self, timed.message, ctx);
             }
