@@ -38,6 +38,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// How long a scrape waits for the dependencies' answers.
+const SCRAPE_PING_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Prometheus text format: HTTP, actor, draw, notice and limit figures.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
@@ -54,9 +57,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         report_pool("redis_limits", max, &pool);
     }
     report_process();
-    // Readiness as a figure, so an alert needs no probe of its own.
-    let (database, cache) = futures::join!(state.db.ping(), state.sessions.ping());
-    report_readiness(database.is_ok(), cache.is_ok(), state.draining.is_on());
+    // Readiness as a figure, so an alert needs no probe of its own; a
+    // dependency that hangs counts as down rather than stalling the scrape.
+    let pings = futures::future::join(state.db.ping(), state.sessions.ping());
+    let (database, cache) = match tokio::time::timeout(SCRAPE_PING_WITHIN, pings).await {
+        Ok((database, cache)) => (database.is_ok(), cache.is_ok()),
+        Err(_) => (false, false),
+    };
+    report_readiness(database, cache, state.draining.is_on());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
