@@ -343,6 +343,14 @@ impl Config {
         Ok(config)
     }
 
+    /// Redis's URL and this deployment's key prefix, when Redis is
+    /// configured: what every Redis-backed store is built from.
+    pub fn redis(&self) -> Option<(&str, &str)> {
+        self.redis_url
+            .as_ref()
+            .map(|url| (url.expose(), self.redis_prefix.as_str()))
+    }
+
     /// Whether content passes WeChat's check before it is published.
     pub fn content_check_enabled(&self) -> bool {
         self.wechat_appid.is_some() && self.wechat_secret.is_some()

@@ -91,20 +91,18 @@ impl Application {
             config.db_lock_timeout,
         )
         .await?;
-        let sessions = match &config.redis_url {
-            Some(url) => SessionStore::redis(
-                url.expose(),
-                &config.redis_prefix,
-                config.session_ttl,
-                config.session_cache_ttl,
-            )?,
+        let redis = config.redis();
+        let sessions = match redis {
+            Some((url, prefix)) => {
+                SessionStore::redis(url, prefix, config.session_ttl, config.session_cache_ttl)?
+            }
             None => SessionStore::in_process(config.session_ttl),
         };
         let wechat = WechatClient::from_config(&config)?;
         let tokens = match &wechat {
             Some(api) => {
-                let shared = match &config.redis_url {
-                    Some(url) => Some(SharedToken::new(url.expose(), &config.redis_prefix)?),
+                let shared = match redis {
+                    Some((url, prefix)) => Some(SharedToken::new(url, prefix)?),
                     None => None,
                 };
                 Some(Arc::new(AccessTokens::new(api.clone(), shared)))
@@ -130,10 +128,6 @@ impl Application {
         );
         let notifier = match (&config.notices, &tokens) {
             (Some(settings), Some(tokens)) => {
-                let redis = config
-                    .redis_url
-                    .as_ref()
-                    .map(|url| (url.expose(), config.redis_prefix.as_str()));
                 let rate = SendRate::new(settings.rate, redis)?;
                 tracing::info!(rate = settings.rate, "result notices on");
                 Some(
@@ -153,31 +147,16 @@ impl Application {
             }
         };
         let draining = Draining::default();
-        let redis = config
-            .redis_url
-            .as_ref()
-            .map(|url| (url.expose(), config.redis_prefix.as_str()));
         let signing = if config.signing_keys.is_empty() {
             None
         } else {
-            let keys: Vec<String> = config
-                .signing_keys
-                .iter()
-                .map(|k| k.expose().to_string())
-                .collect();
-            tracing::info!(keys = keys.len(), "request signing on");
-            Some(Signing::new(&keys, Nonces::new(redis)?))
+            tracing::info!(keys = config.signing_keys.len(), "request signing on");
+            Some(Signing::new(&config.signing_keys, Nonces::new(redis)?))
         };
         let cors_origins = config.cors_origins.clone();
         let signing_on = signing.is_some();
         let by_address = config.limits.ip.is_some() || config.limits.login.is_some();
-        let limits = RateLimits::new(
-            &config.limits,
-            config
-                .redis_url
-                .as_ref()
-                .map(|url| (url.expose(), config.redis_prefix.as_str())),
-        )?;
+        let limits = RateLimits::new(&config.limits, redis)?;
         forget_quiet_keys_now_and_then(limits.clone());
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;

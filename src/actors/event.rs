@@ -689,17 +689,12 @@ impl Handler<Settled> for EventActor {
                 if live.quiet() {
                     return true;
                 }
-                // A draw or cancel asked for is carried out; a count behind
-                // is written now rather than at the next tick.
-                let count_only = live.closing.is_none()
-                    && !live.members.is_flushing()
-                    && !live.members.has_queued()
-                    && !live.finishing;
-                if count_only {
-                    self.write_count(ctx);
-                } else {
-                    self.advance(ctx);
-                }
+                // What is queued is committed, a draw or cancel asked for is
+                // carried out, and a count behind is written now rather
+                // than at the next tick (each a no-op while another write
+                // is in flight).
+                self.advance(ctx);
+                self.write_count(ctx);
                 false
             }
             Phase::Unavailable | Phase::Missing | Phase::Finished { .. } => true,

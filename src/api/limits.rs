@@ -7,8 +7,9 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header::HeaderName, Method};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, ResponseError};
+use actix_web::{web, Error};
 
+use super::middleware::pass_or_refuse;
 use crate::limits::client_ip::client_ip;
 use crate::state::AppState;
 
@@ -19,35 +20,21 @@ pub async fn limit_by_address(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(state), Some(peer)) = (state, req.peer_addr()) else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    };
-    if !req.path().starts_with("/api/") {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    }
-    let forwarded = req
-        .headers()
-        .get(&X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok());
-    let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
-    let mut verdict = state.limits.check_ip(ip).await;
-    if verdict.is_ok() && req.method() == Method::POST && req.path() == "/api/v1/auth/login" {
-        verdict = state.limits.check_login(ip).await;
-    }
-    match verdict {
-        Ok(()) => next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body),
-        Err(err) => {
-            let (http_req, _) = req.into_parts();
-            Ok(ServiceResponse::new(http_req, err.error_response()).map_into_right_body())
+    let verdict = match (state, req.peer_addr()) {
+        (Some(state), Some(peer)) if req.path().starts_with("/api/") => {
+            let forwarded = req
+                .headers()
+                .get(&X_FORWARDED_FOR)
+                .and_then(|v| v.to_str().ok());
+            let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
+            let mut verdict = state.limits.check_ip(ip).await;
+            if verdict.is_ok() && req.method() == Method::POST && req.path() == "/api/v1/auth/login"
+            {
+                verdict = state.limits.check_login(ip).await;
+            }
+            verdict
         }
-    }
+        _ => Ok(()),
+    };
+    pass_or_refuse(req, next, verdict).await
 }

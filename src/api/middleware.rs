@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use actix_web::http::ConnectionType;
@@ -55,6 +55,28 @@ fn new_request_id() -> String {
     let mut raw = [0u8; 8];
     rand::rng().fill_bytes(&mut raw);
     hex::encode(raw)
+}
+
+/// A refusal in the contract's envelope: the request goes no further.
+pub fn refusal<B>(req: ServiceRequest, err: &AppError) -> ServiceResponse<EitherBody<B>> {
+    let (http_req, _) = req.into_parts();
+    ServiceResponse::new(http_req, err.error_response()).map_into_right_body()
+}
+
+/// A guard middleware's end: the request goes on when `verdict` is Ok,
+/// else it is refused.
+pub async fn pass_or_refuse<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    verdict: Result<(), AppError>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    match verdict {
+        Ok(()) => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+        Err(err) => Ok(refusal(req, &err)),
+    }
 }
 
 /// Echoes a sane client request id (or makes one), logs within a span that
@@ -109,8 +131,7 @@ pub async fn request_context(
         None
     };
     let mut res = if let Some(err) = refuse {
-        let (http_req, _) = req.into_parts();
-        ServiceResponse::new(http_req, err.error_response()).map_into_right_body()
+        refusal(req, &err)
     } else {
         next.call(req)
             .instrument(span.clone())

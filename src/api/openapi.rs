@@ -152,10 +152,7 @@ impl Modify for CommonErrors {
             )
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/")
-                || path.starts_with("/api/v1/openapi")
-                || path.ends_with("/docs")
-            {
+            if !path.starts_with("/api/") || DOCUMENT_PATHS.contains(&path.as_str()) {
                 continue;
             }
             let operations = [
@@ -188,6 +185,10 @@ impl Modify for CommonErrors {
         }
     }
 }
+
+/// The paths that serve this document: not API operations, and readable
+/// unsigned.
+pub const DOCUMENT_PATHS: [&str; 2] = ["/api/v1/openapi.json", "/api/v1/docs"];
 
 /// The document as served, built once.
 pub fn document() -> &'static str {

@@ -9,16 +9,16 @@ use std::time::Duration;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage, ResponseError};
+use actix_web::{web, Error, HttpMessage};
 
 use super::body::read_limited;
+use super::middleware::pass_or_refuse;
+use super::openapi::DOCUMENT_PATHS;
 use super::signature::{self, Refusal, Signed, MAX_SKEW_SECS};
 use crate::cache::nonces::Nonces;
+use crate::config::Secret;
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// Paths anyone may read unsigned: the API's description.
-const UNSIGNED: &[&str] = &["/api/v1/openapi.json", "/api/v1/docs"];
 
 pub struct Signing {
     keys: Vec<Vec<u8>>,
@@ -26,9 +26,12 @@ pub struct Signing {
 }
 
 impl Signing {
-    pub fn new(keys: &[String], nonces: Nonces) -> Arc<Self> {
+    pub fn new(keys: &[Secret], nonces: Nonces) -> Arc<Self> {
         Arc::new(Self {
-            keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+            keys: keys
+                .iter()
+                .map(|k| k.expose().as_bytes().to_vec())
+                .collect(),
             nonces,
         })
     }
@@ -41,23 +44,12 @@ pub async fn verify_signature(
     let signing = req
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.signing.clone());
-    let applies = req.path().starts_with("/api/") && !UNSIGNED.contains(&req.path());
-    let Some(signing) = signing.filter(|_| applies) else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
+    let applies = req.path().starts_with("/api/") && !DOCUMENT_PATHS.contains(&req.path());
+    let verdict = match signing.filter(|_| applies) {
+        Some(signing) => check(&signing, &mut req).await,
+        None => Ok(()),
     };
-    match check(&signing, &mut req).await {
-        Ok(()) => next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body),
-        Err(err) => {
-            let (http_req, _) = req.into_parts();
-            Ok(ServiceResponse::new(http_req, err.error_response()).map_into_right_body())
-        }
-    }
+    pass_or_refuse(req, next, verdict).await
 }
 
 async fn check(signing: &Signing, req: &mut ServiceRequest) -> Result<(), AppError> {

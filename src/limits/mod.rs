@@ -124,15 +124,6 @@ impl RateLimits {
         })
     }
 
-    /// No limits at all.
-    pub fn off() -> Self {
-        Self {
-            user: None,
-            ip: None,
-            login: None,
-        }
-    }
-
     pub async fn check_user(&self, user_id: i64) -> AppResult<()> {
         refuse_if_over(self.user.as_deref(), Key::User(user_id)).await
     }

@@ -21,21 +21,27 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "a dependency does not answer, or the server is shutting down; Retry-After set", body = crate::api::openapi::Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.db.ping().await;
-    let cache = state.sessions.ping().await;
+    let (database, cache) = dependencies_answer(&state).await;
     let shutting_down = state.draining.is_on();
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = json!({
-        "database": if database.is_ok() { "ok" } else { "unavailable" },
-        "cache": if cache.is_ok() { "ok" } else { "unavailable" },
+        "database": word(database),
+        "cache": word(cache),
         "shutting_down": shutting_down,
     });
-    if database.is_ok() && cache.is_ok() && !shutting_down {
+    if database && cache && !shutting_down {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))
             .json(body)
     }
+}
+
+/// Whether the database and the cache answer (asked together).
+async fn dependencies_answer(state: &AppState) -> (bool, bool) {
+    let (database, cache) = futures::join!(state.db.ping(), state.sessions.ping());
+    (database.is_ok(), cache.is_ok())
 }
 
 /// How long a scrape waits for the dependencies' answers.
@@ -59,11 +65,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     report_process();
     // Readiness as a figure, so an alert needs no probe of its own; a
     // dependency that hangs counts as down rather than stalling the scrape.
-    let pings = futures::future::join(state.db.ping(), state.sessions.ping());
-    let (database, cache) = match tokio::time::timeout(SCRAPE_PING_WITHIN, pings).await {
-        Ok((database, cache)) => (database.is_ok(), cache.is_ok()),
-        Err(_) => (false, false),
-    };
+    let (database, cache) = tokio::time::timeout(SCRAPE_PING_WITHIN, dependencies_answer(&state))
+        .await
+        .unwrap_or((false, false));
     report_readiness(database, cache, state.draining.is_on());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
