@@ -4,26 +4,15 @@
 //! among them. Its own test binary, because it installs the process-wide
 //! log subscriber.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use lottery::config::{Config, LogFormat};
-use lottery::startup::Application;
 use serde_json::{json, Value};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/log_capture.rs"]
+mod log_capture;
+#[path = "support/post_json.rs"]
+mod post_json;
+use log_capture::{settings, start, Capture};
+use post_json::post_json;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -35,53 +24,22 @@ async fn json_lines_carry_request_user_event_and_trace_ids() {
     let writer = capture.clone();
     lottery::telemetry::init_tracing_to(LogFormat::Json, move || writer.clone());
 
-    let vars: HashMap<String, String> = [
-        ("LOTTERY_BIND", "127.0.0.1:0".to_string()),
-        (
-            "LOTTERY_DATABASE_URL",
-            format!(
-                "sqlite://{}/logs-{}.db",
-                std::env::temp_dir().display(),
-                rand::random::<u64>()
-            ),
-        ),
-        ("LOTTERY_LOG_FORMAT", "json".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let vars = settings("logs", &[("LOTTERY_LOG_FORMAT", "json")]);
     let config = Config::from_map(&vars).unwrap();
     assert_eq!(config.log_format, LogFormat::Json);
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://127.0.0.1:{}/api/v1", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let base = format!("{}/api/v1", start(config).await);
     let http = reqwest::Client::new();
 
-    let login: Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"code": "dev:logger"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = json!({"code": "dev:logger"});
+    let login = post_json(&http, format!("{base}/auth/login"), None, &code).await;
     let token = login["data"]["token"].as_str().unwrap().to_string();
     let user_id = login["data"]["user"]["id"].as_i64().unwrap();
-    let created: Value = http
-        .post(format!("{base}/events"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "title": "logs", "draw_mode": "manual",
-            "draw_at": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
-            "prizes": [{"name": "p", "quantity": 1}]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let event = json!({
+        "title": "logs", "draw_mode": "manual",
+        "draw_at": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+        "prizes": [{"name": "p", "quantity": 1}]
+    });
+    let created = post_json(&http, format!("{base}/events"), Some(&token), &event).await;
     let event_id = created["data"]["id"].as_i64().unwrap();
     let joined = http
         .put(format!("{base}/events/{event_id}/participants/me"))

@@ -3,59 +3,31 @@
 //! neither the session_key, the app secret nor the access token. Its own
 //! test binary, because it installs the process-wide log subscriber.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use lottery::config::Config;
-use lottery::startup::Application;
 use serde_json::json;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[path = "support/log_capture.rs"]
+mod log_capture;
+use log_capture::{settings, start, Capture};
 
 const SECRET: &str = "app-secret-Zq81xL";
 const SESSION_KEY: &str = "session-key-Wm47pR";
 const ACCESS_TOKEN: &str = "access-token-Jf93kD";
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn app(api_base: &str) -> String {
-    let vars: HashMap<String, String> = [
-        ("LOTTERY_BIND", "127.0.0.1:0".to_string()),
-        (
-            "LOTTERY_DATABASE_URL",
-            format!(
-                "sqlite://{}/secrets-{}.db",
-                std::env::temp_dir().display(),
-                rand::random::<u64>()
-            ),
-        ),
-        ("LOTTERY_WECHAT_APPID", "wx_log_test".to_string()),
-        ("LOTTERY_WECHAT_SECRET", SECRET.to_string()),
-        ("LOTTERY_WECHAT_API_BASE", api_base.to_string()),
-        ("LOTTERY_WECHAT_TIMEOUT_MS", "1000".to_string()),
-        ("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "tmpl".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let app = Application::build(Config::from_map(&vars).unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
-    base
+    let vars = settings(
+        "secrets",
+        &[
+            ("LOTTERY_WECHAT_APPID", "wx_log_test"),
+            ("LOTTERY_WECHAT_SECRET", SECRET),
+            ("LOTTERY_WECHAT_API_BASE", api_base),
+            ("LOTTERY_WECHAT_TIMEOUT_MS", "1000"),
+            ("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "tmpl"),
+        ],
+    );
+    start(Config::from_map(&vars).unwrap()).await
 }
 
 #[actix_web::test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{
-    event_body, fresh_database, redis_settings, required_redis, Backend, TestApp,
+    event_body, fresh_database, redis_settings, required_redis, setting_refs, Backend, TestApp,
 };
 use crate::wechat_mock::{login, WechatMock};
 
@@ -121,10 +121,7 @@ async fn instances_sharing_redis_fetch_the_token_once() {
     // A 2 s token is due for refresh after 1 s.
     mock.token_lifetime(2);
     let redis = redis_settings(&required_redis());
-    let shared: Vec<(&str, &str)> = redis
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let shared = setting_refs(&redis);
     let a = mock.app(&fresh_database(Backend::Sqlite), &shared).await;
     let b = mock.app(&fresh_database(Backend::Sqlite), &shared).await;
     let (token_a, _) = login(&a, "author_a").await;

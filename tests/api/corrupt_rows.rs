@@ -86,12 +86,9 @@ async fn an_unreadable_event_row_stops_nothing_else(backend: Backend) {
     // The schedule read the broken row and still drew the due event.
     app.wait_status(due, "drawn", 20).await;
     check_the_rest(&app, &owner, &user, &[due, healthy], bad_time).await;
-    let metrics = app.get("/metrics", None).await;
     assert!(
-        metrics
-            .body
-            .as_str()
-            .unwrap()
+        app.metrics_text()
+            .await
             .contains("lottery_unreadable_rows_total"),
         "skipped rows are counted"
     );

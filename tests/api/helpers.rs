@@ -65,6 +65,23 @@ pub fn redis_settings(url: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// Owned settings (as `redis_settings` gives them) as `spawn_on` takes them.
+pub fn setting_refs(vars: &[(String, String)]) -> Vec<(&str, &str)> {
+    vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Two instances on one fresh SQLite database and one Redis key prefix,
+/// both with `extra` settings.
+pub async fn two_sharing_redis(extra: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let database = fresh_database(Backend::Sqlite);
+    let redis = redis_settings(&required_redis());
+    let mut settings = setting_refs(&redis);
+    settings.extend_from_slice(extra);
+    let one = TestApp::spawn_on(database.clone(), &settings).await;
+    let two = TestApp::spawn_on(database, &settings).await;
+    (one, two)
+}
+
 /// A database URL no other test uses.
 pub fn fresh_database(backend: Backend) -> String {
     let tag: u64 = rand::rng().random();
@@ -225,6 +242,13 @@ impl TestApp {
             body,
             headers,
         }
+    }
+
+    /// `GET /metrics`, as text.
+    pub async fn metrics_text(&self) -> String {
+        let reply = self.get("/metrics", None).await;
+        assert_eq!(reply.status, 200);
+        reply.body.as_str().expect("metrics are text").to_string()
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {

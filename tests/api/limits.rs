@@ -5,9 +5,7 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{
-    event_body, fresh_database, redis_settings, required_redis, Backend, Reply, TestApp,
-};
+use crate::helpers::{event_body, fresh_database, two_sharing_redis, Backend, Reply, TestApp};
 
 both_backends!(
     one_user_flooding_is_limited_and_another_is_not,
@@ -66,12 +64,9 @@ async fn one_user_flooding_is_limited_and_another_is_not(backend: Backend) {
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(app.get(path, None).await.status, 200, "{path}");
     }
-    let metrics = app.get("/metrics", None).await;
     assert!(
-        metrics
-            .body
-            .as_str()
-            .unwrap()
+        app.metrics_text()
+            .await
             .contains("lottery_rate_limited_total{kind=\"user\"}"),
         "refusals are counted"
     );
@@ -156,15 +151,7 @@ async fn logins_are_limited_per_address(backend: Backend) {
 #[actix_web::test]
 #[cfg_attr(not(lottery_test_redis), ignore = "needs LOTTERY_TEST_REDIS_URL")]
 async fn two_instances_sharing_redis_enforce_one_users_limit_together() {
-    let database = fresh_database(Backend::Sqlite);
-    let mut settings: Vec<(String, String)> = redis_settings(&required_redis());
-    settings.push(("LOTTERY_LIMIT_USER".into(), TEN_A_MINUTE.into()));
-    let refs: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let one = TestApp::spawn_on(database.clone(), &refs).await;
-    let two = TestApp::spawn_on(database, &refs).await;
+    let (one, two) = two_sharing_redis(&[("LOTTERY_LIMIT_USER", TEN_A_MINUTE)]).await;
     let (token, _) = one.login("roaming").await;
     let mut allowed = 0;
     for i in 0..40 {

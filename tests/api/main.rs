@@ -14,6 +14,8 @@ mod limits;
 mod notices;
 mod ops;
 mod participation;
+#[path = "../support/post_json.rs"]
+mod post_json;
 mod restart;
 mod sessions;
 mod shutdown;

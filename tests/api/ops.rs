@@ -21,8 +21,7 @@ async fn health_readiness_metrics_and_request_ids(backend: Backend) {
         .as_i64()
         .unwrap();
     assert_eq!(app.join(&token, id).await.status, 200);
-    let metrics = app.get("/metrics", None).await;
-    let text = metrics.body.as_str().unwrap().to_string();
+    let text = app.metrics_text().await;
     assert!(text.contains("lottery_event_actors"), "{text}");
     assert!(text.contains("lottery_joins_total"), "{text}");
     assert!(
@@ -171,13 +170,7 @@ async fn metrics_cover_mailbox_waits_draw_lag_pools_and_the_process(backend: Bac
         .unwrap();
     assert_eq!(app.join(&token, id).await.status, 200);
     app.wait_status(id, "drawn", 15).await;
-    let text = app
-        .get("/metrics", None)
-        .await
-        .body
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = app.metrics_text().await;
     let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
     for needle in [
         "lottery_event_mailbox_wait_seconds_bucket{message=\"join\"",

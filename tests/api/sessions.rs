@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::Digest;
 
-use crate::helpers::{fresh_database, redis_settings, required_redis, Backend, TestApp};
+use crate::helpers::{
+    fresh_database, redis_settings, required_redis, setting_refs, Backend, TestApp,
+};
 
 fn sleep(ms: u64) -> actix_web::rt::time::Sleep {
     actix_web::rt::time::sleep(Duration::from_millis(ms))
 }
 
 async fn spawn_with(db: &str, vars: &[(String, String)]) -> TestApp {
-    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    TestApp::spawn_on(db.to_string(), &refs).await
+    TestApp::spawn_on(db.to_string(), &setting_refs(vars)).await
 }
 
 #[actix_web::test]

@@ -8,10 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{fresh_database, redis_server, redis_settings, Backend, TestApp};
+use crate::post_json::post_json;
 
 both_backends!(sigterm_during_a_burst_of_joins_loses_nothing_acknowledged);
 
@@ -95,15 +96,8 @@ async fn sigterm_during_a_burst_of_joins_loses_nothing_acknowledged(backend: Bac
     let login = |name: String| {
         let (client, base) = (&client, &base);
         async move {
-            let body: Value = client
-                .post(format!("{base}/auth/login"))
-                .json(&json!({"code": format!("dev:{name}")}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let code = json!({"code": format!("dev:{name}")});
+            let body = post_json(client, format!("{base}/auth/login"), None, &code).await;
             (
                 body["data"]["token"].as_str().unwrap().to_string(),
                 body["data"]["user"]["id"].as_i64().unwrap(),
@@ -111,16 +105,8 @@ async fn sigterm_during_a_burst_of_joins_loses_nothing_acknowledged(backend: Bac
         }
     };
     let (owner, _) = login("owner".into()).await;
-    let created: Value = client
-        .post(format!("{base}/events"))
-        .bearer_auth(&owner)
-        .json(&crate::helpers::event_body(3600))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = crate::helpers::event_body(3600);
+    let created = post_json(&client, format!("{base}/events"), Some(&owner), &body).await;
     let event = created["data"]["id"].as_i64().unwrap();
     let mut users = vec![];
     for chunk in (0..USERS).collect::<Vec<_>>().chunks(50) {

@@ -7,9 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{
-    event_body, fresh_database, redis_settings, required_redis, Backend, TestApp,
-};
+use crate::helpers::{event_body, two_sharing_redis, Backend, TestApp};
 
 both_backends!(signed_requests_pass_and_bad_stale_or_replayed_ones_do_not);
 
@@ -212,15 +210,7 @@ async fn signed_requests_pass_and_bad_stale_or_replayed_ones_do_not(backend: Bac
 #[actix_web::test]
 #[cfg_attr(not(lottery_test_redis), ignore = "needs LOTTERY_TEST_REDIS_URL")]
 async fn a_replay_to_another_instance_is_refused() {
-    let database = fresh_database(Backend::Sqlite);
-    let mut settings = redis_settings(&required_redis());
-    settings.push(("LOTTERY_SIGNING_KEYS".into(), KEY.into()));
-    let refs: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let one = TestApp::spawn_on(database.clone(), &refs).await;
-    let two = TestApp::spawn_on(database, &refs).await;
+    let (one, two) = two_sharing_redis(&[("LOTTERY_SIGNING_KEYS", KEY)]).await;
     let body = r#"{"code":"dev:roamer"}"#;
     let first = signed(&one, Method::POST, "/api/v1/auth/login", None, body).await;
     assert_eq!(first.status, 200);
