@@ -48,18 +48,33 @@ const KNOWN: &[&str] = &[
     "LOTTERY_LOG_FORMAT",
     "LOTTERY_SIGNING_KEYS",
     "LOTTERY_CORS_ORIGINS",
+    "LOTTERY_ETCD_ENDPOINTS",
+    "LOTTERY_ETCD_PREFIX",
+    "LOTTERY_ETCD_LEASE_TTL_SECS",
+    "LOTTERY_INSTANCE_ID",
+    "LOTTERY_ADVERTISE_URL",
 ];
 
 /// Contract settings (API v1.1) this version does not implement yet:
 /// refusing them beats running without what the operator asked for.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "LOTTERY_ETCD_ENDPOINTS",
-        "cluster mode is not built yet; run one instance per database",
-    ),
-    ("LOTTERY_INSTANCE_ID", "cluster mode is not built yet"),
-    ("LOTTERY_ADVERTISE_URL", "cluster mode is not built yet"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
+
+/// Cluster mode (docs/CLUSTER.md): several instances over one database,
+/// event ownership in etcd.
+#[derive(Clone, Debug)]
+pub struct ClusterSettings {
+    /// etcd's client URLs (`http://host:2379`).
+    pub endpoints: Vec<String>,
+    /// Every key this deployment keeps in etcd starts with it.
+    pub prefix: String,
+    /// This instance's name among the others; unique while it lives.
+    pub instance_id: String,
+    /// Where the others reach this instance; None: `http://` + the bound
+    /// address, when that is a loopback or named address.
+    pub advertise_url: Option<String>,
+    /// The membership lease: an instance silent this long loses its events.
+    pub lease_ttl: Duration,
+}
 
 /// How log lines are written: for people (`text`) or for a log pipeline
 /// (`json`, one object per line).
@@ -182,6 +197,8 @@ pub struct Config {
     pub signing_keys: Vec<Secret>,
     /// Origins a browser may call from (`*`: any); empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// Set: cluster mode (`LOTTERY_ETCD_ENDPOINTS`).
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Config {
@@ -302,6 +319,7 @@ impl Config {
                 .map(Secret::new)
                 .collect(),
             cors_origins: list(&get("LOTTERY_CORS_ORIGINS")),
+            cluster: None,
             log_format: match get("LOTTERY_LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -333,6 +351,7 @@ impl Config {
         config.trusted_proxies = parse_trusted(&get("LOTTERY_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|e| format!("LOTTERY_TRUSTED_PROXIES: {e}"))?;
         config.notices = notice_settings(&config, &get, &number)?;
+        config.cluster = cluster_settings(&config, &get, &number)?;
         if config.profile == Profile::Prod
             && (config.wechat_appid.is_none() || config.wechat_secret.is_none())
         {
@@ -360,6 +379,91 @@ impl Config {
     pub fn dev_login_enabled(&self) -> bool {
         self.profile == Profile::Dev && self.wechat_appid.is_none()
     }
+}
+
+/// Cluster mode's settings, when `LOTTERY_ETCD_ENDPOINTS` is set. The
+/// cluster shares sessions, so it needs Redis; and a build without the
+/// `cluster` feature refuses rather than run as a lone instance that
+/// believes it is one of several.
+fn cluster_settings(
+    config: &Config,
+    get: &(dyn Fn(&str) -> Option<String> + '_),
+    number: &NumberSetting<'_>,
+) -> Result<Option<ClusterSettings>, String> {
+    let endpoints = list(&get("LOTTERY_ETCD_ENDPOINTS"));
+    if endpoints.is_empty() {
+        for key in [
+            "LOTTERY_ETCD_PREFIX",
+            "LOTTERY_ETCD_LEASE_TTL_SECS",
+            "LOTTERY_INSTANCE_ID",
+            "LOTTERY_ADVERTISE_URL",
+        ] {
+            if get(key).is_some() {
+                return Err(format!(
+                    "{key} is a cluster setting, but LOTTERY_ETCD_ENDPOINTS is not set"
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    if !cfg!(feature = "cluster") {
+        return Err(
+            "LOTTERY_ETCD_ENDPOINTS is set, but this build has no cluster mode: \
+             build with `cargo build --release --features cluster` (needs protoc)"
+                .into(),
+        );
+    }
+    if config.redis_url.is_none() {
+        return Err(
+            "cluster mode needs LOTTERY_REDIS_URL: every instance must see every session".into(),
+        );
+    }
+    for endpoint in &endpoints {
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(format!(
+                "LOTTERY_ETCD_ENDPOINTS: expected URLs like http://127.0.0.1:2379, got {endpoint:?}"
+            ));
+        }
+    }
+    let advertise_url =
+        get("LOTTERY_ADVERTISE_URL").map(|url| url.trim_end_matches('/').to_string());
+    if let Some(url) = &advertise_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "LOTTERY_ADVERTISE_URL: expected a URL like http://10.0.0.5:8080, got {url:?}"
+            ));
+        }
+    } else if config.bind.starts_with("0.0.0.0") || config.bind.starts_with("[::]") {
+        return Err(format!(
+            "LOTTERY_ADVERTISE_URL is needed: the other instances cannot reach {} by that address",
+            config.bind
+        ));
+    }
+    let instance_id = get("LOTTERY_INSTANCE_ID").unwrap_or_else(default_instance_id);
+    if instance_id.contains('/') || instance_id.len() > 100 {
+        return Err(format!(
+            "LOTTERY_INSTANCE_ID: at most 100 characters and no '/', got {instance_id:?}"
+        ));
+    }
+    let mut prefix = get("LOTTERY_ETCD_PREFIX").unwrap_or_else(|| "/lottery/".into());
+    if !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok(Some(ClusterSettings {
+        endpoints,
+        prefix,
+        instance_id,
+        advertise_url,
+        lease_ttl: Duration::from_secs(number("LOTTERY_ETCD_LEASE_TTL_SECS", 5, 2..=60)?),
+    }))
+}
+
+/// The host's name and this process's id: unique among live instances.
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "instance".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// Default limits: a person tapping fast stays far below 20 a second.

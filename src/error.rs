@@ -54,6 +54,11 @@ pub enum AppError {
     /// dropped from the pool, and whether a write applied is unknown.
     #[error("the database is unreachable; try again")]
     DatabaseLost,
+    /// Cluster mode: a newer owner holds the event, and the database's
+    /// fence refused this instance's write (rolled back, nothing stored).
+    /// The retry reaches the new owner.
+    #[error("the event moved to another server; try again")]
+    Fenced,
 }
 
 impl AppError {
@@ -71,7 +76,7 @@ impl AppError {
             Self::RateLimited { .. } => 42900,
             Self::Internal(_) => 50000,
             Self::Upstream(_) => 50200,
-            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown => 50300,
+            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown | Self::Fenced => 50300,
         }
     }
 
@@ -104,7 +109,7 @@ impl ResponseError for AppError {
                 response
                     .insert_header((header::RETRY_AFTER, (*retry_after_secs).max(1).to_string()));
             }
-            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown => {
+            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown | Self::Fenced => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
             }
             _ => {}
@@ -122,6 +127,8 @@ enum DbFailure {
     /// A lock not granted in time or a deadlock victim: the statement or
     /// transaction was rolled back; retrying is right.
     Busy,
+    /// The ownership fence refused a stale owner (see store::ownership).
+    Fenced,
     /// Anything else: a bug or a broken row.
     Other,
 }
@@ -150,6 +157,9 @@ fn classify(kind: &diesel::result::DatabaseErrorKind, message: &str) -> DbFailur
         "database is locked",
         "database is busy",
     ];
+    if crate::store::ownership::is_fence_refusal(message) {
+        return DbFailure::Fenced;
+    }
     match kind {
         Kind::UnableToSendCommand | Kind::ClosedConnection => DbFailure::Lost,
         Kind::SerializationFailure => DbFailure::Busy,
@@ -174,6 +184,10 @@ impl From<diesel::result::Error> for AppError {
                 DbFailure::Busy => {
                     tracing::warn!(detail = info.message(), "database busy");
                     Self::Unavailable("the database is busy; try again".into())
+                }
+                DbFailure::Fenced => {
+                    tracing::warn!("a newer owner holds the event: write refused by the fence");
+                    Self::Fenced
                 }
                 DbFailure::Other => Self::internal(format!("database: {}", info.message())),
             },
@@ -238,6 +252,18 @@ mod tests {
         .into();
         assert_eq!(fk.code(), 50000);
         assert_eq!(AppError::from(Error::NotFound).code(), 40400);
+    }
+
+    #[test]
+    fn the_ownership_fence_is_a_503_without_driver_text() {
+        let err: AppError = Error::DatabaseError(
+            DatabaseErrorKind::NotNullViolation,
+            Box::new("Column 'stale_owner' cannot be null".to_string()),
+        )
+        .into();
+        assert!(matches!(err, AppError::Fenced));
+        assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!err.to_string().contains("stale_owner"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::cache::nonces::Nonces;
 use crate::cache::results::DrawResults;
 use crate::cache::send_rate::SendRate;
 use crate::cache::sessions::SessionStore;
+use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::state::{AppState, Draining};
@@ -60,6 +61,7 @@ pub struct Application {
     notifier: Option<Addr<Notifier>>,
     draining: Draining,
     stop: StopSignal,
+    placement: Placement,
 }
 
 /// The shutdown's budget, 10 s in all (an orchestrator's usual grace
@@ -113,6 +115,10 @@ impl Application {
             Some(_) => NoticeBell::on(),
             None => NoticeBell::default(),
         };
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let placement = Placement::join(config.cluster.as_ref(), &config.bind, port).await?;
         let events = Events::start(
             db.clone(),
             ActorSettings {
@@ -125,6 +131,7 @@ impl Application {
                 max_live: config.max_live_events,
                 notices: notice_bell.clone(),
             },
+            placement.clone(),
         );
         let notifier = match (&config.notices, &tokens) {
             (Some(settings), Some(tokens)) => {
@@ -158,9 +165,6 @@ impl Application {
         let by_address = config.limits.ip.is_some() || config.limits.login.is_some();
         let limits = RateLimits::new(&config.limits, redis)?;
         forget_quiet_keys_now_and_then(limits.clone());
-        let listener = TcpListener::bind(&config.bind)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = config.http_workers;
         let finished = Arc::new(FinishedEvents::new(config.finished_cache_bytes));
         let state = web::Data::new(AppState {
@@ -176,7 +180,9 @@ impl Application {
             limits,
             draining: draining.clone(),
             signing,
+            placement: placement.clone(),
         });
+        let clustered = placement.is_clustered();
         let hosts = events.clone();
         let server = HttpServer::new(move || {
             // Runs once on each worker's thread.
@@ -185,6 +191,12 @@ impl Application {
                 .app_data(state.clone())
                 // Each layer costs every request a boxed future: the
                 // optional ones are in the chain only when configured.
+                // Innermost: a write is forwarded to its event's owner
+                // after the limits and the signature were checked here.
+                .wrap(Condition::new(
+                    clustered,
+                    from_fn(api::forward::forward_writes),
+                ))
                 .wrap(Condition::new(
                     signing_on,
                     from_fn(api::signing::verify_signature),
@@ -218,6 +230,7 @@ impl Application {
             notifier,
             draining,
             stop: StopSignal::default(),
+            placement,
         })
     }
 
@@ -262,6 +275,7 @@ impl Application {
             notifier,
             draining,
             stop,
+            placement,
             ..
         } = self;
         let handle = server.handle();
@@ -277,6 +291,8 @@ impl Application {
                         "some event actors still had work after {ACTOR_DRAIN:?}; the next start recovers it"
                     );
                 }
+                // The others take this instance's events over now.
+                placement.leave().await;
                 // The server future carries out the stop: poll both.
                 let (_, result) = tokio::join!(handle.stop(true), server);
                 tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "requests and actors done");

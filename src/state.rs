@@ -12,6 +12,7 @@ use crate::api::signing::Signing;
 use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
+use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::store::Db;
@@ -49,4 +50,6 @@ pub struct AppState {
     pub draining: Draining,
     /// Request signing, when keys are configured.
     pub signing: Option<Arc<Signing>>,
+    /// Where each event is served (this instance, or its owner in a cluster).
+    pub placement: Placement,
 }

@@ -24,7 +24,8 @@ use tokio::sync::Semaphore;
 use super::live_page::{LivePage, HEAD_ROWS};
 use super::membership::{Change, Members, Released};
 use super::messages::{
-    Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Reply, Request, Settled, Timed,
+    Cancel, DrawDue, DrawNow, Join, Leave, Membership, Peek, Relinquish, Reply, Request, Settled,
+    Timed,
 };
 use super::notifier::NoticeBell;
 use super::registry::MissingIds;
@@ -34,6 +35,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::events::EventRecord;
 use crate::store::live::LiveState;
 use crate::store::models::from_db_time;
+use crate::store::ownership::Token;
 use crate::store::{self, Db};
 
 /// How long a finished or missing event's actor keeps answering before it
@@ -52,6 +54,9 @@ const COUNT_EVERY: Duration = Duration::from_secs(1);
 
 pub struct EventActor {
     event_id: i64,
+    /// Cluster mode: the fencing token this instance owns the event under;
+    /// every write of the actor is refused once a newer owner exists.
+    owner: Option<Token>,
     db: Db,
     /// Draws written at once, process-wide: thousands of events due in the
     /// same second queue here instead of timing out on the connection pool.
@@ -214,8 +219,10 @@ fn release(released: Released<Reply<Membership>>) {
 }
 
 impl EventActor {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         event_id: i64,
+        owner: Option<Token>,
         db: Db,
         draw_permits: Arc<Semaphore>,
         idle_timeout: Duration,
@@ -225,6 +232,7 @@ impl EventActor {
     ) -> Self {
         Self {
             event_id,
+            owner,
             db,
             draw_permits,
             idle_timeout,
@@ -238,6 +246,13 @@ impl EventActor {
 
     fn loaded(&mut self, result: AppResult<Option<LiveState>>, ctx: &mut Context<Self>) {
         self.phase = match result {
+            Err(AppError::Fenced) => {
+                tracing::warn!(
+                    event_id = self.event_id,
+                    "a newer owner holds the event; not starting"
+                );
+                Phase::Unavailable
+            }
             Err(err) => {
                 tracing::warn!(event_id = self.event_id, error = %err, "event actor could not load");
                 Phase::Unavailable
@@ -352,6 +367,7 @@ impl EventActor {
         }
         let db = self.db.clone();
         let event_id = self.event_id;
+        let owner = self.owner;
         let started = Instant::now();
         let (count, wrote_count) = (changes.count, changes.write_count);
         // Joins are appended to the list: they change its head only while
@@ -362,12 +378,14 @@ impl EventActor {
         let rows = changes.joins.len() + changes.leaves.len() + changes.notify_on.len();
         metrics::histogram!("lottery_event_batch_size").record(rows as f64);
         let write = async move {
-            store::participants::apply_batch(&db, event_id, &changes, Utc::now()).await
+            store::participants::apply_batch(&db, event_id, &changes, Utc::now(), owner).await
         };
         ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
             metrics::histogram!("lottery_event_batch_commit_seconds")
                 .record(started.elapsed().as_secs_f64());
             let Phase::Live(live) = &mut act.phase else {
+                // Relinquished meanwhile (see `fenced`).
+                ctx.stop();
                 return;
             };
             match result {
@@ -385,6 +403,7 @@ impl EventActor {
                     release(released);
                     act.advance(ctx);
                 }
+                Err(AppError::Fenced) => act.fenced(ctx),
                 Err(err) => {
                     tracing::warn!(event_id, error = %err, "group commit failed; reloading");
                     metrics::counter!("lottery_event_batch_failures_total").increment(1);
@@ -432,6 +451,37 @@ impl EventActor {
         }));
     }
 
+    /// Cluster mode: a newer owner holds the event (the fence refused a
+    /// write, or the lease was lost). Nothing this actor holds was stored:
+    /// every waiting request gets 503 and retries at the new owner, and the
+    /// actor stops without writing anything more.
+    fn fenced(&mut self, ctx: &mut Context<Self>) {
+        metrics::counter!("lottery_cluster_fenced_total").increment(1);
+        tracing::warn!(
+            event_id = self.event_id,
+            "this instance no longer owns the event; stopping its actor"
+        );
+        let writing = matches!(&self.phase, Phase::Live(live) if live.members.is_flushing() || live.finishing);
+        if let Phase::Live(live) = &mut self.phase {
+            for reply in live.members.abandon() {
+                let _ = reply.send(Err(AppError::Fenced));
+            }
+            for reply in live.draw_waiters.drain(..) {
+                let _ = reply.send(Err(AppError::Fenced));
+            }
+            if let Some(Closing::Cancel(Some(reply))) = live.closing.take() {
+                let _ = reply.send(Err(AppError::Fenced));
+            }
+        }
+        self.phase = Phase::Unavailable;
+        // A write in flight is let finish (the fence decides whether it
+        // lands; its future is not cut mid-statement): its completion
+        // stops the actor.
+        if !writing {
+            ctx.stop();
+        }
+    }
+
     /// Carries out the closing: the draw or the cancel.
     fn finish(&mut self, ctx: &mut Context<Self>) {
         let Phase::Live(live) = &mut self.phase else {
@@ -440,6 +490,7 @@ impl EventActor {
         live.finishing = true;
         let db = self.db.clone();
         let event_id = self.event_id;
+        let owner = self.owner;
         let creator_id = live.creator_id;
         match &mut live.closing {
             Some(Closing::Cancel(reply)) => {
@@ -448,7 +499,7 @@ impl EventActor {
                 let count = live.members.committed_count() as i32;
                 let notices = self.notices.enabled();
                 let write = async move {
-                    store::draws::cancel(&db, event_id, Utc::now(), count, notices).await
+                    store::draws::cancel(&db, event_id, Utc::now(), count, notices, owner).await
                 };
                 ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
                     let answer = match result {
@@ -463,10 +514,16 @@ impl EventActor {
                             ctx.stop();
                             Err(AppError::InvalidState("the event is no longer open".into()))
                         }
+                        Err(AppError::Fenced) => {
+                            act.fenced(ctx);
+                            Err(AppError::Fenced)
+                        }
                         Err(err) => {
                             if let Phase::Live(live) = &mut act.phase {
                                 live.finishing = false;
                                 live.closing = None;
+                            } else {
+                                ctx.stop();
                             }
                             act.advance(ctx);
                             Err(err)
@@ -487,7 +544,7 @@ impl EventActor {
                 let notices = self.notices.enabled();
                 let write = async move {
                     let _permit = permits.acquire_owned().await;
-                    run_draw(db, event_id, notices, move |people| {
+                    run_draw(db, event_id, notices, owner, move |people| {
                         draw::draw(&seed, &people, &prizes)
                     })
                     .await
@@ -512,6 +569,7 @@ impl EventActor {
                                 act.notices.ring();
                                 act.finished(status, creator_id, ctx);
                             }
+                            Err(AppError::Fenced) => act.fenced(ctx),
                             Err(err) => act.draw_failed(err, ctx),
                         }),
                 );
@@ -527,6 +585,7 @@ impl EventActor {
         let event_id = self.event_id;
         metrics::counter!("lottery_draw_failures_total").increment(1);
         let Phase::Live(live) = &mut self.phase else {
+            ctx.stop();
             return;
         };
         live.finishing = false;
@@ -603,9 +662,10 @@ async fn run_draw(
     db: Db,
     event_id: i64,
     notices: bool,
+    owner: Option<Token>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<EventStatus> {
-    match store::draws::draw(&db, event_id, Utc::now(), notices, pick).await? {
+    match store::draws::draw(&db, event_id, Utc::now(), notices, owner, pick).await? {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),
         Some(other) => Err(AppError::internal(format!(
             "event {event_id} is {} after its draw",
@@ -623,9 +683,10 @@ impl Actor for EventActor {
         metrics::counter!("lottery_event_actor_starts_total").increment(1);
         let db = self.db.clone();
         let event_id = self.event_id;
+        let owner = self.owner;
         // `wait` holds the mailbox until the state is loaded.
         ctx.wait(
-            async move { store::live::load_live(&db, event_id).await }
+            async move { store::live::load_live(&db, event_id, owner).await }
                 .into_actor(self)
                 .map(|result, act, ctx| act.loaded(result, ctx)),
         );
@@ -698,6 +759,17 @@ impl Handler<Settled> for EventActor {
                 false
             }
             Phase::Unavailable | Phase::Missing | Phase::Finished { .. } => true,
+        }
+    }
+}
+
+impl Handler<Relinquish> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Relinquish, ctx: &mut Context<Self>) {
+        match self.phase {
+            Phase::Live(_) => self.fenced(ctx),
+            _ => ctx.stop(),
         }
     }
 }

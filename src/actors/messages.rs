@@ -62,6 +62,13 @@ pub struct Peek {
 #[rtype(result = "()")]
 pub struct DrawDue;
 
+/// Cluster mode: this instance no longer owns the event (its lease was
+/// lost). The actor stops at once; what it holds gets 503 and nothing more
+/// of it is written (the database's fence refuses a stale owner anyway).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Relinquish;
+
 /// Shutdown's question: has the actor nothing in flight (no change queued
 /// or being committed, no draw or cancel under way)? An actor that is not
 /// settled moves towards it (its count is written if behind).

@@ -19,9 +19,11 @@ use tokio::sync::Semaphore;
 
 use super::event::EventActor;
 use super::live_page::LivePage;
-use super::messages::{DrawDue, Peek, Request, Settled, Timed};
+use super::messages::{DrawDue, Peek, Relinquish, Request, Settled, Timed};
 use super::notifier::NoticeBell;
+use crate::cluster::{Placement, Route};
 use crate::error::{AppError, AppResult};
+use crate::store::ownership::Token;
 use crate::store::{self, Db};
 
 const TICK: Duration = Duration::from_millis(100);
@@ -31,6 +33,8 @@ const REFILL_LIMIT: i64 = 50_000;
 /// Due draws started per tick: a storm of events due at one second starts
 /// in waves instead of exhausting the connection pool all at once.
 const STARTS_PER_TICK: usize = 200;
+/// Cluster mode: how often event keys without an actor are given back.
+const RELEASE_EVERY: Duration = Duration::from_secs(5);
 
 /// A live actor and the number of requests it holds (queued or waiting for
 /// their commit). actix bounds a mailbox per sender handle, and every
@@ -41,6 +45,8 @@ struct ActorEntry {
     in_flight: Arc<AtomicUsize>,
     /// What views of the live event read (see `LivePage`).
     page: Arc<LivePage>,
+    /// The fencing token it writes under (cluster mode).
+    token: Option<Token>,
 }
 
 type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
@@ -141,13 +147,30 @@ pub struct EventRegistry {
     /// Shutting down: no draw is started (the next start's recovery draws
     /// what came due meanwhile).
     draining: bool,
+    placement: Placement,
 }
 
 /// The actor of an event a request names, started if need be (within the
-/// live-actor cap).
+/// live-actor cap), under the token this instance claimed it with.
 #[derive(Message)]
 #[rtype(result = "AppResult<ActorEntry>")]
-struct Ensure(i64);
+struct Ensure(i64, Option<Token>);
+
+/// Cluster mode: a due event this instance has just claimed.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct DrawClaimed(i64, Option<Token>);
+
+/// Cluster mode: this instance's lease was lost; every actor stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RelinquishAll;
+
+/// Cluster mode: another instance left; its due draws need an owner now,
+/// not at the next refill.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RefillNow;
 
 /// A new event: draw it at `draw_at`.
 #[derive(Message)]
@@ -174,9 +197,17 @@ pub struct Shutdown;
 
 impl EventRegistry {
     /// The event's actor for a request: none is started beyond the cap.
-    fn ensure_for_request(&mut self, event_id: i64) -> AppResult<ActorEntry> {
+    fn ensure_for_request(&mut self, event_id: i64, token: Option<Token>) -> AppResult<ActorEntry> {
         if let Some(entry) = self.live_entry(event_id) {
-            return Ok(entry);
+            if entry.token == token {
+                return Ok(entry);
+            }
+        }
+        // The claim may have been given back (idle) or lost since.
+        if !self.placement.holds(event_id, token) {
+            return Err(AppError::Unavailable(
+                "the event is changing servers; try again".into(),
+            ));
         }
         if self.directory.read().len() >= self.settings.max_live {
             self.directory
@@ -189,7 +220,7 @@ impl EventRegistry {
                 ));
             }
         }
-        Ok(self.ensure(event_id))
+        Ok(self.ensure(event_id, token))
     }
 
     fn live_entry(&self, event_id: i64) -> Option<ActorEntry> {
@@ -197,10 +228,14 @@ impl EventRegistry {
     }
 
     /// The event's actor, started if need be: due draws come here directly
-    /// and never wait on the cap.
-    fn ensure(&mut self, event_id: i64) -> ActorEntry {
+    /// and never wait on the cap. An actor under an older claim of this
+    /// instance (a lease lost and regained) gives way to a new one.
+    fn ensure(&mut self, event_id: i64, token: Option<Token>) -> ActorEntry {
         if let Some(entry) = self.live_entry(event_id) {
-            return entry;
+            if entry.token == token {
+                return entry;
+            }
+            entry.addr.do_send(Relinquish);
         }
         let arbiter = self.pick_arbiter();
         let db = self.db.clone();
@@ -213,6 +248,7 @@ impl EventRegistry {
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
             EventActor::new(
                 event_id,
+                token,
                 db,
                 permits,
                 idle_timeout,
@@ -225,6 +261,7 @@ impl EventRegistry {
             addr,
             in_flight: Arc::default(),
             page,
+            token,
         };
         self.directory.write().insert(event_id, entry.clone());
         self.starts.fetch_add(1, Ordering::Relaxed);
@@ -259,7 +296,7 @@ impl EventRegistry {
         }
     }
 
-    fn tick(&mut self) {
+    fn tick(&mut self, ctx: &mut Context<Self>) {
         if self.draining {
             return;
         }
@@ -275,9 +312,38 @@ impl EventRegistry {
                 break;
             };
             self.scheduled.remove(&event_id);
-            self.ensure(event_id).addr.do_send(DrawDue);
+            if self.placement.is_clustered() {
+                self.claim_due(event_id, ctx);
+            } else {
+                self.ensure(event_id, None).addr.do_send(DrawDue);
+            }
         }
         metrics::gauge!("lottery_scheduled_draws").set(self.timers.len() as f64);
+    }
+
+    /// Cluster mode: a due event is drawn by its owner. Unowned, this
+    /// instance claims it and draws; owned elsewhere, the owner draws it,
+    /// and if the owner dies first its departure (or the next refill)
+    /// brings the event back here to be claimed. The fence and the draw's
+    /// conditional steps make a second attempt harmless.
+    fn claim_due(&mut self, event_id: i64, ctx: &mut Context<Self>) {
+        if let Some(entry) = self.live_entry(event_id) {
+            entry.addr.do_send(DrawDue);
+            return;
+        }
+        let placement = self.placement.clone();
+        let me = ctx.address();
+        actix::spawn(async move {
+            match placement.route(event_id).await {
+                Ok(Route::Here(token)) => me.do_send(DrawClaimed(event_id, token)),
+                Ok(Route::There(_)) => {}
+                // etcd unreachable or the key changing hands: try again.
+                Err(_) => me.do_send(Schedule {
+                    event_id,
+                    draw_at: Utc::now(),
+                }),
+            }
+        });
     }
 
     fn refill(&mut self, ctx: &mut Context<Self>) {
@@ -312,7 +378,14 @@ impl Actor for EventRegistry {
             }
         });
         ctx.run_interval(REFILL_EVERY, |act, ctx| act.refill(ctx));
-        ctx.run_interval(TICK, |act, _| act.tick());
+        ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
+        if self.placement.is_clustered() {
+            ctx.run_interval(RELEASE_EVERY, |act, _| {
+                let directory = act.directory.clone();
+                act.placement
+                    .release_idle(&|id| live_entry(&directory, id).is_some());
+            });
+        }
     }
 }
 
@@ -320,7 +393,35 @@ impl Handler<Ensure> for EventRegistry {
     type Result = AppResult<ActorEntry>;
 
     fn handle(&mut self, msg: Ensure, _: &mut Context<Self>) -> Self::Result {
-        self.ensure_for_request(msg.0)
+        self.ensure_for_request(msg.0, msg.1)
+    }
+}
+
+impl Handler<DrawClaimed> for EventRegistry {
+    type Result = ();
+
+    fn handle(&mut self, DrawClaimed(event_id, token): DrawClaimed, _: &mut Context<Self>) {
+        if !self.draining && self.placement.holds(event_id, token) {
+            self.ensure(event_id, token).addr.do_send(DrawDue);
+        }
+    }
+}
+
+impl Handler<RelinquishAll> for EventRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _: RelinquishAll, _: &mut Context<Self>) {
+        for entry in self.directory.write().drain().map(|(_, entry)| entry) {
+            entry.addr.do_send(Relinquish);
+        }
+    }
+}
+
+impl Handler<RefillNow> for EventRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _: RefillNow, ctx: &mut Context<Self>) {
+        self.refill(ctx);
     }
 }
 
@@ -382,10 +483,31 @@ pub struct Events {
     hosts: Hosts,
     registry: Addr<EventRegistry>,
     capacity: usize,
+    placement: Placement,
+}
+
+/// Cluster mode: passes the membership's signals on to the registry.
+fn follow_the_cluster(
+    mut signals: tokio::sync::watch::Receiver<crate::cluster::Signals>,
+    registry: Addr<EventRegistry>,
+) {
+    actix::spawn(async move {
+        let mut seen = *signals.borrow_and_update();
+        while signals.changed().await.is_ok() {
+            let now = *signals.borrow_and_update();
+            if now.lost != seen.lost {
+                registry.do_send(RelinquishAll);
+            }
+            if now.departures != seen.departures {
+                registry.do_send(RefillNow);
+            }
+            seen = now;
+        }
+    });
 }
 
 impl Events {
-    pub fn start(db: Db, settings: ActorSettings) -> Self {
+    pub fn start(db: Db, settings: ActorSettings, placement: Placement) -> Self {
         let directory: Directory = Arc::default();
         let missing = MissingIds::default();
         let starts: Arc<AtomicU64> = Arc::default();
@@ -405,8 +527,12 @@ impl Events {
             timers: BinaryHeap::new(),
             scheduled: HashSet::new(),
             draining: false,
+            placement: placement.clone(),
         }
         .start();
+        if let Some(signals) = placement.signals() {
+            follow_the_cluster(signals, registry.clone());
+        }
         Self {
             directory,
             missing,
@@ -414,6 +540,7 @@ impl Events {
             hosts,
             registry,
             capacity,
+            placement,
         }
     }
 
@@ -430,10 +557,31 @@ impl Events {
         if self.missing.contains(event_id) {
             return Err(AppError::event_not_found());
         }
+        let token = match self.placement.route(event_id).await? {
+            Route::Here(token) => token,
+            // Writes were forwarded before they got here (`api::forward`);
+            // this is a view, which reads the database instead, or a
+            // write that raced a change of owner.
+            Route::There(_) => {
+                return Err(AppError::Unavailable(
+                    "the event is served by another server; try again".into(),
+                ))
+            }
+        };
         self.registry
-            .send(Ensure(event_id))
+            .send(Ensure(event_id, token))
             .await
             .map_err(|_| AppError::Unavailable("the event registry is not running".into()))?
+    }
+
+    /// Where requests for the event are served: here when an actor here
+    /// holds it (no lookup at all) or this instance owns or just claimed
+    /// it, else at its owner's URL.
+    pub async fn route(&self, event_id: i64) -> AppResult<Route> {
+        if let Some(entry) = live_entry(&self.directory, event_id) {
+            return Ok(Route::Here(entry.token));
+        }
+        self.placement.route(event_id).await
     }
 
     /// The ids recently found to have no event (shared with the views).

@@ -9,6 +9,7 @@ use actix_web::http::{header::HeaderName, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
+use super::forward::is_forwarded;
 use super::middleware::pass_or_refuse;
 use crate::limits::client_ip::client_ip;
 use crate::state::AppState;
@@ -21,7 +22,10 @@ pub async fn limit_by_address(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let verdict = match (state, req.peer_addr()) {
-        (Some(state), Some(peer)) if req.path().starts_with("/api/") => {
+        // A forwarded request was limited by the instance it came to.
+        (Some(state), Some(peer))
+            if req.path().starts_with("/api/") && !is_forwarded(&req, &state) =>
+        {
             let forwarded = req
                 .headers()
                 .get(&X_FORWARDED_FOR)

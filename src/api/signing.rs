@@ -12,6 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
 use super::body::read_limited;
+use super::forward::is_forwarded;
 use super::middleware::pass_or_refuse;
 use super::openapi::DOCUMENT_PATHS;
 use super::signature::{self, Refusal, Signed, MAX_SKEW_SECS};
@@ -41,8 +42,11 @@ pub async fn verify_signature(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    // A forwarded request's signature (and nonce) was checked by the
+    // instance it came to.
     let signing = req
         .app_data::<web::Data<AppState>>()
+        .filter(|state| !is_forwarded(&req, state))
         .and_then(|state| state.signing.clone());
     let applies = req.path().starts_with("/api/") && !DOCUMENT_PATHS.contains(&req.path());
     let verdict = match signing.filter(|_| applies) {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::models::to_db_time;
+use super::ownership::{self, Token};
 use super::schema::{events, participants};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
@@ -55,18 +56,22 @@ pub async fn due_for_draw(
 
 /// open → cancelled, only if still open, with its final participant count,
 /// and (with `notices`) the cancellation's notices in the same transaction.
-/// Returns whether it happened.
+/// Returns whether it happened. `fence`: see `store::ownership`.
 pub async fn cancel(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
     count: i32,
     notices: bool,
+    fence: Option<Token>,
 ) -> AppResult<bool> {
     let begin = db.begin_write();
     db_run!(db, |conn| {
         conn.batch_execute(begin).await?;
         let written: AppResult<bool> = async {
+            if let Some(token) = fence {
+                conn.batch_execute(&ownership::fence_sql(id, token)).await?;
+            }
             let n = diesel::update(
                 events::table
                     .find(id)
@@ -109,26 +114,39 @@ pub async fn cancel(
 /// from memory, so it is always the one the fairness record describes.
 /// Re-running it after a crash is safe: the same seed and rows give the
 /// same winners, and the unique key on (event, user) refuses a second copy.
-/// Returns the status the event ends in.
+/// Returns the status the event ends in. With `fence` (cluster mode) both
+/// steps check the owner first (see `store::ownership`).
 pub async fn draw(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
     notices: bool,
+    fence: Option<Token>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<Option<EventStatus>> {
     let drawing = EventStatus::Drawing;
     let begin = db.begin_write();
+    let fenced = |statements: Vec<String>| match fence {
+        Some(token) => [
+            vec![begin.to_string(), ownership::fence_sql(id, token)],
+            statements,
+            vec!["COMMIT".to_string()],
+        ]
+        .concat(),
+        None => statements,
+    };
+    let start = fenced(vec![format!(
+        "UPDATE events SET status = {} WHERE id = {id} AND status = {}",
+        drawing.to_db(),
+        EventStatus::Open.to_db()
+    )])
+    .join(";\n");
     db_run!(db, |conn| {
         let status = events::table.find(id).select(events::status);
-        diesel::update(
-            events::table
-                .find(id)
-                .filter(events::status.eq(EventStatus::Open)),
-        )
-        .set(events::status.eq(drawing))
-        .execute(conn)
-        .await?;
+        if let Err(err) = conn.batch_execute(&start).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            return Err(err.into());
+        }
         let before = status.first::<EventStatus>(conn).await.optional()?;
         if before != Some(EventStatus::Drawing) {
             return Ok(before);
@@ -144,6 +162,9 @@ pub async fn draw(
             let count = participants.len();
             let awards = pick(canonical_order(participants));
             let mut script = vec![begin.to_string()];
+            if let Some(token) = fence {
+                script.push(ownership::fence_sql(id, token));
+            }
             for chunk in awards.chunks(1000) {
                 let rows = chunk
                     .iter()

@@ -2,11 +2,12 @@
 //! crash left behind.
 
 use super::models::{EventRow, PrizeRow};
+use super::ownership::{self, Token};
 use super::schema::{events, participants, prizes, users};
 use super::Db;
 use crate::db_run;
 use crate::domain::event::EventStatus;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Everything an event actor needs to serve an event. For a finished event
 /// only the row is read: its participants no longer matter to the actor.
@@ -17,18 +18,27 @@ pub struct LiveState {
     pub members: Vec<(i64, bool)>,
 }
 
-pub async fn load_live(db: &Db, id: i64) -> AppResult<Option<LiveState>> {
+/// The event as its actor starts. In cluster mode (`owner` set) the load
+/// is an activation: the event's epoch is raised to the owner's token first
+/// (see `store::ownership::activate`), and a newer owner is `Fenced`.
+pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Option<LiveState>> {
+    if let Some(token) = owner {
+        ownership::activate(db, id, token).await?;
+    }
     db_run!(db, |conn| {
-        let Some((event, creator_nickname)) = events::table
+        let Some((event, creator_nickname, epoch)) = events::table
             .inner_join(users::table)
             .filter(events::id.eq(id))
-            .select((EventRow::as_select(), users::nickname))
-            .first(conn)
+            .select((EventRow::as_select(), users::nickname, events::owner_epoch))
+            .first::<(EventRow, Option<String>, i64)>(conn)
             .await
             .optional()?
         else {
             return Ok(None);
         };
+        if owner.is_some_and(|token| token != epoch) {
+            return Err(AppError::Fenced);
+        }
         if !event.status.is_live() {
             return Ok(Some(LiveState {
                 event,

@@ -20,6 +20,7 @@ pub mod events;
 pub mod live;
 pub mod models;
 pub mod notices;
+pub mod ownership;
 pub mod participants;
 pub mod pool;
 pub mod schema;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::models::ParticipantEntry;
 
+use super::ownership::{self, Token};
 use super::schema::{events, participants, users};
 use super::Db;
 use super::{multi_row_insert, sql_time};
@@ -49,13 +50,24 @@ fn id_list(ids: &[i64]) -> String {
 /// due) runs on its own, atomic without BEGIN/COMMIT; MariaDB spends about
 /// as much CPU on each extra statement of a batch as on ten of its rows.
 /// Only integers and our own timestamp are formatted in.
-fn batch_script(db: &Db, event_id: i64, changes: &BatchChanges, joined_at: &str) -> String {
+///
+/// In cluster mode (`fence` set) the script opens with the ownership fence
+/// (see `store::ownership`) and is always a transaction: a stale owner's
+/// batch fails whole.
+fn batch_script(
+    db: &Db,
+    event_id: i64,
+    changes: &BatchChanges,
+    joined_at: &str,
+    fence: Option<Token>,
+) -> String {
     batch_script_for(
         db.begin_write(),
         db.skip_existing_participant(),
         event_id,
         changes,
         joined_at,
+        fence,
     )
 }
 
@@ -65,8 +77,12 @@ fn batch_script_for(
     event_id: i64,
     changes: &BatchChanges,
     joined_at: &str,
+    fence: Option<Token>,
 ) -> String {
     let mut script = Vec::new();
+    if let Some(token) = fence {
+        script.push(ownership::fence_sql(event_id, token));
+    }
     if !changes.leaves.is_empty() {
         script.push(format!(
             "DELETE FROM participants WHERE event_id = {event_id} AND user_id IN ({})",
@@ -112,13 +128,17 @@ fn batch_script_for(
 /// rows. The actor's committed count is the live figure (`Events::
 /// committed_count`); the row catches up within a second, and an actor
 /// that loads a row behind its participants rewrites it.
+///
+/// `fence`: the owner's token in cluster mode; a newer owner makes the
+/// batch fail with `AppError::Fenced`, nothing written.
 pub async fn apply_batch(
     db: &Db,
     event_id: i64,
     changes: &BatchChanges,
     now: DateTime<Utc>,
+    fence: Option<Token>,
 ) -> AppResult<()> {
-    let script = batch_script(db, event_id, changes, &sql_time(now));
+    let script = batch_script(db, event_id, changes, &sql_time(now), fence);
     db_run!(db, |conn| {
         if let Err(err) = conn.batch_execute(&script).await {
             // A statement failed mid-script: end the transaction it opened
@@ -209,6 +229,7 @@ mod tests {
             3,
             &changes,
             "2026-11-22 12:00:00.000000",
+            None,
         );
         assert_eq!(
             script,
@@ -230,7 +251,7 @@ mod tests {
             count: 5,
             ..Default::default()
         };
-        let script = batch_script_for("BEGIN", " ON CONFLICT DO NOTHING", 3, &changes, "t");
+        let script = batch_script_for("BEGIN", " ON CONFLICT DO NOTHING", 3, &changes, "t", None);
         assert_eq!(
             script,
             "INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES \
@@ -242,8 +263,26 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            batch_script_for("BEGIN", "", 3, &count_only, "t"),
+            batch_script_for("BEGIN", "", 3, &count_only, "t", None),
             "UPDATE events SET participant_count = 5 WHERE id = 3"
+        );
+    }
+
+    #[test]
+    fn a_fenced_batch_checks_the_owner_first_in_one_transaction() {
+        let changes = BatchChanges {
+            joins: vec![(7, false)],
+            count: 5,
+            ..Default::default()
+        };
+        let script = batch_script_for("BEGIN", "", 3, &changes, "t", Some(42));
+        assert_eq!(
+            script,
+            "BEGIN;\n\
+             INSERT INTO ownership_fence (stale_owner) SELECT NULL FROM events \
+             WHERE id = 3 AND owner_epoch <> 42;\n\
+             INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES (3,7,0,'t');\n\
+             COMMIT"
         );
     }
 }

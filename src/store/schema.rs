@@ -28,6 +28,7 @@ diesel::table! {
         created_at -> Timestamp,
         drawn_at -> Nullable<Timestamp>,
         cancelled_at -> Nullable<Timestamp>,
+        owner_epoch -> BigInt,
     }
 }
 

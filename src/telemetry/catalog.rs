@@ -158,6 +158,36 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "counter",
         "Connection checkouts that timed out, by pool",
     ),
+    (
+        "lottery_cluster_members",
+        "gauge",
+        "Cluster mode: live instances this one sees in etcd (itself included)",
+    ),
+    (
+        "lottery_cluster_owned_events",
+        "gauge",
+        "Cluster mode: events this instance owns in etcd",
+    ),
+    (
+        "lottery_cluster_claims_total",
+        "counter",
+        "Cluster mode: claims of unowned events in etcd, by result (claimed, owned_elsewhere)",
+    ),
+    (
+        "lottery_cluster_lease_losses_total",
+        "counter",
+        "Cluster mode: times this instance gave up every event because its lease was not renewed",
+    ),
+    (
+        "lottery_cluster_fenced_total",
+        "counter",
+        "Cluster mode: event actors stopped because a newer owner holds their event",
+    ),
+    (
+        "lottery_forwarded_requests_total",
+        "counter",
+        "Cluster mode: writes forwarded to their event's owner, by result",
+    ),
 ];
 
 /// Registers the help texts with the recorder (once per process).
@@ -187,6 +217,8 @@ mod tests {
             include_str!("../actors/registry.rs"),
             include_str!("../api/handlers/events.rs"),
             include_str!("../api/middleware.rs"),
+            include_str!("../api/forward.rs"),
+            include_str!("../cluster/etcd.rs"),
             include_str!("../cache/results.rs"),
             include_str!("../limits/mod.rs"),
             include_str!("../limits/shared.rs"),
