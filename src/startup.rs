@@ -257,6 +257,12 @@ impl Application {
         self.notifier.clone()
     }
 
+    /// Where events are served, so a test can stage a crash of a cluster
+    /// member (`Placement::halt`).
+    pub fn placement(&self) -> Placement {
+        self.placement.clone()
+    }
+
     /// What starts this application's graceful shutdown.
     pub fn stop_signal(&self) -> StopSignal {
         self.stop.clone()

@@ -29,6 +29,7 @@ use super::messages::{
 };
 use super::notifier::NoticeBell;
 use super::registry::MissingIds;
+use crate::cluster::Placement;
 use crate::domain::draw::{self, Award, PrizeSlots, Seed};
 use crate::domain::event::{self as rules, DrawMode, EventStatus};
 use crate::error::{AppError, AppResult};
@@ -57,6 +58,7 @@ pub struct EventActor {
     /// Cluster mode: the fencing token this instance owns the event under;
     /// every write of the actor is refused once a newer owner exists.
     owner: Option<Token>,
+    placement: Placement,
     db: Db,
     /// Draws written at once, process-wide: thousands of events due in the
     /// same second queue here instead of timing out on the connection pool.
@@ -223,6 +225,7 @@ impl EventActor {
     pub fn new(
         event_id: i64,
         owner: Option<Token>,
+        placement: Placement,
         db: Db,
         draw_permits: Arc<Semaphore>,
         idle_timeout: Duration,
@@ -233,6 +236,7 @@ impl EventActor {
         Self {
             event_id,
             owner,
+            placement,
             db,
             draw_permits,
             idle_timeout,
@@ -251,6 +255,7 @@ impl EventActor {
                     event_id = self.event_id,
                     "a newer owner holds the event; not starting"
                 );
+                self.placement.forget(self.event_id, self.owner);
                 Phase::Unavailable
             }
             Err(err) => {
@@ -403,7 +408,10 @@ impl EventActor {
                     release(released);
                     act.advance(ctx);
                 }
-                Err(AppError::Fenced) => act.fenced(ctx),
+                Err(AppError::Fenced) => {
+                    act.fenced(ctx);
+                    ctx.stop();
+                }
                 Err(err) => {
                     tracing::warn!(event_id, error = %err, "group commit failed; reloading");
                     metrics::counter!("lottery_event_batch_failures_total").increment(1);
@@ -452,7 +460,8 @@ impl EventActor {
     }
 
     /// Cluster mode: a newer owner holds the event (the fence refused a
-    /// write, or the lease was lost). Nothing this actor holds was stored:
+    /// write, or the lease was lost); a write's completion that learnt it
+    /// stops the actor itself after this. Nothing this actor holds was stored:
     /// every waiting request gets 503 and retries at the new owner, and the
     /// actor stops without writing anything more.
     fn fenced(&mut self, ctx: &mut Context<Self>) {
@@ -461,6 +470,7 @@ impl EventActor {
             event_id = self.event_id,
             "this instance no longer owns the event; stopping its actor"
         );
+        self.placement.forget(self.event_id, self.owner);
         let writing = matches!(&self.phase, Phase::Live(live) if live.members.is_flushing() || live.finishing);
         if let Phase::Live(live) = &mut self.phase {
             for reply in live.members.abandon() {
@@ -516,6 +526,7 @@ impl EventActor {
                         }
                         Err(AppError::Fenced) => {
                             act.fenced(ctx);
+                            ctx.stop();
                             Err(AppError::Fenced)
                         }
                         Err(err) => {
@@ -569,7 +580,10 @@ impl EventActor {
                                 act.notices.ring();
                                 act.finished(status, creator_id, ctx);
                             }
-                            Err(AppError::Fenced) => act.fenced(ctx),
+                            Err(AppError::Fenced) => {
+                                act.fenced(ctx);
+                                ctx.stop();
+                            }
                             Err(err) => act.draw_failed(err, ctx),
                         }),
                 );

@@ -245,10 +245,12 @@ impl EventRegistry {
         let shared = page.clone();
         let missing = self.missing.clone();
         let notices = self.settings.notices.clone();
+        let placement = self.placement.clone();
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
             EventActor::new(
                 event_id,
                 token,
+                placement,
                 db,
                 permits,
                 idle_timeout,

@@ -285,21 +285,27 @@ impl Membership {
                 responses.message().await
             })
             .await;
+            // etcd answers a lease it has expired with TTL 0, which the
+            // client reports as an error "lease not found".
+            let expired = match &answer {
+                Ok(Ok(Some(renewed))) => renewed.ttl() <= 0,
+                Ok(Err(etcd_client::Error::LeaseKeepAliveError(why))) => why.contains("not found"),
+                _ => false,
+            };
+            if expired {
+                stream = None;
+                self.lose("the lease expired");
+                if self.rejoin().await {
+                    last_renewed = Instant::now();
+                }
+                continue;
+            }
             match answer {
-                Ok(Ok(Some(renewed))) if renewed.ttl() > 0 => {
+                Ok(Ok(Some(_))) => {
                     last_renewed = sent;
                     if !self.healthy.swap(true, Ordering::AcqRel) {
                         tracing::info!("cluster lease renewed again; claiming events");
                     }
-                }
-                Ok(Ok(Some(_))) => {
-                    // TTL 0: etcd expired the lease; its keys are gone.
-                    stream = None;
-                    self.lose("the lease expired");
-                    if self.rejoin().await {
-                        last_renewed = Instant::now();
-                    }
-                    continue;
                 }
                 failed => {
                     stream = None;
@@ -452,6 +458,16 @@ impl Membership {
         Ok(Route::Here(Some(token)))
     }
 
+    /// Drops a claim the database found stale (a newer owner exists):
+    /// the next request asks the directory again.
+    pub fn forget(&self, event_id: i64, token: Token) {
+        let mut owned = self.owned.lock();
+        if matches!(owned.get(&event_id), Some(Held::Owned { token: t, .. }) if *t == token) {
+            owned.remove(&event_id);
+        }
+        metrics::gauge!("lottery_cluster_owned_events").set(owned.len() as f64);
+    }
+
     pub fn holds(&self, event_id: i64, token: Token) -> bool {
         matches!(self.owned.lock().get(&event_id), Some(Held::Owned { token: t, .. }) if *t == token)
     }
@@ -517,6 +533,11 @@ impl Membership {
 
     pub fn signals(&self) -> watch::Receiver<Signals> {
         self.signals.subscribe()
+    }
+
+    pub fn halt(&self) {
+        self.leaving.store(true, Ordering::Release);
+        self.healthy.store(false, Ordering::Release);
     }
 
     pub async fn leave(&self) {

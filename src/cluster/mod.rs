@@ -96,6 +96,18 @@ impl Placement {
         }
     }
 
+    /// Drops this instance's claim on an event once the database has shown
+    /// a newer owner exists (its lease lapsed unnoticed).
+    pub fn forget(&self, event_id: i64, token: Option<Token>) {
+        match (self, token) {
+            #[cfg(feature = "cluster")]
+            (Self::Cluster(membership), Some(token)) => membership.forget(event_id, token),
+            _ => {
+                let _ = event_id;
+            }
+        }
+    }
+
     /// Gives up the events this instance owns but has not served for a
     /// while (`live` says whether an actor serves one now), so etcd holds
     /// keys for the events in play, not for every event ever touched.
@@ -137,6 +149,16 @@ impl Placement {
             Self::Single => None,
             #[cfg(feature = "cluster")]
             Self::Cluster(membership) => Some(membership.signals()),
+        }
+    }
+
+    /// Stops renewing the lease and following the directory without
+    /// revoking anything, as a crash would: the lease runs out after its
+    /// TTL (for tests that stage a crash in-process).
+    pub fn halt(&self) {
+        #[cfg(feature = "cluster")]
+        if let Self::Cluster(membership) = self {
+            membership.halt();
         }
     }
 

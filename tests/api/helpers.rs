@@ -107,6 +107,7 @@ pub struct TestApp {
     events: lottery::actors::Events,
     finished: std::sync::Arc<lottery::cache::finished::FinishedEvents>,
     notifier: Option<actix::Addr<lottery::actors::notifier::Notifier>>,
+    placement: lottery::cluster::Placement,
     pub database_url: String,
 }
 
@@ -156,6 +157,7 @@ impl TestApp {
         let events = app.events();
         let finished = app.finished();
         let notifier = app.notifier();
+        let placement = app.placement();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
@@ -168,6 +170,7 @@ impl TestApp {
             events,
             finished,
             notifier,
+            placement,
             database_url,
         }
     }
@@ -198,8 +201,10 @@ impl TestApp {
     }
 
     /// Stops the server and every actor at once, as a crash would: nothing
-    /// is flushed on the way out.
+    /// is flushed on the way out, and a cluster member's lease is left to
+    /// run out.
     pub async fn stop(self) {
+        self.placement.halt();
         if let Some(notifier) = &self.notifier {
             notifier.do_send(lottery::actors::notifier::Stop);
         }

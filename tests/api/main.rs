@@ -2,6 +2,8 @@
 
 mod actors;
 mod auth;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod commit_failures;
 mod concurrency;
 mod content_check;
@@ -13,6 +15,7 @@ mod helpers;
 mod limits;
 mod notices;
 mod ops;
+mod ownership;
 mod participation;
 #[path = "../support/post_json.rs"]
 mod post_json;

@@ -1,0 +1,325 @@
+//! Cluster mode (docs/CLUSTER.md), in-process: instances of the real app
+//! sharing one database, one Redis prefix and one etcd prefix. A crash is
+//! staged by revoking an instance's lease in etcd behind its back (what
+//! etcd does when a process stops renewing it); `load-tests/cluster.sh`
+//! does the same with real processes, SIGKILL and SIGSTOP.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client, GetOptions};
+use rand::Rng;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::draw::verify_results;
+use crate::helpers::{
+    event_body, fresh_database, mysql_server, redis_server, redis_settings, setting_refs, Backend,
+    TestApp,
+};
+
+fn etcd_url() -> String {
+    std::env::var("LOTTERY_TEST_ETCD_URL").expect("LOTTERY_TEST_ETCD_URL (set at build time)")
+}
+
+struct Cluster {
+    apps: Vec<TestApp>,
+    prefix: String,
+    etcd: Client,
+}
+
+impl Cluster {
+    /// `n` instances (a, b, c, …) on a fresh database (MySQL when given),
+    /// one Redis prefix and one etcd prefix of their own; a 2 s lease so
+    /// failovers are quick.
+    async fn start(n: usize) -> Self {
+        let backend = if mysql_server().is_some() {
+            Backend::Mysql
+        } else {
+            Backend::Sqlite
+        };
+        let database = fresh_database(backend);
+        let tag: u64 = rand::rng().random();
+        let prefix = format!("/lottery_test_{tag:016x}/");
+        let redis = redis_settings(&redis_server().expect("LOTTERY_TEST_REDIS_URL"));
+        let mut apps = Vec::new();
+        for i in 0..n {
+            let id = ((b'a' + i as u8) as char).to_string();
+            let mut settings = setting_refs(&redis);
+            let endpoints = etcd_url();
+            settings.extend([
+                ("LOTTERY_ETCD_ENDPOINTS", endpoints.as_str()),
+                ("LOTTERY_ETCD_PREFIX", prefix.as_str()),
+                ("LOTTERY_ETCD_LEASE_TTL_SECS", "2"),
+                ("LOTTERY_INSTANCE_ID", id.as_str()),
+            ]);
+            apps.push(TestApp::spawn_on(database.clone(), &settings).await);
+        }
+        let etcd = Client::connect([etcd_url()], None).await.unwrap();
+        Self { apps, prefix, etcd }
+    }
+
+    async fn value(&self, key: &str) -> Option<(String, i64)> {
+        let found = self
+            .etcd
+            .clone()
+            .get(format!("{}{key}", self.prefix), None)
+            .await
+            .unwrap();
+        found
+            .kvs()
+            .first()
+            .map(|kv| (kv.value_str().unwrap().to_string(), kv.lease()))
+    }
+
+    /// The instance id that owns the event in etcd.
+    async fn owner(&self, event_id: i64) -> Option<String> {
+        self.value(&format!("events/{event_id}"))
+            .await
+            .map(|(owner, _)| owner)
+    }
+
+    /// What etcd does to an instance that stops renewing: its lease ends
+    /// and every key under it goes.
+    async fn expire(&self, instance: &str) {
+        let (_, lease) = self
+            .value(&format!("members/{instance}"))
+            .await
+            .expect("registered");
+        self.etcd.clone().lease_revoke(lease).await.unwrap();
+    }
+
+    async fn event_keys(&self) -> usize {
+        self.etcd
+            .clone()
+            .get(
+                format!("{}events/", self.prefix),
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
+            .await
+            .unwrap()
+            .count() as usize
+    }
+}
+
+async fn join_at(app: &TestApp, token: &str, id: i64) -> crate::helpers::Reply {
+    app.call(
+        Method::PUT,
+        &format!("/events/{id}/participants/me"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+async fn stored_participants(app: &TestApp, id: i64) -> HashSet<i64> {
+    app.participant_items(id, 100)
+        .await
+        .iter()
+        .map(|p| p["user"]["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The balancer is only a hint: a write that lands on an instance that
+/// does not own the event is forwarded once to the owner and answered as
+/// the owner answered; reads are answered where they land; a request
+/// already forwarded is not forwarded again; a client cannot pass for an
+/// instance.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn writes_reach_the_owner_wherever_they_land() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (creator, _) = a.login("creator").await;
+    let (first, first_id) = a.login("first").await;
+    let (second, second_id) = b.login("second").await;
+    let id = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+
+    assert_eq!(join_at(a, &first, id).await.status, 200);
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("a"));
+    let forwarded = join_at(b, &second, id).await;
+    assert_eq!(forwarded.status, 200, "{:?}", forwarded.body);
+    assert_eq!(forwarded.data()["participant_count"], 2);
+    assert_eq!(b.live_actors(), 0, "b served no actor of its own");
+    assert_eq!(a.live_actors(), 1);
+    assert_eq!(
+        stored_participants(b, id).await,
+        HashSet::from([first_id, second_id]),
+        "b reads the event from the database"
+    );
+
+    // Leave and the creator's cancel, sent to b, are the owner's too.
+    let left = b
+        .call(
+            Method::DELETE,
+            &format!("/events/{id}/participants/me"),
+            Some(&second),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            left.status.as_u16(),
+            left.data()["participant_count"].as_i64()
+        ),
+        (200, Some(1))
+    );
+    let wrong = b
+        .post(&format!("/events/{id}/cancel"), Some(&first), json!({}))
+        .await;
+    assert_eq!(wrong.status, 403, "the owner checks who may cancel");
+
+    // A request that already took its hop is not forwarded again.
+    let (secret, _) = cluster.value("hop-secret").await.unwrap();
+    let hopped = b
+        .client
+        .put(format!("{}/api/v1/events/{id}/participants/me", b.base))
+        .bearer_auth(&second)
+        .header("x-lottery-hop", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hopped.status(), 503);
+    assert!(hopped.headers().contains_key("retry-after"));
+    // A made-up secret is no hop: forwarded as any client's request.
+    let forged = b
+        .client
+        .put(format!("{}/api/v1/events/{id}/participants/me", b.base))
+        .bearer_auth(&second)
+        .header("x-lottery-hop", "not-the-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 200);
+
+    let cancelled = b
+        .post(&format!("/events/{id}/cancel"), Some(&creator), json!({}))
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.data()["status"], "cancelled");
+    let metrics = b.metrics_text().await;
+    assert!(
+        metrics.contains(r#"lottery_forwarded_requests_total{result="answered"}"#),
+        "{metrics}"
+    );
+}
+
+/// The owner's lease ends behind its back (a paused or partitioned
+/// process): another instance takes the event over on the next request and
+/// sees every join the old owner acknowledged; whatever the old owner
+/// still answers is either refused (503, its batch fenced by the database)
+/// or stored. The old owner stops its actors and comes back as an
+/// ordinary member with a new lease.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn a_lost_lease_hands_the_event_over_and_fences_the_old_owner() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (creator, _) = a.login("creator").await;
+    let id = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..12 {
+        users.push(a.login(&format!("u{i}")).await);
+    }
+    let mut acknowledged = HashSet::new();
+    for (token, user) in &users[..4] {
+        assert_eq!(join_at(a, token, id).await.status, 200);
+        acknowledged.insert(*user);
+    }
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("a"));
+
+    cluster.expire("a").await;
+    let started = Instant::now();
+    // b takes over on its next request: its load holds a's four joins.
+    let (token, user) = &users[4];
+    let taken = loop {
+        let r = join_at(b, token, id).await;
+        if r.status == 200 || started.elapsed() > Duration::from_secs(10) {
+            break r;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(taken.status, 200, "{:?}", taken.body);
+    assert_eq!(taken.data()["participant_count"], 5);
+    acknowledged.insert(*user);
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("b"));
+
+    // Whatever a answers from now on is refused or stored, never lost.
+    for (token, user) in &users[5..] {
+        let r = join_at(a, token, id).await;
+        match r.status.as_u16() {
+            200 => {
+                acknowledged.insert(*user);
+            }
+            503 => assert_eq!(r.code(), 50300),
+            other => panic!("unexpected {other}: {:?}", r.body),
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(150)).await;
+    }
+    let stored = stored_participants(b, id).await;
+    assert!(
+        acknowledged.is_subset(&stored),
+        "acknowledged {acknowledged:?}, stored {stored:?}"
+    );
+    assert_eq!(a.live_actors(), 0, "a stopped the actor it no longer owns");
+    let metrics = a.metrics_text().await;
+    // (The recorder is the test process's: other tests count there too.)
+    assert!(
+        metrics.contains("lottery_cluster_lease_losses_total"),
+        "{metrics}"
+    );
+    // a is a member again, under a new lease, and forwards to b.
+    let (token, user) = &users[0];
+    let again = join_at(a, token, id).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert!(stored_participants(b, id).await.contains(user));
+    assert!(cluster.value("members/a").await.is_some());
+}
+
+/// An event due while its owner is dead (crashed: its lease runs out by
+/// itself) is drawn once, by another instance, with the result its seed
+/// gives; keys of events no one serves any more are given back.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn a_draw_due_during_a_failover_happens_once_elsewhere() {
+    let mut cluster = Cluster::start(3).await;
+    let a = &cluster.apps[0];
+    let (creator, _) = a.login("creator").await;
+    let id = a.create_event(&creator, event_body(4)).await["id"]
+        .as_i64()
+        .unwrap();
+    let joined = a.joined_users(id, "p", 5).await;
+    assert_eq!(joined.len(), 5);
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("a"));
+
+    // a crashes before the draw; its lease runs out 2 s later.
+    cluster.apps.remove(0).stop().await;
+    let survivor = &cluster.apps[0];
+    let drawn = survivor.wait_status(id, "drawn", 20).await;
+    assert_eq!(drawn["status"], "drawn");
+    assert_ne!(cluster.owner(id).await.as_deref(), Some("a"));
+    // The winners are the ones the seed gives (the fairness record
+    // verifies), one prize each, whichever instance asks.
+    let fairness = verify_results(survivor, id).await;
+    assert_eq!(fairness, verify_results(&cluster.apps[1], id).await);
+
+    // Once its actor has stopped, the event's key is released.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.event_keys().await > 0 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(cluster.event_keys().await, 0, "idle keys given back");
+}

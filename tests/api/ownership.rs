@@ -1,0 +1,108 @@
+//! Cluster mode's last line of defence, at the store (docs/CLUSTER.md):
+//! once a newer owner has activated an event, everything an older owner
+//! writes (a batch, a cancel, either step of a draw) fails whole, and the
+//! new owner's load holds every batch the old one committed. Needs no
+//! etcd: the tokens are given by hand, as two instances would hold them.
+
+use chrono::Utc;
+use lottery::error::AppError;
+use lottery::store::participants::BatchChanges;
+use lottery::store::{self, Db};
+
+use crate::both_backends;
+use crate::helpers::{event_body, fresh_database, Backend, TestApp};
+
+both_backends!(a_stale_owner_writes_nothing_and_the_new_owner_sees_everything);
+
+fn joins(users: &[i64], count: i32) -> BatchChanges {
+    BatchChanges {
+        joins: users.iter().map(|&u| (u, false)).collect(),
+        count,
+        ..Default::default()
+    }
+}
+
+async fn status(db: &Db, id: i64) -> String {
+    store::live::load_live(db, id, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .event
+        .status
+        .as_str()
+        .to_string()
+}
+
+async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let (creator, _) = app.login("creator").await;
+    let (_, a) = app.login("a").await;
+    let (_, b) = app.login("b").await;
+    let id = app.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let db = Db::connect(&url, 2, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let now = Utc::now();
+
+    // The first owner (token 5) activates and commits a join.
+    let first = store::live::load_live(&db, id, Some(5)).await.unwrap();
+    assert!(first.unwrap().members.is_empty());
+    store::participants::apply_batch(&db, id, &joins(&[a], 1), now, Some(5))
+        .await
+        .expect("the owner's batch");
+
+    // A newer owner (token 9) takes over: its load holds that join.
+    let second = store::live::load_live(&db, id, Some(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.members, vec![(a, false)]);
+
+    // Everything the old owner tries now fails and changes nothing.
+    let batch = store::participants::apply_batch(&db, id, &joins(&[b], 2), now, Some(5)).await;
+    assert!(matches!(batch, Err(AppError::Fenced)), "{batch:?}");
+    let counted = store::participants::apply_batch(
+        &db,
+        id,
+        &BatchChanges {
+            count: 7,
+            write_count: true,
+            ..Default::default()
+        },
+        now,
+        Some(5),
+    )
+    .await;
+    assert!(matches!(counted, Err(AppError::Fenced)), "{counted:?}");
+    assert_eq!(
+        store::participants::user_ids(&db, id).await.unwrap(),
+        vec![a]
+    );
+    let cancel = store::draws::cancel(&db, id, now, 1, false, Some(5)).await;
+    assert!(matches!(cancel, Err(AppError::Fenced)), "{cancel:?}");
+    let draw = store::draws::draw(&db, id, now, false, Some(5), |_| vec![]).await;
+    assert!(matches!(draw, Err(AppError::Fenced)), "{draw:?}");
+    assert_eq!(status(&db, id).await, "open");
+    let again = store::live::load_live(&db, id, Some(5)).await;
+    assert!(
+        matches!(again, Err(AppError::Fenced)),
+        "an older claim cannot activate again"
+    );
+
+    // The new owner writes and draws.
+    store::participants::apply_batch(&db, id, &joins(&[b], 2), now, Some(9))
+        .await
+        .expect("the new owner's batch");
+    let mut stored = store::participants::user_ids(&db, id).await.unwrap();
+    stored.sort_unstable();
+    assert_eq!(stored, vec![a.min(b), a.max(b)]);
+    let drawn = store::draws::draw(&db, id, now, false, Some(9), |_| vec![])
+        .await
+        .unwrap();
+    assert_eq!(drawn.map(|s| s.as_str()), Some("drawn"));
+    // Its own later activation (same key, same token) is allowed.
+    assert!(store::live::load_live(&db, id, Some(9)).await.is_ok());
+}
