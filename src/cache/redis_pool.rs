@@ -3,23 +3,90 @@
 //! its pool needs a PING on every checkout to notice one; that doubled the
 //! Redis round trips of every session lookup. Here a failed or timed-out
 //! command marks its connection broken instead, and bb8 replaces it.
+//!
+//! `LOTTERY_REDIS_URL` may also list several seed nodes of a Redis Cluster
+//! (comma-separated): the connection is then the `redis` crate's cluster
+//! client, which routes each command to the master of its key's slot and
+//! follows failovers (bb8-redis has no cluster manager). Every command
+//! here touches one key, so none needs its keys in one slot.
 
 use std::time::Duration;
 
-use bb8_redis::redis::aio::MultiplexedConnection;
-use bb8_redis::redis::{RedisError, RedisResult};
+use bb8_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
+use bb8_redis::redis::cluster::{ClusterClient, ClusterClientBuilder};
+use bb8_redis::redis::cluster_async::ClusterConnection;
+use bb8_redis::redis::{self, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use bb8_redis::RedisConnectionManager;
 
-pub struct Manager(RedisConnectionManager);
+pub enum Manager {
+    Single(RedisConnectionManager),
+    Cluster(ClusterClient),
+}
+
+/// One connection to a single Redis, or the cluster client's.
+#[derive(Clone)]
+pub enum RedisConn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
 
 pub struct Connection {
-    pub inner: MultiplexedConnection,
+    pub inner: RedisConn,
     pub broken: bool,
+}
+
+/// The URLs in `LOTTERY_REDIS_URL`: one Redis, or a Redis Cluster's seeds.
+pub fn seeds(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
 }
 
 impl Manager {
     pub fn new(url: &str) -> Result<Self, RedisError> {
-        RedisConnectionManager::new(url).map(Self)
+        let seeds = seeds(url);
+        if seeds.len() > 1 {
+            // Answers within the callers' deadlines; a master's failover
+            // shows as errors until the cluster promotes its replica, then
+            // the client re-reads the slots.
+            ClusterClientBuilder::new(seeds)
+                .connection_timeout(Duration::from_millis(500))
+                .response_timeout(Duration::from_millis(900))
+                .retries(2)
+                .build()
+                .map(Self::Cluster)
+        } else {
+            RedisConnectionManager::new(url).map(Self::Single)
+        }
     }
 }
 
@@ -28,14 +95,21 @@ impl bb8::ManageConnection for Manager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<Connection, RedisError> {
+        let inner = match self {
+            Self::Single(manager) => RedisConn::Single(manager.connect().await?),
+            Self::Cluster(client) => RedisConn::Cluster(client.get_async_connection().await?),
+        };
         Ok(Connection {
-            inner: self.0.connect().await?,
+            inner,
             broken: false,
         })
     }
 
     async fn is_valid(&self, conn: &mut Connection) -> Result<(), RedisError> {
-        self.0.is_valid(&mut conn.inner).await
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn.inner)
+            .await
+            .map(drop)
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
@@ -61,7 +135,7 @@ pub fn lazy_pool(url: &str, max_size: u32, checkout: Duration) -> Result<RedisPo
 /// detail for the log.
 pub async fn run<T, F, Fut>(pool: &RedisPool, deadline: Duration, command: F) -> Result<T, String>
 where
-    F: FnOnce(MultiplexedConnection) -> Fut,
+    F: FnOnce(RedisConn) -> Fut,
     Fut: std::future::Future<Output = RedisResult<T>>,
 {
     let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
@@ -79,5 +153,25 @@ where
             pooled.broken = true;
             Err("no answer in time".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn several_urls_name_a_cluster() {
+        assert_eq!(super::seeds("redis://a:1"), vec!["redis://a:1"]);
+        assert_eq!(
+            super::seeds("redis://a:1, redis://b:2,"),
+            vec!["redis://a:1", "redis://b:2"]
+        );
+        assert!(matches!(
+            super::Manager::new("redis://a:1,redis://b:2"),
+            Ok(super::Manager::Cluster(_))
+        ));
+        assert!(matches!(
+            super::Manager::new("redis://a:1"),
+            Ok(super::Manager::Single(_))
+        ));
     }
 }

@@ -19,9 +19,10 @@ const PING_DEADLINE: Duration = Duration::from_millis(1000);
 /// Pause before the logout subscription is tried again.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 
-/// Runs until the store is dropped.
-pub async fn follow(client: redis::Client, store: Weak<RedisSessions>) {
-    loop {
+/// Runs until the store is dropped. `clients`: one Redis, or a Redis
+/// Cluster's seed nodes, tried in turn when a subscription is lost.
+pub async fn follow(clients: Vec<redis::Client>, store: Weak<RedisSessions>) {
+    for client in clients.iter().cycle() {
         let Some(channel) = store.upgrade().map(|s| s.logout_channel()) else {
             return;
         };

@@ -63,11 +63,16 @@ impl SessionStore {
         ttl: Duration,
         cache_ttl: Duration,
     ) -> Result<Self, String> {
-        let client = bb8_redis::redis::Client::open(url)
+        // Logouts are followed on one node at a time: in a Redis Cluster
+        // a PUBLISH reaches the subscribers of every node.
+        let clients = crate::cache::redis_pool::seeds(url)
+            .into_iter()
+            .map(bb8_redis::redis::Client::open)
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
         let store = RedisSessions::new(url, prefix, ttl, cache_ttl)?;
         if store.local.enabled() {
-            tokio::spawn(logouts::follow(client, Arc::downgrade(&store)));
+            tokio::spawn(logouts::follow(clients, Arc::downgrade(&store)));
         }
         Ok(Self::Redis(store))
     }

@@ -7,13 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bb8_redis::redis::aio::MultiplexedConnection;
 use bb8_redis::redis::{self, AsyncCommands};
 
 use super::tokens::{hash, TokenHash};
 use super::trust::LocalCache;
 use super::{unauthorized, Stored};
-use crate::cache::redis_pool::{self, RedisPool};
+use crate::cache::redis_pool::{self, RedisConn, RedisPool};
 use crate::error::{AppError, AppResult};
 
 /// Waiting for a pooled connection, then for the command: together under
@@ -131,7 +130,7 @@ impl RedisSessions {
     /// connection whose command failed is marked broken, so bb8 drops it.
     async fn run<T, F, Fut>(&self, command: F) -> AppResult<T>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(RedisConn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         redis_pool::run(&self.pool, COMMAND_DEADLINE, command)
