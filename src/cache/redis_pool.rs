@@ -20,7 +20,8 @@ use bb8_redis::RedisConnectionManager;
 
 pub enum Manager {
     Single(RedisConnectionManager),
-    Cluster(ClusterClient),
+    /// Boxed: the cluster client is twice the single manager's size.
+    Cluster(Box<ClusterClient>),
 }
 
 /// One connection to a single Redis, or the cluster client's.
@@ -83,7 +84,7 @@ impl Manager {
                 .response_timeout(Duration::from_millis(900))
                 .retries(2)
                 .build()
-                .map(Self::Cluster)
+                .map(|client| Self::Cluster(Box::new(client)))
         } else {
             RedisConnectionManager::new(url).map(Self::Single)
         }
