@@ -3,6 +3,7 @@
 //! in time. See load-tests/README.md.
 
 mod api;
+mod cluster;
 mod notices;
 mod plot;
 mod scenarios;
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use scenarios::Args;
 use stats::Target;
 
-const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|verify-joins|wechat-mock> \
+const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
 [--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR]";
 
 fn loopback_url(url: &str) -> bool {
@@ -109,6 +110,7 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "draw-storm" => scenarios::draw_storm(args).await?,
         "big-draw" => scenarios::big_draw(args).await?,
         "notices" => notices::notices(args).await?,
+        "cluster" => cluster::cluster(args).await?,
         "verify-joins" => scenarios::verify_joins(args).await?,
         other => return Err(format!("unknown scenario {other}\n{USAGE}")),
     }

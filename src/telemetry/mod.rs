@@ -12,9 +12,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the process's log subscriber, writing to stdout.
+/// Installs the process's log subscriber, writing to stdout: colored for
+/// a terminal, plain text for a file or a log collector.
 pub fn init_tracing(format: LogFormat) {
-    init_tracing_to(format, std::io::stdout);
+    use std::io::IsTerminal;
+    install(format, std::io::stdout, std::io::stdout().is_terminal());
 }
 
 /// Installs the log subscriber writing to `writer` (tests capture it). In
@@ -25,10 +27,18 @@ pub fn init_tracing_to<W>(format: LogFormat, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    install(format, writer, false);
+}
+
+fn install<W>(format: LogFormat, writer: W, ansi: bool)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
