@@ -13,6 +13,15 @@ mkdir -p "$DIR"
 
 case "$ACTION" in
 start)
+  # A node listens on its port and on port + 10000 (the cluster bus).
+  for port in $PORTS; do
+    for p in "$port" $((port + 10000)); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        echo "port $p is taken: pick another FIRST_PORT" >&2
+        exit 1
+      fi
+    done
+  done
   for port in $PORTS; do
     redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
       --cluster-enabled yes --cluster-config-file "$DIR/nodes-$port.conf" \

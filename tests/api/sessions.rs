@@ -90,8 +90,10 @@ async fn cached_sessions_skip_redis_until_a_logout_is_published() {
         "{prefix}session:{}",
         hex::encode(sha2::Sha256::digest(token.as_bytes()))
     );
+    // `-c` follows a Redis Cluster's redirection (the URL may list seeds).
+    let seed = redis.split(',').next().unwrap_or_default();
     let deleted = Command::new("redis-cli")
-        .args(["-u", &redis, "DEL", &key])
+        .args(["-c", "-u", seed, "DEL", &key])
         .output();
     let deleted = deleted.expect("redis-cli on the PATH");
     assert_eq!(String::from_utf8_lossy(&deleted.stdout).trim(), "1");
