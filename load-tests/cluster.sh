@@ -182,7 +182,7 @@ fault_etcd() {
   echo "   SIGKILL the etcd leader (pid $pid)"
   kill -9 "$pid"
   for n in 0 1 2; do
-    [ "$(cat "$WORK/etcd/m$n.pid")" = "$pid" ] && ETCD_KILLED=$n
+    if [ "$(cat "$WORK/etcd/m$n.pid")" = "$pid" ]; then ETCD_KILLED=$n; fi
   done
 }
 after_etcd() {

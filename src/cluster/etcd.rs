@@ -81,6 +81,16 @@ async fn bounded<T>(
     }
 }
 
+/// One transaction: `key` = `value` (under `lease`) if the key does not
+/// exist, else read it. The create of membership, ownership and the secret.
+fn create_or_get(key: &str, value: String, lease: Option<i64>) -> Txn {
+    let options = lease.map(|lease| PutOptions::new().with_lease(lease));
+    Txn::new()
+        .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+        .and_then([TxnOp::put(key, value, options)])
+        .or_else([TxnOp::get(key, None)])
+}
+
 fn first_kv(response: &etcd_client::TxnResponse) -> Option<KeyValue> {
     response.op_responses().into_iter().find_map(|op| match op {
         TxnOpResponse::Get(get) => get.kvs().first().cloned(),
@@ -160,14 +170,7 @@ impl Membership {
         let deadline = Instant::now() + self.ttl + Duration::from_secs(1);
         loop {
             let lease = self.lease.load(Ordering::Acquire);
-            let txn = Txn::new()
-                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(
-                    key.clone(),
-                    self.url.clone(),
-                    Some(PutOptions::new().with_lease(lease)),
-                )])
-                .or_else([TxnOp::get(key.clone(), None)]);
+            let txn = create_or_get(&key, self.url.clone(), Some(lease));
             let response = bounded(self.client.clone().txn(txn))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -404,14 +407,7 @@ impl Membership {
     async fn claim(&self, event_id: i64) -> AppResult<Route> {
         let key = self.keys.event(event_id);
         let lease = self.lease.load(Ordering::Acquire);
-        let txn = Txn::new()
-            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(
-                key.clone(),
-                self.me.clone(),
-                Some(PutOptions::new().with_lease(lease)),
-            )])
-            .or_else([TxnOp::get(key, None)]);
+        let txn = create_or_get(&key, self.me.clone(), Some(lease));
         let response = bounded(self.client.clone().txn(txn)).await?;
         let token = if response.succeeded() {
             response.header().map(|h| h.revision())
@@ -561,10 +557,7 @@ async fn hop_secret(client: &mut Client, keys: &Keys) -> Result<String, String> 
     rand::rng().fill_bytes(&mut bytes);
     let fresh = hex::encode(bytes);
     let key = keys.hop_secret();
-    let txn = Txn::new()
-        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-        .and_then([TxnOp::put(key.clone(), fresh.clone(), None)])
-        .or_else([TxnOp::get(key, None)]);
+    let txn = create_or_get(&key, fresh.clone(), None);
     let response = client
         .txn(txn)
         .await
