@@ -53,11 +53,14 @@ fn sqlite_pragmas(lock_timeout: Duration) -> String {
 /// seconds, at least one: a hot event's batch must not sit behind a lock
 /// for InnoDB's default 50 s), and strict modes so a value the column
 /// cannot hold is an error, never a silently stored zero date or truncation.
+/// REPEATABLE READ (InnoDB's default) whatever the server's setting: the
+/// cluster's ownership fence relies on its shared lock (store::ownership).
 fn mysql_session(lock_timeout: Duration) -> String {
     format!(
         "SET SESSION innodb_lock_wait_timeout = {}, \
          sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,\
-         ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+         ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'; \
+         SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
         lock_timeout.as_secs().max(1)
     )
 }

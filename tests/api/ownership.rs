@@ -12,7 +12,10 @@ use lottery::store::{self, Db};
 use crate::both_backends;
 use crate::helpers::{event_body, fresh_database, Backend, TestApp};
 
-both_backends!(a_stale_owner_writes_nothing_and_the_new_owner_sees_everything);
+both_backends!(
+    a_stale_owner_writes_nothing_and_the_new_owner_sees_everything,
+    a_takeover_waits_for_the_batch_that_passed_the_fence
+);
 
 fn joins(users: &[i64], count: i32) -> BatchChanges {
     BatchChanges {
@@ -105,4 +108,53 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     assert_eq!(drawn.map(|s| s.as_str()), Some("drawn"));
     // Its own later activation (same key, same token) is allowed.
     assert!(store::live::load_live(&db, id, Some(9)).await.is_ok());
+}
+
+/// The race the fence's lock closes: the old owner's batch has passed the
+/// fence and not committed yet when a new owner activates. The activation
+/// waits for that commit (MySQL: the fence's shared lock on the event row;
+/// SQLite: the one writer lock), so the new owner's load holds the join
+/// the old owner is about to acknowledge.
+async fn a_takeover_waits_for_the_batch_that_passed_the_fence(backend: Backend) {
+    let url = fresh_database(backend);
+    let app = TestApp::spawn_on(url.clone(), &[]).await;
+    let (creator, _) = app.login("creator").await;
+    let (_, a) = app.login("a").await;
+    let id = app.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let timeout = std::time::Duration::from_secs(5);
+    let old = Db::connect(&url, 1, timeout).await.unwrap();
+    let new = Db::connect(&url, 1, timeout).await.unwrap();
+    store::live::load_live(&old, id, Some(5)).await.unwrap();
+
+    let (passed, fence_passed) = tokio::sync::oneshot::channel::<()>();
+    let begin = old.begin_write();
+    let fence = store::ownership::fence_sql(id, 5);
+    let old_batch = async {
+        let result: lottery::error::AppResult<()> = lottery::db_run!(&old, |conn| {
+            conn.batch_execute(&format!("{begin}; {fence}")).await?;
+            let _ = passed.send(());
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+            conn.batch_execute(&format!(
+                "INSERT INTO participants (event_id, user_id, notify, joined_at) \
+                 VALUES ({id}, {a}, 0, '2026-11-23 12:00:00'); COMMIT"
+            ))
+            .await?;
+            Ok(())
+        });
+        result
+    };
+    let takeover = async {
+        fence_passed.await.unwrap();
+        store::live::load_live(&new, id, Some(9)).await
+    };
+    let (committed, loaded) = futures::join!(old_batch, takeover);
+    committed.expect("the old owner's batch passed the fence before the takeover");
+    let loaded = loaded.unwrap().unwrap();
+    assert_eq!(
+        loaded.members,
+        vec![(a, false)],
+        "the new owner loaded after the old owner's commit"
+    );
 }
