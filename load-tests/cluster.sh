@@ -81,12 +81,7 @@ start_instance() { # index
     RUST_LOG="${RUST_LOG:-info}" \
     "$BIN/lottery" >>"$WORK/instance-$i.log" 2>&1 &
   INSTANCE_PIDS[$i]=$!
-  for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "instance $i did not become ready; see $WORK/instance-$i.log" >&2
-  exit 1
+  wait_up "http://127.0.0.1:$port/readyz" 150 "$WORK/instance-$i.log" || exit 1
 }
 
 for i in 0 1 2; do start_instance $i; done
@@ -98,8 +93,7 @@ sed -e "s/127.0.0.1:8080/127.0.0.1:$LB_PORT/" \
   "$ROOT/docs/ops/cluster/nginx.conf" >"$WORK/nginx/nginx.conf"
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g "daemon off; pid $WORK/nginx/nginx.pid;" &
 NGINX_PID=$!
-for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$LB_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "http://127.0.0.1:$LB_PORT/healthz" >/dev/null || { echo "nginx did not start; see $WORK/nginx/logs" >&2; exit 1; }
+wait_up "http://127.0.0.1:$LB_PORT/healthz" 50 "$WORK/nginx/logs" || exit 1
 LB="http://127.0.0.1:$LB_PORT"
 echo "   nginx $LB -> instances ${INSTANCE_PORTS[*]}; etcd $ETCD_URLS; Redis Cluster $REDIS_URL"
 

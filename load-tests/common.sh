@@ -20,11 +20,17 @@ build() {
 start_server() {
   env "$@" LOTTERY_BIND="127.0.0.1:$PORT" RUST_LOG="${RUST_LOG:-warn}" "${SERVER_BIN:-$BIN/lottery}" >>"${SERVER_LOG:-/tmp/lottery-load-server.log}" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "$BASE/healthz" >/dev/null 2>&1 && return 0
+  wait_up "$BASE/healthz" 100 "${SERVER_LOG:-/tmp/lottery-load-server.log}"
+}
+
+# wait_up URL TRIES LOG: polls URL every 0.1 s until it answers 2xx, at
+# most TRIES times; otherwise names LOG and fails.
+wait_up() {
+  for _ in $(seq 1 "$2"); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "server did not start; see ${SERVER_LOG:-/tmp/lottery-load-server.log}" >&2
+  echo "no answer from $1; see $3" >&2
   return 1
 }
 

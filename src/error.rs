@@ -87,6 +87,12 @@ impl AppError {
     pub fn event_not_found() -> Self {
         Self::NotFound("no such event".into())
     }
+
+    /// Cluster mode: the event's ownership is moving (a claim given back,
+    /// lost, or owned elsewhere than a forwarded request expected).
+    pub fn changing_servers() -> Self {
+        Self::Unavailable("the event is changing servers; try again".into())
+    }
 }
 
 impl ResponseError for AppError {

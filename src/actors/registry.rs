@@ -205,9 +205,7 @@ impl EventRegistry {
         }
         // The claim may have been given back (idle) or lost since.
         if !self.placement.holds(event_id, token) {
-            return Err(AppError::Unavailable(
-                "the event is changing servers; try again".into(),
-            ));
+            return Err(AppError::changing_servers());
         }
         if self.directory.read().len() >= self.settings.max_live {
             self.directory

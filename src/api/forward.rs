@@ -102,8 +102,7 @@ pub async fn forward_writes(
     if is_forwarded(&req, &state) {
         metrics::counter!("lottery_forwarded_requests_total", "result" => "second_hop_refused")
             .increment(1);
-        let err = AppError::Unavailable("the event is changing servers; try again".into());
-        return Ok(refusal(req, &err));
+        return Ok(refusal(req, &AppError::changing_servers()));
     }
     let body = match read_limited(&mut req.take_payload()).await {
         Ok(body) => body.freeze(),

@@ -70,6 +70,11 @@ fn unreachable(err: impl std::fmt::Display) -> AppError {
     AppError::Unavailable("the cluster's coordination service is unreachable; try again".into())
 }
 
+/// This instance cannot vouch for its lease right now: it claims nothing.
+fn out_of_touch() -> AppError {
+    AppError::Unavailable("this server is out of touch with the cluster; try again".into())
+}
+
 /// A call to etcd bounded by `CALL_TIMEOUT`.
 async fn bounded<T>(
     call: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
@@ -384,17 +389,11 @@ impl Membership {
                 *touched = Instant::now();
                 return Ok(Route::Here(Some(*token)));
             }
-            Some(Held::Releasing) => {
-                return Err(AppError::Unavailable(
-                    "the event is changing servers; try again".into(),
-                ))
-            }
+            Some(Held::Releasing) => return Err(AppError::changing_servers()),
             None => {}
         }
         if !self.healthy.load(Ordering::Acquire) {
-            return Err(AppError::Unavailable(
-                "this server is out of touch with the cluster; try again".into(),
-            ));
+            return Err(out_of_touch());
         }
         if let Some(url) = self.directory.read().owner_url(event_id, &self.me) {
             return Ok(Route::There(url.to_string()));
@@ -431,15 +430,11 @@ impl Membership {
             }
         };
         let Some(token) = token else {
-            return Err(AppError::Unavailable(
-                "the event is changing servers; try again".into(),
-            ));
+            return Err(AppError::changing_servers());
         };
         // A lease lost or replaced meanwhile: the key may already be gone.
         if !self.healthy.load(Ordering::Acquire) || self.lease.load(Ordering::Acquire) != lease {
-            return Err(AppError::Unavailable(
-                "this server is out of touch with the cluster; try again".into(),
-            ));
+            return Err(out_of_touch());
         }
         let mut owned = self.owned.lock();
         owned.insert(

@@ -126,21 +126,18 @@ pub async fn draw(
 ) -> AppResult<Option<EventStatus>> {
     let drawing = EventStatus::Drawing;
     let begin = db.begin_write();
-    let fenced = |statements: Vec<String>| match fence {
-        Some(token) => [
-            vec![begin.to_string(), ownership::fence_sql(id, token)],
-            statements,
-            vec!["COMMIT".to_string()],
-        ]
-        .concat(),
-        None => statements,
-    };
-    let start = fenced(vec![format!(
+    let open_to_drawing = format!(
         "UPDATE events SET status = {} WHERE id = {id} AND status = {}",
         drawing.to_db(),
         EventStatus::Open.to_db()
-    )])
-    .join(";\n");
+    );
+    let start = match fence {
+        Some(token) => format!(
+            "{begin};\n{};\n{open_to_drawing};\nCOMMIT",
+            ownership::fence_sql(id, token)
+        ),
+        None => open_to_drawing,
+    };
     db_run!(db, |conn| {
         let status = events::table.find(id).select(events::status);
         if let Err(err) = conn.batch_execute(&start).await {

@@ -51,19 +51,6 @@ pub async fn activate(db: &Db, event_id: i64, token: Token) -> AppResult<()> {
     })
 }
 
-/// The epoch of an event (None: no such event).
-pub async fn epoch(db: &Db, event_id: i64) -> AppResult<Option<i64>> {
-    use super::schema::events;
-    db_run!(db, |conn| {
-        Ok(events::table
-            .find(event_id)
-            .select(events::owner_epoch)
-            .first(conn)
-            .await
-            .optional()?)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
