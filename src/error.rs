@@ -93,6 +93,22 @@ impl AppError {
     pub fn changing_servers() -> Self {
         Self::Unavailable("the event is changing servers; try again".into())
     }
+
+    /// The event already holds as many requests as its mailbox allows.
+    pub fn event_busy() -> Self {
+        Self::Unavailable("the event is busy: its queue is full; try again".into())
+    }
+
+    /// The event's actor stopped or could not load: the retry starts a new
+    /// one from the database.
+    pub fn event_unavailable() -> Self {
+        Self::Unavailable("the event is temporarily unavailable; try again".into())
+    }
+
+    /// A join or leave whose batch failed to commit (or was never written).
+    pub fn participation_not_stored() -> Self {
+        Self::Unavailable("the participation could not be stored; try again".into())
+    }
 }
 
 impl ResponseError for AppError {

@@ -211,9 +211,7 @@ fn release(released: Released<Reply<Membership>>) {
         let _ = reply.send(Ok(membership));
     }
     for reply in released.failed {
-        let _ = reply.send(Err(AppError::Unavailable(
-            "the participation could not be stored; try again".into(),
-        )));
+        let _ = reply.send(Err(AppError::participation_not_stored()));
     }
     for (reply, err) in released.refused {
         let _ = reply.send(Err(err));
@@ -325,7 +323,7 @@ impl EventActor {
             Phase::Finished { status, .. } => {
                 AppError::EventClosed(format!("the event is closed: it is {}", status.as_str()))
             }
-            _ => AppError::Unavailable("the event is temporarily unavailable".into()),
+            _ => AppError::event_unavailable(),
         }
     }
 
@@ -448,9 +446,7 @@ impl EventActor {
                 Err(err) => {
                     tracing::warn!(event_id, error = %err, "cannot reload after a failed commit; stopping");
                     for reply in live.members.abandon() {
-                        let _ = reply.send(Err(AppError::Unavailable(
-                            "the participation could not be stored; try again".into(),
-                        )));
+                        let _ = reply.send(Err(AppError::participation_not_stored()));
                     }
                     act.phase = Phase::Unavailable;
                     ctx.stop();

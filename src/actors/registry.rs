@@ -627,30 +627,22 @@ impl Events {
             let entry = self.actor(event_id).await?;
             let Some(_slot) = Slot::take(&entry.in_flight, self.capacity) else {
                 metrics::counter!("lottery_event_mailbox_full_total").increment(1);
-                return Err(AppError::Unavailable(
-                    "the event is busy: its queue is full; try again".into(),
-                ));
+                return Err(AppError::event_busy());
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
             match entry.addr.try_send(Timed::now(make(tx))) {
                 Ok(()) => {
                     return rx.await.unwrap_or_else(|_| {
-                        Err(AppError::Unavailable(
-                            "the event is temporarily unavailable; try again".into(),
-                        ))
+                        Err(AppError::event_unavailable())
                     })
                 }
                 Err(SendError::Full(_)) => {
-                    return Err(AppError::Unavailable(
-                        "the event is busy: its queue is full; try again".into(),
-                    ));
+                    return Err(AppError::event_busy());
                 }
                 Err(SendError::Closed(_)) => continue,
             }
         }
-        Err(AppError::Unavailable(
-            "the event is temporarily unavailable; try again".into(),
-        ))
+        Err(AppError::event_unavailable())
     }
 
     /// The committed participant count of an event live in this process:
