@@ -13,11 +13,8 @@ use actix_web::web::Bytes;
 use parking_lot::RwLock;
 
 use crate::domain::event::EventStatus;
+use crate::domain::membership::Committed;
 use crate::store::events::{EventRecord, ViewerState};
-
-/// The committed participants (user id → asked for notice), shared by the
-/// actor's membership model (which writes it) and the views (which read it).
-pub type Committed = Arc<RwLock<HashMap<i64, bool>>>;
 
 /// `count` while no live count is published.
 const NO_COUNT: i64 = -1;

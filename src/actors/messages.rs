@@ -7,16 +7,10 @@ use std::time::Instant;
 use actix::Message;
 use tokio::sync::oneshot;
 
+use crate::domain::membership::Membership;
 use crate::error::AppResult;
 
 pub type Reply<T> = oneshot::Sender<AppResult<T>>;
-
-/// A user's participation as acknowledged to them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Membership {
-    pub joined: bool,
-    pub participant_count: usize,
-}
 
 #[derive(Message)]
 #[rtype(result = "()")]

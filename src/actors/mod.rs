@@ -3,11 +3,14 @@
 //! time and restarts them after a crash. docs/ARCHITECTURE.md explains the
 //! rules they keep.
 
+mod directory;
 pub mod event;
+mod events;
 pub mod live_page;
-pub mod membership;
 pub mod messages;
+pub mod missing_ids;
 pub mod notifier;
 pub mod registry;
+mod slot;
 
-pub use registry::Events;
+pub use events::Events;

@@ -3,5 +3,7 @@
 
 pub mod draw;
 pub mod event;
+pub mod live;
+pub mod membership;
 pub mod notice;
 pub mod validation;

@@ -9,33 +9,8 @@ use super::schema::{events, participants, users};
 use super::Db;
 use super::{multi_row_insert, sql_time};
 use crate::db_run;
+use crate::domain::membership::MemberWrites;
 use crate::error::AppResult;
-
-/// The net effect of one batch of joins and leaves.
-#[derive(Debug, Default, Clone)]
-pub struct BatchChanges {
-    /// New participations: (user id, notify).
-    pub joins: Vec<(i64, bool)>,
-    /// Users who asked for notice after they had joined.
-    pub notify_on: Vec<i64>,
-    pub leaves: Vec<i64>,
-    /// The participant count once the batch is applied.
-    pub count: i32,
-    /// Whether this batch also writes `count` to the event's row. Most do
-    /// not: see `apply_batch`.
-    pub write_count: bool,
-}
-
-impl BatchChanges {
-    /// Nothing to write at all.
-    pub fn is_empty(&self) -> bool {
-        !self.write_count && self.rows_unchanged()
-    }
-
-    pub fn rows_unchanged(&self) -> bool {
-        self.joins.is_empty() && self.notify_on.is_empty() && self.leaves.is_empty()
-    }
-}
 
 /// Rows per INSERT: keeps each statement well under the servers' limits.
 const INSERT_CHUNK: usize = 1000;
@@ -57,7 +32,8 @@ fn id_list(ids: &[i64]) -> String {
 fn batch_script(
     db: &Db,
     event_id: i64,
-    changes: &BatchChanges,
+    changes: &MemberWrites,
+    count: Option<i32>,
     joined_at: &str,
     fence: Option<Token>,
 ) -> String {
@@ -66,6 +42,7 @@ fn batch_script(
         db.skip_existing_participant(),
         event_id,
         changes,
+        count,
         joined_at,
         fence,
     )
@@ -75,7 +52,8 @@ fn batch_script_for(
     begin: &str,
     skip_existing: &str,
     event_id: i64,
-    changes: &BatchChanges,
+    changes: &MemberWrites,
+    count: Option<i32>,
     joined_at: &str,
     fence: Option<Token>,
 ) -> String {
@@ -105,10 +83,9 @@ fn batch_script_for(
             id_list(&changes.notify_on)
         ));
     }
-    if changes.write_count {
+    if let Some(count) = count {
         script.push(format!(
-            "UPDATE events SET participant_count = {} WHERE id = {event_id}",
-            changes.count
+            "UPDATE events SET participant_count = {count} WHERE id = {event_id}"
         ));
     }
     if script.len() > 1 {
@@ -122,8 +99,8 @@ fn batch_script_for(
 /// those) with the unique key on (event, user) makes a retried batch
 /// harmless.
 ///
-/// The event row's `participant_count` is written only when the batch says
-/// so (the actor does it at most once a second, and before it stops): the
+/// The event row's `participant_count` is written only when `count` is
+/// given (the actor does it at most once a second, and before it stops): the
 /// row update and the transaction around it cost a hot event more than its
 /// rows. The actor's committed count is the live figure (`Events::
 /// committed_count`); the row catches up within a second, and an actor
@@ -134,11 +111,12 @@ fn batch_script_for(
 pub async fn apply_batch(
     db: &Db,
     event_id: i64,
-    changes: &BatchChanges,
+    changes: &MemberWrites,
+    count: Option<i32>,
     now: DateTime<Utc>,
     fence: Option<Token>,
 ) -> AppResult<()> {
-    let script = batch_script(db, event_id, changes, &sql_time(now), fence);
+    let script = batch_script(db, event_id, changes, count, &sql_time(now), fence);
     db_run!(db, |conn| {
         if let Err(err) = conn.batch_execute(&script).await {
             // A statement failed mid-script: end the transaction it opened
@@ -215,12 +193,11 @@ mod tests {
 
     #[test]
     fn a_batch_is_one_transaction_of_integers() {
-        let changes = BatchChanges {
+        let changes = MemberWrites {
             joins: vec![(7, true), (8, false)],
             notify_on: vec![7],
             leaves: vec![9],
             count: 41,
-            write_count: true,
         };
         // The script only depends on the backend's dialect, not on a pool.
         let script = batch_script_for(
@@ -228,6 +205,7 @@ mod tests {
             " ON DUPLICATE KEY UPDATE id = id",
             3,
             &changes,
+            Some(41),
             "2026-11-22 12:00:00.000000",
             None,
         );
@@ -246,36 +224,43 @@ mod tests {
 
     #[test]
     fn a_batch_of_joins_alone_is_one_statement() {
-        let changes = BatchChanges {
+        let changes = MemberWrites {
             joins: vec![(7, false)],
             count: 5,
             ..Default::default()
         };
-        let script = batch_script_for("BEGIN", " ON CONFLICT DO NOTHING", 3, &changes, "t", None);
+        let script = batch_script_for(
+            "BEGIN",
+            " ON CONFLICT DO NOTHING",
+            3,
+            &changes,
+            None,
+            "t",
+            None,
+        );
         assert_eq!(
             script,
             "INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES \
              (3,7,0,'t') ON CONFLICT DO NOTHING"
         );
-        let count_only = BatchChanges {
+        let count_only = MemberWrites {
             count: 5,
-            write_count: true,
             ..Default::default()
         };
         assert_eq!(
-            batch_script_for("BEGIN", "", 3, &count_only, "t", None),
+            batch_script_for("BEGIN", "", 3, &count_only, Some(5), "t", None),
             "UPDATE events SET participant_count = 5 WHERE id = 3"
         );
     }
 
     #[test]
     fn a_fenced_batch_checks_the_owner_first_in_one_transaction() {
-        let changes = BatchChanges {
+        let changes = MemberWrites {
             joins: vec![(7, false)],
             count: 5,
             ..Default::default()
         };
-        let script = batch_script_for("BEGIN", "", 3, &changes, "t", Some(42));
+        let script = batch_script_for("BEGIN", "", 3, &changes, None, "t", Some(42));
         assert_eq!(
             script,
             "BEGIN;\n\

@@ -5,8 +5,8 @@
 //! etcd: the tokens are given by hand, as two instances would hold them.
 
 use chrono::Utc;
+use lottery::domain::membership::MemberWrites;
 use lottery::error::AppError;
-use lottery::store::participants::BatchChanges;
 use lottery::store::{self, Db};
 
 use crate::both_backends;
@@ -17,8 +17,8 @@ both_backends!(
     a_takeover_waits_for_the_batch_that_passed_the_fence
 );
 
-fn joins(users: &[i64], count: i32) -> BatchChanges {
-    BatchChanges {
+fn joins(users: &[i64], count: i32) -> MemberWrites {
+    MemberWrites {
         joins: users.iter().map(|&u| (u, false)).collect(),
         count,
         ..Default::default()
@@ -53,7 +53,7 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     // The first owner (token 5) activates and commits a join.
     let first = store::live::load_live(&db, id, Some(5)).await.unwrap();
     assert!(first.unwrap().members.is_empty());
-    store::participants::apply_batch(&db, id, &joins(&[a], 1), now, Some(5))
+    store::participants::apply_batch(&db, id, &joins(&[a], 1), None, now, Some(5))
         .await
         .expect("the owner's batch");
 
@@ -65,16 +65,17 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     assert_eq!(second.members, vec![(a, false)]);
 
     // Everything the old owner tries now fails and changes nothing.
-    let batch = store::participants::apply_batch(&db, id, &joins(&[b], 2), now, Some(5)).await;
+    let batch =
+        store::participants::apply_batch(&db, id, &joins(&[b], 2), None, now, Some(5)).await;
     assert!(matches!(batch, Err(AppError::Fenced)), "{batch:?}");
     let counted = store::participants::apply_batch(
         &db,
         id,
-        &BatchChanges {
+        &MemberWrites {
             count: 7,
-            write_count: true,
             ..Default::default()
         },
+        Some(7),
         now,
         Some(5),
     )
@@ -96,7 +97,7 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     );
 
     // The new owner writes and draws.
-    store::participants::apply_batch(&db, id, &joins(&[b], 2), now, Some(9))
+    store::participants::apply_batch(&db, id, &joins(&[b], 2), None, now, Some(9))
         .await
         .expect("the new owner's batch");
     let mut stored = store::participants::user_ids(&db, id).await.unwrap();

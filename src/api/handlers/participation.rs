@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::actors::messages::{Join, Leave, Membership};
+use crate::actors::messages::{Join, Leave};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
 use crate::api::handlers::event_id;
@@ -13,6 +13,7 @@ use crate::api::page::{page_of, PageQuery};
 use crate::api::views::{time, UserRef};
 use crate::api::{ok, ok_body, ok_serialized};
 use crate::cache::results::Published;
+use crate::domain::membership::Membership;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;

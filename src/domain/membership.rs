@@ -10,12 +10,42 @@
 //! may still have applied), so no answer ever rests on an undone write.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::actors::live_page::Committed;
-use crate::actors::messages::Membership;
+use parking_lot::RwLock;
+
 use crate::domain::event as rules;
 use crate::error::AppError;
-use crate::store::participants::BatchChanges;
+
+/// The committed participants (user id → asked for notice). The model
+/// writes it; the event's live page shares it with the views, which read.
+pub type Committed = Arc<RwLock<HashMap<i64, bool>>>;
+
+/// A user's participation as acknowledged to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub joined: bool,
+    pub participant_count: usize,
+}
+
+/// The net effect of one batch of joins and leaves: the rows to write.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MemberWrites {
+    /// New participations: (user id, notify).
+    pub joins: Vec<(i64, bool)>,
+    /// Users who asked for notice after they had joined.
+    pub notify_on: Vec<i64>,
+    pub leaves: Vec<i64>,
+    /// The participant count once the batch is applied.
+    pub count: i32,
+}
+
+impl MemberWrites {
+    /// No participant row changes.
+    pub fn rows_unchanged(&self) -> bool {
+        self.joins.is_empty() && self.notify_on.is_empty() && self.leaves.is_empty()
+    }
+}
 
 /// What a user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +103,7 @@ impl<R> Members<R> {
         let committed: HashMap<i64, bool> = committed.into_iter().collect();
         Self {
             count: committed.len(),
-            committed: Committed::new(committed.into()),
+            committed: Arc::new(RwLock::new(committed)),
             max_participants: max,
             in_flight: None,
             queued: Batch::default(),
@@ -156,10 +186,10 @@ impl<R> Members<R> {
     /// Moves the queued requests into flight and returns the writes they
     /// need (`count` is the participant count once they are applied). A
     /// batch is in flight until `committed` or `failed` is called.
-    pub fn start_batch(&mut self) -> BatchChanges {
+    pub fn start_batch(&mut self) -> MemberWrites {
         assert!(self.in_flight.is_none(), "one batch in flight at a time");
         let batch = std::mem::take(&mut self.queued);
-        let mut changes = BatchChanges {
+        let mut changes = MemberWrites {
             count: self.count as i32,
             ..Default::default()
         };
