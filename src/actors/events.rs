@@ -20,6 +20,7 @@ use super::registry::{
 };
 use super::slot::Slot;
 use crate::cluster::{Placement, Route};
+use crate::domain::count::ParticipantCount;
 use crate::error::{AppError, AppResult};
 use crate::store::Db;
 
@@ -189,7 +190,7 @@ impl Events {
     /// The committed participant count of an event live in this process:
     /// fresher than the event row, which the actor updates about once a
     /// second. None when no actor here holds the event.
-    pub fn committed_count(&self, event_id: i64) -> Option<i32> {
+    pub fn committed_count(&self, event_id: i64) -> Option<ParticipantCount> {
         self.live_page(event_id)?.count()
     }
 

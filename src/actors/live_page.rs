@@ -6,18 +6,36 @@
 //! that follows an acknowledged join shows that join.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use parking_lot::RwLock;
 
+use crate::cache::answers::{Answers, Seen};
+use crate::domain::count::ParticipantCount;
 use crate::domain::event::EventStatus;
 use crate::domain::membership::Committed;
 use crate::store::events::{EventRecord, ViewerState};
 
-/// `count` while no live count is published.
-const NO_COUNT: i64 = -1;
+/// The committed count as views read it: none while nothing is published.
+/// One atomic, so a view never takes a lock for it.
+struct PublishedCount(AtomicU64);
+
+impl PublishedCount {
+    /// Stored while no count is published (no count reaches it).
+    const NONE: u64 = u64::MAX;
+
+    fn set(&self, count: Option<ParticipantCount>) {
+        let value = count.map_or(Self::NONE, |c| u64::from(c.get()));
+        self.0.store(value, Ordering::Release);
+    }
+
+    fn get(&self) -> Option<ParticipantCount> {
+        let value = self.0.load(Ordering::Acquire);
+        (value != Self::NONE).then(|| ParticipantCount::of(value as usize))
+    }
+}
 
 /// Rows at the head of the participant list that a cached first page can
 /// show: the largest page (100) and the row that says another page exists.
@@ -31,7 +49,7 @@ static HEAD_VERSIONS: AtomicU64 = AtomicU64::new(1);
 const NO_HEAD: u64 = 0;
 
 pub struct LivePage {
-    count: AtomicI64,
+    count: PublishedCount,
     page: RwLock<Option<Page>>,
     /// Changes whenever a commit may have changed the first `HEAD_ROWS`
     /// participants (a leave, or a join among them).
@@ -45,8 +63,11 @@ struct Page {
     record: Arc<EventRecord>,
     members: Committed,
     /// The answer's bytes for each kind of viewer, built by the first view
-    /// after a change (`body`).
-    bodies: RwLock<Bodies>,
+    /// after a change (`body`). A view of a live event differs by viewer
+    /// only in `me`: none (anonymous), joined, or not joined (a live event
+    /// has no winners), so three answers serve every viewer until the
+    /// count or the record changes.
+    answers: Answers<ParticipantCount>,
 }
 
 impl Page {
@@ -56,61 +77,45 @@ impl Page {
         let mut record = (*self.record).clone();
         change(&mut record);
         self.record = Arc::new(record);
-        *self.bodies.get_mut() = Bodies::default();
+        self.answers.clear();
     }
 
-    fn kind(&self, viewer: Option<i64>) -> Viewer {
+    fn kind(&self, viewer: Option<i64>) -> Seen {
         match viewer {
-            None => Viewer::Anonymous,
-            Some(user_id) if self.members.read().contains_key(&user_id) => Viewer::Joined,
-            Some(_) => Viewer::NotJoined,
+            None => Seen::Anonymous,
+            Some(user_id) if self.members.read().contains_key(&user_id) => Seen::Participant,
+            Some(_) => Seen::Outsider,
         }
     }
 
     /// The event with the live `count` (when one is published), and the
     /// state of a viewer of this kind (a live event has no winners yet).
-    fn view(&self, count: Option<i32>, kind: Viewer) -> (EventRecord, Option<ViewerState>) {
+    fn view(
+        &self,
+        count: Option<ParticipantCount>,
+        kind: Seen,
+    ) -> (EventRecord, Option<ViewerState>) {
         let mut record = (*self.record).clone();
         if let Some(count) = count {
             record.event.participant_count = count;
         }
         let id = record.event.id;
         let state = match kind {
-            Viewer::Anonymous => None,
-            Viewer::Joined => Some(ViewerState {
+            Seen::Anonymous => None,
+            Seen::Participant | Seen::Winner(_) => Some(ViewerState {
                 joined: HashSet::from([id]),
                 prizes: HashMap::new(),
             }),
-            Viewer::NotJoined => Some(ViewerState::default()),
+            Seen::Outsider => Some(ViewerState::default()),
         };
         (record, state)
     }
 }
 
-/// A view of a live event differs by viewer only in `me`: none (anonymous),
-/// joined, or not joined (a live event has no winners). So three
-/// serialized answers serve every viewer until the count or the record
-/// changes: a view then costs a lookup and a copy of a pointer, not a
-/// clone of the event, its JSON and its envelope.
-#[derive(Default)]
-struct Bodies {
-    /// The participant count the bodies show.
-    count: i32,
-    by_viewer: [Option<Bytes>; 3],
-}
-
-/// Which of the three answers a viewer gets.
-#[derive(Clone, Copy)]
-pub enum Viewer {
-    Anonymous = 0,
-    Joined = 1,
-    NotJoined = 2,
-}
-
 impl Default for LivePage {
     fn default() -> Self {
         Self {
-            count: AtomicI64::new(NO_COUNT),
+            count: PublishedCount(AtomicU64::new(PublishedCount::NONE)),
             page: RwLock::new(None),
             head: AtomicU64::new(NO_HEAD),
             finished: AtomicBool::new(false),
@@ -122,11 +127,11 @@ impl LivePage {
     /// The actor has loaded a live event.
     pub fn publish(&self, record: EventRecord, members: Committed) {
         self.count
-            .store(members.read().len() as i64, Ordering::Release);
+            .set(Some(ParticipantCount::of(members.read().len())));
         *self.page.write() = Some(Page {
             record: Arc::new(record),
             members,
-            bodies: RwLock::default(),
+            answers: Answers::default(),
         });
         self.head.store(
             HEAD_VERSIONS.fetch_add(1, Ordering::Relaxed),
@@ -155,8 +160,8 @@ impl LivePage {
     }
 
     /// A commit changed the committed count.
-    pub fn set_count(&self, count: usize) {
-        self.count.store(count as i64, Ordering::Release);
+    pub fn set_count(&self, count: ParticipantCount) {
+        self.count.set(Some(count));
     }
 
     /// The status a view shows: `drawing` from the instant no join or leave
@@ -202,14 +207,13 @@ impl LivePage {
     /// views go back to the database.
     pub fn withdraw(&self) {
         self.head.store(NO_HEAD, Ordering::Release);
-        self.count.store(NO_COUNT, Ordering::Release);
+        self.count.set(None);
         *self.page.write() = None;
     }
 
     /// The committed participant count, if one is published.
-    pub fn count(&self) -> Option<i32> {
-        let count = self.count.load(Ordering::Acquire);
-        (count != NO_COUNT).then_some(count as i32)
+    pub fn count(&self) -> Option<ParticipantCount> {
+        self.count.get()
     }
 
     /// The event as a view shows it, and what `viewer` has to do with it
@@ -234,25 +238,9 @@ impl LivePage {
         let page = self.page.read();
         let page = page.as_ref()?;
         let kind = page.kind(viewer);
-        {
-            let bodies = page.bodies.read();
-            if bodies.count == count {
-                if let Some(body) = &bodies.by_viewer[kind as usize] {
-                    return Some(body.clone());
-                }
-            }
-        }
-        let (record, state) = page.view(Some(count), kind);
-        let body = build(record, state);
-        let mut bodies = page.bodies.write();
-        if bodies.count != count {
-            // Keep only bodies of one count; an older count's are dropped.
-            *bodies = Bodies {
-                count,
-                ..Bodies::default()
-            };
-        }
-        bodies.by_viewer[kind as usize] = Some(body.clone());
-        Some(body)
+        Some(page.answers.get_or_build(count, kind, || {
+            let (record, state) = page.view(Some(count), kind);
+            build(record, state)
+        }))
     }
 }

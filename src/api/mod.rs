@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod event_pages;
 pub mod forward;
 pub mod handlers;
 pub mod limits;

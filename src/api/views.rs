@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::count::ParticipantCount;
 use crate::domain::draw::ALGORITHM;
 use crate::domain::event::EventStatus;
 use crate::store::events::{EventRecord, ViewerState};
@@ -87,7 +88,8 @@ pub struct EventView {
     #[schema(example = "2026-12-01T12:00:00Z")]
     pub draw_at: String,
     pub max_participants: Option<i32>,
-    pub participant_count: i32,
+    #[schema(value_type = i32)]
+    pub participant_count: ParticipantCount,
     pub prizes: Vec<PrizeView>,
     pub created_at: String,
     pub drawn_at: Option<String>,

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
-use parking_lot::RwLock;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
+use crate::cache::answers::{Answers, Seen};
 use crate::error::AppResult;
 use crate::store::events::{EventRecord, ViewerState};
 
@@ -23,18 +23,9 @@ pub struct FinishedEvent {
     pub participants: Vec<i64>,
     /// Winner → (prize id, prize name).
     pub winners: HashMap<i64, (i64, String)>,
-    /// Serialized answers by kind of viewer (`body`): at most the prizes
-    /// plus three.
-    bodies: RwLock<HashMap<Seen, Bytes>>,
-}
-
-/// What sets one viewer's answer apart from another's: `me`.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum Seen {
-    Anonymous,
-    Outsider,
-    Participant,
-    Winner(i64),
+    /// Serialized answers by kind of viewer (`body`); a finished event
+    /// has one version.
+    answers: Answers<()>,
 }
 
 impl FinishedEvent {
@@ -47,7 +38,7 @@ impl FinishedEvent {
             record,
             participants,
             winners,
-            bodies: RwLock::default(),
+            answers: Answers::default(),
         }
     }
 
@@ -84,13 +75,10 @@ impl FinishedEvent {
                 None => Seen::Outsider,
             },
         };
-        if let Some(body) = self.bodies.read().get(&seen) {
-            return body.clone();
-        }
-        let (record, me) = self.view(viewer);
-        let body = build(record, me);
-        self.bodies.write().insert(seen, body.clone());
-        body
+        self.answers.get_or_build((), seen, || {
+            let (record, me) = self.view(viewer);
+            build(record, me)
+        })
     }
 
     /// Roughly the bytes it holds (the serialized answers not counted:
@@ -169,6 +157,7 @@ impl FinishedEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::count::ParticipantCount;
     use crate::domain::event::{DrawMode, EventStatus};
     use crate::store::models::EventRow;
 
@@ -185,7 +174,7 @@ mod tests {
                     draw_mode: DrawMode::AtTime,
                     draw_at: t,
                     max_participants: None,
-                    participant_count: participants as i32,
+                    participant_count: ParticipantCount::of(participants),
                     seed: vec![0; 32],
                     seed_hash: "h".repeat(64),
                     created_at: t,

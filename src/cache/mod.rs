@@ -3,6 +3,7 @@
 //! published results, in the process (they never change).
 
 pub mod access_token;
+pub mod answers;
 pub mod finished;
 pub mod nonces;
 pub mod redis_pool;

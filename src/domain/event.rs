@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
 
+use crate::domain::count::ParticipantCount;
 use crate::error::AppError;
 
 /// Stored as SMALLINT (`store::types` maps it).
@@ -126,9 +127,12 @@ pub fn check_membership_change(
 }
 
 /// A new participant is refused once `max_participants` is reached.
-pub fn check_capacity(current: usize, max_participants: Option<i32>) -> Result<(), AppError> {
+pub fn check_capacity(
+    current: ParticipantCount,
+    max_participants: Option<i32>,
+) -> Result<(), AppError> {
     match max_participants {
-        Some(max) if current >= max as usize => Err(AppError::EventFull(format!(
+        Some(max) if current.reaches(max) => Err(AppError::EventFull(format!(
             "the event is full: max_participants is {max}"
         ))),
         _ => Ok(()),
@@ -136,8 +140,8 @@ pub fn check_capacity(current: usize, max_participants: Option<i32>) -> Result<(
 }
 
 /// Whether this join filled a `when_full` event, which starts its draw.
-pub fn is_filled(mode: DrawMode, count: usize, max_participants: Option<i32>) -> bool {
-    mode == DrawMode::WhenFull && max_participants.is_some_and(|max| count >= max as usize)
+pub fn is_filled(mode: DrawMode, count: ParticipantCount, max_participants: Option<i32>) -> bool {
+    mode == DrawMode::WhenFull && max_participants.is_some_and(|max| count.reaches(max))
 }
 
 pub fn check_creator(creator_id: i64, caller: i64) -> Result<(), AppError> {
@@ -205,6 +209,10 @@ pub fn check_results_published(status: EventStatus) -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn n(count: usize) -> ParticipantCount {
+        ParticipantCount::of(count)
+    }
     use chrono::Duration;
 
     #[test]
@@ -246,12 +254,12 @@ mod tests {
 
     #[test]
     fn capacity_and_when_full() {
-        assert!(check_capacity(9, Some(10)).is_ok());
-        assert_eq!(check_capacity(10, Some(10)).unwrap_err().code(), 40902);
-        assert!(check_capacity(1_000_000, None).is_ok());
-        assert!(is_filled(DrawMode::WhenFull, 10, Some(10)));
-        assert!(!is_filled(DrawMode::AtTime, 10, Some(10)));
-        assert!(!is_filled(DrawMode::WhenFull, 9, Some(10)));
+        assert!(check_capacity(n(9), Some(10)).is_ok());
+        assert_eq!(check_capacity(n(10), Some(10)).unwrap_err().code(), 40902);
+        assert!(check_capacity(n(1_000_000), None).is_ok());
+        assert!(is_filled(DrawMode::WhenFull, n(10), Some(10)));
+        assert!(!is_filled(DrawMode::AtTime, n(10), Some(10)));
+        assert!(!is_filled(DrawMode::WhenFull, n(9), Some(10)));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::domain::count::ParticipantCount;
 use crate::domain::event as rules;
 use crate::error::AppError;
 
@@ -25,7 +26,7 @@ pub type Committed = Arc<RwLock<HashMap<i64, bool>>>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Membership {
     pub joined: bool,
-    pub participant_count: usize,
+    pub participant_count: ParticipantCount,
 }
 
 /// The net effect of one batch of joins and leaves: the rows to write.
@@ -37,7 +38,7 @@ pub struct MemberWrites {
     pub notify_on: Vec<i64>,
     pub leaves: Vec<i64>,
     /// The participant count once the batch is applied.
-    pub count: i32,
+    pub count: ParticipantCount,
 }
 
 impl MemberWrites {
@@ -95,14 +96,14 @@ pub struct Members<R> {
     in_flight: Option<Batch<R>>,
     queued: Batch<R>,
     /// Participants once everything in flight and queued is applied.
-    count: usize,
+    count: ParticipantCount,
 }
 
 impl<R> Members<R> {
     pub fn new(committed: impl IntoIterator<Item = (i64, bool)>, max: Option<i32>) -> Self {
         let committed: HashMap<i64, bool> = committed.into_iter().collect();
         Self {
-            count: committed.len(),
+            count: ParticipantCount::of(committed.len()),
             committed: Arc::new(RwLock::new(committed)),
             max_participants: max,
             in_flight: None,
@@ -111,13 +112,13 @@ impl<R> Members<R> {
     }
 
     /// Participants once everything decided is committed: what answers show.
-    pub fn count(&self) -> usize {
+    pub fn count(&self) -> ParticipantCount {
         self.count
     }
 
     /// Participants the database holds.
-    pub fn committed_count(&self) -> usize {
-        self.committed.read().len()
+    pub fn committed_count(&self) -> ParticipantCount {
+        ParticipantCount::of(self.committed.read().len())
     }
 
     /// The committed participants, for the live page's readers.
@@ -159,7 +160,7 @@ impl<R> Members<R> {
             }
             (Change::Leave, _) => None,
         };
-        self.count = self.count + usize::from(after.is_some()) - usize::from(before.is_some());
+        self.count = self.count.changed(before.is_some(), after.is_some());
         // A leave is recorded even for a user not known as a participant:
         // the batch then deletes whatever row the database may still hold.
         if after != before || change == Change::Leave {
@@ -190,7 +191,7 @@ impl<R> Members<R> {
         assert!(self.in_flight.is_none(), "one batch in flight at a time");
         let batch = std::mem::take(&mut self.queued);
         let mut changes = MemberWrites {
-            count: self.count as i32,
+            count: self.count,
             ..Default::default()
         };
         let committed = self.committed.read();
@@ -284,7 +285,7 @@ mod tests {
         released
             .answered
             .iter()
-            .map(|(tag, m)| (*tag, m.joined, m.participant_count))
+            .map(|(tag, m)| (*tag, m.joined, m.participant_count.get() as usize))
             .collect()
     }
 
@@ -295,14 +296,14 @@ mod tests {
         m.decide(3, JOIN_NOTIFY, "again 3").unwrap();
         m.decide(1, JOIN_NOTIFY, "notify 1").unwrap();
         m.decide(2, Change::Leave, "leave 2").unwrap();
-        assert_eq!(m.count(), 2);
+        assert_eq!(m.count().get(), 2);
         let changes = m.start_batch();
         assert_eq!(changes.joins, vec![(3, true)]);
         assert_eq!(changes.notify_on, vec![1]);
         assert_eq!(changes.leaves, vec![2]);
-        assert_eq!(changes.count, 2);
+        assert_eq!(changes.count.get(), 2);
         assert_eq!(
-            m.committed_count(),
+            m.committed_count().get(),
             2,
             "nothing committed before the commit"
         );
@@ -316,7 +317,7 @@ mod tests {
                 ("leave 2", false, 2)
             ]
         );
-        assert_eq!(m.committed_count(), 2);
+        assert_eq!(m.committed_count().get(), 2);
     }
 
     #[test]
@@ -371,7 +372,7 @@ mod tests {
         assert_eq!(released.failed, vec!["join 1"]);
         let b = m.start_batch();
         assert_eq!(b.leaves, vec![1], "the leave deletes the row that exists");
-        assert_eq!(b.count, 1);
+        assert_eq!(b.count.get(), 1);
         assert_eq!(answers(&m.committed()), vec![("leave 1", false, 1)]);
         assert_eq!(m.decide(2, JOIN, "join 2").unwrap_err().1.code(), 40902);
     }
@@ -386,7 +387,7 @@ mod tests {
         assert_eq!(released.refused.len(), 1);
         assert_eq!(released.refused[0].0, "join 2");
         assert_eq!(released.refused[0].1.code(), 40902);
-        assert_eq!(m.count(), 2);
+        assert_eq!(m.count().get(), 2);
         assert!(!m.has_queued());
     }
 

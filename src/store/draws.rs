@@ -10,6 +10,7 @@ use super::ownership::{self, Token};
 use super::schema::{events, participants};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
+use crate::domain::count::ParticipantCount;
 use crate::domain::draw::{canonical_order, Award};
 use crate::domain::event::EventStatus;
 use crate::domain::notice::NoticeKind;
@@ -61,7 +62,7 @@ pub async fn cancel(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
-    count: i32,
+    count: ParticipantCount,
     notices: bool,
     fence: Option<Token>,
 ) -> AppResult<bool> {
@@ -80,7 +81,7 @@ pub async fn cancel(
             .set((
                 events::status.eq(EventStatus::Cancelled),
                 events::cancelled_at.eq(to_db_time(now)),
-                events::participant_count.eq(count),
+                events::participant_count.eq(count.db_value()),
             ))
             .execute(conn)
             .await?;

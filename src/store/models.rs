@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::schema::{events, prizes, users};
+use crate::domain::count::ParticipantCount;
 use crate::domain::event::{DrawMode, EventStatus};
 
 /// Microseconds: what MySQL's DATETIME(6) keeps, so both backends agree.
@@ -37,7 +38,7 @@ pub struct EventRow {
     pub draw_mode: DrawMode,
     pub draw_at: NaiveDateTime,
     pub max_participants: Option<i32>,
-    pub participant_count: i32,
+    pub participant_count: ParticipantCount,
     pub seed: Vec<u8>,
     pub seed_hash: String,
     pub created_at: NaiveDateTime,

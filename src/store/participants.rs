@@ -9,6 +9,7 @@ use super::schema::{events, participants, users};
 use super::Db;
 use super::{multi_row_insert, sql_time};
 use crate::db_run;
+use crate::domain::count::ParticipantCount;
 use crate::domain::membership::MemberWrites;
 use crate::error::AppResult;
 
@@ -33,7 +34,7 @@ fn batch_script(
     db: &Db,
     event_id: i64,
     changes: &MemberWrites,
-    count: Option<i32>,
+    count: Option<ParticipantCount>,
     joined_at: &str,
     fence: Option<Token>,
 ) -> String {
@@ -53,7 +54,7 @@ fn batch_script_for(
     skip_existing: &str,
     event_id: i64,
     changes: &MemberWrites,
-    count: Option<i32>,
+    count: Option<ParticipantCount>,
     joined_at: &str,
     fence: Option<Token>,
 ) -> String {
@@ -85,7 +86,8 @@ fn batch_script_for(
     }
     if let Some(count) = count {
         script.push(format!(
-            "UPDATE events SET participant_count = {count} WHERE id = {event_id}"
+            "UPDATE events SET participant_count = {} WHERE id = {event_id}",
+            count.db_value()
         ));
     }
     if script.len() > 1 {
@@ -112,7 +114,7 @@ pub async fn apply_batch(
     db: &Db,
     event_id: i64,
     changes: &MemberWrites,
-    count: Option<i32>,
+    count: Option<ParticipantCount>,
     now: DateTime<Utc>,
     fence: Option<Token>,
 ) -> AppResult<()> {
@@ -197,7 +199,7 @@ mod tests {
             joins: vec![(7, true), (8, false)],
             notify_on: vec![7],
             leaves: vec![9],
-            count: 41,
+            count: ParticipantCount::of(41),
         };
         // The script only depends on the backend's dialect, not on a pool.
         let script = batch_script_for(
@@ -205,7 +207,7 @@ mod tests {
             " ON DUPLICATE KEY UPDATE id = id",
             3,
             &changes,
-            Some(41),
+            Some(ParticipantCount::of(41)),
             "2026-11-22 12:00:00.000000",
             None,
         );
@@ -226,7 +228,7 @@ mod tests {
     fn a_batch_of_joins_alone_is_one_statement() {
         let changes = MemberWrites {
             joins: vec![(7, false)],
-            count: 5,
+            count: ParticipantCount::of(5),
             ..Default::default()
         };
         let script = batch_script_for(
@@ -244,11 +246,19 @@ mod tests {
              (3,7,0,'t') ON CONFLICT DO NOTHING"
         );
         let count_only = MemberWrites {
-            count: 5,
+            count: ParticipantCount::of(5),
             ..Default::default()
         };
         assert_eq!(
-            batch_script_for("BEGIN", "", 3, &count_only, Some(5), "t", None),
+            batch_script_for(
+                "BEGIN",
+                "",
+                3,
+                &count_only,
+                Some(ParticipantCount::of(5)),
+                "t",
+                None
+            ),
             "UPDATE events SET participant_count = 5 WHERE id = 3"
         );
     }
@@ -257,7 +267,7 @@ mod tests {
     fn a_fenced_batch_checks_the_owner_first_in_one_transaction() {
         let changes = MemberWrites {
             joins: vec![(7, false)],
-            count: 5,
+            count: ParticipantCount::of(5),
             ..Default::default()
         };
         let script = batch_script_for("BEGIN", "", 3, &changes, None, "t", Some(42));

@@ -1,13 +1,16 @@
 //! Column types of our own: an event's status and draw mode are SMALLINT
 //! columns holding the seed's numbers, read and written as the domain's
 //! enums. A number no enum knows (a row written by hand, or by a newer
-//! version) fails that row's decoding with its value in the message.
+//! version) fails that row's decoding with its value in the message. The
+//! participant count is read as the domain's count (a negative one fails
+//! the same way).
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::SmallInt;
+use diesel::sql_types::{Integer, SmallInt};
 
+use crate::domain::count::ParticipantCount;
 use crate::domain::event::{DrawMode, EventStatus};
 
 macro_rules! small_int_enum {
@@ -35,3 +38,14 @@ macro_rules! small_int_enum {
 
 small_int_enum!(EventStatus, "event status");
 small_int_enum!(DrawMode, "draw mode");
+
+impl<DB: Backend> FromSql<Integer, DB> for ParticipantCount
+where
+    i32: FromSql<Integer, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let value = i32::from_sql(bytes)?;
+        ParticipantCount::from_db(value)
+            .ok_or_else(|| format!("negative participant count {value}").into())
+    }
+}

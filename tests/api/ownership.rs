@@ -5,6 +5,7 @@
 //! etcd: the tokens are given by hand, as two instances would hold them.
 
 use chrono::Utc;
+use lottery::domain::count::ParticipantCount;
 use lottery::domain::membership::MemberWrites;
 use lottery::error::AppError;
 use lottery::store::{self, Db};
@@ -17,10 +18,10 @@ both_backends!(
     a_takeover_waits_for_the_batch_that_passed_the_fence
 );
 
-fn joins(users: &[i64], count: i32) -> MemberWrites {
+fn joins(users: &[i64], count: u32) -> MemberWrites {
     MemberWrites {
         joins: users.iter().map(|&u| (u, false)).collect(),
-        count,
+        count: ParticipantCount::of(count as usize),
         ..Default::default()
     }
 }
@@ -72,10 +73,10 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
         &db,
         id,
         &MemberWrites {
-            count: 7,
+            count: ParticipantCount::of(7),
             ..Default::default()
         },
-        Some(7),
+        Some(ParticipantCount::of(7)),
         now,
         Some(5),
     )
@@ -85,7 +86,7 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
         store::participants::user_ids(&db, id).await.unwrap(),
         vec![a]
     );
-    let cancel = store::draws::cancel(&db, id, now, 1, false, Some(5)).await;
+    let cancel = store::draws::cancel(&db, id, now, ParticipantCount::of(1), false, Some(5)).await;
     assert!(matches!(cancel, Err(AppError::Fenced)), "{cancel:?}");
     let draw = store::draws::draw(&db, id, now, false, Some(5), |_| vec![]).await;
     assert!(matches!(draw, Err(AppError::Fenced)), "{draw:?}");

@@ -63,7 +63,7 @@ impl EventActor {
         // it is short. A leave may remove any row.
         let touches_head = !changes.leaves.is_empty()
             || (!changes.joins.is_empty()
-                && (count.max(0) as usize).saturating_sub(changes.joins.len()) < HEAD_ROWS);
+                && (count.get() as usize).saturating_sub(changes.joins.len()) < HEAD_ROWS);
         let rows = changes.joins.len() + changes.leaves.len() + changes.notify_on.len();
         metrics::histogram!("lottery_event_batch_size").record(rows as f64);
         let write = async move {

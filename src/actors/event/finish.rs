@@ -83,7 +83,7 @@ impl EventActor {
             Some(Closing::Cancel(reply)) => {
                 let reply = reply.take();
                 // Nothing is in flight at a closing: members are all committed.
-                let count = live.event.members.committed_count() as i32;
+                let count = live.event.members.committed_count();
                 let notices = self.notices.enabled();
                 let write = async move {
                     store::draws::cancel(&db, event_id, Utc::now(), count, notices, owner).await
@@ -126,7 +126,7 @@ impl EventActor {
                 let draw_at = live.event.draw_at;
                 let started = Instant::now();
                 let (seed, prizes) = (live.event.seed, live.event.prizes.clone());
-                let participants = live.event.members.committed_count();
+                let participants = live.event.members.committed_count().get();
                 let permits = self.draw_permits.clone();
                 let notices = self.notices.enabled();
                 let write = async move {

@@ -36,6 +36,7 @@ use super::messages::Reply;
 use super::missing_ids::MissingIds;
 use super::notifier::NoticeBell;
 use crate::cluster::Placement;
+use crate::domain::count::ParticipantCount;
 use crate::domain::event::EventStatus;
 use crate::domain::live::LiveEvent;
 use crate::domain::membership::Membership;
@@ -84,7 +85,7 @@ struct Live {
     event: LiveEvent<Reply<Membership>, Reply<()>>,
     /// The count on the event's row (None: not known, as after a failed
     /// commit), and when this actor last wrote it.
-    stored_count: Option<i32>,
+    stored_count: Option<ParticipantCount>,
     count_written_at: Instant,
     /// A draw or cancel is being written.
     finishing: bool,
@@ -96,7 +97,7 @@ struct Live {
 impl Live {
     /// The row's count differs from the committed one.
     fn count_behind(&self) -> bool {
-        self.stored_count != Some(self.event.members.committed_count() as i32)
+        self.stored_count != Some(self.event.members.committed_count())
     }
 
     fn quiet(&self) -> bool {

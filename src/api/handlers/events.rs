@@ -1,6 +1,5 @@
 //! Events: create, read, cancel, manual draw, and the draw's results.
 
-use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
@@ -10,10 +9,10 @@ use crate::actors::event::EventActor;
 use crate::actors::messages::{Cancel, DrawNow, Reply};
 use crate::api::auth::{Caller, MaybeCaller};
 use crate::api::body::JsonBody;
+use crate::api::event_pages;
 use crate::api::handlers::event_id;
 use crate::api::views::{EventView, PrizeRef, UserRef};
 use crate::api::{created, ok, ok_body, ok_serialized};
-use crate::cache::finished::FinishedEvent;
 use crate::cache::results::Published;
 use crate::config::Profile;
 use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
@@ -22,170 +21,14 @@ use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
-use crate::store::events::{EventRecord, Selection, ViewerState};
+use crate::store::events::Selection;
 use crate::store::models::EventRow;
 use crate::wechat;
-
-/// Full views of the selected events, with `me` filled for the viewer.
-pub async fn views(
-    state: &AppState,
-    selection: Selection,
-    viewer: Option<i64>,
-) -> AppResult<Vec<EventView>> {
-    let (records, viewer_state) = store::events::load(&state.db, selection, viewer).await?;
-    Ok(records
-        .into_iter()
-        .map(|mut r| {
-            // A live event's actor knows its count before the row does.
-            if r.event.status.is_live() {
-                if let Some(count) = state.events.committed_count(r.event.id) {
-                    r.event.participant_count = count;
-                }
-            }
-            EventView::new(r, viewer_state.as_ref())
-        })
-        .collect())
-}
 
 async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
     store::events::get_row(&state.db, id)
         .await?
         .ok_or_else(AppError::event_not_found)
-}
-
-/// One event's view, from memory where it can be: the live page its actor
-/// publishes when the event is live here (a view of an open event that is
-/// not starts its actor), the finished-events cache once it is drawn or
-/// cancelled (filled by the first view), else the database. An id known to
-/// be missing costs no query; one found missing is remembered (see
-/// `MissingIds`).
-pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
-    let missing = state.events.missing();
-    if missing.contains(id) {
-        return Err(AppError::event_not_found());
-    }
-    let counted = |source: &'static str| {
-        metrics::counter!("lottery_event_views_total", "source" => source).increment(1);
-    };
-    if let Some((record, me)) = live_view(state, id, viewer).await {
-        counted("live");
-        return Ok(EventView::new(record, me.as_ref()));
-    }
-    if let Some(finished) = state.finished.get(id) {
-        counted("finished");
-        return Ok(finished_view(&finished, viewer));
-    }
-    // Drawn or cancelled a moment ago, here: every view of that instant
-    // waits for one read of the finished event instead of each reading
-    // the database (a hot event's viewers arrive all at once).
-    if state
-        .events
-        .live_page(id)
-        .is_some_and(|page| page.is_finished())
-    {
-        counted("finished");
-        let finished = state
-            .finished
-            .get_or_build(id, finished_from_database(state, id))
-            .await?;
-        return Ok(finished_view(&finished, viewer));
-    }
-    // Not live here: its actor's one load serves every concurrent viewer
-    // and publishes the page for the next ones. A finished event, or no
-    // room for another actor, reads the database.
-    match state.events.warm_page(id).await {
-        Ok(page) => {
-            if let Some((record, me)) = page.view(viewer) {
-                counted("warmed");
-                return Ok(EventView::new(record, me.as_ref()));
-            }
-        }
-        Err(AppError::NotFound(_)) => return Err(AppError::event_not_found()),
-        Err(_) => {}
-    }
-    stored_view(state, id, viewer).await
-}
-
-/// A live event's view from the page its actor publishes: no message, no
-/// query.
-#[cfg(not(feature = "mailbox-views"))]
-async fn live_view(
-    state: &AppState,
-    id: i64,
-    viewer: Option<i64>,
-) -> Option<(EventRecord, Option<ViewerState>)> {
-    state.events.live_page(id).and_then(|p| p.view(viewer))
-}
-
-/// The alternative issue 9 asked to measure, kept so the comparison can be
-/// re-run (`load-tests/views.sh`, docs/BENCHMARKS.md): every view of an
-/// event live here is a round trip through its actor's mailbox (the actor
-/// answers a `Peek`, then the view is built from its page, as the actor
-/// would build it). Not for production: it queues views behind joins.
-#[cfg(feature = "mailbox-views")]
-async fn live_view(
-    state: &AppState,
-    id: i64,
-    viewer: Option<i64>,
-) -> Option<(EventRecord, Option<ViewerState>)> {
-    state.events.live_page(id)?;
-    state.events.warm_page(id).await.ok()?.view(viewer)
-}
-
-/// One event's view from the database (and, once finished, the cache).
-async fn stored_view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<EventView> {
-    let missing = state.events.missing();
-    metrics::counter!("lottery_event_views_total", "source" => "database").increment(1);
-    let (mut records, me) = store::events::load(&state.db, Selection::One(id), viewer).await?;
-    let Some(mut record) = records.pop() else {
-        missing.remember(id);
-        return Err(AppError::event_not_found());
-    };
-    if !record.event.status.is_live() {
-        state.finished.read_from_database();
-        let finished = state
-            .finished
-            .get_or_build(id, finished_event(state, record))
-            .await?;
-        return Ok(finished_view(&finished, viewer));
-    }
-    // A live event's actor knows its count before the row does.
-    if let Some(count) = state.events.committed_count(id) {
-        record.event.participant_count = count;
-    }
-    Ok(EventView::new(record, me.as_ref()))
-}
-
-fn finished_view(finished: &FinishedEvent, viewer: Option<i64>) -> EventView {
-    let (record, me) = finished.view(viewer);
-    EventView::new(record, me.as_ref())
-}
-
-/// A finished event read from the database for the cache.
-async fn finished_from_database(state: &AppState, id: i64) -> AppResult<FinishedEvent> {
-    metrics::counter!("lottery_event_views_total", "source" => "database").increment(1);
-    state.finished.read_from_database();
-    let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
-    let record = records.pop().ok_or_else(AppError::event_not_found)?;
-    if record.event.status.is_live() {
-        return Err(AppError::internal(format!(
-            "event {id} finished here but its row is {}",
-            record.event.status.as_str()
-        )));
-    }
-    finished_event(state, record).await
-}
-
-/// What the finished-events cache keeps of a drawn or cancelled event.
-async fn finished_event(state: &AppState, record: EventRecord) -> AppResult<FinishedEvent> {
-    let id = record.event.id;
-    let participants = draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
-    let winners = store::events::winners(&state.db, id)
-        .await?
-        .into_iter()
-        .map(|w| (w.user_id, (w.prize_id, w.prize_name)))
-        .collect();
-    Ok(FinishedEvent::new(record, participants, winners))
 }
 
 /// Creates an event; its seed is committed to by `fairness.seed_hash`.
@@ -209,7 +52,7 @@ pub async fn create(
     state.events.schedule(id, new.draw_at);
     // From the database: creating events must not start their actors.
     Ok(created(
-        stored_view(&state, id, Some(caller.user_id)).await?,
+        event_pages::stored_view(&state, id, Some(caller.user_id)).await?,
     ))
 }
 
@@ -244,35 +87,10 @@ pub async fn get(
 ) -> AppResult<HttpResponse> {
     let id = event_id(path)?;
     let viewer = caller.0.map(|c| c.user_id);
-    if let Some(body) = memory_body(&state, id, viewer) {
+    if let Some(body) = event_pages::from_memory(&state, id, viewer) {
         return Ok(ok_serialized(body));
     }
-    Ok(ok(view(&state, id, viewer).await?))
-}
-
-/// The serialized answer of a view of an event live here (see
-/// `LivePage::body`) or finished and cached (`FinishedEvent::body`): most
-/// views of a hot event end here.
-#[cfg(not(feature = "mailbox-views"))]
-fn memory_body(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Bytes> {
-    let build = |record, me: Option<ViewerState>| ok_body(&EventView::new(record, me.as_ref()));
-    if let Some(body) = state
-        .events
-        .live_page(id)
-        .and_then(|page| page.body(viewer, build))
-    {
-        metrics::counter!("lottery_event_views_total", "source" => "live").increment(1);
-        return Some(body);
-    }
-    let finished = state.finished.get(id)?;
-    metrics::counter!("lottery_event_views_total", "source" => "finished").increment(1);
-    Some(finished.body(viewer, build))
-}
-
-/// With `mailbox-views` every live view takes the round trip in `view`.
-#[cfg(feature = "mailbox-views")]
-fn memory_body(_: &AppState, _: i64, _: Option<i64>) -> Option<Bytes> {
-    None
+    Ok(ok(event_pages::view(&state, id, viewer).await?))
 }
 
 /// The longest a creator's order keeps its caller waiting: a draw queued
@@ -301,7 +119,7 @@ where
                 "the order is still being carried out; check the event shortly".into(),
             )
         })??;
-    Ok(ok(view(state, id, Some(user_id)).await?))
+    Ok(ok(event_pages::view(state, id, Some(user_id)).await?))
 }
 
 /// The creator cancels the event before its draw.

@@ -6,13 +6,12 @@ use utoipa::ToSchema;
 
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
-use crate::api::handlers::events::views;
+use crate::api::event_pages;
 use crate::api::ok;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::views::EventView;
 use crate::api::views::UserView;
-use crate::cache::results::Published;
 use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -61,33 +60,9 @@ pub async fn update(
     let user =
         store::users::update_profile(&state.db, caller.user_id, nickname, patch.avatar_url).await?;
     if let Some(nickname) = renamed {
-        forget_old_nickname(&state, caller.user_id, &nickname).await?;
+        event_pages::forget_nickname(&state, caller.user_id, &nickname).await?;
     }
     Ok(ok(UserView::from(user)))
-}
-
-/// Cached pages that show a renamed user's old nickname: live pages of the
-/// events they created are updated, first participant pages of the live
-/// events they joined move to a new head version, and the cached finished
-/// events and winners lists they appear in are dropped. Done before the
-/// rename is answered. (This instance's caches only: docs/ARCHITECTURE.md.)
-async fn forget_old_nickname(state: &AppState, user_id: i64, nickname: &str) -> AppResult<()> {
-    let shown = store::users::shown_in(&state.db, user_id).await?;
-    for id in shown.created {
-        if let Some(page) = state.events.live_page(id) {
-            page.set_creator_nickname(nickname);
-        }
-        state.finished.forget(id);
-    }
-    for id in shown.joined {
-        if let Some(page) = state.events.live_page(id) {
-            page.head_changed();
-        }
-    }
-    for id in shown.won {
-        state.results.forget(id, Published::Winners);
-    }
-    Ok(())
 }
 
 /// Events the caller created, joined or won, newest first.
@@ -122,6 +97,6 @@ pub async fn events(
         before,
         limit: limit + 1,
     };
-    let views = views(&state, selection, Some(caller.user_id)).await?;
+    let views = event_pages::list(&state, selection, Some(caller.user_id)).await?;
     Ok(ok(page_of(views, limit, "e", |v| v.id, |v| v)))
 }

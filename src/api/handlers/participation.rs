@@ -13,6 +13,7 @@ use crate::api::page::{page_of, PageQuery};
 use crate::api::views::{time, UserRef};
 use crate::api::{ok, ok_body, ok_serialized};
 use crate::cache::results::Published;
+use crate::domain::count::ParticipantCount;
 use crate::domain::membership::Membership;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -29,7 +30,8 @@ pub struct JoinRequest {
 #[derive(Serialize, ToSchema)]
 pub struct MembershipView {
     joined: bool,
-    participant_count: usize,
+    #[schema(value_type = usize)]
+    participant_count: ParticipantCount,
 }
 
 impl From<Membership> for MembershipView {
