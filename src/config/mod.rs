@@ -11,6 +11,10 @@ use crate::limits::client_ip::parse_trusted;
 use crate::limits::{LimitSettings, LimitSpec};
 use ipnet::IpNet;
 
+mod secret;
+
+pub use secret::{redact_url, Secret};
+
 /// Every setting this version reads (README.md describes each).
 const KNOWN: &[&str] = &[
     "LOTTERY_CONFIG",
@@ -88,39 +92,6 @@ pub enum LogFormat {
 pub enum Profile {
     Dev,
     Prod,
-}
-
-/// A value that must never reach a log: Debug prints a placeholder.
-#[derive(Clone, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A URL as it may appear in a message: its password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
 }
 
 /// How result notices are sent (docs/NOTIFICATIONS.md).
@@ -706,14 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn urls_in_messages_hide_their_password() {
-        assert_eq!(
-            redact_url("mysql://root:s3cret@db:3306/lottery"),
-            "mysql://root:***@db:3306/lottery"
-        );
-        assert_eq!(redact_url("redis://:pw@h:6379/0"), "redis://:***@h:6379/0");
-        assert_eq!(redact_url("mysql://root@db/x"), "mysql://root@db/x");
-        assert_eq!(redact_url("sqlite://lottery.db"), "sqlite://lottery.db");
+    fn the_config_prints_its_urls_without_their_password() {
         let c =
             Config::from_map(&map(&[("LOTTERY_DATABASE_URL", "mysql://u:s3cret@h/d")])).unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
