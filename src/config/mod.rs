@@ -11,57 +11,12 @@ use crate::limits::client_ip::parse_trusted;
 use crate::limits::{LimitSettings, LimitSpec};
 use ipnet::IpNet;
 
+mod keys;
+mod layers;
 mod secret;
 
+pub use layers::layer;
 pub use secret::{redact_url, Secret};
-
-/// Every setting this version reads (README.md describes each).
-const KNOWN: &[&str] = &[
-    "LOTTERY_CONFIG",
-    "LOTTERY_BIND",
-    "LOTTERY_PROFILE",
-    "LOTTERY_DATABASE_URL",
-    "LOTTERY_REDIS_URL",
-    "LOTTERY_REDIS_PREFIX",
-    "LOTTERY_WECHAT_APPID",
-    "LOTTERY_WECHAT_SECRET",
-    "LOTTERY_WECHAT_API_BASE",
-    "LOTTERY_WECHAT_RESULT_TEMPLATE_ID",
-    "LOTTERY_WECHAT_RESULT_PAGE",
-    "LOTTERY_WECHAT_RESULT_FIELDS",
-    "LOTTERY_WECHAT_MINIPROGRAM_STATE",
-    "LOTTERY_NOTIFY_RATE",
-    "LOTTERY_NOTIFY_CLAIM_SECS",
-    "LOTTERY_NOTIFY_MAX_ATTEMPTS",
-    "LOTTERY_WECHAT_TIMEOUT_MS",
-    "LOTTERY_SESSION_TTL_SECS",
-    "LOTTERY_SESSION_CACHE_MS",
-    "LOTTERY_EVENT_MAILBOX",
-    "LOTTERY_ACTOR_IDLE_SECS",
-    "LOTTERY_MAX_LIVE_EVENTS",
-    "LOTTERY_RESULT_CACHE_MB",
-    "LOTTERY_FINISHED_CACHE_MB",
-    "LOTTERY_DB_POOL_SIZE",
-    "LOTTERY_DB_LOCK_TIMEOUT_MS",
-    "LOTTERY_ACTOR_THREADS",
-    "LOTTERY_HTTP_WORKERS",
-    "LOTTERY_LIMIT_USER",
-    "LOTTERY_LIMIT_IP",
-    "LOTTERY_LIMIT_LOGIN",
-    "LOTTERY_TRUSTED_PROXIES",
-    "LOTTERY_LOG_FORMAT",
-    "LOTTERY_SIGNING_KEYS",
-    "LOTTERY_CORS_ORIGINS",
-    "LOTTERY_ETCD_ENDPOINTS",
-    "LOTTERY_ETCD_PREFIX",
-    "LOTTERY_ETCD_LEASE_TTL_SECS",
-    "LOTTERY_INSTANCE_ID",
-    "LOTTERY_ADVERTISE_URL",
-];
-
-/// Contract settings (API v1.1) this version does not implement yet:
-/// refusing them beats running without what the operator asked for.
-const NOT_YET: &[(&str, &str)] = &[];
 
 /// Cluster mode (docs/CLUSTER.md): several instances over one database,
 /// event ownership in etcd.
@@ -175,41 +130,13 @@ pub struct Config {
 impl Config {
     /// Reads the process environment (and the optional config file).
     pub fn from_env() -> Result<Self, String> {
-        let env: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("LOTTERY_"))
-            .collect();
-        let vars = match env.get("LOTTERY_CONFIG") {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read LOTTERY_CONFIG {path}: {e}"))?;
-                layer(&text, env.clone()).map_err(|e| format!("{path}: {e}"))?
-            }
-            None => env,
-        };
-        Self::from_map(&vars)
+        Self::from_map(&layers::from_process()?)
     }
 
-    /// Settings from `LOTTERY_*` keys. A key this version does not know (a
-    /// misspelling, or a setting of a later version) and a value out of its
-    /// range are errors that name the key: a silently ignored setting is a
-    /// production surprise. `LOTTERY_TEST_*` belong to the test suite.
+    /// Settings from `LOTTERY_*` keys. An unknown key and a value out of
+    /// its range are errors that name the key.
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, String> {
-        let mut unknown: Vec<&str> = vars
-            .keys()
-            .map(String::as_str)
-            .filter(|k| k.starts_with("LOTTERY_") && !k.starts_with("LOTTERY_TEST_"))
-            .filter(|k| !KNOWN.contains(k))
-            .collect();
-        unknown.sort_unstable();
-        if let Some(first) = unknown.first() {
-            return Err(match NOT_YET.iter().find(|(k, _)| k == first) {
-                Some((_, why)) => format!("{first} is not supported by this version: {why}"),
-                None => format!(
-                    "unknown setting {} (README.md lists every LOTTERY_* setting)",
-                    unknown.join(", ")
-                ),
-            });
-        }
+        keys::refuse_unknown(vars)?;
         let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
         let number = |k: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
             let value = get(k).map_or(Ok(default), |v| {
@@ -468,51 +395,6 @@ fn limit_settings(
     })
 }
 
-/// The settings of a config file under the environment's. The file holds
-/// `KEY=value` lines; lines after a `[dev]` or `[prod]` header apply only
-/// in that profile (the profile comes from the environment, else from the
-/// file's lines before any header, else dev). Precedence, lowest first:
-/// the file's common lines, its profile's section, the environment.
-pub fn layer(file: &str, env: HashMap<String, String>) -> Result<HashMap<String, String>, String> {
-    let mut common = HashMap::new();
-    let mut sections: HashMap<String, HashMap<String, String>> = HashMap::new();
-    let mut section: Option<String> = None;
-    for line in file.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            if name != "dev" && name != "prod" {
-                return Err(format!(
-                    "unknown section [{name}]: sections are [dev] and [prod]"
-                ));
-            }
-            section = Some(name.to_string());
-            continue;
-        }
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| format!("expected KEY=value or [dev]/[prod], got {line:?}"))?;
-        let (k, v) = (k.trim().to_string(), v.trim().to_string());
-        if k == "LOTTERY_PROFILE" && section.is_some() {
-            return Err("LOTTERY_PROFILE belongs before any section".into());
-        }
-        match &section {
-            Some(name) => sections.entry(name.clone()).or_default().insert(k, v),
-            None => common.insert(k, v),
-        };
-    }
-    let profile = env
-        .get("LOTTERY_PROFILE")
-        .or(common.get("LOTTERY_PROFILE"))
-        .cloned()
-        .unwrap_or_else(|| "dev".into());
-    let mut vars = common;
-    vars.extend(sections.remove(&profile).unwrap_or_default());
-    vars.extend(env);
-    Ok(vars)
-}
-
 /// A comma-separated list (blanks dropped).
 fn list(value: &Option<String>) -> Vec<String> {
     value
@@ -641,16 +523,6 @@ mod tests {
         ]);
         let mixed = Config::from_map(&layer(file, env).unwrap()).unwrap();
         assert_eq!((mixed.db_pool_size, mixed.log_format), (4, LogFormat::Text));
-        // The file may choose the profile itself.
-        let chosen = layer(
-            "LOTTERY_PROFILE=prod\n[prod]\nLOTTERY_DB_POOL_SIZE=7",
-            map(&[]),
-        )
-        .unwrap();
-        assert_eq!(chosen["LOTTERY_DB_POOL_SIZE"], "7");
-        assert!(layer("[staging]\nA=1", map(&[])).is_err());
-        assert!(layer("[prod]\nLOTTERY_PROFILE=prod", map(&[])).is_err());
-        assert!(layer("just words", map(&[])).is_err());
     }
 
     #[test]
