@@ -1,0 +1,371 @@
+//! Settings from the contract's environment variables. An optional file
+//! (`LOTTERY_CONFIG`, `KEY=value` lines, with `[dev]` and `[prod]`
+//! sections for a profile's defaults) may add settings; the environment
+//! always wins.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::limits::client_ip::parse_trusted;
+use crate::limits::LimitSettings;
+use ipnet::IpNet;
+
+mod cluster;
+mod keys;
+mod layers;
+mod limits;
+mod notices;
+mod parse;
+mod secret;
+
+use cluster::cluster_settings;
+use limits::limit_settings;
+use notices::notice_settings;
+use parse::Vars;
+
+pub use cluster::ClusterSettings;
+pub use layers::layer;
+pub use notices::{NoticeSettings, DEFAULT_RESULT_PAGE};
+pub use parse::{LogFormat, Profile};
+pub use secret::{redact_url, Secret};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: String,
+    pub profile: Profile,
+    /// URLs may carry a password: Debug prints them redacted.
+    pub database_url: Secret,
+    pub redis_url: Option<Secret>,
+    pub wechat_appid: Option<String>,
+    pub wechat_secret: Option<Secret>,
+    pub wechat_api_base: String,
+    pub wechat_result_template_id: Option<String>,
+    /// The result notices, when a template is configured (with the app).
+    pub notices: Option<NoticeSettings>,
+    /// One call to the WeChat API; with the one retry a login still
+    /// answers within 10 s.
+    pub wechat_timeout: Duration,
+    pub session_ttl: Duration,
+    /// How long an instance trusts a cached session while it is not
+    /// receiving logouts over Redis pub/sub; bounds how late another
+    /// instance's logout is seen. Zero turns the cache off.
+    pub session_cache_ttl: Duration,
+    /// Prefix of every Redis key, so deployments (and tests) never collide.
+    pub redis_prefix: String,
+    /// Requests one event holds (queued or awaiting commit) before 503.
+    pub event_mailbox_capacity: usize,
+    /// How long an open event's actor lives without traffic.
+    pub actor_idle_timeout: Duration,
+    /// Event actors started on request before new ones get 503.
+    pub max_live_events: usize,
+    /// Bytes of published draw results (winners, fairness) kept in memory.
+    pub result_cache_bytes: u64,
+    /// Bytes of drawn and cancelled events (with participants and winners)
+    /// kept in memory for their pages.
+    pub finished_cache_bytes: u64,
+    /// Database connections in the pool.
+    pub db_pool_size: u32,
+    /// How long a statement waits for another writer's lock before it
+    /// fails (SQLite busy timeout, InnoDB lock wait).
+    pub db_lock_timeout: Duration,
+    /// Dedicated threads for the event actors; 0 (the default) runs them
+    /// on the HTTP workers' threads.
+    pub actor_threads: usize,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+    /// Rate limits per user, per client address and for logins.
+    pub limits: LimitSettings,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
+    pub log_format: LogFormat,
+    /// Keys of request signing, any of which verifies (several while one
+    /// is rotated out); empty: signing off.
+    pub signing_keys: Vec<Secret>,
+    /// Origins a browser may call from (`*`: any); empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// Set: cluster mode (`LOTTERY_ETCD_ENDPOINTS`).
+    pub cluster: Option<ClusterSettings>,
+}
+
+impl Config {
+    /// Reads the process environment (and the optional config file).
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_map(&layers::from_process()?)
+    }
+
+    /// Settings from `LOTTERY_*` keys. An unknown key and a value out of
+    /// its range are errors that name the key.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, String> {
+        keys::refuse_unknown(vars)?;
+        let vars = Vars::new(vars);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+        let profile = vars.profile()?;
+        let config = Self {
+            bind: vars
+                .get("LOTTERY_BIND")
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            profile,
+            database_url: Secret::new(
+                vars.get("LOTTERY_DATABASE_URL")
+                    .unwrap_or_else(|| "sqlite://lottery.db".into()),
+            ),
+            redis_url: vars.get("LOTTERY_REDIS_URL").map(Secret::new),
+            wechat_appid: vars.get("LOTTERY_WECHAT_APPID"),
+            wechat_secret: vars.get("LOTTERY_WECHAT_SECRET").map(Secret::new),
+            wechat_api_base: vars
+                .get("LOTTERY_WECHAT_API_BASE")
+                .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+            wechat_result_template_id: vars.get("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"),
+            notices: None,
+            wechat_timeout: Duration::from_millis(vars.number(
+                "LOTTERY_WECHAT_TIMEOUT_MS",
+                4000,
+                100..=4500,
+            )?),
+            session_ttl: Duration::from_secs(vars.number(
+                "LOTTERY_SESSION_TTL_SECS",
+                7 * 24 * 3600,
+                1..=366 * 24 * 3600,
+            )?),
+            session_cache_ttl: Duration::from_millis(vars.number(
+                "LOTTERY_SESSION_CACHE_MS",
+                2000,
+                0..=5000,
+            )?),
+            redis_prefix: vars
+                .get("LOTTERY_REDIS_PREFIX")
+                .unwrap_or_else(|| "lottery:".into()),
+            event_mailbox_capacity: vars.number("LOTTERY_EVENT_MAILBOX", 20_000, 1..=10_000_000)?
+                as usize,
+            actor_idle_timeout: Duration::from_secs(vars.number(
+                "LOTTERY_ACTOR_IDLE_SECS",
+                120,
+                1..=86_400,
+            )?),
+            max_live_events: vars.number("LOTTERY_MAX_LIVE_EVENTS", 100_000, 1..=100_000_000)?
+                as usize,
+            result_cache_bytes: vars.number("LOTTERY_RESULT_CACHE_MB", 64, 0..=1 << 20)? << 20,
+            finished_cache_bytes: vars.number("LOTTERY_FINISHED_CACHE_MB", 64, 0..=1 << 20)? << 20,
+            db_pool_size: vars.number("LOTTERY_DB_POOL_SIZE", 16, 1..=1000)? as u32,
+            db_lock_timeout: Duration::from_millis(vars.number(
+                "LOTTERY_DB_LOCK_TIMEOUT_MS",
+                5000,
+                100..=60_000,
+            )?),
+            actor_threads: vars.number("LOTTERY_ACTOR_THREADS", 0, 0..=1024)? as usize,
+            http_workers: vars.number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
+            limits: LimitSettings::default(),
+            trusted_proxies: Vec::new(),
+            signing_keys: vars
+                .list("LOTTERY_SIGNING_KEYS")
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
+            cors_origins: vars.list("LOTTERY_CORS_ORIGINS"),
+            cluster: None,
+            log_format: vars.log_format()?,
+        };
+        if let Some(short) = config.signing_keys.iter().find(|k| k.expose().len() < 16) {
+            return Err(format!(
+                "LOTTERY_SIGNING_KEYS: each key needs at least 16 characters (one has {})",
+                short.expose().len()
+            ));
+        }
+        for origin in &config.cors_origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.ends_with('/'));
+            if !ok {
+                return Err(format!(
+                    "LOTTERY_CORS_ORIGINS: expected * or origins like https://admin.example.com, got {origin:?}"
+                ));
+            }
+        }
+        let mut config = config;
+        config.limits = limit_settings(&vars, profile)?;
+        config.trusted_proxies =
+            parse_trusted(&vars.get("LOTTERY_TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|e| format!("LOTTERY_TRUSTED_PROXIES: {e}"))?;
+        let has_app = config.wechat_appid.is_some() && config.wechat_secret.is_some();
+        config.notices = notice_settings(&vars, config.wechat_result_template_id.clone(), has_app)?;
+        config.cluster = cluster_settings(&vars, &config.bind, config.redis_url.is_some())?;
+        if config.profile == Profile::Prod && !has_app {
+            return Err(
+                "the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into(),
+            );
+        }
+        Ok(config)
+    }
+
+    /// Redis's URL and this deployment's key prefix, when Redis is
+    /// configured: what every Redis-backed store is built from.
+    pub fn redis(&self) -> Option<(&str, &str)> {
+        self.redis_url
+            .as_ref()
+            .map(|url| (url.expose(), self.redis_prefix.as_str()))
+    }
+
+    /// Whether content passes WeChat's check before it is published.
+    pub fn content_check_enabled(&self) -> bool {
+        self.wechat_appid.is_some() && self.wechat_secret.is_some()
+    }
+
+    /// Dev login is open only in the dev profile with no WeChat app configured.
+    pub fn dev_login_enabled(&self) -> bool {
+        self.profile == Profile::Dev && self.wechat_appid.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::LimitSpec;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::from_map(&map(&[])).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.database_url.expose(), "sqlite://lottery.db");
+        assert!(c.redis_url.is_none());
+        assert!(c.dev_login_enabled());
+    }
+
+    #[test]
+    fn a_config_file_holds_profile_defaults_and_the_environment_wins() {
+        let file = "
+            # shared by both profiles
+            LOTTERY_DB_POOL_SIZE=8
+            LOTTERY_LOG_FORMAT=text
+            [dev]
+            LOTTERY_LIMIT_USER=off
+            [prod]
+            LOTTERY_LOG_FORMAT=json
+            LOTTERY_DB_POOL_SIZE=32
+            LOTTERY_WECHAT_APPID=wx1
+            LOTTERY_WECHAT_SECRET=s
+        ";
+        let dev = Config::from_map(&layer(file, map(&[])).unwrap()).unwrap();
+        assert_eq!(dev.db_pool_size, 8);
+        assert_eq!(dev.limits.user, None, "the dev section applies");
+        assert_eq!(dev.log_format, LogFormat::Text);
+        let prod = layer(file, map(&[("LOTTERY_PROFILE", "prod")])).unwrap();
+        let prod = Config::from_map(&prod).unwrap();
+        assert_eq!((prod.db_pool_size, prod.log_format), (32, LogFormat::Json));
+        assert!(prod.limits.user.is_some(), "the dev section does not");
+        // The environment beats the file's section and its common lines.
+        let env = map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_DB_POOL_SIZE", "4"),
+            ("LOTTERY_LOG_FORMAT", "text"),
+        ]);
+        let mixed = Config::from_map(&layer(file, env).unwrap()).unwrap();
+        assert_eq!((mixed.db_pool_size, mixed.log_format), (4, LogFormat::Text));
+    }
+
+    #[test]
+    fn limits_default_per_profile_and_can_be_turned_off() {
+        let dev = Config::from_map(&map(&[])).unwrap();
+        assert_eq!(dev.limits.user, Some(LimitSpec::per_second(20, 40)));
+        assert_eq!(dev.limits.ip, None);
+        assert_eq!(dev.limits.login, None);
+        let prod = Config::from_map(&map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+            ("LOTTERY_LIMIT_USER", "off"),
+            ("LOTTERY_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+        ]))
+        .unwrap();
+        assert_eq!(prod.limits.user, None);
+        assert!(prod.limits.ip.is_some() && prod.limits.login.is_some());
+        assert_eq!(prod.trusted_proxies.len(), 2);
+        let err = Config::from_map(&map(&[("LOTTERY_LIMIT_IP", "lots")])).unwrap_err();
+        assert!(err.contains("LOTTERY_LIMIT_IP"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_TRUSTED_PROXIES", "x")])).unwrap_err();
+        assert!(err.contains("LOTTERY_TRUSTED_PROXIES"), "{err}");
+    }
+
+    #[test]
+    fn the_config_prints_its_urls_without_their_password() {
+        let c =
+            Config::from_map(&map(&[("LOTTERY_DATABASE_URL", "mysql://u:s3cret@h/d")])).unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn misspelt_settings_and_out_of_range_values_are_refused_by_name() {
+        let err = Config::from_map(&map(&[("LOTTERY_DB_POOL_SIZ", "8")])).unwrap_err();
+        assert!(err.contains("LOTTERY_DB_POOL_SIZ"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_SESSION_CACHE_MS", "9000")])).unwrap_err();
+        assert!(
+            err.contains("LOTTERY_SESSION_CACHE_MS") && err.contains("5000"),
+            "{err}"
+        );
+        let err = Config::from_map(&map(&[("LOTTERY_WECHAT_TIMEOUT_MS", "50")])).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_TIMEOUT_MS"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_HTTP_WORKERS", "0")])).unwrap_err();
+        assert!(err.contains("LOTTERY_HTTP_WORKERS"), "{err}");
+        let err =
+            Config::from_map(&map(&[("LOTTERY_ETCD_ENDPOINTS", "http://e:2379")])).unwrap_err();
+        assert!(err.contains("cluster mode"), "{err}");
+        // The test suite's own variables are not the server's.
+        assert!(Config::from_map(&map(&[("LOTTERY_TEST_MYSQL_URL", "mysql://x")])).is_ok());
+        // Not LOTTERY_: not ours to judge.
+        assert!(Config::from_map(&map(&[("RUST_LOG", "debug")])).is_ok());
+    }
+
+    #[test]
+    fn notices_need_the_app_and_a_template_and_check_their_fields() {
+        let app = [
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+        ];
+        assert!(Config::from_map(&map(&app)).unwrap().notices.is_none());
+        let err =
+            Config::from_map(&map(&[("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "T")])).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_APPID"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_WECHAT_RESULT_FIELDS", "thing1=title")]))
+            .unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"), "{err}");
+        let mut with_template = app.to_vec();
+        with_template.push(("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "T"));
+        let c = Config::from_map(&map(&with_template)).unwrap();
+        let notices = c.notices.unwrap();
+        assert_eq!(notices.page, DEFAULT_RESULT_PAGE);
+        assert_eq!(notices.rate, 200);
+        let mut bad = with_template.clone();
+        bad.push((
+            "LOTTERY_WECHAT_RESULT_FIELDS",
+            "thing1=title,thing2=drawn_at",
+        ));
+        let err = Config::from_map(&map(&bad)).unwrap_err();
+        assert!(
+            err.contains("LOTTERY_WECHAT_RESULT_FIELDS") && err.contains("thing2"),
+            "{err}"
+        );
+        let mut bad = with_template.clone();
+        bad.push(("LOTTERY_WECHAT_MINIPROGRAM_STATE", "beta"));
+        assert!(Config::from_map(&map(&bad)).is_err());
+    }
+
+    #[test]
+    fn prod_refuses_to_start_without_wechat_credentials() {
+        let err = Config::from_map(&map(&[("LOTTERY_PROFILE", "prod")])).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_APPID"));
+        let c = Config::from_map(&map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s3cr3t"),
+        ]))
+        .unwrap();
+        assert!(!c.dev_login_enabled());
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}
