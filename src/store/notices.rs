@@ -16,7 +16,7 @@ use super::models::{from_db_time, to_db_time};
 use super::schema::{events, notices, prizes, users, winners};
 use super::{sql_time, Db};
 use crate::db_run;
-use crate::domain::notice::{state, NoticeContent, NoticeKind, Outcome};
+use crate::domain::notice::{NoticeContent, NoticeKind, NoticeState, Outcome};
 use crate::error::AppResult;
 
 /// The statement that queues one notice of `kind` for every participant of
@@ -29,7 +29,7 @@ pub fn queue_sql(event_id: i64, kind: NoticeKind, now: DateTime<Utc>) -> String 
          SELECT event_id, user_id, {kind}, {pending}, 0, '{now}', '{now}' \
          FROM participants WHERE event_id = {event_id} AND notify = 1",
         kind = kind.to_db(),
-        pending = state::PENDING,
+        pending = NoticeState::Pending.to_db(),
     )
 }
 
@@ -69,7 +69,7 @@ pub async fn claim(
     let now_db = to_db_time(now);
     let (rows, won) = db_run!(db, |conn| {
         let due: Vec<i64> = notices::table
-            .filter(notices::state.eq(state::PENDING))
+            .filter(notices::state.eq(NoticeState::Pending))
             .filter(notices::due_at.le(now_db))
             .order(notices::due_at)
             .limit(limit)
@@ -84,7 +84,7 @@ pub async fn claim(
         diesel::update(
             notices::table
                 .filter(notices::id.eq_any(&due))
-                .filter(notices::state.eq(state::PENDING))
+                .filter(notices::state.eq(NoticeState::Pending))
                 .filter(notices::due_at.le(now_db)),
         )
         .set((notices::claim.eq(token), notices::due_at.eq(held_until)))
@@ -170,7 +170,7 @@ pub async fn sent(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> {
     db_run!(db, |conn| {
         diesel::update(notices::table.filter(notices::id.eq_any(ids)))
             .set((
-                notices::state.eq(state::SENT),
+                notices::state.eq(NoticeState::Sent),
                 notices::sent_at.eq(now),
                 notices::attempts.eq(notices::attempts + 1),
                 notices::error.eq(None::<String>),
@@ -204,7 +204,7 @@ pub async fn fail(db: &Db, id: i64, error: &str) -> AppResult<()> {
     db_run!(db, |conn| {
         diesel::update(notices::table.find(id))
             .set((
-                notices::state.eq(state::FAILED),
+                notices::state.eq(NoticeState::Failed),
                 notices::attempts.eq(notices::attempts + 1),
                 notices::error.eq(Some(&error)),
             ))
@@ -225,7 +225,7 @@ pub async fn release(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> 
         diesel::update(
             notices::table
                 .filter(notices::id.eq_any(ids))
-                .filter(notices::state.eq(state::PENDING)),
+                .filter(notices::state.eq(NoticeState::Pending)),
         )
         .set(notices::due_at.eq(now))
         .execute(conn)
@@ -238,7 +238,7 @@ pub async fn release(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> 
 pub async fn pending(db: &Db) -> AppResult<i64> {
     db_run!(db, |conn| {
         Ok(notices::table
-            .filter(notices::state.eq(state::PENDING))
+            .filter(notices::state.eq(NoticeState::Pending))
             .count()
             .get_result(conn)
             .await?)
@@ -253,7 +253,7 @@ pub async fn purge_sent(db: &Db, before: DateTime<Utc>, limit: i64) -> AppResult
         // Ids first: MySQL allows no LIMIT in an IN subquery, SQLite no
         // LIMIT on DELETE.
         let old: Vec<i64> = notices::table
-            .filter(notices::state.eq(state::SENT))
+            .filter(notices::state.eq(NoticeState::Sent))
             .filter(notices::sent_at.lt(before))
             .limit(limit)
             .select(notices::id)

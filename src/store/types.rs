@@ -1,6 +1,7 @@
-//! Column types of our own: an event's status and draw mode are SMALLINT
-//! columns holding the seed's numbers, read and written as the domain's
-//! enums. A number no enum knows (a row written by hand, or by a newer
+//! Column types of our own: an event's status and draw mode, and a
+//! notice's kind and state, are SMALLINT columns holding fixed numbers
+//! (each enum's `from_db` and `db_value`), read and written as the
+//! domain's enums. A number no enum knows (a row written by hand, or by a newer
 //! version) fails that row's decoding with its value in the message.
 
 use diesel::backend::Backend;
@@ -9,6 +10,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::SmallInt;
 
 use crate::domain::event::{DrawMode, EventStatus};
+use crate::domain::notice::{NoticeKind, NoticeState};
 
 macro_rules! small_int_enum {
     ($ty:ty, $what:literal) => {
@@ -35,3 +37,5 @@ macro_rules! small_int_enum {
 
 small_int_enum!(EventStatus, "event status");
 small_int_enum!(DrawMode, "draw mode");
+small_int_enum!(NoticeKind, "notice kind");
+small_int_enum!(NoticeState, "notice state");
