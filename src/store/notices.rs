@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::{Queryable, Selectable};
 
 use super::models::{from_db_time, to_db_time};
 use super::schema::{events, notices, prizes, users, winners};
@@ -43,18 +44,28 @@ pub struct Claimed {
     pub content: NoticeContent,
 }
 
-/// id, kind, attempts, user, openid, event, title, drawn_at, cancelled_at.
-type ClaimedRow = (
-    i64,
-    i16,
-    i32,
-    i64,
-    String,
-    i64,
-    String,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-);
+/// A claimed notice as read, with its event and user joined in.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notices)]
+struct ClaimedRow {
+    id: i64,
+    /// The stored number, not a `NoticeKind`: a kind this version does not
+    /// know would fail the decoding of the whole batch, again after every
+    /// hold, and the row would never be recorded. As a number it reaches
+    /// `claim`, which marks it failed with its value.
+    kind: i16,
+    attempts: i32,
+    user_id: i64,
+    #[diesel(select_expression = users::openid)]
+    openid: String,
+    event_id: i64,
+    #[diesel(select_expression = events::title)]
+    title: String,
+    #[diesel(select_expression = events::drawn_at)]
+    drawn_at: Option<NaiveDateTime>,
+    #[diesel(select_expression = events::cancelled_at)]
+    cancelled_at: Option<NaiveDateTime>,
+}
 
 /// Claims up to `limit` due notices for `hold`, and reads what they say.
 /// Rows another sender claimed in between are not ours and not returned.
@@ -95,22 +106,14 @@ pub async fn claim(
             .inner_join(events::table)
             .filter(notices::id.eq_any(&due))
             .filter(notices::claim.eq(token))
-            .select((
-                notices::id,
-                notices::kind,
-                notices::attempts,
-                notices::user_id,
-                users::openid,
-                events::id,
-                events::title,
-                events::drawn_at,
-                events::cancelled_at,
-            ))
+            .select(ClaimedRow::as_select())
             .load(conn)
             .await?;
-        let event_ids: Vec<i64> = rows.iter().map(|r| r.5).collect();
-        let user_ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
-        let won: Vec<(i64, i64, String)> = if rows.iter().any(|r| r.1 == NoticeKind::Result.to_db())
+        let event_ids: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
+        let user_ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+        let won: Vec<(i64, i64, String)> = if rows
+            .iter()
+            .any(|r| NoticeKind::from_db(r.kind) == Some(NoticeKind::Result))
         {
             winners::table
                 .inner_join(prizes::table)
@@ -129,30 +132,30 @@ pub async fn claim(
         .map(|(event, user, name)| ((event, user), name))
         .collect();
     let mut claimed = Vec::with_capacity(rows.len());
-    for (id, kind, attempts, user_id, openid, event_id, title, drawn_at, cancelled_at) in rows {
-        let (outcome, at) = match NoticeKind::from_db(kind) {
+    for row in rows {
+        let (outcome, at) = match NoticeKind::from_db(row.kind) {
             Some(NoticeKind::Result) => (
-                match prizes.get(&(event_id, user_id)) {
+                match prizes.get(&(row.event_id, row.user_id)) {
                     Some(prize) => Outcome::Won {
                         prize: prize.clone(),
                     },
                     None => Outcome::Lost,
                 },
-                drawn_at,
+                row.drawn_at,
             ),
-            Some(NoticeKind::Cancelled) => (Outcome::Cancelled, cancelled_at),
+            Some(NoticeKind::Cancelled) => (Outcome::Cancelled, row.cancelled_at),
             None => {
-                fail(db, id, &format!("unknown notice kind {kind}")).await?;
+                fail(db, row.id, &format!("unknown notice kind {}", row.kind)).await?;
                 continue;
             }
         };
         claimed.push(Claimed {
-            id,
-            attempts,
-            openid,
+            id: row.id,
+            attempts: row.attempts,
+            openid: row.openid,
             content: NoticeContent {
-                event_id,
-                title,
+                event_id: row.event_id,
+                title: row.title,
                 outcome,
                 at: at.map_or(now, from_db_time),
             },
