@@ -9,13 +9,16 @@
 //! <https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html>
 
 use chrono::{DateTime, FixedOffset, Utc};
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// The default of `LOTTERY_WECHAT_RESULT_FIELDS`.
 pub const DEFAULT_FIELDS: &str = "thing1=title,phrase2=result,thing3=prize,time4=drawn_at";
 
-/// What a notice tells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a notice tells. Stored as SMALLINT (`store::types` maps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
 pub enum NoticeKind {
     /// The draw's result for one participant.
     Result,
@@ -24,13 +27,6 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub fn to_db(self) -> i16 {
-        match self {
-            Self::Result => 1,
-            Self::Cancelled => 2,
-        }
-    }
-
     pub fn from_db(value: i16) -> Option<Self> {
         match value {
             1 => Some(Self::Result),
@@ -38,13 +34,54 @@ impl NoticeKind {
             _ => None,
         }
     }
+
+    pub fn to_db(self) -> i16 {
+        *self.db_value()
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
+        match self {
+            Self::Result => &1,
+            Self::Cancelled => &2,
+        }
+    }
 }
 
-/// Where a notice is in its life (the `state` column).
-pub mod state {
-    pub const PENDING: i16 = 0;
-    pub const SENT: i16 = 1;
-    pub const FAILED: i16 = 2;
+/// Where a notice is in its life (the `state` column). Stored as SMALLINT
+/// (`store::types` maps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
+pub enum NoticeState {
+    /// Not sent yet: due now, waiting for a retry, or claimed by a sender.
+    Pending,
+    Sent,
+    /// Given up on; kept with its error for an operator.
+    Failed,
+}
+
+impl NoticeState {
+    pub fn from_db(value: i16) -> Option<Self> {
+        match value {
+            0 => Some(Self::Pending),
+            1 => Some(Self::Sent),
+            2 => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn to_db(self) -> i16 {
+        *self.db_value()
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
+        match self {
+            Self::Pending => &0,
+            Self::Sent => &1,
+            Self::Failed => &2,
+        }
+    }
 }
 
 /// A value a template key can carry.
@@ -287,6 +324,31 @@ mod tests {
             outcome,
             at: Utc.with_ymd_and_hms(2026, 11, 23, 6, 5, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn kinds_and_states_keep_their_database_numbers() {
+        for kind in [NoticeKind::Result, NoticeKind::Cancelled] {
+            assert_eq!(NoticeKind::from_db(kind.to_db()), Some(kind));
+        }
+        for state in [NoticeState::Pending, NoticeState::Sent, NoticeState::Failed] {
+            assert_eq!(NoticeState::from_db(state.to_db()), Some(state));
+        }
+        // The numbers rows already hold.
+        assert_eq!(
+            [NoticeKind::Result.to_db(), NoticeKind::Cancelled.to_db()],
+            [1, 2]
+        );
+        assert_eq!(
+            [
+                NoticeState::Pending.to_db(),
+                NoticeState::Sent.to_db(),
+                NoticeState::Failed.to_db()
+            ],
+            [0, 1, 2]
+        );
+        assert_eq!(NoticeKind::from_db(0), None);
+        assert_eq!(NoticeState::from_db(3), None);
     }
 
     #[test]

@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::{Queryable, Selectable};
 
 use super::models::{from_db_time, to_db_time};
 use super::schema::{events, notices, prizes, users, winners};
 use super::{sql_time, Db};
 use crate::db_run;
-use crate::domain::notice::{state, NoticeContent, NoticeKind, Outcome};
+use crate::domain::notice::{NoticeContent, NoticeKind, NoticeState, Outcome};
 use crate::error::AppResult;
 
 /// The statement that queues one notice of `kind` for every participant of
@@ -29,7 +30,7 @@ pub fn queue_sql(event_id: i64, kind: NoticeKind, now: DateTime<Utc>) -> String 
          SELECT event_id, user_id, {kind}, {pending}, 0, '{now}', '{now}' \
          FROM participants WHERE event_id = {event_id} AND notify = 1",
         kind = kind.to_db(),
-        pending = state::PENDING,
+        pending = NoticeState::Pending.to_db(),
     )
 }
 
@@ -43,18 +44,28 @@ pub struct Claimed {
     pub content: NoticeContent,
 }
 
-/// id, kind, attempts, user, openid, event, title, drawn_at, cancelled_at.
-type ClaimedRow = (
-    i64,
-    i16,
-    i32,
-    i64,
-    String,
-    i64,
-    String,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-);
+/// A claimed notice as read, with its event and user joined in.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notices)]
+struct ClaimedRow {
+    id: i64,
+    /// The stored number, not a `NoticeKind`: a kind this version does not
+    /// know would fail the decoding of the whole batch, again after every
+    /// hold, and the row would never be recorded. As a number it reaches
+    /// `claim`, which marks it failed with its value.
+    kind: i16,
+    attempts: i32,
+    user_id: i64,
+    #[diesel(select_expression = users::openid)]
+    openid: String,
+    event_id: i64,
+    #[diesel(select_expression = events::title)]
+    title: String,
+    #[diesel(select_expression = events::drawn_at)]
+    drawn_at: Option<NaiveDateTime>,
+    #[diesel(select_expression = events::cancelled_at)]
+    cancelled_at: Option<NaiveDateTime>,
+}
 
 /// Claims up to `limit` due notices for `hold`, and reads what they say.
 /// Rows another sender claimed in between are not ours and not returned.
@@ -69,7 +80,7 @@ pub async fn claim(
     let now_db = to_db_time(now);
     let (rows, won) = db_run!(db, |conn| {
         let due: Vec<i64> = notices::table
-            .filter(notices::state.eq(state::PENDING))
+            .filter(notices::state.eq(NoticeState::Pending))
             .filter(notices::due_at.le(now_db))
             .order(notices::due_at)
             .limit(limit)
@@ -84,7 +95,7 @@ pub async fn claim(
         diesel::update(
             notices::table
                 .filter(notices::id.eq_any(&due))
-                .filter(notices::state.eq(state::PENDING))
+                .filter(notices::state.eq(NoticeState::Pending))
                 .filter(notices::due_at.le(now_db)),
         )
         .set((notices::claim.eq(token), notices::due_at.eq(held_until)))
@@ -95,22 +106,14 @@ pub async fn claim(
             .inner_join(events::table)
             .filter(notices::id.eq_any(&due))
             .filter(notices::claim.eq(token))
-            .select((
-                notices::id,
-                notices::kind,
-                notices::attempts,
-                notices::user_id,
-                users::openid,
-                events::id,
-                events::title,
-                events::drawn_at,
-                events::cancelled_at,
-            ))
+            .select(ClaimedRow::as_select())
             .load(conn)
             .await?;
-        let event_ids: Vec<i64> = rows.iter().map(|r| r.5).collect();
-        let user_ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
-        let won: Vec<(i64, i64, String)> = if rows.iter().any(|r| r.1 == NoticeKind::Result.to_db())
+        let event_ids: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
+        let user_ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+        let won: Vec<(i64, i64, String)> = if rows
+            .iter()
+            .any(|r| NoticeKind::from_db(r.kind) == Some(NoticeKind::Result))
         {
             winners::table
                 .inner_join(prizes::table)
@@ -129,30 +132,30 @@ pub async fn claim(
         .map(|(event, user, name)| ((event, user), name))
         .collect();
     let mut claimed = Vec::with_capacity(rows.len());
-    for (id, kind, attempts, user_id, openid, event_id, title, drawn_at, cancelled_at) in rows {
-        let (outcome, at) = match NoticeKind::from_db(kind) {
+    for row in rows {
+        let (outcome, at) = match NoticeKind::from_db(row.kind) {
             Some(NoticeKind::Result) => (
-                match prizes.get(&(event_id, user_id)) {
+                match prizes.get(&(row.event_id, row.user_id)) {
                     Some(prize) => Outcome::Won {
                         prize: prize.clone(),
                     },
                     None => Outcome::Lost,
                 },
-                drawn_at,
+                row.drawn_at,
             ),
-            Some(NoticeKind::Cancelled) => (Outcome::Cancelled, cancelled_at),
+            Some(NoticeKind::Cancelled) => (Outcome::Cancelled, row.cancelled_at),
             None => {
-                fail(db, id, &format!("unknown notice kind {kind}")).await?;
+                fail(db, row.id, &format!("unknown notice kind {}", row.kind)).await?;
                 continue;
             }
         };
         claimed.push(Claimed {
-            id,
-            attempts,
-            openid,
+            id: row.id,
+            attempts: row.attempts,
+            openid: row.openid,
             content: NoticeContent {
-                event_id,
-                title,
+                event_id: row.event_id,
+                title: row.title,
                 outcome,
                 at: at.map_or(now, from_db_time),
             },
@@ -170,7 +173,7 @@ pub async fn sent(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> {
     db_run!(db, |conn| {
         diesel::update(notices::table.filter(notices::id.eq_any(ids)))
             .set((
-                notices::state.eq(state::SENT),
+                notices::state.eq(NoticeState::Sent),
                 notices::sent_at.eq(now),
                 notices::attempts.eq(notices::attempts + 1),
                 notices::error.eq(None::<String>),
@@ -204,7 +207,7 @@ pub async fn fail(db: &Db, id: i64, error: &str) -> AppResult<()> {
     db_run!(db, |conn| {
         diesel::update(notices::table.find(id))
             .set((
-                notices::state.eq(state::FAILED),
+                notices::state.eq(NoticeState::Failed),
                 notices::attempts.eq(notices::attempts + 1),
                 notices::error.eq(Some(&error)),
             ))
@@ -225,7 +228,7 @@ pub async fn release(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> 
         diesel::update(
             notices::table
                 .filter(notices::id.eq_any(ids))
-                .filter(notices::state.eq(state::PENDING)),
+                .filter(notices::state.eq(NoticeState::Pending)),
         )
         .set(notices::due_at.eq(now))
         .execute(conn)
@@ -238,7 +241,7 @@ pub async fn release(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> 
 pub async fn pending(db: &Db) -> AppResult<i64> {
     db_run!(db, |conn| {
         Ok(notices::table
-            .filter(notices::state.eq(state::PENDING))
+            .filter(notices::state.eq(NoticeState::Pending))
             .count()
             .get_result(conn)
             .await?)
@@ -253,7 +256,7 @@ pub async fn purge_sent(db: &Db, before: DateTime<Utc>, limit: i64) -> AppResult
         // Ids first: MySQL allows no LIMIT in an IN subquery, SQLite no
         // LIMIT on DELETE.
         let old: Vec<i64> = notices::table
-            .filter(notices::state.eq(state::SENT))
+            .filter(notices::state.eq(NoticeState::Sent))
             .filter(notices::sent_at.lt(before))
             .limit(limit)
             .select(notices::id)

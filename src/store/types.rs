@@ -1,9 +1,10 @@
-//! Column types of our own: an event's status and draw mode are SMALLINT
-//! columns holding the seed's numbers, read and written as the domain's
-//! enums. A number no enum knows (a row written by hand, or by a newer
-//! version) fails that row's decoding with its value in the message. The
-//! participant count is read as the domain's count (a negative one fails
-//! the same way).
+//! Column types of our own: an event's status and draw mode, and a
+//! notice's kind and state, are SMALLINT columns holding fixed numbers
+//! (each enum's `from_db` and `db_value`), read and written as the
+//! domain's enums. A number no enum knows (a row written by hand, or by a
+//! newer version) fails that row's decoding with its value in the message.
+//! The participant count is read as the domain's count (a negative one
+//! fails the same way).
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
@@ -12,6 +13,7 @@ use diesel::sql_types::{Integer, SmallInt};
 
 use crate::domain::count::ParticipantCount;
 use crate::domain::event::{DrawMode, EventStatus};
+use crate::domain::notice::{NoticeKind, NoticeState};
 
 macro_rules! small_int_enum {
     ($ty:ty, $what:literal) => {
@@ -38,6 +40,7 @@ macro_rules! small_int_enum {
 
 small_int_enum!(EventStatus, "event status");
 small_int_enum!(DrawMode, "draw mode");
+<<<<<<< HEAD
 
 impl<DB: Backend> FromSql<Integer, DB> for ParticipantCount
 where
@@ -49,3 +52,7 @@ where
             .ok_or_else(|| format!("negative participant count {value}").into())
     }
 }
+=======
+small_int_enum!(NoticeKind, "notice kind");
+small_int_enum!(NoticeState, "notice state");
+>>>>>>> shape-notices
