@@ -40,7 +40,8 @@ macro_rules! small_int_enum {
 
 small_int_enum!(EventStatus, "event status");
 small_int_enum!(DrawMode, "draw mode");
-<<<<<<< HEAD
+small_int_enum!(NoticeKind, "notice kind");
+small_int_enum!(NoticeState, "notice state");
 
 impl<DB: Backend> FromSql<Integer, DB> for ParticipantCount
 where
@@ -52,7 +53,3 @@ where
             .ok_or_else(|| format!("negative participant count {value}").into())
     }
 }
-=======
-small_int_enum!(NoticeKind, "notice kind");
-small_int_enum!(NoticeState, "notice state");
->>>>>>> shape-notices
