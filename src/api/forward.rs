@@ -26,9 +26,9 @@ use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 use super::body::read_limited;
 use super::middleware::refusal;
 use super::route_label;
+use super::state::AppState;
 use crate::cluster::Route;
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub const HOP_HEADER: HeaderName = HeaderName::from_static("x-lottery-hop");
 

@@ -12,9 +12,10 @@ use actix_web::{Error, ResponseError};
 use rand::RngCore;
 use tracing::Instrument;
 
-use super::{route_label, MAX_BODY_BYTES};
+use super::body::MAX_BODY_BYTES;
+use super::route_label;
+use super::state::AppState;
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -12,6 +12,8 @@ pub mod openapi;
 pub mod page;
 pub mod signature;
 pub mod signing;
+pub mod signing_keys;
+pub mod state;
 pub mod views;
 
 use actix_web::web::{self, Bytes};
@@ -20,9 +22,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::error::AppError;
-
-/// Bodies above this get 413, before any handler runs.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
     HttpResponse::Ok().json(json!({"code": 0, "message": "ok", "data": data}))

@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 use crate::api::auth::Caller;
 use crate::api::body::JsonBody;
 use crate::api::ok;
+use crate::api::state::AppState;
 use crate::api::views::UserView;
 use crate::config::Secret;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 
 /// `code` from `wx.login()`; with dev login on, `dev:<name>`.

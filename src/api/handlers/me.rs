@@ -10,12 +10,12 @@ use crate::api::handlers::events::views;
 use crate::api::ok;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
+use crate::api::state::AppState;
 use crate::api::views::EventView;
 use crate::api::views::UserView;
 use crate::cache::results::Published;
 use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 use crate::store::events::{Role, Selection};
 

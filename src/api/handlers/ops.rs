@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::api::state::AppState;
 use crate::telemetry::scrape::{report_pool, report_process, report_readiness};
 
 /// 200 while the process runs.

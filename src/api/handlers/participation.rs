@@ -10,11 +10,11 @@ use crate::api::body::OptionalJsonBody;
 use crate::api::handlers::event_id;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
+use crate::api::state::AppState;
 use crate::api::views::{time, UserRef};
 use crate::api::{ok, ok_body, ok_serialized};
 use crate::cache::results::Published;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 
 #[derive(Default, Deserialize, ToSchema)]
