@@ -10,10 +10,10 @@ use crate::actors::event::EventActor;
 use crate::actors::messages::{Cancel, DrawNow, Reply};
 use crate::api::auth::{Caller, MaybeCaller};
 use crate::api::body::JsonBody;
+use crate::api::envelope::{created, ok, ok_body, ok_serialized};
 use crate::api::handlers::event_id;
 use crate::api::state::AppState;
 use crate::api::views::{EventView, PrizeRef, UserRef};
-use crate::api::{created, ok, ok_body, ok_serialized};
 use crate::cache::finished::FinishedEvent;
 use crate::cache::results::Published;
 use crate::config::Profile;
@@ -192,8 +192,8 @@ async fn finished_event(state: &AppState, record: EventRecord) -> AppResult<Fini
 #[utoipa::path(post, path = "/api/v1/events", operation_id = "create_event", tag = "events",
     request_body = EventDraft,
     responses(
-        (status = 201, description = "created", body = crate::api::openapi::Envelope<EventView>),
-        (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::openapi::ErrorEnvelope),
+        (status = 201, description = "created", body = crate::api::envelope::Envelope<EventView>),
+        (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -233,8 +233,8 @@ async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResu
 #[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "get_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the event", body = crate::api::openapi::Envelope<EventView>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the event", body = crate::api::envelope::Envelope<EventView>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
     ),
     security((), ("bearer" = [])))]
 pub async fn get(
@@ -308,10 +308,10 @@ where
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", operation_id = "cancel_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "cancelled", body = crate::api::openapi::Envelope<EventView>),
-        (status = 403, description = "40300: only the creator may cancel", body = crate::api::openapi::ErrorEnvelope),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: already drawing, drawn or cancelled", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "cancelled", body = crate::api::envelope::Envelope<EventView>),
+        (status = 403, description = "40300: only the creator may cancel", body = crate::api::envelope::ErrorEnvelope),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: already drawing, drawn or cancelled", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn cancel(
@@ -330,10 +330,10 @@ pub async fn cancel(
 #[utoipa::path(post, path = "/api/v1/events/{id}/draw", operation_id = "draw_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "drawn", body = crate::api::openapi::Envelope<EventView>),
-        (status = 403, description = "40300: only the creator may draw", body = crate::api::openapi::ErrorEnvelope),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: not a manual event, or already drawn or cancelled", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "drawn", body = crate::api::envelope::Envelope<EventView>),
+        (status = 403, description = "40300: only the creator may draw", body = crate::api::envelope::ErrorEnvelope),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not a manual event, or already drawn or cancelled", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn draw(
@@ -370,9 +370,9 @@ async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
 #[utoipa::path(get, path = "/api/v1/events/{id}/winners", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the winners", body = crate::api::openapi::Envelope<Items<Winner>>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: not drawn yet", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the winners", body = crate::api::envelope::Envelope<Items<Winner>>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn winners(
     state: web::Data<AppState>,
@@ -408,9 +408,9 @@ pub async fn winners(
 #[utoipa::path(get, path = "/api/v1/events/{id}/fairness", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the fairness record", body = crate::api::openapi::Envelope<FairnessRecord>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: not drawn yet", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the fairness record", body = crate::api::envelope::Envelope<FairnessRecord>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn fairness(
     state: web::Data<AppState>,

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
+use crate::api::envelope::ok;
 use crate::api::handlers::events::views;
-use crate::api::ok;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::state::AppState;
@@ -31,7 +31,7 @@ pub struct ProfilePatch {
 
 /// The caller's profile.
 #[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", tag = "me",
-    responses((status = 200, description = "the profile", body = crate::api::openapi::Envelope<UserView>)),
+    responses((status = 200, description = "the profile", body = crate::api::envelope::Envelope<UserView>)),
     security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     let user = store::users::get(&state.db, caller.user_id).await?;
@@ -41,7 +41,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpRe
 /// Changes the caller's nickname or avatar.
 #[utoipa::path(patch, path = "/api/v1/me", operation_id = "update_me", tag = "me",
     request_body = ProfilePatch,
-    responses((status = 200, description = "the profile as changed", body = crate::api::openapi::Envelope<UserView>)),
+    responses((status = 200, description = "the profile as changed", body = crate::api::envelope::Envelope<UserView>)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -97,7 +97,7 @@ async fn forget_old_nickname(state: &AppState, user_id: i64, nickname: &str) -> 
         ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
-    responses((status = 200, description = "one page", body = crate::api::openapi::Envelope<Page<EventView>>)),
+    responses((status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<EventView>>)),
     security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,

@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 use crate::actors::messages::{Join, Leave, Membership};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
+use crate::api::envelope::{ok, ok_body, ok_serialized};
 use crate::api::handlers::event_id;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::state::AppState;
 use crate::api::views::{time, UserRef};
-use crate::api::{ok, ok_body, ok_serialized};
 use crate::cache::results::Published;
 use crate::error::{AppError, AppResult};
 use crate::store;
@@ -46,9 +46,9 @@ impl From<Membership> for MembershipView {
     params(("id" = i64, Path, description = "the event id")),
     request_body(content = Option<JoinRequest>, description = "optional"),
     responses(
-        (status = 200, description = "the participation as stored", body = crate::api::openapi::Envelope<MembershipView>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40900: the event is closed (drawing, drawn or cancelled); 40902: the event is full", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40900: the event is closed (drawing, drawn or cancelled); 40902: the event is full", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn join(
@@ -75,9 +75,9 @@ pub async fn join(
 #[utoipa::path(delete, path = "/api/v1/events/{id}/participants/me", operation_id = "leave_event", tag = "participation",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the participation as stored", body = crate::api::openapi::Envelope<MembershipView>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40900: the event is closed", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40900: the event is closed", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn leave(
@@ -108,8 +108,8 @@ pub struct ParticipantView {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "one page", body = crate::api::openapi::Envelope<Page<ParticipantView>>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<ParticipantView>>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
