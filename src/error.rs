@@ -2,18 +2,13 @@
 //!
 //! Policy: domain rules, store queries, actors and handlers all return
 //! `AppResult`. Each variant carries a message written for the client; the
-//! contract's code and HTTP status are decided here and nowhere else.
-//! `Internal` keeps its detail for the log and shows the client nothing.
-//! Database errors are sorted into variants by `store/errors.rs`.
-
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+//! contract's code is decided here and nowhere else. The HTTP side renders
+//! an error (`api/error_response.rs`): its status is derived from the code,
+//! its body is the envelope. `Internal` keeps its detail for the log and
+//! shows the client nothing. Database errors are sorted into variants by
+//! `store/errors.rs`.
 
 pub type AppResult<T> = Result<T, AppError>;
-
-/// Seconds a client should wait before retrying a 429 or 503.
-pub const RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -109,50 +104,5 @@ impl AppError {
     /// A join or leave whose batch failed to commit (or was never written).
     pub fn participation_not_stored() -> Self {
         Self::Unavailable("the participation could not be stored; try again".into())
-    }
-}
-
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16((self.code() / 100) as u16)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
-            Self::Unavailable(detail) => tracing::warn!(%detail, "unavailable"),
-            _ => {}
-        }
-        let mut response = HttpResponse::build(self.status_code());
-        match self {
-            Self::RateLimited {
-                retry_after_secs, ..
-            } => {
-                response
-                    .insert_header((header::RETRY_AFTER, (*retry_after_secs).max(1).to_string()));
-            }
-            Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown | Self::Fenced => {
-                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
-            }
-            _ => {}
-        }
-        response.json(json!({"code": self.code(), "message": self.to_string(), "data": null}))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_errors_show_the_client_nothing() {
-        let err = AppError::internal("secret detail");
-        assert_eq!(err.to_string(), "internal error");
-        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            AppError::Unavailable("x".into()).status_code(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
     }
 }

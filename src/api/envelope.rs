@@ -51,7 +51,7 @@ pub struct ErrorEnvelope {
 }
 
 /// The one place the envelope is written.
-pub fn envelope<T: Serialize>(code: u32, message: &str, data: T) -> serde_json::Value {
+pub(super) fn envelope<T: Serialize>(code: u32, message: &str, data: T) -> serde_json::Value {
     json!({"code": code, "message": message, "data": data})
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod cors;
 pub mod envelope;
+pub mod error_response;
 pub mod forward;
 pub mod handlers;
 pub mod limits;

@@ -1,9 +1,11 @@
 //! Health, readiness and metrics for ops.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::api::error_response::RETRY_AFTER_SECS;
 use crate::api::state::AppState;
 use crate::telemetry::scrape::{report_pool, report_process, report_readiness};
 
@@ -55,7 +57,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
             .json(body)
     }
 }
