@@ -6,6 +6,7 @@ pub mod body;
 pub mod cors;
 pub mod envelope;
 pub mod error_response;
+pub mod event_id;
 pub mod forward;
 pub mod handlers;
 pub mod limits;

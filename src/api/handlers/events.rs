@@ -11,7 +11,7 @@ use crate::actors::messages::{Cancel, DrawNow, Reply};
 use crate::api::auth::{Caller, MaybeCaller};
 use crate::api::body::JsonBody;
 use crate::api::envelope::{created, ok, ok_body, ok_serialized};
-use crate::api::handlers::event_id;
+use crate::api::event_id;
 use crate::api::state::AppState;
 use crate::api::views::{EventView, PrizeRef, UserRef};
 use crate::cache::finished::FinishedEvent;
@@ -242,7 +242,7 @@ pub async fn get(
     caller: MaybeCaller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let viewer = caller.0.map(|c| c.user_id);
     if let Some(body) = memory_body(&state, id, viewer) {
         return Ok(ok_serialized(body));
@@ -291,7 +291,7 @@ where
     M: crate::actors::messages::Request + Send + 'static,
     EventActor: actix::Handler<crate::actors::messages::Timed<M>>,
 {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
     let asked = state.events.ask(id, |reply| order(user_id, reply));
     actix_web::rt::time::timeout(ORDER_ANSWER_WITHIN, asked)
@@ -378,7 +378,7 @@ pub async fn winners(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let build = async {
         drawn_row(&state, id).await?;
         let items: Vec<Winner> = store::events::winners(&state.db, id)
@@ -416,7 +416,7 @@ pub async fn fairness(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let build = async {
         let row = drawn_row(&state, id).await?;
         let participants =

@@ -8,7 +8,7 @@ use crate::actors::messages::{Join, Leave, Membership};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
 use crate::api::envelope::{ok, ok_body, ok_serialized};
-use crate::api::handlers::event_id;
+use crate::api::event_id;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::state::AppState;
@@ -57,7 +57,7 @@ pub async fn join(
     path: web::Path<String>,
     body: OptionalJsonBody<JoinRequest>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
     let notify = body.0.notify.unwrap_or(false);
     let membership = state
@@ -85,7 +85,7 @@ pub async fn leave(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
     let membership = state
         .events
@@ -116,7 +116,7 @@ pub async fn list(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let limit = query.limit()?;
     let after = query.position("p")?;
     // The first page of a live event (what every visitor of a shared event
