@@ -11,7 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod startup;
-pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wechat;

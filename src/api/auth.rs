@@ -4,8 +4,8 @@
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
 
+use super::state::AppState;
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// An authenticated caller (40100 otherwise).
 pub struct Caller {

@@ -6,8 +6,10 @@ use futures::future::LocalBoxFuture;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
-use super::MAX_BODY_BYTES;
 use crate::error::AppError;
+
+/// Bodies above this get 413, before any handler runs.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A required JSON body.
 pub struct JsonBody<T>(pub T);

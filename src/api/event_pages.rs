@@ -7,12 +7,12 @@
 
 use actix_web::web::Bytes;
 
+use crate::api::state::AppState;
 use crate::api::views::EventView;
 use crate::cache::finished::FinishedEvent;
 use crate::cache::results::Published;
 use crate::domain::draw;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 use crate::store::events::{EventRecord, Selection, ViewerState};
 
@@ -52,8 +52,9 @@ pub async fn list(
 /// views of a hot event end here.
 #[cfg(not(feature = "mailbox-views"))]
 pub fn from_memory(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Bytes> {
-    let build =
-        |record, me: Option<ViewerState>| crate::api::ok_body(&EventView::new(record, me.as_ref()));
+    let build = |record, me: Option<ViewerState>| {
+        crate::api::envelope::ok_body(&EventView::new(record, me.as_ref()))
+    };
     if let Some(body) = state
         .events
         .live_page(id)

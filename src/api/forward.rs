@@ -24,11 +24,12 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 
 use super::body::read_limited;
+use super::event_id;
 use super::middleware::refusal;
 use super::route_label;
+use super::state::AppState;
 use crate::cluster::Route;
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub const HOP_HEADER: HeaderName = HeaderName::from_static("x-lottery-hop");
 
@@ -55,7 +56,7 @@ fn forwardable(method: &Method, path: &str) -> Option<i64> {
     if !writes {
         return None;
     }
-    path.split('/').nth(4)?.parse().ok()
+    event_id::in_path(path)
 }
 
 /// Whether the request came from another instance of the cluster.

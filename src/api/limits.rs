@@ -11,8 +11,8 @@ use actix_web::{web, Error};
 
 use super::forward::is_forwarded;
 use super::middleware::pass_or_refuse;
+use super::state::AppState;
 use crate::limits::client_ip::client_ip;
-use crate::state::AppState;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 

@@ -12,9 +12,11 @@ use actix_web::{Error, ResponseError};
 use rand::RngCore;
 use tracing::Instrument;
 
-use super::{route_label, MAX_BODY_BYTES};
+use super::body::MAX_BODY_BYTES;
+use super::event_id;
+use super::route_label;
+use super::state::AppState;
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -43,12 +45,6 @@ pub fn trace_id(header: &str) -> Option<&str> {
         // Version 00 has exactly four fields; later versions may add more.
         && (version != "00" || parts.next().is_none());
     valid.then_some(trace)
-}
-
-/// The event id in an event's path (`/api/v1/events/{id}/…`).
-fn event_id_in(path: &str) -> Option<i64> {
-    let rest = path.strip_prefix("/api/v1/events/")?;
-    rest.split('/').next()?.parse().ok()
 }
 
 fn new_request_id() -> String {
@@ -102,7 +98,7 @@ pub async fn request_context(
         user_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    if let Some(event_id) = event_id_in(req.path()) {
+    if let Some(event_id) = event_id::in_path(req.path()) {
         span.record("event_id", event_id);
     }
     if let Some(trace_id) = req
@@ -186,9 +182,5 @@ mod tests {
         ] {
             assert_eq!(trace_id(bad), None, "{bad}");
         }
-        assert_eq!(event_id_in("/api/v1/events/42/participants/me"), Some(42));
-        assert_eq!(event_id_in("/api/v1/events/42"), Some(42));
-        assert_eq!(event_id_in("/api/v1/events"), None);
-        assert_eq!(event_id_in("/api/v1/events/x"), None);
     }
 }

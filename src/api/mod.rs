@@ -4,6 +4,9 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod envelope;
+pub mod error_response;
+pub mod event_id;
 pub mod event_pages;
 pub mod forward;
 pub mod handlers;
@@ -13,38 +16,13 @@ pub mod openapi;
 pub mod page;
 pub mod signature;
 pub mod signing;
+pub mod signing_keys;
+pub mod state;
 pub mod views;
 
-use actix_web::web::{self, Bytes};
-use actix_web::HttpResponse;
-use serde::Serialize;
-use serde_json::json;
+use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
-
-/// Bodies above this get 413, before any handler runs.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-pub fn ok<T: Serialize>(data: T) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"code": 0, "message": "ok", "data": data}))
-}
-
-/// The envelope of `data`, serialized once (for answers that are cached).
-pub fn ok_body<T: Serialize>(data: &T) -> Bytes {
-    let body = json!({"code": 0, "message": "ok", "data": data});
-    Bytes::from(serde_json::to_vec(&body).expect("JSON values serialize"))
-}
-
-/// An answer serialized earlier by `ok_body`.
-pub fn ok_serialized(body: Bytes) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        .body(body)
-}
-
-pub fn created<T: Serialize>(data: T) -> HttpResponse {
-    HttpResponse::Created().json(json!({"code": 0, "message": "ok", "data": data}))
-}
 
 /// Every route `routes` registers, as (method, pattern): the metric labels
 /// (kept here because actix's `match_pattern()` re-runs the router's

@@ -10,69 +10,11 @@ use actix_web::http::header::ContentType;
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_scalar::Scalar;
 
+use super::envelope::{EmptyEnvelope, ErrorEnvelope};
 use super::handlers::{auth, events, me, ops, participation};
-
-/// Every successful answer: `code` 0, `message` "ok", the answer in `data`.
-#[derive(ToSchema)]
-pub struct Envelope<T> {
-    #[schema(example = 0)]
-    pub code: u32,
-    #[schema(example = "ok")]
-    pub message: String,
-    pub data: T,
-}
-
-/// A successful answer with nothing to say (`data` is null).
-#[derive(ToSchema)]
-pub struct EmptyEnvelope {
-    #[schema(example = 0)]
-    pub code: u32,
-    #[schema(example = "ok")]
-    pub message: String,
-    #[schema(value_type = Option<Object>, nullable)]
-    pub data: Option<()>,
-}
-
-/// Every error: the HTTP status is `code / 100`; `message` is written for
-/// the mini-program developer; `data` is null. 429 and 503 carry
-/// `Retry-After`.
-#[derive(ToSchema)]
-pub struct ErrorEnvelope {
-    /// 40000 invalid argument (the message names the field), 40100 missing,
-    /// unknown, expired or revoked token (or a bad request signature),
-    /// 40101 WeChat refused the login code, 40300 not allowed (creator-only
-    /// action), 40400 no such event or endpoint, 40900 the event is closed,
-    /// 40901 not in a state that allows this, 40902 the event is full, 41300
-    /// body over 16 KiB, 42900 rate limited, 50000 internal error, 50200
-    /// WeChat unavailable, 50300 temporarily unavailable.
-    #[schema(example = 40000)]
-    pub code: u32,
-    #[schema(example = "title: 1 to 64 characters")]
-    pub message: String,
-    #[schema(value_type = Option<Object>, nullable)]
-    pub data: Option<()>,
-}
-
-/// `GET /healthz`.
-#[derive(ToSchema)]
-pub struct Health {
-    #[schema(example = "ok")]
-    pub status: String,
-}
-
-/// `GET /readyz`: `ok` or `unavailable` per dependency.
-#[derive(ToSchema)]
-pub struct Readiness {
-    #[schema(example = "ok")]
-    pub database: String,
-    #[schema(example = "ok")]
-    pub cache: String,
-    /// A graceful shutdown has begun: the instance takes no new requests.
-    pub shutting_down: bool,
-}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -16,6 +16,7 @@ use crate::config::redact_url;
 use std::time::Duration;
 
 pub mod draws;
+pub mod errors;
 pub mod events;
 pub mod live;
 pub mod models;

@@ -7,11 +7,11 @@ use utoipa::ToSchema;
 
 use crate::api::auth::Caller;
 use crate::api::body::JsonBody;
-use crate::api::ok;
+use crate::api::envelope::ok;
+use crate::api::state::AppState;
 use crate::api::views::UserView;
 use crate::config::Secret;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 
 /// `code` from `wx.login()`; with dev login on, `dev:<name>`.
@@ -81,10 +81,10 @@ async fn identify(state: &AppState, code: &str) -> AppResult<Identity> {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "logged in", body = crate::api::openapi::Envelope<LoginResponse>),
-        (status = 401, description = "40101: WeChat refused the code", body = crate::api::openapi::ErrorEnvelope),
-        (status = 429, description = "42900: too many logins (this address, or WeChat's limit for the user)", body = crate::api::openapi::ErrorEnvelope),
-        (status = 502, description = "50200: WeChat did not answer", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "logged in", body = crate::api::envelope::Envelope<LoginResponse>),
+        (status = 401, description = "40101: WeChat refused the code", body = crate::api::envelope::ErrorEnvelope),
+        (status = 429, description = "42900: too many logins (this address, or WeChat's limit for the user)", body = crate::api::envelope::ErrorEnvelope),
+        (status = 502, description = "50200: WeChat did not answer", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn login(
     state: web::Data<AppState>,
@@ -112,7 +112,7 @@ pub async fn login(
 
 /// Revokes the token; later use gets 40100.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 200, description = "revoked", body = crate::api::openapi::EmptyEnvelope)),
+    responses((status = 200, description = "revoked", body = crate::api::envelope::EmptyEnvelope)),
     security(("bearer" = [])))]
 pub async fn logout(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     state.sessions.revoke(&caller.token).await?;

@@ -9,17 +9,17 @@ use crate::actors::event::EventActor;
 use crate::actors::messages::{Cancel, DrawNow, Reply};
 use crate::api::auth::{Caller, MaybeCaller};
 use crate::api::body::JsonBody;
+use crate::api::envelope::{created, ok, ok_body, ok_serialized};
+use crate::api::event_id;
 use crate::api::event_pages;
-use crate::api::handlers::event_id;
+use crate::api::state::AppState;
 use crate::api::views::{EventView, PrizeRef, UserRef};
-use crate::api::{created, ok, ok_body, ok_serialized};
 use crate::cache::results::Published;
 use crate::config::Profile;
 use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
 use crate::domain::event::check_results_published;
 use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 use crate::store::events::Selection;
 use crate::store::models::EventRow;
@@ -35,8 +35,8 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
 #[utoipa::path(post, path = "/api/v1/events", operation_id = "create_event", tag = "events",
     request_body = EventDraft,
     responses(
-        (status = 201, description = "created", body = crate::api::openapi::Envelope<EventView>),
-        (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::openapi::ErrorEnvelope),
+        (status = 201, description = "created", body = crate::api::envelope::Envelope<EventView>),
+        (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -76,8 +76,8 @@ async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResu
 #[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "get_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the event", body = crate::api::openapi::Envelope<EventView>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the event", body = crate::api::envelope::Envelope<EventView>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
     ),
     security((), ("bearer" = [])))]
 pub async fn get(
@@ -85,7 +85,7 @@ pub async fn get(
     caller: MaybeCaller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let viewer = caller.0.map(|c| c.user_id);
     if let Some(body) = event_pages::from_memory(&state, id, viewer) {
         return Ok(ok_serialized(body));
@@ -109,7 +109,7 @@ where
     M: crate::actors::messages::Request + Send + 'static,
     EventActor: actix::Handler<crate::actors::messages::Timed<M>>,
 {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
     let asked = state.events.ask(id, |reply| order(user_id, reply));
     actix_web::rt::time::timeout(ORDER_ANSWER_WITHIN, asked)
@@ -126,10 +126,10 @@ where
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", operation_id = "cancel_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "cancelled", body = crate::api::openapi::Envelope<EventView>),
-        (status = 403, description = "40300: only the creator may cancel", body = crate::api::openapi::ErrorEnvelope),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: already drawing, drawn or cancelled", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "cancelled", body = crate::api::envelope::Envelope<EventView>),
+        (status = 403, description = "40300: only the creator may cancel", body = crate::api::envelope::ErrorEnvelope),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: already drawing, drawn or cancelled", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn cancel(
@@ -148,10 +148,10 @@ pub async fn cancel(
 #[utoipa::path(post, path = "/api/v1/events/{id}/draw", operation_id = "draw_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "drawn", body = crate::api::openapi::Envelope<EventView>),
-        (status = 403, description = "40300: only the creator may draw", body = crate::api::openapi::ErrorEnvelope),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: not a manual event, or already drawn or cancelled", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "drawn", body = crate::api::envelope::Envelope<EventView>),
+        (status = 403, description = "40300: only the creator may draw", body = crate::api::envelope::ErrorEnvelope),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not a manual event, or already drawn or cancelled", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn draw(
@@ -188,15 +188,15 @@ async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
 #[utoipa::path(get, path = "/api/v1/events/{id}/winners", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the winners", body = crate::api::openapi::Envelope<Items<Winner>>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: not drawn yet", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the winners", body = crate::api::envelope::Envelope<Items<Winner>>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn winners(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let build = async {
         drawn_row(&state, id).await?;
         let items: Vec<Winner> = store::events::winners(&state.db, id)
@@ -226,15 +226,15 @@ pub async fn winners(
 #[utoipa::path(get, path = "/api/v1/events/{id}/fairness", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the fairness record", body = crate::api::openapi::Envelope<FairnessRecord>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40901: not drawn yet", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the fairness record", body = crate::api::envelope::Envelope<FairnessRecord>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn fairness(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let build = async {
         let row = drawn_row(&state, id).await?;
         let participants =

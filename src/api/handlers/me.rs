@@ -6,15 +6,15 @@ use utoipa::ToSchema;
 
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
+use crate::api::envelope::ok;
 use crate::api::event_pages;
-use crate::api::ok;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
+use crate::api::state::AppState;
 use crate::api::views::EventView;
 use crate::api::views::UserView;
 use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 use crate::store::events::{Role, Selection};
 
@@ -30,7 +30,7 @@ pub struct ProfilePatch {
 
 /// The caller's profile.
 #[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", tag = "me",
-    responses((status = 200, description = "the profile", body = crate::api::openapi::Envelope<UserView>)),
+    responses((status = 200, description = "the profile", body = crate::api::envelope::Envelope<UserView>)),
     security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     let user = store::users::get(&state.db, caller.user_id).await?;
@@ -40,7 +40,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpRe
 /// Changes the caller's nickname or avatar.
 #[utoipa::path(patch, path = "/api/v1/me", operation_id = "update_me", tag = "me",
     request_body = ProfilePatch,
-    responses((status = 200, description = "the profile as changed", body = crate::api::openapi::Envelope<UserView>)),
+    responses((status = 200, description = "the profile as changed", body = crate::api::envelope::Envelope<UserView>)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -72,7 +72,7 @@ pub async fn update(
         ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
-    responses((status = 200, description = "one page", body = crate::api::openapi::Envelope<Page<EventView>>)),
+    responses((status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<EventView>>)),
     security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,

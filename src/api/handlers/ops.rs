@@ -1,14 +1,38 @@
 //! Health, readiness and metrics for ops.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::state::AppState;
+use crate::api::error_response::RETRY_AFTER_SECS;
+use crate::api::state::AppState;
 use crate::telemetry::scrape::{report_pool, report_process, report_readiness};
+
+// The answers' shapes, for the OpenAPI document: the handlers below write
+// the same fields with `json!`.
+
+/// `GET /healthz`.
+#[derive(ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// `GET /readyz`: `ok` or `unavailable` per dependency.
+#[derive(ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ok")]
+    pub database: String,
+    #[schema(example = "ok")]
+    pub cache: String,
+    /// A graceful shutdown has begun: the instance takes no new requests.
+    pub shutting_down: bool,
+}
 
 /// 200 while the process runs.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, description = "the process runs", body = crate::api::openapi::Health)))]
+    responses((status = 200, description = "the process runs", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -17,8 +41,8 @@ pub async fn healthz() -> HttpResponse {
 /// shutting down).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
-        (status = 200, description = "ready", body = crate::api::openapi::Readiness),
-        (status = 503, description = "a dependency does not answer, or the server is shutting down; Retry-After set", body = crate::api::openapi::Readiness),
+        (status = 200, description = "ready", body = Readiness),
+        (status = 503, description = "a dependency does not answer, or the server is shutting down; Retry-After set", body = Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let (database, cache) = dependencies_answer(&state).await;
@@ -33,7 +57,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
             .json(body)
     }
 }

@@ -7,16 +7,16 @@ use utoipa::ToSchema;
 use crate::actors::messages::{Join, Leave};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
-use crate::api::handlers::event_id;
+use crate::api::envelope::{ok, ok_body, ok_serialized};
+use crate::api::event_id;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
+use crate::api::state::AppState;
 use crate::api::views::{time, UserRef};
-use crate::api::{ok, ok_body, ok_serialized};
 use crate::cache::results::Published;
 use crate::domain::count::ParticipantCount;
 use crate::domain::membership::Membership;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store;
 
 #[derive(Default, Deserialize, ToSchema)]
@@ -49,9 +49,9 @@ impl From<Membership> for MembershipView {
     params(("id" = i64, Path, description = "the event id")),
     request_body(content = Option<JoinRequest>, description = "optional"),
     responses(
-        (status = 200, description = "the participation as stored", body = crate::api::openapi::Envelope<MembershipView>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40900: the event is closed (drawing, drawn or cancelled); 40902: the event is full", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40900: the event is closed (drawing, drawn or cancelled); 40902: the event is full", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn join(
@@ -60,7 +60,7 @@ pub async fn join(
     path: web::Path<String>,
     body: OptionalJsonBody<JoinRequest>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
     let notify = body.0.notify.unwrap_or(false);
     let membership = state
@@ -78,9 +78,9 @@ pub async fn join(
 #[utoipa::path(delete, path = "/api/v1/events/{id}/participants/me", operation_id = "leave_event", tag = "participation",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the participation as stored", body = crate::api::openapi::Envelope<MembershipView>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
-        (status = 409, description = "40900: the event is closed", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40900: the event is closed", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn leave(
@@ -88,7 +88,7 @@ pub async fn leave(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
     let membership = state
         .events
@@ -111,15 +111,15 @@ pub struct ParticipantView {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "one page", body = crate::api::openapi::Envelope<Page<ParticipantView>>),
-        (status = 404, description = "40400: no such event", body = crate::api::openapi::ErrorEnvelope),
+        (status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<ParticipantView>>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    let id = event_id(path)?;
+    let id = event_id::from_route(path)?;
     let limit = query.limit()?;
     let after = query.position("p")?;
     // The first page of a live event (what every visitor of a shared event

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use super::signing_keys::Signing;
 use crate::actors::Events;
-use crate::api::signing::Signing;
 use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
