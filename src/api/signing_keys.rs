@@ -12,8 +12,8 @@ use actix_web::HttpMessage;
 use super::body::read_limited;
 use super::signature::{self, Refusal, Signed, MAX_SKEW_SECS};
 use crate::cache::nonces::Nonces;
-use crate::config::Secret;
 use crate::error::AppError;
+use crate::secret::Secret;
 
 pub struct Signing {
     keys: Vec<Vec<u8>>,

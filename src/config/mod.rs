@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::limits::client_ip::parse_trusted;
 use crate::limits::LimitSettings;
+use crate::secret::Secret;
 use ipnet::IpNet;
 
 mod cluster;
@@ -16,7 +17,6 @@ mod layers;
 mod limits;
 mod notices;
 mod parse;
-mod secret;
 
 use cluster::cluster_settings;
 use limits::limit_settings;
@@ -27,7 +27,6 @@ pub use cluster::ClusterSettings;
 pub use layers::layer;
 pub use notices::{NoticeSettings, DEFAULT_RESULT_PAGE};
 pub use parse::{LogFormat, Profile};
-pub use secret::{redact_url, Secret};
 
 #[derive(Clone, Debug)]
 pub struct Config {

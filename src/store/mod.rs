@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection}
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use pool::Manager;
 
-use crate::config::redact_url;
+use crate::secret::redact_url;
 use std::time::Duration;
 
 pub mod draws;

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::WechatClient;
-use crate::config::Secret;
 use crate::error::{AppError, AppResult};
+use crate::secret::Secret;
 
 /// Who WeChat says the user is. `session_key` never leaves the server.
 pub struct WxSession {

@@ -8,8 +8,9 @@ pub mod token;
 
 use std::time::Duration;
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::error::AppError;
+use crate::secret::Secret;
 
 pub use code2session::WxSession;
 

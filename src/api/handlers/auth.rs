@@ -10,8 +10,8 @@ use crate::api::body::JsonBody;
 use crate::api::envelope::ok;
 use crate::api::state::AppState;
 use crate::api::views::UserView;
-use crate::config::Secret;
 use crate::error::{AppError, AppResult};
+use crate::secret::Secret;
 use crate::store;
 
 /// `code` from `wx.login()`; with dev login on, `dev:<name>`.

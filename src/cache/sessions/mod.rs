@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use self::in_process::InProcessSessions;
 use self::redis::RedisSessions;
-use crate::config::Secret;
 use crate::error::{AppError, AppResult};
+use crate::secret::Secret;
 
 /// Sweep expired entries from the in-process maps every this many inserts.
 const SWEEP_EVERY: u64 = 1024;
