@@ -73,7 +73,7 @@ pub fn route_label(path: &str) -> &'static str {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use handlers::{auth, events, me, ops, participation};
+    use handlers::{auth, events, me, ops, participation, results};
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
@@ -101,8 +101,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("", web::get().to(events::get))
                     .route("/cancel", web::post().to(events::cancel))
                     .route("/draw", web::post().to(events::draw))
-                    .route("/winners", web::get().to(events::winners))
-                    .route("/fairness", web::get().to(events::fairness))
+                    .route("/winners", web::get().to(results::winners))
+                    .route("/fairness", web::get().to(results::fairness))
                     .route("/participants", web::get().to(participation::list))
                     .route("/participants/me", web::put().to(participation::join))
                     .route("/participants/me", web::delete().to(participation::leave)),

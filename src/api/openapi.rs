@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::Scalar;
 
 use super::envelope::{EmptyEnvelope, ErrorEnvelope};
-use super::handlers::{auth, events, me, ops, participation};
+use super::handlers::{auth, events, me, ops, participation, results};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,8 +44,8 @@ use super::handlers::{auth, events, me, ops, participation};
         events::get,
         events::cancel,
         events::draw,
-        events::winners,
-        events::fairness,
+        results::winners,
+        results::fairness,
         participation::list,
         participation::join,
         participation::leave,

@@ -5,3 +5,4 @@ pub mod events;
 pub mod me;
 pub mod ops;
 pub mod participation;
+pub mod results;

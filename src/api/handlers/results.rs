@@ -1,0 +1,131 @@
+//! A drawn event's results: who won what, and everything needed to re-run
+//! the draw (docs/FAIRNESS.md). Both never change once published, so each
+//! is built once and kept (`cache::results`).
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::envelope::{ok_body, ok_serialized};
+use crate::api::event_id;
+use crate::api::state::AppState;
+use crate::api::views::{PrizeRef, UserRef};
+use crate::cache::results::Published;
+use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
+use crate::domain::event::check_results_published;
+use crate::error::{AppError, AppResult};
+use crate::store;
+use crate::store::events::Selection;
+use crate::store::models::EventRow;
+
+async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
+    store::events::get_row(&state.db, id)
+        .await?
+        .ok_or_else(AppError::event_not_found)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Winner {
+    user: UserRef,
+    prize: PrizeRef,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Items<T> {
+    items: Vec<T>,
+}
+
+/// The event row, if its results are published (40901 before the draw).
+async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
+    let row = load_row(state, id).await?;
+    check_results_published(row.status)?;
+    Ok(row)
+}
+
+/// Who won what, once the event is drawn.
+#[utoipa::path(get, path = "/api/v1/events/{id}/winners", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "the winners", body = crate::api::envelope::Envelope<Items<Winner>>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
+    ))]
+pub async fn winners(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = event_id::from_route(path)?;
+    let build = async {
+        drawn_row(&state, id).await?;
+        let items: Vec<Winner> = store::events::winners(&state.db, id)
+            .await?
+            .into_iter()
+            .map(|w| Winner {
+                user: UserRef {
+                    id: w.user_id,
+                    nickname: w.nickname,
+                },
+                prize: PrizeRef {
+                    id: w.prize_id,
+                    name: w.prize_name,
+                },
+            })
+            .collect();
+        Ok(ok_body(&Items { items }))
+    };
+    let body = state
+        .results
+        .get_or_build(id, Published::Winners, build)
+        .await?;
+    Ok(ok_serialized(body))
+}
+
+/// Everything needed to re-run the draw offline (docs/FAIRNESS.md).
+#[utoipa::path(get, path = "/api/v1/events/{id}/fairness", tag = "events",
+    params(("id" = i64, Path, description = "the event id")),
+    responses(
+        (status = 200, description = "the fairness record", body = crate::api::envelope::Envelope<FairnessRecord>),
+        (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
+        (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
+    ))]
+pub async fn fairness(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = event_id::from_route(path)?;
+    let build = async {
+        let row = drawn_row(&state, id).await?;
+        let participants =
+            draw::canonical_order(store::participants::user_ids(&state.db, id).await?);
+        let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
+        let record = records.pop().ok_or_else(AppError::event_not_found)?;
+        let winners = store::events::winners(&state.db, id).await?;
+        Ok(ok_body(&FairnessRecord {
+            algorithm: ALGORITHM.into(),
+            seed_hash: row.seed_hash,
+            seed: hex::encode(&row.seed),
+            participants,
+            prizes: record
+                .prizes
+                .into_iter()
+                .map(|p| RecordPrize {
+                    id: p.id,
+                    name: p.name,
+                    quantity: p.quantity.max(0) as u32,
+                })
+                .collect(),
+            winners: winners
+                .into_iter()
+                .map(|w| Award {
+                    user_id: w.user_id,
+                    prize_id: w.prize_id,
+                })
+                .collect(),
+        }))
+    };
+    let body = state
+        .results
+        .get_or_build(id, Published::Fairness, build)
+        .await?;
+    Ok(ok_serialized(body))
+}
