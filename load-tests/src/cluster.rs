@@ -17,7 +17,8 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::api::Api;
-use crate::scenarios::{event_body, in_secs, login_many, run_tag, Args};
+use crate::scenarios::setup::{event_body, in_secs, login_many, run_tag};
+use crate::scenarios::Args;
 use crate::verify;
 
 /// One event's unavailability so far.
