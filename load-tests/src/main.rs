@@ -3,7 +3,6 @@
 //! in time. See load-tests/README.md.
 
 mod api;
-mod cluster;
 mod plot;
 mod scenarios;
 mod stats;
@@ -14,7 +13,8 @@ mod wire;
 use std::collections::HashMap;
 
 use scenarios::{
-    big_draw, draw_storm, healthz, hot_join, mixed, notices, share_storm, verify_joins, Args,
+    big_draw, cluster, draw_storm, healthz, hot_join, mixed, notices, share_storm, verify_joins,
+    Args,
 };
 use stats::Target;
 
@@ -110,7 +110,7 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "draw-storm" => draw_storm::run(args).await?,
         "big-draw" => big_draw::run(args).await?,
         "notices" => notices::run(args).await?,
-        "cluster" => cluster::cluster(args).await?,
+        "cluster" => cluster::run(args).await?,
         "verify-joins" => verify_joins::run(args).await?,
         other => return Err(format!("unknown scenario {other}\n{USAGE}")),
     }

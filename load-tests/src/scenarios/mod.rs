@@ -3,6 +3,7 @@
 //! exits non-zero.
 
 pub mod big_draw;
+pub mod cluster;
 pub mod draw_storm;
 pub mod healthz;
 pub mod hot_join;
