@@ -3,11 +3,8 @@
 //! in time. See load-tests/README.md.
 
 mod api;
-mod cluster;
-mod notices;
 mod plot;
 mod scenarios;
-mod share_storm;
 mod stats;
 mod verify;
 mod wechat_mock;
@@ -15,7 +12,10 @@ mod wire;
 
 use std::collections::HashMap;
 
-use scenarios::Args;
+use scenarios::{
+    big_draw, cluster, draw_storm, healthz, hot_join, mixed, notices, share_storm, verify_joins,
+    Args,
+};
 use stats::Target;
 
 const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
@@ -87,14 +87,14 @@ fn parse_args() -> Result<(String, Args), String> {
 async fn run(scenario: &str, args: &Args) -> Result<(), String> {
     match scenario {
         "healthz" => {
-            scenarios::healthz(args).await;
+            healthz::run(args).await;
         }
         "hot-join" => {
-            scenarios::hot_join(args).await?;
+            hot_join::run(args).await?;
         }
         "ratio" => {
-            let base = scenarios::healthz(args).await;
-            let joins = scenarios::hot_join(args).await?;
+            let base = healthz::run(args).await;
+            let joins = hot_join::run(args).await?;
             let ratio = joins.rate() / base.rate().max(1e-9);
             println!("ratio hot-join / healthz = {ratio:.2}");
             if let Some(path) = &args.plot {
@@ -104,14 +104,14 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
             }
         }
         "mixed" => {
-            scenarios::mixed(args).await?;
+            mixed::run(args).await?;
         }
-        "share-storm" => share_storm::share_storm(args).await?,
-        "draw-storm" => scenarios::draw_storm(args).await?,
-        "big-draw" => scenarios::big_draw(args).await?,
-        "notices" => notices::notices(args).await?,
-        "cluster" => cluster::cluster(args).await?,
-        "verify-joins" => scenarios::verify_joins(args).await?,
+        "share-storm" => share_storm::run(args).await?,
+        "draw-storm" => draw_storm::run(args).await?,
+        "big-draw" => big_draw::run(args).await?,
+        "notices" => notices::run(args).await?,
+        "cluster" => cluster::run(args).await?,
+        "verify-joins" => verify_joins::run(args).await?,
         other => return Err(format!("unknown scenario {other}\n{USAGE}")),
     }
     Ok(())

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::setup::{event_body, in_secs, join_op, login_many, run_tag};
+use super::Args;
 use crate::api::Api;
-use crate::scenarios::{event_body, in_secs, join_op, login_many, run_tag, Args};
 use crate::stats::drive;
 
 async fn mock_stats(http: &reqwest::Client, wechat: &str) -> Result<Value, String> {
@@ -28,7 +29,7 @@ fn count(stats: &Value, key: &str) -> u64 {
     stats[key].as_u64().unwrap_or(0)
 }
 
-pub async fn notices(args: &Args) -> Result<(), String> {
+pub async fn run(args: &Args) -> Result<(), String> {
     let wechat = args
         .wechat
         .as_deref()

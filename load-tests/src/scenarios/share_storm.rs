@@ -12,8 +12,9 @@ use bytes::Bytes;
 use chrono::SubsecRound;
 use serde_json::Value;
 
+use super::setup::{event_body, login_many, run_tag};
+use super::Args;
 use crate::api::Api;
-use crate::scenarios::{event_body, login_many, run_tag, Args};
 use crate::stats::drive;
 use crate::verify;
 use crate::wire::Conn;
@@ -28,7 +29,7 @@ fn rank(status: &Value) -> u8 {
     }
 }
 
-pub async fn share_storm(args: &Args) -> Result<(), String> {
+pub async fn run(args: &Args) -> Result<(), String> {
     let api = Api::new(&args.base, 8);
     let tag = run_tag();
     let (owner, _) = api.login(&format!("share_owner_{tag}")).await?;
