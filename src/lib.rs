@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod pii;
 pub mod secret;
 pub mod startup;
 pub mod store;

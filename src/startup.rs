@@ -93,6 +93,9 @@ impl Application {
             config.db_lock_timeout,
         )
         .await?;
+        // Before anything listens: a server that could not open what it
+        // sealed must not start.
+        let pii = Arc::new(config.pii_keyring()?);
         let redis = config.redis();
         let sessions = match redis {
             Some((url, prefix)) => {
@@ -181,6 +184,7 @@ impl Application {
             draining: draining.clone(),
             signing,
             placement: placement.clone(),
+            pii,
         });
         let clustered = placement.is_clustered();
         let hosts = events.clone();

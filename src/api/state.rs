@@ -15,6 +15,7 @@ use crate::cache::sessions::SessionStore;
 use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
+use crate::pii::Keyring;
 use crate::store::Db;
 use crate::wechat::token::AccessTokens;
 use crate::wechat::WechatClient;
@@ -52,4 +53,6 @@ pub struct AppState {
     pub signing: Option<Arc<Signing>>,
     /// Where each event is served (this instance, or its owner in a cluster).
     pub placement: Placement,
+    /// Seals and opens personal data (the only way to it: `pii`).
+    pub pii: Arc<Keyring>,
 }

@@ -4,10 +4,12 @@
 //! always wins.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::limits::client_ip::parse_trusted;
 use crate::limits::LimitSettings;
+use crate::pii::{key_file, Keyring};
 use crate::secret::Secret;
 use ipnet::IpNet;
 
@@ -80,6 +82,9 @@ pub struct Config {
     /// Keys of request signing, any of which verifies (several while one
     /// is rotated out); empty: signing off.
     pub signing_keys: Vec<Secret>,
+    /// The keys personal data is sealed under (`pii::Keyring`'s form);
+    /// unset: the dev key file (`pii_keyring`), or no start in prod.
+    pub pii_keys: Option<Secret>,
     /// Origins a browser may call from (`*`: any); empty: CORS off.
     pub cors_origins: Vec<String>,
     /// Set: cluster mode (`LOTTERY_ETCD_ENDPOINTS`).
@@ -155,6 +160,7 @@ impl Config {
             http_workers: vars.number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
             limits: LimitSettings::default(),
             trusted_proxies: Vec::new(),
+            pii_keys: vars.get("LOTTERY_PII_KEYS").map(Secret::new),
             signing_keys: vars
                 .list("LOTTERY_SIGNING_KEYS")
                 .into_iter()
@@ -193,6 +199,21 @@ impl Config {
                 "the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into(),
             );
         }
+        match &config.pii_keys {
+            Some(keys) => {
+                Keyring::parse(keys.expose()).map_err(|e| format!("LOTTERY_PII_KEYS: {e}"))?;
+            }
+            // A key file on one machine would leave the other instances
+            // unable to open what it sealed, and its loss loses the data.
+            None if config.profile == Profile::Prod => {
+                return Err(
+                    "the prod profile needs LOTTERY_PII_KEYS, the keys personal data \
+                            is sealed under (docs/OPERATIONS.md, \"Personal data\")"
+                        .into(),
+                )
+            }
+            None => {}
+        }
         Ok(config)
     }
 
@@ -209,6 +230,24 @@ impl Config {
         self.wechat_appid.is_some() && self.wechat_secret.is_some()
     }
 
+    /// The keys personal data is sealed under: the setting, else (dev
+    /// only: `from_map` refuses prod without it) the key file made on first
+    /// start, beside the SQLite file, or `lottery.pii-keys` in the working
+    /// directory for a dev server on MySQL.
+    pub fn pii_keyring(&self) -> Result<Keyring, String> {
+        let setting = match &self.pii_keys {
+            Some(keys) => keys.expose().to_string(),
+            None => {
+                let file = match self.database_url.expose().strip_prefix("sqlite://") {
+                    Some(path) => key_file::beside(Path::new(path)),
+                    None => PathBuf::from("lottery.pii-keys"),
+                };
+                key_file::load_or_create(&file)?
+            }
+        };
+        Keyring::parse(&setting)
+    }
+
     /// Dev login is open only in the dev profile with no WeChat app configured.
     pub fn dev_login_enabled(&self) -> bool {
         self.profile == Profile::Dev && self.wechat_appid.is_none()
@@ -218,6 +257,9 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed test key (32 zero bytes), never one of a deployment.
+    const TEST_KEYS: &str = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     use crate::limits::LimitSpec;
 
     fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -249,6 +291,7 @@ mod tests {
             LOTTERY_DB_POOL_SIZE=32
             LOTTERY_WECHAT_APPID=wx1
             LOTTERY_WECHAT_SECRET=s
+            LOTTERY_PII_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
         ";
         let dev = Config::from_map(&layer(file, map(&[])).unwrap()).unwrap();
         assert_eq!(dev.db_pool_size, 8);
@@ -278,6 +321,7 @@ mod tests {
             ("LOTTERY_PROFILE", "prod"),
             ("LOTTERY_WECHAT_APPID", "wx1"),
             ("LOTTERY_WECHAT_SECRET", "s"),
+            ("LOTTERY_PII_KEYS", TEST_KEYS),
             ("LOTTERY_LIMIT_USER", "off"),
             ("LOTTERY_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
         ]))
@@ -362,9 +406,46 @@ mod tests {
             ("LOTTERY_PROFILE", "prod"),
             ("LOTTERY_WECHAT_APPID", "wx1"),
             ("LOTTERY_WECHAT_SECRET", "s3cr3t"),
+            ("LOTTERY_PII_KEYS", TEST_KEYS),
         ]))
         .unwrap();
         assert!(!c.dev_login_enabled());
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn prod_refuses_to_start_without_pii_keys_and_bad_keys_anywhere() {
+        let app = [
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+        ];
+        let err = Config::from_map(&map(&app)).unwrap_err();
+        assert!(err.contains("LOTTERY_PII_KEYS"), "{err}");
+        let bad = Config::from_map(&map(&[("LOTTERY_PII_KEYS", "k1:short")])).unwrap_err();
+        assert!(bad.starts_with("LOTTERY_PII_KEYS: key 1 (k1)"), "{bad}");
+        let c = Config::from_map(&map(&[("LOTTERY_PII_KEYS", TEST_KEYS)])).unwrap();
+        assert!(
+            !format!("{c:?}").contains(&TEST_KEYS[3..]),
+            "the key is never printed"
+        );
+        assert_eq!(c.pii_keyring().unwrap().current_key_id(), "k1");
+    }
+
+    #[test]
+    fn a_dev_server_keeps_its_key_beside_the_sqlite_file() {
+        let dir = std::env::temp_dir().join(format!("lottery-pii-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/lottery.db", dir.display());
+        let c = Config::from_map(&map(&[("LOTTERY_DATABASE_URL", url.as_str())])).unwrap();
+        let sealed = c.pii_keyring().unwrap().seal(b"c", b"x");
+        assert!(dir.join("lottery.db.pii-keys").exists());
+        let reopened = c.pii_keyring().unwrap();
+        assert_eq!(
+            reopened.open(b"c", &sealed).unwrap(),
+            b"x",
+            "the same key after a restart"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -12,7 +12,12 @@ use crate::wechat_mock::{login, WechatMock};
 
 async fn app(mock: &WechatMock, profile: &str) -> TestApp {
     let url = fresh_database(Backend::Sqlite);
-    mock.app(&url, &[("LOTTERY_PROFILE", profile)]).await
+    // prod seals personal data under configured keys only.
+    let keys = (
+        "LOTTERY_PII_KEYS",
+        "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+    mock.app(&url, &[("LOTTERY_PROFILE", profile), keys]).await
 }
 
 fn titled(title: &str) -> serde_json::Value {

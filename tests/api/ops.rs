@@ -77,6 +77,21 @@ fn prod_refuses_to_start_without_wechat_credentials_and_says_why() {
     assert!(stderr.contains("LOTTERY_WECHAT_APPID"), "{stderr}");
 }
 
+#[test]
+fn prod_refuses_to_start_without_the_keys_personal_data_is_sealed_under() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
+        .env("LOTTERY_PROFILE", "prod")
+        .env("LOTTERY_BIND", "127.0.0.1:0")
+        .env("LOTTERY_WECHAT_APPID", "wx1")
+        .env("LOTTERY_WECHAT_SECRET", "s")
+        .env_remove("LOTTERY_PII_KEYS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LOTTERY_PII_KEYS"), "{stderr}");
+}
+
 /// A server that cannot reach its database says so without printing the
 /// password from the URL.
 #[actix_web::test]

@@ -1,0 +1,16 @@
+//! Personal data (a winner's delivery details, phone numbers): sealed with
+//! an authenticated cipher before it is stored, opened only to be shown to
+//! its owner or the event's creator. Nothing else in the crate handles such
+//! data in clear: store and cache hold the sealed text, logs and errors
+//! never see either.
+//!
+//! - `keyring.rs`: AES-256-GCM under keys named by an id; new data is
+//!   sealed with the first key, old data opens with whichever key sealed
+//!   it (so keys rotate without rewriting rows).
+//! - `key_file.rs`: the embedded default's key, made once beside the
+//!   SQLite file (mode 0600), so `cargo run` needs no setting.
+
+pub mod key_file;
+pub mod keyring;
+
+pub use keyring::{Keyring, Sealed};
