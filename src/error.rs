@@ -28,6 +28,9 @@ pub enum AppError {
     InvalidState(String),
     #[error("{0}")]
     EventFull(String),
+    /// A claim's window is closed (past `claim_by`) or its prize shipped.
+    #[error("{0}")]
+    ClaimClosed(String),
     #[error("request body too large: the limit is 16 KiB")]
     PayloadTooLarge,
     #[error("{message}")]
@@ -68,6 +71,7 @@ impl AppError {
             Self::EventClosed(_) => 40900,
             Self::InvalidState(_) => 40901,
             Self::EventFull(_) => 40902,
+            Self::ClaimClosed(_) => 40903,
             Self::PayloadTooLarge => 41300,
             Self::RateLimited { .. } => 42900,
             Self::Internal(_) => 50000,

@@ -77,7 +77,12 @@ fn invalid(message: String) -> AppError {
     AppError::InvalidArgument(message)
 }
 
-fn text_in_range(field: &str, value: &str, min: usize, max: usize) -> Result<(), AppError> {
+pub(crate) fn text_in_range(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), AppError> {
     let len = value.chars().count();
     if len < min || len > max {
         return Err(invalid(format!(
