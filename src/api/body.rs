@@ -30,9 +30,24 @@ pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut,
     Ok(body)
 }
 
+/// A malformed body's 40000 names where in the body it went wrong
+/// (`claim_days: invalid type: string "7", expected i64`).
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| AppError::InvalidArgument(format!("invalid JSON body: {e}")))
+    let invalid =
+        |detail: String| AppError::InvalidArgument(format!("invalid JSON body: {detail}"));
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        invalid(if at == "." {
+            inner.to_string()
+        } else {
+            format!("{at}: {inner}")
+        })
+    })?;
+    // Trailing characters are an error too, as serde_json::from_slice has it.
+    json.end().map_err(|e| invalid(e.to_string()))?;
+    Ok(value)
 }
 
 /// Reads and parses a body; `None` when it is empty (or only whitespace).

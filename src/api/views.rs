@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::ALGORITHM;
-use crate::domain::event::EventStatus;
+use crate::domain::event::{CancelReason, EventStatus};
 use crate::store::events::{EventRecord, ViewerState};
 use crate::store::models::{from_db_time, UserRow};
 
@@ -94,6 +94,15 @@ pub struct EventView {
     pub created_at: String,
     pub drawn_at: Option<String>,
     pub cancelled_at: Option<String>,
+    /// Why a cancelled event was: `creator` or `too_few_participants`;
+    /// null otherwise.
+    #[schema(value_type = Option<String>, example = "creator")]
+    pub cancel_reason: Option<&'static str>,
+    /// Days winners have to claim their prizes after the draw.
+    pub claim_days: i16,
+    /// `address` or `contact`: what winners give to claim.
+    #[schema(value_type = String, example = "address")]
+    pub claim_mode: &'static str,
     pub fairness: Fairness,
     /// The caller's participation; absent without a token.
     pub me: Option<MeView>,
@@ -135,6 +144,9 @@ impl EventView {
             created_at: time(e.created_at),
             drawn_at: e.drawn_at.map(time),
             cancelled_at: e.cancelled_at.map(time),
+            cancel_reason: e.cancel_reason.map(CancelReason::as_str),
+            claim_days: e.claim_days,
+            claim_mode: e.claim_mode.as_str(),
             fairness: Fairness {
                 algorithm: ALGORITHM,
                 seed_hash: e.seed_hash,

@@ -157,6 +157,7 @@ impl FinishedEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::claim::ClaimMode;
     use crate::domain::count::ParticipantCount;
     use crate::domain::event::{DrawMode, EventStatus};
     use crate::store::models::EventRow;
@@ -180,6 +181,9 @@ mod tests {
                     created_at: t,
                     drawn_at: Some(t),
                     cancelled_at: None,
+                    claim_days: 7,
+                    claim_mode: ClaimMode::Address,
+                    cancel_reason: None,
                 },
                 creator_nickname: None,
                 prizes: vec![],

@@ -13,6 +13,8 @@
 //! shows, so an expiry never depends on a sweep having run.
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
 use serde::Deserialize;
 
 use crate::domain::validation::text_in_range;
@@ -43,14 +45,32 @@ impl ClaimStatus {
     }
 }
 
-/// What a winner gives: where to ship, or how to reach them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a winner gives: where to ship, or how to reach them. Stored as
+/// SMALLINT (`store::types` maps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
 pub enum ClaimMode {
     Address,
     Contact,
 }
 
 impl ClaimMode {
+    pub fn from_db(value: i16) -> Option<Self> {
+        match value {
+            0 => Some(Self::Address),
+            1 => Some(Self::Contact),
+            _ => None,
+        }
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
+        match self {
+            Self::Address => &0,
+            Self::Contact => &1,
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, AppError> {
         match text {
             "address" => Ok(Self::Address),
@@ -70,10 +90,10 @@ impl ClaimMode {
 }
 
 /// The `claim_days` of a new event (default 7).
-pub fn validate_claim_days(days: Option<i64>) -> Result<i64, AppError> {
+pub fn validate_claim_days(days: Option<i64>) -> Result<i16, AppError> {
     match days {
-        None => Ok(DEFAULT_CLAIM_DAYS),
-        Some(days) if CLAIM_DAYS.contains(&days) => Ok(days),
+        None => Ok(DEFAULT_CLAIM_DAYS as i16),
+        Some(days) if CLAIM_DAYS.contains(&days) => Ok(days as i16),
         Some(_) => Err(AppError::InvalidArgument(
             "claim_days must be a whole number from 1 to 90".into(),
         )),

@@ -110,6 +110,42 @@ impl DrawMode {
     }
 }
 
+/// Why a cancelled event was cancelled. Stored as SMALLINT (`store::types`
+/// maps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
+pub enum CancelReason {
+    /// Its creator cancelled it before the draw.
+    Creator,
+    /// The draw found fewer than `min_participants`.
+    TooFewParticipants,
+}
+
+impl CancelReason {
+    pub fn from_db(value: i16) -> Option<Self> {
+        match value {
+            0 => Some(Self::Creator),
+            1 => Some(Self::TooFewParticipants),
+            _ => None,
+        }
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
+        match self {
+            Self::Creator => &0,
+            Self::TooFewParticipants => &1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creator => "creator",
+            Self::TooFewParticipants => "too_few_participants",
+        }
+    }
+}
+
 /// Joining and leaving are accepted only while the event is open and its
 /// draw time has not come.
 pub fn check_membership_change(

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::event::DrawMode;
+use crate::domain::claim::{validate_claim_days, ClaimMode};
 use crate::error::AppError;
 
 pub const MAX_TITLE_CHARS: usize = 64;
@@ -40,6 +41,12 @@ pub struct EventDraft {
     /// Required; 1 to 20 prizes, 100000 in all.
     #[schema(required)]
     pub prizes: Option<Vec<PrizeDraft>>,
+    /// Days winners have to claim their prizes after the draw: 1 to 90,
+    /// default 7.
+    pub claim_days: Option<i64>,
+    /// What winners give: `address` (default: name, phone, address) or
+    /// `contact`.
+    pub claim_mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -64,6 +71,8 @@ pub struct NewEvent {
     pub draw_mode: DrawMode,
     pub max_participants: Option<i32>,
     pub prizes: Vec<NewPrize>,
+    pub claim_days: i16,
+    pub claim_mode: ClaimMode,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +189,12 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
         }
     };
 
+    let claim_days = validate_claim_days(draft.claim_days)?;
+    let claim_mode = match draft.claim_mode.as_deref() {
+        None => ClaimMode::Address,
+        Some(text) => ClaimMode::parse(text)?,
+    };
+
     let drafts = draft
         .prizes
         .ok_or_else(|| invalid("prizes is required".into()))?;
@@ -229,6 +244,8 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
         draw_mode,
         max_participants,
         prizes,
+        claim_days,
+        claim_mode,
     })
 }
 
@@ -248,6 +265,8 @@ mod tests {
                 quantity: Some(2),
                 image_url: None,
             }]),
+            claim_days: None,
+            claim_mode: None,
         }
     }
 

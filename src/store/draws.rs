@@ -12,7 +12,7 @@ use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::{canonical_order, Award};
-use crate::domain::event::EventStatus;
+use crate::domain::event::{CancelReason, EventStatus};
 use crate::domain::notice::NoticeKind;
 use crate::error::{AppError, AppResult};
 
@@ -82,6 +82,7 @@ pub async fn cancel(
                 events::status.eq(EventStatus::Cancelled),
                 events::cancelled_at.eq(to_db_time(now)),
                 events::participant_count.eq(count.db_value()),
+                events::cancel_reason.eq(CancelReason::Creator),
             ))
             .execute(conn)
             .await?;

@@ -59,6 +59,8 @@ pub async fn create(
                     events::draw_mode.eq(new.draw_mode),
                     events::draw_at.eq(to_db_time(new.draw_at)),
                     events::max_participants.eq(new.max_participants),
+                    events::claim_days.eq(new.claim_days),
+                    events::claim_mode.eq(new.claim_mode),
                     events::participant_count.eq(0),
                     events::seed.eq(seed.as_slice()),
                     events::seed_hash.eq(&hash),

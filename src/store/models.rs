@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::schema::{events, prizes, users};
+use crate::domain::claim::ClaimMode;
 use crate::domain::count::ParticipantCount;
-use crate::domain::event::{DrawMode, EventStatus};
+use crate::domain::event::{CancelReason, DrawMode, EventStatus};
 
 /// Microseconds: what MySQL's DATETIME(6) keeps, so both backends agree.
 pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
@@ -44,6 +45,9 @@ pub struct EventRow {
     pub created_at: NaiveDateTime,
     pub drawn_at: Option<NaiveDateTime>,
     pub cancelled_at: Option<NaiveDateTime>,
+    pub claim_days: i16,
+    pub claim_mode: ClaimMode,
+    pub cancel_reason: Option<CancelReason>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

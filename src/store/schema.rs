@@ -29,6 +29,9 @@ diesel::table! {
         drawn_at -> Nullable<Timestamp>,
         cancelled_at -> Nullable<Timestamp>,
         owner_epoch -> BigInt,
+        claim_days -> SmallInt,
+        claim_mode -> SmallInt,
+        cancel_reason -> Nullable<SmallInt>,
     }
 }
 

@@ -11,8 +11,9 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Integer, SmallInt};
 
+use crate::domain::claim::ClaimMode;
 use crate::domain::count::ParticipantCount;
-use crate::domain::event::{DrawMode, EventStatus};
+use crate::domain::event::{CancelReason, DrawMode, EventStatus};
 use crate::domain::notice::{NoticeKind, NoticeState};
 
 macro_rules! small_int_enum {
@@ -42,6 +43,8 @@ small_int_enum!(EventStatus, "event status");
 small_int_enum!(DrawMode, "draw mode");
 small_int_enum!(NoticeKind, "notice kind");
 small_int_enum!(NoticeState, "notice state");
+small_int_enum!(ClaimMode, "claim mode");
+small_int_enum!(CancelReason, "cancel reason");
 
 impl<DB: Backend> FromSql<Integer, DB> for ParticipantCount
 where

@@ -9,7 +9,8 @@ both_backends!(
     create_validation,
     cancel_rules,
     my_events_pages,
-    cancel_after_draw_at_is_refused_and_the_event_is_drawn
+    cancel_after_draw_at_is_refused_and_the_event_is_drawn,
+    claim_settings_and_cancel_reason
 );
 
 /// From draw_at on, an open event is drawn, not cancelled, even if the
@@ -262,4 +263,56 @@ async fn my_events_pages(backend: Backend) {
         let r = app.get(&format!("/me/events?{bad}"), Some(&token)).await;
         assert_eq!(r.code(), 40000, "{bad}");
     }
+}
+
+/// The claim settings are set at creation (defaults 7 days, address) and
+/// shown on every view; a cancelled event says who cancelled it, and no
+/// other event has a reason.
+async fn claim_settings_and_cancel_reason(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let plain = app.create_event(&owner, event_body(3600)).await;
+    assert_eq!(
+        (&plain["claim_days"], &plain["claim_mode"]),
+        (&json!(7), &json!("address"))
+    );
+    assert!(plain["cancel_reason"].is_null());
+    let mut body = event_body(3600);
+    body["claim_days"] = json!(30);
+    body["claim_mode"] = json!("contact");
+    let set = app.create_event(&owner, body).await;
+    let id = set["id"].as_i64().unwrap();
+    let seen = app.get(&format!("/events/{id}"), None).await;
+    assert_eq!(
+        (&seen.data()["claim_days"], &seen.data()["claim_mode"]),
+        (&json!(30), &json!("contact"))
+    );
+    for (field, value) in [
+        ("claim_days", json!(0)),
+        ("claim_days", json!(91)),
+        ("claim_days", json!("7")),
+        ("claim_mode", json!("post")),
+    ] {
+        let mut body = event_body(3600);
+        body[field] = value.clone();
+        let r = app.post("/events", Some(&owner), body).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, 40000),
+            "{field} = {value}"
+        );
+        assert!(
+            r.body["message"].as_str().unwrap().contains(field),
+            "{field} = {value}: {:?}",
+            r.body
+        );
+    }
+    let r = app
+        .post(&format!("/events/{id}/cancel"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["cancel_reason"], "creator");
+    let again = app.get(&format!("/events/{id}"), Some(&owner)).await;
+    assert_eq!(again.data()["cancel_reason"], "creator");
+    assert_eq!(again.data()["claim_mode"], "contact");
 }
