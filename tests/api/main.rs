@@ -17,6 +17,7 @@ mod notices;
 mod ops;
 mod ownership;
 mod participation;
+mod platform_settings;
 #[path = "../support/post_json.rs"]
 mod post_json;
 mod restart;
