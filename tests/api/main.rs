@@ -13,6 +13,7 @@ mod draw;
 mod events;
 mod helpers;
 mod limits;
+mod method_not_allowed;
 mod notices;
 mod ops;
 mod ownership;
