@@ -22,6 +22,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// A known path asked with a method it does not have; `allow` lists
+    /// the methods it has (the answer's `Allow` header).
+    #[error("method not allowed: this path answers {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{0}")]
     EventClosed(String),
     #[error("{0}")]
@@ -68,6 +72,7 @@ impl AppError {
             Self::WechatLoginRejected(_) => 40101,
             Self::Forbidden(_) => 40300,
             Self::NotFound(_) => 40400,
+            Self::MethodNotAllowed { .. } => 40500,
             Self::EventClosed(_) => 40900,
             Self::InvalidState(_) => 40901,
             Self::EventFull(_) => 40902,

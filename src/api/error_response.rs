@@ -1,7 +1,7 @@
 //! How an error is answered over HTTP: the status is the contract code's
-//! first three digits, the body the envelope with `data` null, and a 429
-//! or 503 says when to retry. The detail of an internal error stays in the
-//! log.
+//! first three digits, the body the envelope with `data` null, a 405 names
+//! the path's methods, and a 429 or 503 says when to retry. The detail of
+//! an internal error stays in the log.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -26,6 +26,9 @@ impl ResponseError for AppError {
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
             Self::RateLimited {
                 retry_after_secs, ..
             } => {

@@ -20,14 +20,15 @@ pub mod signing_keys;
 pub mod state;
 pub mod views;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::AppError;
 
 /// Every route `routes` registers, as (method, pattern): the metric labels
 /// (kept here because actix's `match_pattern()` re-runs the router's
 /// regexes on every request, which showed up in profiles of the join hot
-/// path) and the list a test holds against docs/API.md.
+/// path), the `Allow` of a 405 and the list a test holds against
+/// docs/API.md.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -50,12 +51,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/events/{id}/participants/me"),
 ];
 
-/// What the default service answers: no route has this path and method.
-pub const NO_SUCH_ENDPOINT: &str = "no such endpoint (or method)";
+/// What the default service answers when no route has this path.
+pub const NO_SUCH_ENDPOINT: &str = "no such endpoint";
 
 /// The route a path belongs to (numeric segments stand for `{id}`), or
 /// "other", so labels stay few whatever clients send.
 pub fn route_label(path: &str) -> &'static str {
+    pattern_of(path).unwrap_or("other")
+}
+
+/// The pattern of `ROUTES` a path matches, numeric segments standing for
+/// `{id}`.
+fn pattern_of(path: &str) -> Option<&'static str> {
     let mut normalized = String::with_capacity(path.len());
     for segment in path.split('/').skip(1) {
         normalized.push('/');
@@ -69,7 +76,6 @@ pub fn route_label(path: &str) -> &'static str {
         .iter()
         .find(|(_, pattern)| *pattern == normalized)
         .map(|(_, pattern)| *pattern)
-        .unwrap_or("other")
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -108,11 +114,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/participants/me", web::delete().to(participation::leave)),
             ),
     )
-    .default_service(web::to(not_found));
+    .default_service(web::to(no_route));
 }
 
-async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound(NO_SUCH_ENDPOINT.into()))
+/// A request no route took: its path with another method is a 405 that
+/// lists the path's methods, any other path a 404. Each route is its own
+/// resource guarded by its method, so actix sends both here, and only
+/// these misses pay for the lookup.
+async fn no_route(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let Some(pattern) = pattern_of(req.path()) else {
+        return Err(AppError::NotFound(NO_SUCH_ENDPOINT.into()));
+    };
+    let allow: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, p)| *p == pattern)
+        .map(|(method, _)| *method)
+        .collect();
+    Err(AppError::MethodNotAllowed {
+        allow: allow.join(", "),
+    })
 }
 
 #[cfg(test)]

@@ -51,6 +51,51 @@ const KNOWN: &[&str] = &[
 /// refusing them beats running without what the operator asked for.
 const NOT_YET: &[(&str, &str)] = &[];
 
+/// Whether `key` is one of the variables Kubernetes puts in every pod for a
+/// Service named `lottery` (Docker's links used the same names):
+/// `LOTTERY_PORT`, `LOTTERY_PORT_<port>_<protocol>` alone or with `_PROTO`,
+/// `_PORT` or `_ADDR`, `LOTTERY_SERVICE_HOST`, `LOTTERY_SERVICE_PORT` and
+/// `LOTTERY_SERVICE_PORT_<port name>`. They share our prefix without being
+/// settings. Only these exact shapes pass, so `LOTTERY_PORTT` or
+/// `LOTTERY_SERVICE_HOSTS` is still refused as a misspelling.
+///
+/// The process environment is read without them (`layers::from_process`);
+/// a config file holding one is refused like any unknown key: a person
+/// wrote that file, and `LOTTERY_PORT=9090` there is a mistake to name (the
+/// listen address is `LOTTERY_BIND`), not a platform's doing.
+pub(super) fn injected_by_platform(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("LOTTERY_") else {
+        return false;
+    };
+    if let Some(name) = rest.strip_prefix("SERVICE_PORT_") {
+        // A port's name, upper-cased with `-` turned into `_`.
+        return !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    }
+    if let Some(port) = rest.strip_prefix("PORT_") {
+        return is_port_variable(port);
+    }
+    matches!(rest, "PORT" | "SERVICE_HOST" | "SERVICE_PORT")
+}
+
+/// `<number>_<TCP|UDP|SCTP>`, alone or followed by `_PROTO`, `_PORT` or
+/// `_ADDR`.
+fn is_port_variable(rest: &str) -> bool {
+    let Some((number, rest)) = rest.split_once('_') else {
+        return false;
+    };
+    let (protocol, field) = match rest.split_once('_') {
+        Some((protocol, field)) => (protocol, Some(field)),
+        None => (rest, None),
+    };
+    !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && matches!(protocol, "TCP" | "UDP" | "SCTP")
+        && matches!(field, None | Some("PROTO" | "PORT" | "ADDR"))
+}
+
 /// A `LOTTERY_*` key this version does not know (a misspelling, or a
 /// setting of a later version) is an error that names it: a silently
 /// ignored setting is a production surprise. `LOTTERY_TEST_*` belong to
@@ -73,4 +118,56 @@ pub(super) fn refuse_unknown(vars: &HashMap<String, String>) -> Result<(), Strin
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platforms_service_variables_are_recognised_and_nothing_near_them() {
+        for key in [
+            "LOTTERY_PORT",
+            "LOTTERY_PORT_8080_TCP",
+            "LOTTERY_PORT_8080_TCP_PROTO",
+            "LOTTERY_PORT_8080_TCP_PORT",
+            "LOTTERY_PORT_8080_TCP_ADDR",
+            "LOTTERY_PORT_53_UDP",
+            "LOTTERY_PORT_9_SCTP_ADDR",
+            "LOTTERY_SERVICE_HOST",
+            "LOTTERY_SERVICE_PORT",
+            "LOTTERY_SERVICE_PORT_HTTP",
+            "LOTTERY_SERVICE_PORT_HTTP_ALT2",
+        ] {
+            assert!(injected_by_platform(key), "{key}");
+        }
+        for key in [
+            "LOTTERY_PORTT",
+            "LOTTERY_PORT_",
+            "LOTTERY_PORT_8080",
+            "LOTTERY_PORT_HTTP_TCP",
+            "LOTTERY_PORT_8080_HTTP",
+            "LOTTERY_PORT_8080_TCP_",
+            "LOTTERY_PORT_8080_TCP_HOST",
+            "LOTTERY_PORT_8080_TCP_ADDR_X",
+            "LOTTERY_SERVICE_HOSTS",
+            "LOTTERY_SERVICE_HOST_X",
+            "LOTTERY_SERVICE_PORTS",
+            "LOTTERY_SERVICE_PORT_",
+            "LOTTERY_SERVICE_PORT_http",
+            "LOTTERY_SERVICE",
+            "LOTTERY_BIND",
+            "OTHER_SERVICE_HOST",
+            "PORT",
+        ] {
+            assert!(!injected_by_platform(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_platform_name_given_as_a_setting_is_still_refused() {
+        let vars = HashMap::from([("LOTTERY_SERVICE_HOST".to_string(), "10.0.0.1".to_string())]);
+        let err = refuse_unknown(&vars).unwrap_err();
+        assert!(err.contains("LOTTERY_SERVICE_HOST"), "{err}");
+    }
 }

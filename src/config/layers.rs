@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 
-/// The process's `LOTTERY_*` variables over those of the `LOTTERY_CONFIG`
-/// file, when one is named.
+use super::keys::injected_by_platform;
+
+/// The process's `LOTTERY_*` variables (less those a platform injects)
+/// over those of the `LOTTERY_CONFIG` file, when one is named.
 pub(super) fn from_process() -> Result<HashMap<String, String>, String> {
     let env: HashMap<String, String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("LOTTERY_"))
+        .filter(|(k, _)| k.starts_with("LOTTERY_") && !injected_by_platform(k))
         .collect();
     match env.get("LOTTERY_CONFIG") {
         Some(path) => {

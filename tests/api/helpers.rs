@@ -100,6 +100,15 @@ pub fn fresh_database(backend: Backend) -> String {
     }
 }
 
+/// A port nothing listens on just now, for a process the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,

@@ -13,10 +13,12 @@ mod draw;
 mod events;
 mod helpers;
 mod limits;
+mod method_not_allowed;
 mod notices;
 mod ops;
 mod ownership;
 mod participation;
+mod platform_settings;
 #[path = "../support/post_json.rs"]
 mod post_json;
 mod restart;

@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::helpers::{
-    fresh_database, redis_settings, required_redis, setting_refs, Backend, TestApp,
+    free_port, fresh_database, redis_settings, required_redis, setting_refs, Backend, TestApp,
 };
 
 fn sleep(ms: u64) -> actix_web::rt::time::Sleep {
@@ -143,14 +143,6 @@ async fn expiry_in_the_process() {
 async fn expiry_in_redis() {
     let redis = required_redis();
     expired_sessions_are_refused(&redis_settings(&redis)).await;
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_redis(port: u16) -> Option<Child> {

@@ -11,20 +11,12 @@ use futures::future::join_all;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{fresh_database, redis_server, redis_settings, Backend, TestApp};
+use crate::helpers::{free_port, fresh_database, redis_server, redis_settings, Backend, TestApp};
 use crate::post_json::post_json;
 
 both_backends!(sigterm_during_a_burst_of_joins_loses_nothing_acknowledged);
 
 const USERS: usize = 400;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start_binary(database: &str, port: u16) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lottery"));
