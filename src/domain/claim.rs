@@ -17,7 +17,7 @@ use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
 use serde::Deserialize;
 
-use crate::domain::validation::text_in_range;
+use crate::domain::text::text_in_range;
 use crate::error::AppError;
 
 /// Days a winner has to claim, unless the event says otherwise.

@@ -8,4 +8,5 @@ pub mod event;
 pub mod live;
 pub mod membership;
 pub mod notice;
+pub mod text;
 pub mod validation;

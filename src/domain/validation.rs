@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::event::DrawMode;
 use crate::domain::claim::{validate_claim_days, ClaimMode};
+use crate::domain::text::text_in_range;
 use crate::error::AppError;
 
 pub const MAX_TITLE_CHARS: usize = 64;
@@ -84,21 +85,6 @@ pub struct NewPrize {
 
 fn invalid(message: String) -> AppError {
     AppError::InvalidArgument(message)
-}
-
-pub(crate) fn text_in_range(
-    field: &str,
-    value: &str,
-    min: usize,
-    max: usize,
-) -> Result<(), AppError> {
-    let len = value.chars().count();
-    if len < min || len > max {
-        return Err(invalid(format!(
-            "{field} must be {min} to {max} characters long (got {len})"
-        )));
-    }
-    Ok(())
 }
 
 /// An https URL with a host, at most 512 bytes: what a mini-program can show.
