@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -33,15 +34,15 @@ pub fn load_or_create(path: &Path) -> Result<String, String> {
         rand::random::<u64>()
     ));
     let setting = Keyring::new_key_setting("dev1");
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&aside)
-        .and_then(|mut file| {
-            file.write_all(setting.as_bytes())?;
-            file.sync_all()
-        });
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Elsewhere than Unix the file gets the directory's access rules.
+    #[cfg(unix)]
+    options.mode(0o600);
+    let written = options.open(&aside).and_then(|mut file| {
+        file.write_all(setting.as_bytes())?;
+        file.sync_all()
+    });
     if let Err(err) = written {
         let _ = fs::remove_file(&aside);
         return Err(format!(
@@ -66,17 +67,8 @@ pub fn load_or_create(path: &Path) -> Result<String, String> {
 fn read(path: &Path) -> Result<Option<String>, String> {
     match fs::read_to_string(path) {
         Ok(keys) => {
-            let mode = fs::metadata(path)
-                .map_err(|e| e.to_string())?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(format!(
-                    "the key file {} may be read by others (mode {:o}): chmod 600 it",
-                    path.display(),
-                    mode & 0o777
-                ));
-            }
+            #[cfg(unix)]
+            refuse_shared(path)?;
             Ok(Some(keys.trim().to_string()))
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -85,6 +77,24 @@ fn read(path: &Path) -> Result<Option<String>, String> {
             path.display()
         )),
     }
+}
+
+/// A key file others may read is refused: its key opens everything it
+/// sealed.
+#[cfg(unix)]
+fn refuse_shared(path: &Path) -> Result<(), String> {
+    let mode = fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the key file {} may be read by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -106,8 +116,11 @@ mod tests {
         let path = beside(&scratch("reuse"));
         assert!(path.to_string_lossy().ends_with("lottery.db.pii-keys"));
         let first = load_or_create(&path).unwrap();
-        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        #[cfg(unix)]
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(load_or_create(&path).unwrap(), first);
         let keys = Keyring::parse(&first).unwrap();
         let sealed = keys.seal(b"c", b"x");
@@ -128,6 +141,7 @@ mod tests {
         assert!(found.iter().all(|k| k == &found[0]), "{found:?}");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_key_file_others_may_read_is_refused() {
         let path = beside(&scratch("open"));
