@@ -17,7 +17,7 @@ use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
 use serde::Deserialize;
 
-use crate::domain::text::text_in_range;
+use crate::domain::text::{required_text, text_in_range};
 use crate::error::AppError;
 
 /// Days a winner has to claim, unless the event says otherwise.
@@ -189,19 +189,6 @@ pub enum Details {
     },
 }
 
-fn required(
-    field: &str,
-    value: Option<String>,
-    min: usize,
-    max: usize,
-) -> Result<String, AppError> {
-    let value = value
-        .map(|v| v.trim().to_string())
-        .ok_or_else(|| AppError::InvalidArgument(format!("{field} is required")))?;
-    text_in_range(field, &value, min, max)?;
-    Ok(value)
-}
-
 fn not_in_mode(field: &str, value: &Option<String>, mode: ClaimMode) -> Result<(), AppError> {
     match value {
         Some(_) => Err(AppError::InvalidArgument(format!(
@@ -224,8 +211,8 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
     match mode {
         ClaimMode::Address => {
             not_in_mode("contact", &draft.contact, mode)?;
-            let name = required("name", draft.name, 1, 32)?;
-            let phone = required("phone", draft.phone, 5, 20)?;
+            let name = required_text("name", draft.name, 1, 32)?;
+            let phone = required_text("phone", draft.phone, 5, 20)?;
             if !phone
                 .chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-'))
@@ -237,7 +224,7 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
             if !phone.chars().any(|c| c.is_ascii_digit()) {
                 return Err(AppError::InvalidArgument("phone needs digits".into()));
             }
-            let address = required("address", draft.address, 1, 200)?;
+            let address = required_text("address", draft.address, 1, 200)?;
             Ok(Details::Address {
                 name,
                 phone,
@@ -253,7 +240,7 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
             ] {
                 not_in_mode(field, value, mode)?;
             }
-            let contact = required("contact", draft.contact, 1, 200)?;
+            let contact = required_text("contact", draft.contact, 1, 200)?;
             Ok(Details::Contact { contact, note })
         }
     }
@@ -275,8 +262,8 @@ pub struct Shipment {
 
 pub fn validate_shipment(draft: ShipmentDraft) -> Result<Shipment, AppError> {
     Ok(Shipment {
-        carrier: required("carrier", draft.carrier, 1, 32)?,
-        tracking_no: required("tracking_no", draft.tracking_no, 1, 64)?,
+        carrier: required_text("carrier", draft.carrier, 1, 32)?,
+        tracking_no: required_text("tracking_no", draft.tracking_no, 1, 64)?,
     })
 }
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::event::DrawMode;
 use crate::domain::claim::{validate_claim_days, ClaimMode};
-use crate::domain::text::text_in_range;
+use crate::domain::text::{required_text, text_in_range};
 use crate::error::AppError;
 
 pub const MAX_TITLE_CHARS: usize = 64;
@@ -131,12 +131,7 @@ pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
 }
 
 pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent, AppError> {
-    let title = draft
-        .title
-        .ok_or_else(|| invalid("title is required".into()))?
-        .trim()
-        .to_string();
-    text_in_range("title", &title, 1, MAX_TITLE_CHARS)?;
+    let title = required_text("title", draft.title, 1, MAX_TITLE_CHARS)?;
 
     let description = draft.description.unwrap_or_default();
     text_in_range("description", &description, 0, MAX_DESCRIPTION_CHARS)?;
@@ -193,12 +188,12 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
     let mut prizes = Vec::with_capacity(drafts.len());
     let mut total: i64 = 0;
     for (i, p) in drafts.into_iter().enumerate() {
-        let name = p
-            .name
-            .ok_or_else(|| invalid(format!("prizes[{i}].name is required")))?
-            .trim()
-            .to_string();
-        text_in_range(&format!("prizes[{i}].name"), &name, 1, MAX_PRIZE_NAME_CHARS)?;
+        let name = required_text(
+            &format!("prizes[{i}].name"),
+            p.name,
+            1,
+            MAX_PRIZE_NAME_CHARS,
+        )?;
         let quantity = p
             .quantity
             .ok_or_else(|| invalid(format!("prizes[{i}].quantity is required")))?;
