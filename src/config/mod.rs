@@ -11,6 +11,7 @@ use crate::limits::client_ip::parse_trusted;
 use crate::limits::LimitSettings;
 use crate::pii::{key_file, Keyring};
 use crate::secret::Secret;
+use crate::store::Db;
 use ipnet::IpNet;
 
 mod cluster;
@@ -238,7 +239,7 @@ impl Config {
         let setting = match &self.pii_keys {
             Some(keys) => keys.expose().to_string(),
             None => {
-                let file = match self.database_url.expose().strip_prefix("sqlite://") {
+                let file = match Db::sqlite_file(self.database_url.expose()) {
                     Some(path) => key_file::beside(Path::new(path)),
                     None => PathBuf::from("lottery.pii-keys"),
                 };

@@ -104,6 +104,11 @@ macro_rules! db_run {
 }
 
 impl Db {
+    /// The file of a `sqlite://<path>` URL; None for any other database.
+    pub fn sqlite_file(url: &str) -> Option<&str> {
+        url.strip_prefix("sqlite://")
+    }
+
     /// Opens the pool named by the URL (creating the MySQL database if it
     /// does not exist yet) and applies the embedded migrations.
     /// `lock_timeout` bounds how long a statement waits for another
@@ -114,7 +119,7 @@ impl Db {
         pool_size: u32,
         lock_timeout: Duration,
     ) -> Result<Self, String> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
+        if let Some(path) = Self::sqlite_file(url) {
             Self::connect_sqlite(path.to_string(), pool_size, lock_timeout).await
         } else if url.starts_with("mysql://") {
             Self::connect_mysql(url, pool_size, lock_timeout).await
