@@ -192,7 +192,8 @@ impl Config {
         config.trusted_proxies =
             parse_trusted(&vars.get("LOTTERY_TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|e| format!("LOTTERY_TRUSTED_PROXIES: {e}"))?;
-        let has_app = config.wechat_appid.is_some() && config.wechat_secret.is_some();
+        // The app id and secret: what the content check needs is what prod needs.
+        let has_app = config.content_check_enabled();
         config.notices = notice_settings(&vars, config.wechat_result_template_id.clone(), has_app)?;
         config.cluster = cluster_settings(&vars, &config.bind, config.redis_url.is_some())?;
         if config.profile == Profile::Prod && !has_app {
