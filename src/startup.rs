@@ -13,6 +13,7 @@ use actix_web::{web, App, HttpServer};
 
 use actix::{Actor, Addr};
 
+use crate::actors::claim_keeper::ClaimKeeper;
 use crate::actors::notifier::{NoticeBell, Notifier, Shutdown};
 use crate::actors::registry::ActorSettings;
 use crate::actors::Events;
@@ -25,6 +26,7 @@ use crate::cache::nonces::Nonces;
 use crate::cache::results::DrawResults;
 use crate::cache::send_rate::SendRate;
 use crate::cache::sessions::SessionStore;
+use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
@@ -62,6 +64,8 @@ pub struct Application {
     draining: Draining,
     stop: StopSignal,
     placement: Placement,
+    clock: Clock,
+    claim_keeper: Addr<ClaimKeeper>,
 }
 
 /// The shutdown's budget, 10 s in all (an orchestrator's usual grace
@@ -170,7 +174,10 @@ impl Application {
         forget_quiet_keys_now_and_then(limits.clone());
         let workers = config.http_workers;
         let finished = Arc::new(FinishedEvents::new(config.finished_cache_bytes));
+        let clock = Clock::default();
+        let claim_keeper = ClaimKeeper::new(db.clone(), clock.clone()).start();
         let state = web::Data::new(AppState {
+            clock: clock.clone(),
             results: DrawResults::new(config.result_cache_bytes),
             finished: finished.clone(),
             config,
@@ -235,6 +242,8 @@ impl Application {
             draining,
             stop: StopSignal::default(),
             placement,
+            clock,
+            claim_keeper,
         })
     }
 
@@ -265,6 +274,16 @@ impl Application {
     /// member (`Placement::halt`).
     pub fn placement(&self) -> Placement {
         self.placement.clone()
+    }
+
+    /// The clock claims are judged by, so a test can move it forward.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
+    /// What erases old delivery details, so a test can make it sweep now.
+    pub fn claim_keeper(&self) -> Addr<ClaimKeeper> {
+        self.claim_keeper.clone()
     }
 
     /// What starts this application's graceful shutdown.

@@ -8,6 +8,7 @@ use actix::Message;
 use tokio::sync::oneshot;
 
 use crate::domain::membership::Membership;
+use crate::domain::subscription::Subscriptions;
 use crate::error::AppResult;
 
 pub type Reply<T> = oneshot::Sender<AppResult<T>>;
@@ -16,7 +17,8 @@ pub type Reply<T> = oneshot::Sender<AppResult<T>>;
 #[rtype(result = "()")]
 pub struct Join {
     pub user_id: i64,
-    pub notify: bool,
+    /// The messages the user accepted with this join.
+    pub accepted: Subscriptions,
     pub reply: Reply<Membership>,
 }
 

@@ -3,6 +3,7 @@
 //! time and restarts them after a crash. docs/ARCHITECTURE.md explains the
 //! rules they keep.
 
+pub mod claim_keeper;
 mod directory;
 pub mod event;
 mod events;

@@ -31,7 +31,9 @@ pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut,
 }
 
 /// A malformed body's 40000 names where in the body it went wrong
-/// (`claim_days: invalid type: string "7", expected i64`).
+/// (`claim_days: invalid type: string, expected i64`), never what was sent
+/// there: a body may carry personal data (a claim's phone number), and
+/// the message is answered and logged.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let invalid =
         |detail: String| AppError::InvalidArgument(format!("invalid JSON body: {detail}"));
@@ -39,15 +41,52 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let value: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let at = e.path().to_string();
         let inner = e.into_inner();
+        let detail = without_values(&inner.to_string());
         invalid(if at == "." {
-            inner.to_string()
+            detail
         } else {
-            format!("{at}: {inner}")
+            format!("{at}: {detail}")
         })
     })?;
     // Trailing characters are an error too, as serde_json::from_slice has it.
     json.end().map_err(|e| invalid(e.to_string()))?;
     Ok(value)
+}
+
+/// A serde message with the values it quotes taken out: `invalid type:
+/// string "…", expected …` keeps only the kind (`string`), and an unknown
+/// field or variant is named only when it looks like a field name.
+fn without_values(detail: &str) -> String {
+    let mut out = detail.to_string();
+    for lead in ["invalid type: ", "invalid value: "] {
+        if let Some(start) = out.find(lead) {
+            let from = start + lead.len();
+            // The expected part comes from our types, never from the body.
+            if let Some(len) = out[from..].rfind(", expected") {
+                let kind = out[from..from + len]
+                    .split([' ', '`'])
+                    .next()
+                    .unwrap_or("value")
+                    .to_string();
+                out.replace_range(from..from + len, &kind);
+            }
+        }
+    }
+    for lead in ["unknown field `", "unknown variant `"] {
+        if let Some(start) = out.find(lead) {
+            let from = start + lead.len();
+            if let Some(len) = out[from..].find('`') {
+                let name = &out[from..from + len];
+                let looks_like_a_name = name.len() <= 32
+                    && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !looks_like_a_name {
+                    out.replace_range(from..from + len, "…");
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Reads and parses a body; `None` when it is empty (or only whitespace).
@@ -85,5 +124,44 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
     fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json(payload);
         Box::pin(async move { Ok(OptionalJsonBody(body.await?.unwrap_or_default())) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn messages_name_kinds_and_fields_never_values() {
+        assert_eq!(
+            without_values(
+                "invalid type: integer `13912345678`, expected a string at line 1 column 9"
+            ),
+            "invalid type: integer, expected a string at line 1 column 9"
+        );
+        assert_eq!(
+            without_values(r#"invalid type: string "a, expected b", expected i64"#),
+            "invalid type: string, expected i64"
+        );
+        assert_eq!(
+            without_values(r#"invalid value: string "13912345678", expected address or contact"#),
+            "invalid value: string, expected address or contact"
+        );
+        assert_eq!(
+            without_values("unknown field `extra`, expected one of `name`, `phone`"),
+            "unknown field `extra`, expected one of `name`, `phone`"
+        );
+        assert_eq!(
+            without_values("unknown field `13912345678`, expected one of `name`"),
+            "unknown field `…`, expected one of `name`"
+        );
+        assert_eq!(
+            without_values("unknown variant `张三`, expected `address`"),
+            "unknown variant `…`, expected `address`"
+        );
+        assert_eq!(
+            without_values("EOF while parsing a value"),
+            "EOF while parsing a value"
+        );
     }
 }

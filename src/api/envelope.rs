@@ -40,7 +40,8 @@ pub struct ErrorEnvelope {
     /// 40101 WeChat refused the login code, 40300 not allowed (creator-only
     /// action), 40400 no such event or endpoint, 40500 a method the path
     /// does not have (`Allow` lists those it has), 40900 the event is closed,
-    /// 40901 not in a state that allows this, 40902 the event is full, 41300
+    /// 40901 not in a state that allows this, 40902 the event is full, 40903 the claim window
+    /// is closed or the prize already shipped, 41300
     /// body over 16 KiB, 42900 rate limited, 50000 internal error, 50200
     /// WeChat unavailable, 50300 temporarily unavailable.
     #[schema(example = 40000)]

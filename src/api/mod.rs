@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod claim_views;
 pub mod cors;
 pub mod envelope;
 pub mod error_response;
@@ -49,6 +50,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/events/{id}/participants"),
     ("PUT", "/api/v1/events/{id}/participants/me"),
     ("DELETE", "/api/v1/events/{id}/participants/me"),
+    ("GET", "/api/v1/events/{id}/claim"),
+    ("PUT", "/api/v1/events/{id}/claim"),
+    ("POST", "/api/v1/events/{id}/claim/received"),
+    ("GET", "/api/v1/events/{id}/claims"),
+    ("GET", "/api/v1/events/{id}/claims/export"),
+    ("POST", "/api/v1/events/{id}/claims/{user_id}/ship"),
 ];
 
 /// What the default service answers when no route has this path.
@@ -61,25 +68,37 @@ pub fn route_label(path: &str) -> &'static str {
 }
 
 /// The pattern of `ROUTES` a path matches, numeric segments standing for
-/// `{id}`.
+/// the pattern's `{id}` or `{user_id}`.
 fn pattern_of(path: &str) -> Option<&'static str> {
-    let mut normalized = String::with_capacity(path.len());
-    for segment in path.split('/').skip(1) {
-        normalized.push('/');
-        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-            normalized.push_str("{id}");
-        } else {
-            normalized.push_str(segment);
-        }
-    }
     ROUTES
         .iter()
-        .find(|(_, pattern)| *pattern == normalized)
         .map(|(_, pattern)| *pattern)
+        .find(|pattern| matches_pattern(pattern, path))
+}
+
+fn matches_pattern(pattern: &str, path: &str) -> bool {
+    let mut expected = pattern.split('/');
+    let mut given = path.split('/');
+    loop {
+        match (expected.next(), given.next()) {
+            (None, None) => return true,
+            (Some(want), Some(got)) => {
+                let fits = if want.starts_with('{') {
+                    !got.is_empty() && got.bytes().all(|b| b.is_ascii_digit())
+                } else {
+                    want == got
+                };
+                if !fits {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use handlers::{auth, events, me, ops, participation, results};
+    use handlers::{auth, claims, events, me, ops, participation, results};
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
@@ -111,7 +130,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/fairness", web::get().to(results::fairness))
                     .route("/participants", web::get().to(participation::list))
                     .route("/participants/me", web::put().to(participation::join))
-                    .route("/participants/me", web::delete().to(participation::leave)),
+                    .route("/participants/me", web::delete().to(participation::leave))
+                    .route("/claim", web::get().to(claims::own))
+                    .route("/claim", web::put().to(claims::give_details))
+                    .route("/claim/received", web::post().to(claims::received))
+                    .route("/claims", web::get().to(claims::list))
+                    .route("/claims/export", web::get().to(claims::export))
+                    .route("/claims/{user_id}/ship", web::post().to(claims::ship)),
             ),
     )
     .default_service(web::to(no_route));
@@ -148,5 +173,10 @@ mod tests {
         assert_eq!(route_label("/api/v1/events/abc"), "other");
         assert_eq!(route_label("/healthz"), "/healthz");
         assert_eq!(route_label("/x/1/2"), "other");
+        assert_eq!(
+            route_label("/api/v1/events/42/claims/7/ship"),
+            "/api/v1/events/{id}/claims/{user_id}/ship"
+        );
+        assert_eq!(route_label("/api/v1/events/42/claims/x/ship"), "other");
     }
 }

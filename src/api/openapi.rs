@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::Scalar;
 
 use super::envelope::{EmptyEnvelope, ErrorEnvelope};
-use super::handlers::{auth, events, me, ops, participation, results};
+use super::handlers::{auth, claims, events, me, ops, participation, results};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +49,12 @@ use super::handlers::{auth, events, me, ops, participation, results};
         participation::list,
         participation::join,
         participation::leave,
+        claims::own,
+        claims::give_details,
+        claims::received,
+        claims::list,
+        claims::export,
+        claims::ship,
     ),
     components(schemas(ErrorEnvelope, EmptyEnvelope)),
     modifiers(&BearerAuth, &CommonErrors),
@@ -57,6 +63,7 @@ use super::handlers::{auth, events, me, ops, participation, results};
         (name = "me", description = "the caller's profile and events"),
         (name = "events", description = "events, draws and their results"),
         (name = "participation", description = "joining, leaving, the participant list"),
+        (name = "claims", description = "winners' claims: details, shipping, receipt, export"),
         (name = "ops", description = "health, readiness, metrics and this document"),
     )
 )]

@@ -12,6 +12,7 @@ use crate::actors::Events;
 use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
+use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
@@ -55,4 +56,6 @@ pub struct AppState {
     pub placement: Placement,
     /// Seals and opens personal data (the only way to it: `pii`).
     pub pii: Arc<Keyring>,
+    /// What claims are judged by (`clock`: tests move it).
+    pub clock: Clock,
 }

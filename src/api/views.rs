@@ -70,6 +70,18 @@ pub struct Fairness {
 pub struct MeView {
     pub joined: bool,
     pub prize: Option<PrizeRef>,
+    /// The caller's claim on their prize: only in `/me/events?role=won`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<MyClaim>,
+}
+
+/// Where the caller's claim stands.
+#[derive(Serialize, ToSchema)]
+pub struct MyClaim {
+    /// `unclaimed`, `claimed`, `shipped`, `received` or `expired`.
+    #[schema(value_type = String, example = "unclaimed")]
+    pub status: &'static str,
+    pub claim_by: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -117,6 +129,7 @@ impl EventView {
                 id: *id,
                 name: name.clone(),
             }),
+            claim: None,
         });
         Self {
             id: e.id,

@@ -24,7 +24,11 @@ use crate::error::AppError;
 pub const DEFAULT_CLAIM_DAYS: i64 = 7;
 pub const CLAIM_DAYS: std::ops::RangeInclusive<i64> = 1..=90;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Stored as SMALLINT (`store::types` maps it). A stored `Expired` is a
+/// claim whose prize went to a re-draw; an `Unclaimed` one past `claim_by`
+/// shows as expired before that (`status_at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::SmallInt)]
 pub enum ClaimStatus {
     Unclaimed,
     Claimed,
@@ -34,6 +38,32 @@ pub enum ClaimStatus {
 }
 
 impl ClaimStatus {
+    pub fn from_db(value: i16) -> Option<Self> {
+        Some(match value {
+            0 => Self::Unclaimed,
+            1 => Self::Claimed,
+            2 => Self::Shipped,
+            3 => Self::Received,
+            4 => Self::Expired,
+            _ => return None,
+        })
+    }
+
+    pub fn to_db(self) -> i16 {
+        *self.db_value()
+    }
+
+    /// The stored number, borrowed for as long as diesel needs it.
+    pub fn db_value(self) -> &'static i16 {
+        match self {
+            Self::Unclaimed => &0,
+            Self::Claimed => &1,
+            Self::Shipped => &2,
+            Self::Received => &3,
+            Self::Expired => &4,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unclaimed => "unclaimed",
@@ -106,6 +136,21 @@ pub fn claim_by(won_at: DateTime<Utc>, claim_days: i64) -> DateTime<Utc> {
     won_at + Duration::days(claim_days)
 }
 
+/// When a winner who accepted the claim reminder gets it: a day before
+/// `claim_by`, or half-way through a one-day window.
+pub fn reminder_at(claim_by: DateTime<Utc>, claim_days: i64) -> DateTime<Utc> {
+    if claim_days >= 2 {
+        claim_by - Duration::days(1)
+    } else {
+        claim_by - Duration::hours(12)
+    }
+}
+
+/// Days a claim's delivery details are kept once the prize is received
+/// (or, if the winner never confirms, once it was shipped: `SHIPPED_KEEP_DAYS`).
+pub const RECEIVED_KEEP_DAYS: i64 = 30;
+pub const SHIPPED_KEEP_DAYS: i64 = 60;
+
 /// The status a claim shows at `now`.
 pub fn status_at(stored: ClaimStatus, claim_by: DateTime<Utc>, now: DateTime<Utc>) -> ClaimStatus {
     match stored {
@@ -162,8 +207,20 @@ pub fn check_received(stored: ClaimStatus) -> Result<(), AppError> {
     }
 }
 
+/// Personal data is never printed, not even by `{:?}` in a log line or a
+/// failed assertion: only which fields are there.
+macro_rules! redacted_debug {
+    ($ty:ty, $name:literal) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!($name, " { .. }"))
+            }
+        }
+    };
+}
+
 /// `PUT …/claim` as sent; which fields count depends on the event's mode.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetailsDraft {
     pub name: Option<String>,
@@ -173,8 +230,10 @@ pub struct DetailsDraft {
     pub note: Option<String>,
 }
 
+redacted_debug!(DetailsDraft, "DetailsDraft");
+
 /// A winner's details, checked: what is sealed and stored.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Details {
     Address {
@@ -188,6 +247,8 @@ pub enum Details {
         note: String,
     },
 }
+
+redacted_debug!(Details, "Details");
 
 fn not_in_mode(field: &str, value: &Option<String>, mode: ClaimMode) -> Result<(), AppError> {
     match value {

@@ -156,6 +156,7 @@ impl<J, O> LiveEvent<J, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::subscription::Subscriptions;
 
     const CREATOR: i64 = 1;
 
@@ -175,12 +176,26 @@ mod tests {
         e.cancel(CREATOR, "cancel", now).unwrap();
         assert_eq!(e.shown_status(), EventStatus::Open);
         let (reply, err) = e
-            .decide(5, Change::Join { notify: false }, "join", now)
+            .decide(
+                5,
+                Change::Join {
+                    accepted: Subscriptions::NONE,
+                },
+                "join",
+                now,
+            )
             .unwrap_err();
         assert_eq!((reply, err.code()), ("join", 40900));
         e.cancel_failed();
         assert!(e
-            .decide(5, Change::Join { notify: false }, "join", now)
+            .decide(
+                5,
+                Change::Join {
+                    accepted: Subscriptions::NONE
+                },
+                "join",
+                now
+            )
             .is_ok());
     }
 
@@ -206,8 +221,15 @@ mod tests {
     fn a_when_full_event_closes_when_full_and_reopens_when_undone() {
         let mut e = event(DrawMode::WhenFull, Some(1));
         let now = before(&e);
-        e.decide(5, Change::Join { notify: false }, "join", now)
-            .unwrap();
+        e.decide(
+            5,
+            Change::Join {
+                accepted: Subscriptions::NONE,
+            },
+            "join",
+            now,
+        )
+        .unwrap();
         assert_eq!(e.shown_status(), EventStatus::Drawing);
         e.members.start_batch();
         e.members.failed([]);

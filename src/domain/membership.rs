@@ -16,11 +16,12 @@ use parking_lot::RwLock;
 
 use crate::domain::count::ParticipantCount;
 use crate::domain::event as rules;
+use crate::domain::subscription::Subscriptions;
 use crate::error::AppError;
 
-/// The committed participants (user id → asked for notice). The model
+/// The committed participants (user id → the messages they accepted). The model
 /// writes it; the event's live page shares it with the views, which read.
-pub type Committed = Arc<RwLock<HashMap<i64, bool>>>;
+pub type Committed = Arc<RwLock<HashMap<i64, Subscriptions>>>;
 
 /// A user's participation as acknowledged to them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,10 +33,12 @@ pub struct Membership {
 /// The net effect of one batch of joins and leaves: the rows to write.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MemberWrites {
-    /// New participations: (user id, notify).
-    pub joins: Vec<(i64, bool)>,
-    /// Users who asked for notice after they had joined.
+    /// New participations: (user id, what they accepted).
+    pub joins: Vec<(i64, Subscriptions)>,
+    /// Participants who accepted the result message after they had joined.
     pub notify_on: Vec<i64>,
+    /// Participants who accepted the claim reminder after they had joined.
+    pub remind_on: Vec<i64>,
     pub leaves: Vec<i64>,
     /// The participant count once the batch is applied.
     pub count: ParticipantCount,
@@ -44,14 +47,17 @@ pub struct MemberWrites {
 impl MemberWrites {
     /// No participant row changes.
     pub fn rows_unchanged(&self) -> bool {
-        self.joins.is_empty() && self.notify_on.is_empty() && self.leaves.is_empty()
+        self.joins.is_empty()
+            && self.notify_on.is_empty()
+            && self.remind_on.is_empty()
+            && self.leaves.is_empty()
     }
 }
 
 /// What a user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
-    Join { notify: bool },
+    Join { accepted: Subscriptions },
     Leave,
 }
 
@@ -64,9 +70,9 @@ struct Waiting<R> {
 }
 
 /// Decisions on top of the state below them: each touched user's state
-/// after the batch (`None`: not a participant, `Some(notify)`: one).
+/// after the batch (`None`: not a participant, `Some(accepted)`: one).
 struct Batch<R> {
-    after: HashMap<i64, Option<bool>>,
+    after: HashMap<i64, Option<Subscriptions>>,
     waiting: Vec<Waiting<R>>,
 }
 
@@ -100,8 +106,11 @@ pub struct Members<R> {
 }
 
 impl<R> Members<R> {
-    pub fn new(committed: impl IntoIterator<Item = (i64, bool)>, max: Option<i32>) -> Self {
-        let committed: HashMap<i64, bool> = committed.into_iter().collect();
+    pub fn new(
+        committed: impl IntoIterator<Item = (i64, Subscriptions)>,
+        max: Option<i32>,
+    ) -> Self {
+        let committed: HashMap<i64, Subscriptions> = committed.into_iter().collect();
         Self {
             count: ParticipantCount::of(committed.len()),
             committed: Arc::new(RwLock::new(committed)),
@@ -135,7 +144,7 @@ impl<R> Members<R> {
     }
 
     /// The user's state with every decision so far applied.
-    fn state_of(&self, user_id: i64) -> Option<bool> {
+    fn state_of(&self, user_id: i64) -> Option<Subscriptions> {
         if let Some(after) = self.queued.after.get(&user_id) {
             return *after;
         }
@@ -151,12 +160,12 @@ impl<R> Members<R> {
     pub fn decide(&mut self, user_id: i64, change: Change, reply: R) -> Result<(), (R, AppError)> {
         let before = self.state_of(user_id);
         let after = match (change, before) {
-            (Change::Join { notify }, Some(had)) => Some(had || notify),
-            (Change::Join { notify }, None) => {
+            (Change::Join { accepted }, Some(had)) => Some(had.with(accepted)),
+            (Change::Join { accepted }, None) => {
                 if let Err(err) = rules::check_capacity(self.count, self.max_participants) {
                     return Err((reply, err));
                 }
-                Some(notify)
+                Some(accepted)
             }
             (Change::Leave, _) => None,
         };
@@ -198,16 +207,23 @@ impl<R> Members<R> {
         for (&user_id, &after) in &batch.after {
             match (committed.get(&user_id), after) {
                 (_, None) => changes.leaves.push(user_id),
-                (None, Some(notify)) => changes.joins.push((user_id, notify)),
-                (Some(false), Some(true)) => changes.notify_on.push(user_id),
-                (Some(_), Some(_)) => {}
+                (None, Some(accepted)) => changes.joins.push((user_id, accepted)),
+                (Some(had), Some(accepted)) => {
+                    if accepted.result && !had.result {
+                        changes.notify_on.push(user_id);
+                    }
+                    if accepted.claim_reminder && !had.claim_reminder {
+                        changes.remind_on.push(user_id);
+                    }
+                }
             }
         }
         // A fixed order: the script (and any deadlock between two writers)
         // does not depend on hash order.
-        changes.joins.sort_unstable();
+        changes.joins.sort_unstable_by_key(|&(user_id, _)| user_id);
         changes.leaves.sort_unstable();
         changes.notify_on.sort_unstable();
+        changes.remind_on.sort_unstable();
         drop(committed);
         self.in_flight = Some(batch);
         changes
@@ -219,7 +235,7 @@ impl<R> Members<R> {
         let mut committed = self.committed.write();
         for (user_id, after) in batch.after {
             match after {
-                Some(notify) => committed.insert(user_id, notify),
+                Some(accepted) => committed.insert(user_id, accepted),
                 None => committed.remove(&user_id),
             };
         }
@@ -238,7 +254,10 @@ impl<R> Members<R> {
     /// The batch in flight failed. `stored` is what the database holds now
     /// (a commit that reported an error may have applied): it replaces the
     /// committed state, and every queued request is decided again on it.
-    pub fn failed(&mut self, stored: impl IntoIterator<Item = (i64, bool)>) -> Released<R> {
+    pub fn failed(
+        &mut self,
+        stored: impl IntoIterator<Item = (i64, Subscriptions)>,
+    ) -> Released<R> {
         let batch = self.in_flight.take().expect("a batch in flight");
         *self.committed.write() = stored.into_iter().collect();
         self.count = self.committed_count();
@@ -273,12 +292,26 @@ impl<R> Members<R> {
 mod tests {
     use super::*;
 
-    const JOIN: Change = Change::Join { notify: false };
-    const JOIN_NOTIFY: Change = Change::Join { notify: true };
+    const JOIN: Change = Change::Join {
+        accepted: Subscriptions::NONE,
+    };
+    const RESULT: Subscriptions = Subscriptions {
+        result: true,
+        claim_reminder: false,
+    };
+    const JOIN_NOTIFY: Change = Change::Join { accepted: RESULT };
+
+    /// (user, asked for the result) as the model holds it.
+    fn rows(pairs: &[(i64, bool)]) -> Vec<(i64, Subscriptions)> {
+        pairs
+            .iter()
+            .map(|&(id, notify)| (id, if notify { RESULT } else { Subscriptions::NONE }))
+            .collect()
+    }
 
     /// Replies are plain tags in these tests: which request got what.
     fn members(committed: &[(i64, bool)], max: Option<i32>) -> Members<&'static str> {
-        Members::new(committed.iter().copied(), max)
+        Members::new(rows(committed), max)
     }
 
     fn answers(released: &Released<&'static str>) -> Vec<(&'static str, bool, usize)> {
@@ -298,7 +331,7 @@ mod tests {
         m.decide(2, Change::Leave, "leave 2").unwrap();
         assert_eq!(m.count().get(), 2);
         let changes = m.start_batch();
-        assert_eq!(changes.joins, vec![(3, true)]);
+        assert_eq!(changes.joins, rows(&[(3, true)]));
         assert_eq!(changes.notify_on, vec![1]);
         assert_eq!(changes.leaves, vec![2]);
         assert_eq!(changes.count.get(), 2);
@@ -344,15 +377,15 @@ mod tests {
         let mut m = members(&[], None);
         m.decide(7, JOIN, "first").unwrap();
         let a = m.start_batch();
-        assert_eq!(a.joins, vec![(7, false)]);
+        assert_eq!(a.joins, rows(&[(7, false)]));
         m.decide(7, JOIN_NOTIFY, "retry").unwrap();
         m.decide(8, Change::Leave, "leave 8").unwrap();
-        let released = m.failed([]);
+        let released = m.failed(rows(&[]));
         assert_eq!(released.failed, vec!["first"]);
         assert!(released.answered.is_empty() && released.refused.is_empty());
         // The retry now carries the insert itself, with its own notify.
         let b = m.start_batch();
-        assert_eq!(b.joins, vec![(7, true)]);
+        assert_eq!(b.joins, rows(&[(7, true)]));
         assert_eq!(b.leaves, vec![8]);
         assert_eq!(
             answers(&m.committed()),
@@ -368,7 +401,7 @@ mod tests {
         m.decide(1, Change::Leave, "leave 1").unwrap();
         // The commit reported an error but its row is there (and another
         // instance's join took the last place meanwhile).
-        let released = m.failed([(1, false), (5, false)]);
+        let released = m.failed(rows(&[(1, false), (5, false)]));
         assert_eq!(released.failed, vec!["join 1"]);
         let b = m.start_batch();
         assert_eq!(b.leaves, vec![1], "the leave deletes the row that exists");
@@ -383,7 +416,7 @@ mod tests {
         m.decide(1, Change::Leave, "leave 1").unwrap();
         m.start_batch();
         m.decide(2, JOIN, "join 2").unwrap(); // fits while 1 is leaving
-        let released = m.failed([(1, false), (3, false)]);
+        let released = m.failed(rows(&[(1, false), (3, false)]));
         assert_eq!(released.refused.len(), 1);
         assert_eq!(released.refused[0].0, "join 2");
         assert_eq!(released.refused[0].1.code(), 40902);
@@ -401,5 +434,28 @@ mod tests {
         assert_eq!(m.decide(3, JOIN, "3").unwrap_err().1.code(), 40902);
         m.decide(1, JOIN, "1 again").unwrap();
         assert_eq!(m.abandon(), vec!["1", "2", "1 again"]);
+    }
+
+    #[test]
+    fn a_second_acceptance_of_a_participant_is_written_once() {
+        let mut m = members(&[(1, true), (2, false)], None);
+        let remind = Change::Join {
+            accepted: Subscriptions {
+                result: false,
+                claim_reminder: true,
+            },
+        };
+        m.decide(1, remind, "remind 1").unwrap();
+        m.decide(2, remind, "remind 2").unwrap();
+        m.decide(2, JOIN_NOTIFY, "notify 2").unwrap();
+        m.decide(1, JOIN, "again 1").unwrap();
+        let changes = m.start_batch();
+        assert!(changes.joins.is_empty());
+        assert_eq!(changes.notify_on, vec![2]);
+        assert_eq!(changes.remind_on, vec![1, 2]);
+        m.committed();
+        // Nothing new to write: acceptances only add up.
+        m.decide(1, JOIN_NOTIFY, "notify 1 again").unwrap();
+        assert!(m.start_batch().rows_unchanged());
     }
 }

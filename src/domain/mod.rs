@@ -8,5 +8,6 @@ pub mod event;
 pub mod live;
 pub mod membership;
 pub mod notice;
+pub mod subscription;
 pub mod text;
 pub mod validation;

@@ -10,7 +10,8 @@
 //! - `key_file.rs`: the embedded default's key, made once beside the
 //!   SQLite file (mode 0600), so `cargo run` needs no setting.
 
+pub mod details;
 pub mod key_file;
 pub mod keyring;
 
-pub use keyring::{Keyring, Sealed};
+pub use keyring::{Keyring, OpenError, Sealed};

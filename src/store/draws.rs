@@ -10,6 +10,7 @@ use super::ownership::{self, Token};
 use super::schema::{events, participants};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
+use crate::domain::claim;
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::{canonical_order, Award};
 use crate::domain::event::{CancelReason, EventStatus};
@@ -110,7 +111,7 @@ pub async fn cancel(
 /// The draw's writes, on one connection: open → drawing (conditional and
 /// committed on its own, so a crash after it resumes the draw), then the
 /// stored participants go to `pick` (the draw algorithm, in canonical
-/// order), and its winners and drawing → drawn are written in one
+/// order), and its winners, their claims and drawing → drawn are written in one
 /// transaction, with (when `notices`) one outbox row per participant who
 /// asked for notice. The draw takes the participants from the database, not
 /// from memory, so it is always the one the fairness record describes.
@@ -150,6 +151,12 @@ pub async fn draw(
         if before != Some(EventStatus::Drawing) {
             return Ok(before);
         }
+        let claim_days: i16 = events::table
+            .find(id)
+            .select(events::claim_days)
+            .first(conn)
+            .await?;
+        let claim_by = claim::claim_by(now, i64::from(claim_days));
         let participants: Vec<i64> = participants::table
             .filter(participants::event_id.eq(id))
             .select(participants::user_id)
@@ -174,6 +181,9 @@ pub async fn draw(
                     "",
                 ));
             }
+            // Every winner's claim, in the transaction that makes them
+            // winners: a committed draw never lacks one.
+            script.push(super::claims::open_round_sql(id, 1, claim_by));
             if notices {
                 script.push(super::notices::queue_sql(id, NoticeKind::Result, now));
             }

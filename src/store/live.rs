@@ -7,6 +7,7 @@ use super::schema::{events, participants, prizes, users};
 use super::Db;
 use crate::db_run;
 use crate::domain::event::EventStatus;
+use crate::domain::subscription::Subscriptions;
 use crate::error::{AppError, AppResult};
 
 /// Everything an event actor needs to serve an event. For a finished event
@@ -15,7 +16,7 @@ pub struct LiveState {
     pub event: EventRow,
     pub creator_nickname: Option<String>,
     pub prizes: Vec<PrizeRow>,
-    pub members: Vec<(i64, bool)>,
+    pub members: Vec<(i64, Subscriptions)>,
 }
 
 /// The event as its actor starts. In cluster mode (`owner` set) the load
@@ -55,7 +56,7 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
             .await?;
         let members = participants::table
             .filter(participants::event_id.eq(id))
-            .select((participants::user_id, participants::notify))
+            .select(super::participants::MEMBER_COLUMNS)
             .load(conn)
             .await?;
         Ok(Some(LiveState {

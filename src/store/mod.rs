@@ -15,6 +15,7 @@ use pool::Manager;
 use crate::secret::redact_url;
 use std::time::Duration;
 
+pub mod claims;
 pub mod draws;
 pub mod errors;
 pub mod events;

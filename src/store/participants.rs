@@ -11,6 +11,7 @@ use super::{multi_row_insert, sql_time};
 use crate::db_run;
 use crate::domain::count::ParticipantCount;
 use crate::domain::membership::MemberWrites;
+use crate::domain::subscription::Subscriptions;
 use crate::error::AppResult;
 
 /// Rows per INSERT: keeps each statement well under the servers' limits.
@@ -69,11 +70,15 @@ fn batch_script_for(
         ));
     }
     for chunk in changes.joins.chunks(INSERT_CHUNK) {
-        let rows = chunk.iter().map(|&(user_id, notify)| {
-            format!("({event_id},{user_id},{},'{joined_at}')", i32::from(notify))
+        let rows = chunk.iter().map(|&(user_id, accepted)| {
+            format!(
+                "({event_id},{user_id},{},{},'{joined_at}')",
+                i32::from(accepted.result),
+                i32::from(accepted.claim_reminder)
+            )
         });
         script.push(multi_row_insert(
-            "participants (event_id, user_id, notify, joined_at)",
+            "participants (event_id, user_id, notify, remind, joined_at)",
             rows,
             skip_existing,
         ));
@@ -82,6 +87,12 @@ fn batch_script_for(
         script.push(format!(
             "UPDATE participants SET notify = 1 WHERE event_id = {event_id} AND user_id IN ({})",
             id_list(&changes.notify_on)
+        ));
+    }
+    if !changes.remind_on.is_empty() {
+        script.push(format!(
+            "UPDATE participants SET remind = 1 WHERE event_id = {event_id} AND user_id IN ({})",
+            id_list(&changes.remind_on)
         ));
     }
     if let Some(count) = count {
@@ -167,13 +178,23 @@ pub async fn page(
     })
 }
 
-/// The participants and whether each asked for the result notice: what an
-/// event actor holds in memory.
-pub async fn members(db: &Db, event_id: i64) -> AppResult<Vec<(i64, bool)>> {
+/// A participant as its event's actor holds it: the user and the messages
+/// they accepted.
+pub const MEMBER_COLUMNS: (
+    participants::user_id,
+    (participants::notify, participants::remind),
+) = (
+    participants::user_id,
+    (participants::notify, participants::remind),
+);
+
+/// The participants and the messages each accepted: what an event actor
+/// holds in memory.
+pub async fn members(db: &Db, event_id: i64) -> AppResult<Vec<(i64, Subscriptions)>> {
     db_run!(db, |conn| {
         Ok(participants::table
             .filter(participants::event_id.eq(event_id))
-            .select((participants::user_id, participants::notify))
+            .select(MEMBER_COLUMNS)
             .load(conn)
             .await?)
     })
@@ -193,11 +214,17 @@ pub async fn user_ids(db: &Db, event_id: i64) -> AppResult<Vec<i64>> {
 mod tests {
     use super::*;
 
+    const RESULT: Subscriptions = Subscriptions {
+        result: true,
+        claim_reminder: false,
+    };
+
     #[test]
     fn a_batch_is_one_transaction_of_integers() {
         let changes = MemberWrites {
-            joins: vec![(7, true), (8, false)],
+            joins: vec![(7, RESULT), (8, Subscriptions::NONE)],
             notify_on: vec![7],
+            remind_on: vec![7],
             leaves: vec![9],
             count: ParticipantCount::of(41),
         };
@@ -215,10 +242,11 @@ mod tests {
             script,
             "BEGIN;\n\
              DELETE FROM participants WHERE event_id = 3 AND user_id IN (9);\n\
-             INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES \
-             (3,7,1,'2026-11-22 12:00:00.000000'),(3,8,0,'2026-11-22 12:00:00.000000') \
+             INSERT INTO participants (event_id, user_id, notify, remind, joined_at) VALUES \
+             (3,7,1,0,'2026-11-22 12:00:00.000000'),(3,8,0,0,'2026-11-22 12:00:00.000000') \
              ON DUPLICATE KEY UPDATE id = id;\n\
              UPDATE participants SET notify = 1 WHERE event_id = 3 AND user_id IN (7);\n\
+             UPDATE participants SET remind = 1 WHERE event_id = 3 AND user_id IN (7);\n\
              UPDATE events SET participant_count = 41 WHERE id = 3;\n\
              COMMIT"
         );
@@ -227,7 +255,7 @@ mod tests {
     #[test]
     fn a_batch_of_joins_alone_is_one_statement() {
         let changes = MemberWrites {
-            joins: vec![(7, false)],
+            joins: vec![(7, Subscriptions::NONE)],
             count: ParticipantCount::of(5),
             ..Default::default()
         };
@@ -242,8 +270,8 @@ mod tests {
         );
         assert_eq!(
             script,
-            "INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES \
-             (3,7,0,'t') ON CONFLICT DO NOTHING"
+            "INSERT INTO participants (event_id, user_id, notify, remind, joined_at) VALUES \
+             (3,7,0,0,'t') ON CONFLICT DO NOTHING"
         );
         let count_only = MemberWrites {
             count: ParticipantCount::of(5),
@@ -266,7 +294,7 @@ mod tests {
     #[test]
     fn a_fenced_batch_checks_the_owner_first_in_one_transaction() {
         let changes = MemberWrites {
-            joins: vec![(7, false)],
+            joins: vec![(7, Subscriptions::NONE)],
             count: ParticipantCount::of(5),
             ..Default::default()
         };
@@ -276,7 +304,7 @@ mod tests {
             "BEGIN;\n\
              INSERT INTO ownership_fence (stale_owner) SELECT NULL FROM events \
              WHERE id = 3 AND owner_epoch <> 42;\n\
-             INSERT INTO participants (event_id, user_id, notify, joined_at) VALUES (3,7,0,'t');\n\
+             INSERT INTO participants (event_id, user_id, notify, remind, joined_at) VALUES (3,7,0,0,'t');\n\
              COMMIT"
         );
     }

@@ -32,6 +32,7 @@ diesel::table! {
         claim_days -> SmallInt,
         claim_mode -> SmallInt,
         cancel_reason -> Nullable<SmallInt>,
+        rounds -> SmallInt,
     }
 }
 
@@ -53,6 +54,7 @@ diesel::table! {
         user_id -> BigInt,
         notify -> Bool,
         joined_at -> Timestamp,
+        remind -> Bool,
     }
 }
 
@@ -62,6 +64,26 @@ diesel::table! {
         event_id -> BigInt,
         user_id -> BigInt,
         prize_id -> BigInt,
+        round -> SmallInt,
+    }
+}
+
+diesel::table! {
+    claims (winner_id) {
+        winner_id -> BigInt,
+        event_id -> BigInt,
+        user_id -> BigInt,
+        prize_id -> BigInt,
+        round -> SmallInt,
+        status -> SmallInt,
+        claim_by -> Timestamp,
+        details -> Nullable<Text>,
+        carrier -> Nullable<Text>,
+        tracking_no -> Nullable<Text>,
+        claimed_at -> Nullable<Timestamp>,
+        shipped_at -> Nullable<Timestamp>,
+        received_at -> Nullable<Timestamp>,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -88,6 +110,9 @@ diesel::joinable!(winners -> users (user_id));
 diesel::joinable!(winners -> prizes (prize_id));
 diesel::joinable!(notices -> users (user_id));
 diesel::joinable!(notices -> events (event_id));
+diesel::joinable!(claims -> users (user_id));
+diesel::joinable!(claims -> prizes (prize_id));
+diesel::joinable!(claims -> events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -95,5 +120,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     prizes,
     participants,
     winners,
-    notices
+    notices,
+    claims
 );

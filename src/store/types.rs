@@ -11,7 +11,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Integer, SmallInt};
 
-use crate::domain::claim::ClaimMode;
+use crate::domain::claim::{ClaimMode, ClaimStatus};
 use crate::domain::count::ParticipantCount;
 use crate::domain::event::{CancelReason, DrawMode, EventStatus};
 use crate::domain::notice::{NoticeKind, NoticeState};
@@ -45,6 +45,7 @@ small_int_enum!(NoticeKind, "notice kind");
 small_int_enum!(NoticeState, "notice state");
 small_int_enum!(ClaimMode, "claim mode");
 small_int_enum!(CancelReason, "cancel reason");
+small_int_enum!(ClaimStatus, "claim status");
 
 impl<DB: Backend> FromSql<Integer, DB> for ParticipantCount
 where

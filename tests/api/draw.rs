@@ -83,6 +83,7 @@ async fn published_results_are_built_once(backend: Backend) {
     let db = lottery::store::Db::connect(&url, 1, std::time::Duration::from_secs(5))
         .await
         .unwrap();
+    crate::helpers::execute_sql(&db, format!("DELETE FROM claims WHERE event_id = {id}")).await;
     crate::helpers::execute_sql(&db, format!("DELETE FROM winners WHERE event_id = {id}")).await;
     let again = app.get(&format!("/events/{id}/winners"), None).await;
     assert_eq!(again.body, winners.body);

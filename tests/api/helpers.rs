@@ -118,6 +118,9 @@ pub struct TestApp {
     notifier: Option<actix::Addr<lottery::actors::notifier::Notifier>>,
     placement: lottery::cluster::Placement,
     pub database_url: String,
+    /// The app's claim clock: `clock.advance` moves claim windows along.
+    pub clock: lottery::clock::Clock,
+    claim_keeper: actix::Addr<lottery::actors::claim_keeper::ClaimKeeper>,
 }
 
 pub struct Reply {
@@ -167,6 +170,8 @@ impl TestApp {
         let finished = app.finished();
         let notifier = app.notifier();
         let placement = app.placement();
+        let clock = app.clock();
+        let claim_keeper = app.claim_keeper();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
@@ -181,6 +186,8 @@ impl TestApp {
             notifier,
             placement,
             database_url,
+            clock,
+            claim_keeper,
         }
     }
 
@@ -197,6 +204,15 @@ impl TestApp {
     /// Event actors alive in the app.
     pub fn live_actors(&self) -> usize {
         self.events.live_actors()
+    }
+
+    /// Erases the delivery details past their keeping time now; how many.
+    pub async fn sweep_claims(&self) -> usize {
+        self.claim_keeper
+            .send(lottery::actors::claim_keeper::SweepNow)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// Stops the notifier as a graceful shutdown does (`Shutdown`).

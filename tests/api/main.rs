@@ -2,6 +2,7 @@
 
 mod actors;
 mod auth;
+mod claims;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod commit_failures;

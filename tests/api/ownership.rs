@@ -7,6 +7,7 @@
 use chrono::Utc;
 use lottery::domain::count::ParticipantCount;
 use lottery::domain::membership::MemberWrites;
+use lottery::domain::subscription::Subscriptions;
 use lottery::error::AppError;
 use lottery::store::{self, Db};
 
@@ -20,7 +21,7 @@ both_backends!(
 
 fn joins(users: &[i64], count: u32) -> MemberWrites {
     MemberWrites {
-        joins: users.iter().map(|&u| (u, false)).collect(),
+        joins: users.iter().map(|&u| (u, Subscriptions::NONE)).collect(),
         count: ParticipantCount::of(count as usize),
         ..Default::default()
     }
@@ -63,7 +64,7 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(second.members, vec![(a, false)]);
+    assert_eq!(second.members, vec![(a, Subscriptions::NONE)]);
 
     // Everything the old owner tries now fails and changes nothing.
     let batch =
@@ -156,7 +157,7 @@ async fn a_takeover_waits_for_the_batch_that_passed_the_fence(backend: Backend) 
     let loaded = loaded.unwrap().unwrap();
     assert_eq!(
         loaded.members,
-        vec![(a, false)],
+        vec![(a, Subscriptions::NONE)],
         "the new owner loaded after the old owner's commit"
     );
 }

@@ -64,7 +64,10 @@ impl EventActor {
         let touches_head = !changes.leaves.is_empty()
             || (!changes.joins.is_empty()
                 && (count.get() as usize).saturating_sub(changes.joins.len()) < HEAD_ROWS);
-        let rows = changes.joins.len() + changes.leaves.len() + changes.notify_on.len();
+        let rows = changes.joins.len()
+            + changes.leaves.len()
+            + changes.notify_on.len()
+            + changes.remind_on.len();
         metrics::histogram!("lottery_event_batch_size").record(rows as f64);
         let write = async move {
             store::participants::apply_batch(

@@ -108,7 +108,9 @@ impl Handler<Join> for EventActor {
     type Result = ();
 
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
-        let change = Change::Join { notify: msg.notify };
+        let change = Change::Join {
+            accepted: msg.accepted,
+        };
         self.membership_change(msg.user_id, change, msg.reply, ctx);
     }
 }

@@ -1,5 +1,7 @@
 //! The caller's own profile and events.
 
+use std::collections::HashMap;
+
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -11,8 +13,9 @@ use crate::api::event_pages;
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
 use crate::api::state::AppState;
-use crate::api::views::EventView;
 use crate::api::views::UserView;
+use crate::api::views::{time, EventView, MyClaim};
+use crate::domain::claim;
 use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
 use crate::store;
@@ -97,6 +100,35 @@ pub async fn events(
         before,
         limit: limit + 1,
     };
-    let views = event_pages::list(&state, selection, Some(caller.user_id)).await?;
+    let mut views = event_pages::list(&state, selection, Some(caller.user_id)).await?;
+    if role == Role::Won {
+        with_claims(&state, caller.user_id, &mut views).await?;
+    }
     Ok(ok(page_of(views, limit, "e", |v| v.id, |v| v)))
+}
+
+/// Each won event's claim status, as it stands on the claim clock.
+async fn with_claims(state: &AppState, user_id: i64, views: &mut [EventView]) -> AppResult<()> {
+    let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
+    let now = state.clock.now();
+    let mut claims: HashMap<i64, MyClaim> = store::claims::statuses(&state.db, user_id, &ids)
+        .await?
+        .into_iter()
+        .map(|(event_id, stored, claim_by)| {
+            let status = claim::status_at(stored, claim_by.and_utc(), now);
+            (
+                event_id,
+                MyClaim {
+                    status: status.as_str(),
+                    claim_by: time(claim_by),
+                },
+            )
+        })
+        .collect();
+    for view in views {
+        if let Some(me) = view.me.as_mut() {
+            me.claim = claims.remove(&view.id);
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! One file per resource; each handler is a few lines.
 
 pub mod auth;
+pub mod claims;
 pub mod events;
 pub mod me;
 pub mod ops;

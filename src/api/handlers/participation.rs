@@ -16,6 +16,7 @@ use crate::api::views::{time, UserRef};
 use crate::cache::results::Published;
 use crate::domain::count::ParticipantCount;
 use crate::domain::membership::Membership;
+use crate::domain::subscription::Subscriptions;
 use crate::error::{AppError, AppResult};
 use crate::store;
 
@@ -23,8 +24,12 @@ use crate::store;
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// Send me the result through a WeChat subscribe message (the
-    /// mini-program asked the user's consent first).
+    /// mini-program asked the user's consent first). Same as listing
+    /// `result` in `subscribe`.
     notify: Option<bool>,
+    /// The templates the user accepted in `wx.requestSubscribeMessage`:
+    /// `result`, `claim_reminder`. Each allows one message of its kind.
+    subscribe: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -62,12 +67,12 @@ pub async fn join(
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
-    let notify = body.0.notify.unwrap_or(false);
+    let accepted = Subscriptions::from_join(body.0.notify, body.0.subscribe.as_deref())?;
     let membership = state
         .events
         .ask(id, |reply| Join {
             user_id,
-            notify,
+            accepted,
             reply,
         })
         .await?;
