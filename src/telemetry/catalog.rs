@@ -98,6 +98,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Rows the store could not read, by table",
     ),
     (
+        "lottery_claim_details_erased_total",
+        "counter",
+        "Claims whose delivery details were erased after their keeping time",
+    ),
+    (
         "lottery_draw_results_cache_total",
         "counter",
         "Published-results cache lookups, by kind and result",
