@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use lottery::domain::draw::{self, FairnessRecord};
+use lottery::domain::fairness::{self as draw, FairnessRecord};
 
 use crate::api::Api;
 

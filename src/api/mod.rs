@@ -56,6 +56,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/events/{id}/claims"),
     ("GET", "/api/v1/events/{id}/claims/export"),
     ("POST", "/api/v1/events/{id}/claims/{user_id}/ship"),
+    ("POST", "/api/v1/events/{id}/redraw"),
 ];
 
 /// What the default service answers when no route has this path.
@@ -98,7 +99,7 @@ fn matches_pattern(pattern: &str, path: &str) -> bool {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use handlers::{auth, claims, events, me, ops, participation, results};
+    use handlers::{auth, claims, events, me, ops, participation, redraw, results};
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
@@ -136,7 +137,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/claim/received", web::post().to(claims::received))
                     .route("/claims", web::get().to(claims::list))
                     .route("/claims/export", web::get().to(claims::export))
-                    .route("/claims/{user_id}/ship", web::post().to(claims::ship)),
+                    .route("/claims/{user_id}/ship", web::post().to(claims::ship))
+                    .route("/redraw", web::post().to(redraw::redraw)),
             ),
     )
     .default_service(web::to(no_route));

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::Scalar;
 
 use super::envelope::{EmptyEnvelope, ErrorEnvelope};
-use super::handlers::{auth, claims, events, me, ops, participation, results};
+use super::handlers::{auth, claims, events, me, ops, participation, redraw, results};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +55,7 @@ use super::handlers::{auth, claims, events, me, ops, participation, results};
         claims::list,
         claims::export,
         claims::ship,
+        redraw::redraw,
     ),
     components(schemas(ErrorEnvelope, EmptyEnvelope)),
     modifiers(&BearerAuth, &CommonErrors),

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use lottery::domain::draw::{verify, FairnessRecord};
+use lottery::domain::fairness::{verify, FairnessRecord};
 
 fn check(text: &str, recorded_hash: Option<&str>) -> Result<usize, String> {
     let value: serde_json::Value =

@@ -39,7 +39,9 @@ pub struct PrizeSlots {
     pub quantity: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 pub struct Award {
     pub user_id: i64,
     pub prize_id: i64,
@@ -52,7 +54,7 @@ pub fn canonical_order(mut user_ids: Vec<i64>) -> Vec<i64> {
     user_ids
 }
 
-fn rng_for(seed: &Seed, participants: &[i64]) -> ChaCha20Rng {
+pub(crate) fn rng_for(seed: &Seed, participants: &[i64]) -> ChaCha20Rng {
     let mut hasher = Sha256::new();
     hasher.update(seed);
     for id in participants {
@@ -80,10 +82,15 @@ pub fn draw(seed: &Seed, participants: &[i64], prizes: &[PrizeSlots]) -> Vec<Awa
         .iter()
         .flat_map(|p| std::iter::repeat_n(p.prize_id, p.quantity as usize))
         .collect();
+    pick(rng_for(seed, participants), participants, slots)
+}
+
+/// Step 4 and 5: one distinct participant per slot, by a partial
+/// Fisher–Yates shuffle of `participants` (canonical order).
+pub(crate) fn pick(mut rng: ChaCha20Rng, participants: &[i64], slots: Vec<i64>) -> Vec<Award> {
     let mut pool = participants.to_vec();
     let n = pool.len();
     let picks = slots.len().min(n);
-    let mut rng = rng_for(seed, participants);
     let mut awards = Vec::with_capacity(picks);
     for (i, prize_id) in slots.into_iter().take(picks).enumerate() {
         let j = i + below(&mut rng, (n - i) as u64) as usize;
@@ -96,81 +103,12 @@ pub fn draw(seed: &Seed, participants: &[i64], prizes: &[PrizeSlots]) -> Vec<Awa
     awards
 }
 
-/// Everything needed to re-run a draw offline: what `/fairness` publishes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct FairnessRecord {
-    pub algorithm: String,
-    pub seed_hash: String,
-    /// Hex; published once the event is drawn.
-    pub seed: String,
-    /// User ids in the order the algorithm takes them (ascending).
-    pub participants: Vec<i64>,
-    pub prizes: Vec<RecordPrize>,
-    pub winners: Vec<Award>,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RecordPrize {
     pub id: i64,
     #[serde(default)]
     pub name: String,
     pub quantity: u32,
-}
-
-/// Checks a published record: the seed is the one committed to (the
-/// `recorded_hash` a user noted before the draw, when given, and in any
-/// case the record's own `seed_hash`), the participants are in canonical
-/// order, and re-running the draw gives exactly the published winners.
-/// Returns the number of winners. Without `recorded_hash` only the
-/// record's own consistency is proven: a server could publish a new seed
-/// with its new hash, which a hash recorded beforehand would catch.
-pub fn verify(record: &FairnessRecord, recorded_hash: Option<&str>) -> Result<usize, String> {
-    if record.algorithm != ALGORITHM {
-        return Err(format!(
-            "unknown algorithm {:?}; this verifier knows {ALGORITHM}",
-            record.algorithm
-        ));
-    }
-    if let Some(recorded) = recorded_hash {
-        if !recorded.trim().eq_ignore_ascii_case(&record.seed_hash) {
-            return Err(format!(
-                "the record's seed_hash {} is not the one recorded before the draw ({})",
-                record.seed_hash,
-                recorded.trim()
-            ));
-        }
-    }
-    let seed = hex::decode(&record.seed).map_err(|_| "the seed is not hex".to_string())?;
-    if seed_hash(&seed) != record.seed_hash.to_ascii_lowercase() {
-        return Err("SHA-256(seed) does not match seed_hash".into());
-    }
-    let seed: Seed = seed
-        .try_into()
-        .map_err(|_| "the seed is not 32 bytes".to_string())?;
-    if let Some(w) = record.participants.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(format!(
-            "the participants must be in ascending order without repeats; {} comes before {}",
-            w[0], w[1]
-        ));
-    }
-    let slots: Vec<PrizeSlots> = record
-        .prizes
-        .iter()
-        .map(|p| PrizeSlots {
-            prize_id: p.id,
-            quantity: p.quantity,
-        })
-        .collect();
-    let mut expected = draw(&seed, &record.participants, &slots);
-    let mut published = record.winners.clone();
-    expected.sort_unstable();
-    published.sort_unstable();
-    if expected != published {
-        return Err(format!(
-            "the published winners are not the re-run's: published {published:?}, re-run {expected:?}"
-        ));
-    }
-    Ok(expected.len())
 }
 
 #[cfg(test)]
@@ -281,59 +219,5 @@ mod tests {
             seed_hash(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-    }
-
-    fn record() -> FairnessRecord {
-        let seed = [5u8; 32];
-        let participants: Vec<i64> = (1..=20).collect();
-        FairnessRecord {
-            algorithm: ALGORITHM.into(),
-            seed_hash: seed_hash(&seed),
-            seed: hex::encode(seed),
-            winners: draw(&seed, &participants, &prizes()),
-            participants,
-            prizes: prizes()
-                .iter()
-                .map(|p| RecordPrize {
-                    id: p.prize_id,
-                    name: String::new(),
-                    quantity: p.quantity,
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn a_faithful_record_verifies_against_the_hash_recorded_before() {
-        let r = record();
-        assert_eq!(verify(&r, None), Ok(4));
-        assert_eq!(verify(&r, Some(&r.seed_hash.to_uppercase())), Ok(4));
-        let other = seed_hash(&[6u8; 32]);
-        assert!(verify(&r, Some(&other))
-            .unwrap_err()
-            .contains("recorded before"));
-    }
-
-    #[test]
-    fn tampered_records_are_refused() {
-        let mut unsorted = record();
-        unsorted.participants.swap(0, 1);
-        assert!(verify(&unsorted, None).unwrap_err().contains("ascending"));
-        let mut repeated = record();
-        repeated.participants[1] = repeated.participants[0];
-        assert!(verify(&repeated, None).unwrap_err().contains("repeats"));
-        let mut other_winner = record();
-        other_winner.winners[0].user_id = 999;
-        assert!(verify(&other_winner, None).unwrap_err().contains("winners"));
-        let mut swapped_seed = record();
-        swapped_seed.seed = hex::encode([6u8; 32]);
-        assert!(verify(&swapped_seed, None)
-            .unwrap_err()
-            .contains("seed_hash"));
-    }
-
-    #[test]
-    fn canonical_order_sorts_and_dedups() {
-        assert_eq!(canonical_order(vec![3, 1, 3, 2]), vec![1, 2, 3]);
     }
 }

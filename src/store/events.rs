@@ -293,8 +293,14 @@ pub async fn winners(db: &Db, id: i64) -> AppResult<Vec<WinnerEntry>> {
             .inner_join(users::table)
             .inner_join(prizes::table)
             .filter(winners::event_id.eq(id))
-            .order((prizes::position, winners::id))
-            .select((users::id, users::nickname, prizes::id, prizes::name))
+            .order((winners::round, prizes::position, winners::id))
+            .select((
+                users::id,
+                users::nickname,
+                prizes::id,
+                prizes::name,
+                winners::round,
+            ))
             .load(conn)
             .await?)
     })

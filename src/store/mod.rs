@@ -25,6 +25,7 @@ pub mod notices;
 pub mod ownership;
 pub mod participants;
 pub mod pool;
+pub mod redraws;
 pub mod schema;
 pub mod types;
 pub mod users;

@@ -78,4 +78,6 @@ pub struct WinnerEntry {
     pub nickname: Option<String>,
     pub prize_id: i64,
     pub prize_name: String,
+    /// 1 for the draw, k for the k-th re-draw.
+    pub round: i16,
 }

@@ -84,6 +84,7 @@ diesel::table! {
         shipped_at -> Nullable<Timestamp>,
         received_at -> Nullable<Timestamp>,
         erased_at -> Nullable<Timestamp>,
+        redrawn_in -> Nullable<SmallInt>,
     }
 }
 

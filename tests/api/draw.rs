@@ -1,6 +1,6 @@
 use std::collections::{HashMap, HashSet};
 
-use lottery::domain::draw::{self, FairnessRecord};
+use lottery::domain::fairness::{self as draw, FairnessRecord};
 use serde_json::{json, Value};
 
 use crate::both_backends;

@@ -22,6 +22,7 @@ mod participation;
 mod platform_settings;
 #[path = "../support/post_json.rs"]
 mod post_json;
+mod redraw;
 mod restart;
 mod sessions;
 mod shutdown;

@@ -17,6 +17,7 @@ ALTER TABLE participants ADD COLUMN remind BOOLEAN NOT NULL DEFAULT 0;
 --   details: the winner's delivery details, sealed (src/pii: AES-256-GCM,
 --           "key id.base64url(nonce|ciphertext)"); NULL before a claim and
 --           once erased (erased_at), some days after received or expired.
+--   redrawn_in: the round that re-drew this claim's prize once it expired.
 CREATE TABLE claims (
   winner_id BIGINT NOT NULL PRIMARY KEY,
   event_id BIGINT NOT NULL,
@@ -32,6 +33,7 @@ CREATE TABLE claims (
   shipped_at DATETIME(6) NULL,
   received_at DATETIME(6) NULL,
   erased_at DATETIME(6) NULL,
+  redrawn_in SMALLINT NULL,
   UNIQUE KEY claims_event_user (event_id, user_id),
   KEY claims_user (user_id, event_id),
   KEY claims_due (status, claim_by),

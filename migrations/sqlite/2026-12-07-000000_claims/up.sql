@@ -18,6 +18,7 @@ CREATE TABLE claims (
   shipped_at TIMESTAMP,
   received_at TIMESTAMP,
   erased_at TIMESTAMP,
+  redrawn_in SMALLINT,
   UNIQUE (event_id, user_id)
 );
 CREATE INDEX claims_user ON claims (user_id, event_id);

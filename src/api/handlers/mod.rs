@@ -6,4 +6,5 @@ pub mod events;
 pub mod me;
 pub mod ops;
 pub mod participation;
+pub mod redraw;
 pub mod results;

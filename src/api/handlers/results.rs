@@ -11,8 +11,9 @@ use crate::api::event_id;
 use crate::api::state::AppState;
 use crate::api::views::{PrizeRef, UserRef};
 use crate::cache::results::Published;
-use crate::domain::draw::{self, Award, FairnessRecord, RecordPrize, ALGORITHM};
+use crate::domain::draw::{self, Award, RecordPrize, ALGORITHM};
 use crate::domain::event::check_results_published;
+use crate::domain::fairness::FairnessRecord;
 use crate::error::{AppError, AppResult};
 use crate::store;
 use crate::store::events::Selection;
@@ -28,6 +29,8 @@ async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
 pub struct Winner {
     user: UserRef,
     prize: PrizeRef,
+    /// 1 for the draw, k for the k-th re-draw of expired prizes.
+    round: i16,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -69,6 +72,7 @@ pub async fn winners(
                     id: w.prize_id,
                     name: w.prize_name,
                 },
+                round: w.round,
             })
             .collect();
         Ok(ok_body(&Items { items }))
@@ -116,11 +120,13 @@ pub async fn fairness(
                 .collect(),
             winners: winners
                 .into_iter()
+                .filter(|w| w.round == 1)
                 .map(|w| Award {
                     user_id: w.user_id,
                     prize_id: w.prize_id,
                 })
                 .collect(),
+            redraws: store::redraws::published(&state.db, id).await?,
         }))
     };
     let body = state
