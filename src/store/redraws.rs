@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::models::to_db_time;
-use super::schema::{claims, events, participants, prizes, users, winners};
+use super::schema::{claims, events, participants, prizes, winners};
 use super::{multi_row_insert, Db};
 use crate::db_run;
 use crate::domain::claim::{self, ClaimStatus};
@@ -18,7 +18,6 @@ use crate::domain::draw::{canonical_order, Award, RecordPrize, Seed};
 use crate::domain::event::EventStatus;
 use crate::domain::redraw::{self, Redraw};
 use crate::error::{AppError, AppResult};
-use crate::store::models::WinnerEntry;
 
 /// What a committed re-draw did.
 pub struct Redrawn {
@@ -200,25 +199,4 @@ pub async fn published(db: &Db, id: i64) -> AppResult<Vec<Redraw>> {
                 .collect(),
         })
         .collect())
-}
-
-/// One round's winners with their names and prizes.
-pub async fn round_winners(db: &Db, id: i64, round: i16) -> AppResult<Vec<WinnerEntry>> {
-    db_run!(db, |conn| {
-        Ok(winners::table
-            .inner_join(users::table)
-            .inner_join(prizes::table)
-            .filter(winners::event_id.eq(id))
-            .filter(winners::round.eq(round))
-            .order((prizes::position, winners::id))
-            .select((
-                users::id,
-                users::nickname,
-                prizes::id,
-                prizes::name,
-                winners::round,
-            ))
-            .load(conn)
-            .await?)
-    })
 }

@@ -11,6 +11,7 @@ use crate::api::body::JsonBody;
 use crate::api::claim_views::{claim_view, claims_csv, ClaimView};
 use crate::api::envelope::ok;
 use crate::api::event_id;
+use crate::api::handlers::results::{drawn_row, load_row};
 use crate::api::page::{page_of, Page, PageQuery};
 use crate::api::state::AppState;
 use crate::domain::claim::{self, DetailsDraft, ShipmentDraft};
@@ -20,15 +21,6 @@ use crate::pii;
 use crate::store;
 use crate::store::claims::ClaimRecord;
 use crate::store::models::EventRow;
-
-/// The event, once drawn (40400 without it, 40901 before its draw).
-async fn drawn_event(state: &AppState, id: i64) -> AppResult<EventRow> {
-    let row = store::events::get_row(&state.db, id)
-        .await?
-        .ok_or_else(AppError::event_not_found)?;
-    check_results_published(row.status)?;
-    Ok(row)
-}
 
 /// The caller's claim in a drawn event (40300 for anyone who did not win).
 async fn own_claim(state: &AppState, id: i64, user_id: i64) -> AppResult<ClaimRecord> {
@@ -57,7 +49,7 @@ pub async fn own(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
-    drawn_event(&state, id).await?;
+    drawn_row(&state, id).await?;
     view(&state, own_claim(&state, id, caller.user_id).await?)
 }
 
@@ -79,7 +71,7 @@ pub async fn give_details(
     body: JsonBody<DetailsDraft>,
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
-    let event = drawn_event(&state, id).await?;
+    let event = drawn_row(&state, id).await?;
     let user_id = caller.user_id;
     let claim = own_claim(&state, id, user_id).await?;
     let details = claim::validate_details(event.claim_mode, body.0)?;
@@ -110,7 +102,7 @@ pub async fn received(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
-    drawn_event(&state, id).await?;
+    drawn_row(&state, id).await?;
     let user_id = caller.user_id;
     let claim = own_claim(&state, id, user_id).await?;
     claim::check_received(claim.status)?;
@@ -124,9 +116,7 @@ pub async fn received(
 
 /// The event as its creator sees it: drawn, and the caller its creator.
 async fn creators_event(state: &AppState, id: i64, caller: &Caller) -> AppResult<EventRow> {
-    let row = store::events::get_row(&state.db, id)
-        .await?
-        .ok_or_else(AppError::event_not_found)?;
+    let row = load_row(state, id).await?;
     check_creator(row.creator_id, caller.user_id)?;
     check_results_published(row.status)?;
     Ok(row)

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::api::auth::Caller;
 use crate::api::envelope::ok;
 use crate::api::event_id;
+use crate::api::handlers::results::load_row;
 use crate::api::state::AppState;
 use crate::api::views::{PrizeRef, UserRef};
 use crate::cache::results::Published;
@@ -45,9 +46,7 @@ pub async fn redraw(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
-    let row = store::events::get_row(&state.db, id)
-        .await?
-        .ok_or_else(AppError::event_not_found)?;
+    let row = load_row(&state, id).await?;
     check_creator(row.creator_id, caller.user_id)?;
     check_results_published(row.status)?;
     let Some(done) = store::redraws::redraw(&state.db, id, state.clock.now()).await? else {
@@ -61,9 +60,13 @@ pub async fn redraw(
     state.results.forget(id, Published::Winners);
     state.results.forget(id, Published::Fairness);
     state.finished.forget(id);
-    let winners = store::redraws::round_winners(&state.db, id, done.round)
+    // Every round's winners together are a short list (each round at most
+    // the prize slots): this round's are picked from it, with the names
+    // and order `/winners` shows, rather than by a query of their own.
+    let winners = store::events::winners(&state.db, id)
         .await?
         .into_iter()
+        .filter(|w| w.round == done.round)
         .map(|w| RoundWinner {
             user: UserRef {
                 id: w.user_id,

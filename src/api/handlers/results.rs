@@ -19,7 +19,8 @@ use crate::store;
 use crate::store::events::Selection;
 use crate::store::models::EventRow;
 
-async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
+/// The event row (40400 without it).
+pub(super) async fn load_row(state: &AppState, id: i64) -> AppResult<EventRow> {
     store::events::get_row(&state.db, id)
         .await?
         .ok_or_else(AppError::event_not_found)
@@ -39,7 +40,7 @@ pub struct Items<T> {
 }
 
 /// The event row, if its results are published (40901 before the draw).
-async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
+pub(super) async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> {
     let row = load_row(state, id).await?;
     check_results_published(row.status)?;
     Ok(row)
