@@ -21,6 +21,7 @@ use crate::api;
 use crate::api::signing_keys::Signing;
 use crate::api::state::{AppState, Draining};
 use crate::cache::access_token::SharedToken;
+use crate::cache::changes::{PublishedCaches, ResultChanges};
 use crate::cache::finished::FinishedEvents;
 use crate::cache::nonces::Nonces;
 use crate::cache::results::DrawResults;
@@ -30,6 +31,7 @@ use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
+use crate::store::notices::Queues;
 use crate::store::Db;
 use crate::telemetry;
 use crate::wechat::token::AccessTokens;
@@ -119,7 +121,10 @@ impl Application {
             None => None,
         };
         let notice_bell = match &config.notices {
-            Some(_) => NoticeBell::on(),
+            Some(settings) => NoticeBell::on(Queues {
+                results: settings.result.is_some(),
+                reminders: settings.reminder.is_some(),
+            }),
             None => NoticeBell::default(),
         };
         let listener = TcpListener::bind(&config.bind)
@@ -140,23 +145,33 @@ impl Application {
             },
             placement.clone(),
         );
+        let clock = Clock::default();
         let notifier = match (&config.notices, &tokens) {
             (Some(settings), Some(tokens)) => {
                 let rate = SendRate::new(settings.rate, redis)?;
-                tracing::info!(rate = settings.rate, "result notices on");
+                tracing::info!(
+                    rate = settings.rate,
+                    results = settings.result.is_some(),
+                    claim_reminders = settings.reminder.is_some(),
+                    "notices on"
+                );
                 Some(
                     Notifier::new(
                         db.clone(),
+                        clock.clone(),
                         tokens.clone(),
                         settings.clone(),
                         rate,
-                        notice_bell,
+                        notice_bell.clone(),
                     )
                     .start(),
                 )
             }
             _ => {
-                tracing::info!("result notices off: LOTTERY_WECHAT_RESULT_TEMPLATE_ID is not set");
+                tracing::info!(
+                    "notices off: neither LOTTERY_WECHAT_RESULT_TEMPLATE_ID nor \
+                     LOTTERY_WECHAT_CLAIM_TEMPLATE_ID is set"
+                );
                 None
             }
         };
@@ -174,11 +189,20 @@ impl Application {
         forget_quiet_keys_now_and_then(limits.clone());
         let workers = config.http_workers;
         let finished = Arc::new(FinishedEvents::new(config.finished_cache_bytes));
-        let clock = Clock::default();
+        let results = Arc::new(DrawResults::new(config.result_cache_bytes));
+        let result_changes = ResultChanges::new(
+            PublishedCaches {
+                results: results.clone(),
+                finished: finished.clone(),
+            },
+            redis,
+        )?;
         let claim_keeper = ClaimKeeper::new(db.clone(), clock.clone()).start();
         let state = web::Data::new(AppState {
             clock: clock.clone(),
-            results: DrawResults::new(config.result_cache_bytes),
+            notices: notice_bell,
+            results,
+            result_changes,
             finished: finished.clone(),
             config,
             db,

@@ -15,14 +15,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
 use rand::Rng;
 use tokio::sync::Notify;
 
 use crate::cache::send_rate::SendRate;
+use crate::clock::Clock;
 use crate::config::NoticeSettings;
+use crate::domain::notice::NoticeKind;
 use crate::error::AppResult;
-use crate::store::notices::{self, Claimed};
+use crate::store::notices::{self, Claimed, Queues};
 use crate::store::Db;
 use crate::wechat::subscribe::{Delivery, Message};
 use crate::wechat::token::AccessTokens;
@@ -41,23 +42,30 @@ const PURGE_BATCH: i64 = 10_000;
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LONGEST_RETRY: Duration = Duration::from_secs(600);
 
-/// The outbox's doorbell: rung after a draw or cancel commits its notices.
-/// Off (and `enabled()` false) when notices are not configured, so the
-/// transactions then write no outbox rows.
+/// The outbox's doorbell: rung after a draw, cancel or re-draw commits its
+/// notices. It also says which notices are written at all (`queues`):
+/// only those with a template, so without one the transactions write no
+/// outbox rows of that kind.
 #[derive(Clone, Default)]
-pub struct NoticeBell(Option<Arc<Notify>>);
+pub struct NoticeBell {
+    bell: Option<Arc<Notify>>,
+    queues: Queues,
+}
 
 impl NoticeBell {
-    pub fn on() -> Self {
-        Self(Some(Arc::new(Notify::new())))
+    pub fn on(queues: Queues) -> Self {
+        Self {
+            bell: Some(Arc::new(Notify::new())),
+            queues,
+        }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.0.is_some()
+    pub fn queues(&self) -> Queues {
+        self.queues
     }
 
     pub fn ring(&self) {
-        if let Some(bell) = &self.0 {
+        if let Some(bell) = &self.bell {
             bell.notify_one();
         }
     }
@@ -66,6 +74,9 @@ impl NoticeBell {
 /// Everything a drain needs; shared by the actor and its loop.
 struct Sender {
     db: Db,
+    /// The claim clock (`crate::clock`): reminders come due by it, so
+    /// every time the outbox compares is read from it.
+    clock: Clock,
     tokens: Arc<AccessTokens>,
     settings: NoticeSettings,
     rate: SendRate,
@@ -89,6 +100,7 @@ pub struct Stop;
 impl Notifier {
     pub fn new(
         db: Db,
+        clock: Clock,
         tokens: Arc<AccessTokens>,
         settings: NoticeSettings,
         rate: SendRate,
@@ -97,6 +109,7 @@ impl Notifier {
         Self {
             sender: Arc::new(Sender {
                 db,
+                clock,
                 tokens,
                 settings,
                 rate,
@@ -113,7 +126,7 @@ impl Actor for Notifier {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let sender = self.sender.clone();
-        let bell = self.bell.0.clone().unwrap_or_default();
+        let bell = self.bell.bell.clone().unwrap_or_default();
         ctx.spawn(sender.run(bell).into_actor(self));
         ctx.run_interval(PURGE_EVERY, |act, ctx| act.purge(ctx));
         ctx.run_interval(GAUGE_EVERY, |act, ctx| {
@@ -136,7 +149,8 @@ impl Notifier {
     /// big draw's 100,000 rows go over a few calls without a long lock.
     fn purge(&mut self, ctx: &mut Context<Self>) {
         let db = self.sender.db.clone();
-        let before = Utc::now() - chrono::Duration::from_std(KEEP_SENT).unwrap_or_default();
+        let before =
+            self.sender.clock.now() - chrono::Duration::from_std(KEEP_SENT).unwrap_or_default();
         ctx.spawn(
             async move {
                 match notices::purge_sent(&db, before, PURGE_BATCH).await {
@@ -225,7 +239,7 @@ impl Sender {
         let hold = self.settings.claim;
         // A batch takes at most half its claim at the full rate.
         let size = (u64::from(self.settings.rate) * hold.as_secs() / 2).clamp(1, 500) as i64;
-        let batch = notices::claim(&self.db, Utc::now(), hold, size).await?;
+        let batch = notices::claim(&self.db, self.clock.now(), hold, size).await?;
         // Past this, the claim may run out: the rest goes back rather than
         // risk a second sender taking rows this one is still sending.
         let deadline = Instant::now() + hold.mul_f64(0.75);
@@ -233,7 +247,7 @@ impl Sender {
         while !rest.is_empty() {
             if Instant::now() >= deadline || self.stopping.load(Ordering::SeqCst) {
                 let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
-                notices::release(&self.db, &ids, Utc::now()).await?;
+                notices::release(&self.db, &ids, self.clock.now()).await?;
                 break;
             }
             let n = self.rate.take(rest.len().min(IN_FLIGHT) as u32).await as usize;
@@ -242,7 +256,7 @@ impl Sender {
                 Ok(token) => token,
                 Err(err) => {
                     let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
-                    notices::release(&self.db, &ids, Utc::now()).await?;
+                    notices::release(&self.db, &ids, self.clock.now()).await?;
                     return Err(err);
                 }
             };
@@ -260,11 +274,22 @@ impl Sender {
         let page = settings
             .page
             .replace("{id}", &notice.content.event_id.to_string());
+        let template = match notice.kind {
+            NoticeKind::Result | NoticeKind::Cancelled => &settings.result,
+            NoticeKind::ClaimReminder => &settings.reminder,
+        };
+        // Queued while its template was set, and the setting went since.
+        let Some(template) = template else {
+            return Delivery::Permanent {
+                reason: "no_template".into(),
+                detail: format!("no template is configured for {:?} notices", notice.kind),
+            };
+        };
         let message = Message {
             touser: &notice.openid,
-            template_id: &settings.template_id,
+            template_id: &template.id,
             page: &page,
-            data: settings.fields.data(&notice.content),
+            data: template.fields.data(&notice.content),
             miniprogram_state: &settings.miniprogram_state,
         };
         let api = self.tokens.client();
@@ -293,7 +318,7 @@ impl Sender {
     }
 
     async fn record(&self, chunk: &[Claimed], deliveries: Vec<Delivery>) -> AppResult<()> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut sent = Vec::new();
         for (notice, delivery) in chunk.iter().zip(deliveries) {
             let event_id = notice.content.event_id;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::signing_keys::Signing;
+use crate::actors::notifier::NoticeBell;
 use crate::actors::Events;
+use crate::cache::changes::ResultChanges;
 use crate::cache::finished::FinishedEvents;
 use crate::cache::results::DrawResults;
 use crate::cache::sessions::SessionStore;
@@ -45,8 +47,10 @@ pub struct AppState {
     /// The access token of WeChat's server API, when WeChat is configured.
     pub tokens: Option<Arc<AccessTokens>>,
     pub events: Events,
-    pub results: DrawResults,
+    pub results: Arc<DrawResults>,
     pub finished: Arc<FinishedEvents>,
+    /// Tells every instance (this one too) that an event's results changed.
+    pub result_changes: ResultChanges,
     pub metrics: PrometheusHandle,
     pub limits: RateLimits,
     pub draining: Draining,
@@ -58,4 +62,6 @@ pub struct AppState {
     pub pii: Arc<Keyring>,
     /// What claims are judged by (`clock`: tests move it).
     pub clock: Clock,
+    /// Which notices a re-draw queues, and the bell it rings after.
+    pub notices: NoticeBell,
 }

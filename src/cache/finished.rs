@@ -148,6 +148,11 @@ impl FinishedEvents {
         self.cache.remove(&event_id);
     }
 
+    /// Drops every cached event (`cache::changes`).
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+
     /// The bytes held now (at most the capacity).
     pub fn weight(&self) -> u64 {
         self.cache.weight()

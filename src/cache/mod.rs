@@ -4,8 +4,10 @@
 
 pub mod access_token;
 pub mod answers;
+pub mod changes;
 pub mod finished;
 pub mod nonces;
+pub mod pubsub;
 pub mod redis_pool;
 pub mod results;
 pub mod send_rate;

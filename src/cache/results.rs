@@ -65,6 +65,12 @@ impl DrawResults {
         self.cache.remove(&(event_id, what));
     }
 
+    /// Drops every cached answer (another instance's change may have been
+    /// missed: `cache::changes`).
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+
     /// The cached answer, or `build`'s (kept when it succeeds). `build`
     /// must fail for an event whose results are not published yet.
     pub async fn get_or_build(

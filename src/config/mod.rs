@@ -28,7 +28,7 @@ use parse::Vars;
 
 pub use cluster::ClusterSettings;
 pub use layers::layer;
-pub use notices::{NoticeSettings, DEFAULT_RESULT_PAGE};
+pub use notices::{NoticeSettings, Template, DEFAULT_RESULT_PAGE};
 pub use parse::{LogFormat, Profile};
 
 #[derive(Clone, Debug)]
@@ -41,8 +41,7 @@ pub struct Config {
     pub wechat_appid: Option<String>,
     pub wechat_secret: Option<Secret>,
     pub wechat_api_base: String,
-    pub wechat_result_template_id: Option<String>,
-    /// The result notices, when a template is configured (with the app).
+    /// The notices, when a template is configured (with the app).
     pub notices: Option<NoticeSettings>,
     /// One call to the WeChat API; with the one retry a login still
     /// answers within 10 s.
@@ -120,7 +119,6 @@ impl Config {
             wechat_api_base: vars
                 .get("LOTTERY_WECHAT_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
-            wechat_result_template_id: vars.get("LOTTERY_WECHAT_RESULT_TEMPLATE_ID"),
             notices: None,
             wechat_timeout: Duration::from_millis(vars.number(
                 "LOTTERY_WECHAT_TIMEOUT_MS",
@@ -194,7 +192,7 @@ impl Config {
                 .map_err(|e| format!("LOTTERY_TRUSTED_PROXIES: {e}"))?;
         // The app id and secret: what the content check needs is what prod needs.
         let has_app = config.content_check_enabled();
-        config.notices = notice_settings(&vars, config.wechat_result_template_id.clone(), has_app)?;
+        config.notices = notice_settings(&vars, has_app)?;
         config.cluster = cluster_settings(&vars, &config.bind, config.redis_url.is_some())?;
         if config.profile == Profile::Prod && !has_app {
             return Err(
@@ -398,6 +396,48 @@ mod tests {
         let mut bad = with_template.clone();
         bad.push(("LOTTERY_WECHAT_MINIPROGRAM_STATE", "beta"));
         assert!(Config::from_map(&map(&bad)).is_err());
+        assert!(notices.result.is_some() && notices.reminder.is_none());
+    }
+
+    #[test]
+    fn claim_reminders_have_their_own_template_and_fields() {
+        let app = [
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+        ];
+        let err = Config::from_map(&map(&[("LOTTERY_WECHAT_CLAIM_TEMPLATE_ID", "C")])).unwrap_err();
+        assert!(
+            err.contains("LOTTERY_WECHAT_CLAIM_TEMPLATE_ID")
+                && err.contains("LOTTERY_WECHAT_APPID"),
+            "{err}"
+        );
+        let mut fields_alone = app.to_vec();
+        fields_alone.push(("LOTTERY_WECHAT_CLAIM_FIELDS", "thing1=title,time2=claim_by"));
+        let err = Config::from_map(&map(&fields_alone)).unwrap_err();
+        assert!(err.contains("LOTTERY_WECHAT_CLAIM_TEMPLATE_ID"), "{err}");
+        // Reminders alone: the notifier runs, results stay off.
+        let mut reminders = app.to_vec();
+        reminders.push(("LOTTERY_WECHAT_CLAIM_TEMPLATE_ID", "C"));
+        let notices = Config::from_map(&map(&reminders)).unwrap().notices.unwrap();
+        assert!(notices.result.is_none());
+        assert_eq!(notices.reminder.unwrap().id, "C");
+        // A claim field map is checked for what a reminder needs.
+        let mut bad = reminders.clone();
+        bad.push(("LOTTERY_WECHAT_CLAIM_FIELDS", "thing1=title,phrase2=result"));
+        let err = Config::from_map(&map(&bad)).unwrap_err();
+        assert!(
+            err.contains("LOTTERY_WECHAT_CLAIM_FIELDS") && err.contains("claim_by"),
+            "{err}"
+        );
+        // And a result map cannot promise a claim window it does not know.
+        let mut bad = app.to_vec();
+        bad.push(("LOTTERY_WECHAT_RESULT_TEMPLATE_ID", "T"));
+        bad.push((
+            "LOTTERY_WECHAT_RESULT_FIELDS",
+            "thing1=title,phrase2=result,time3=claim_by",
+        ));
+        let err = Config::from_map(&map(&bad)).unwrap_err();
+        assert!(err.contains("claim_by"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Result notices: what a subscribe message says and how it fits WeChat's
-//! field rules. Which template key carries which value is the operator's
-//! choice (`LOTTERY_WECHAT_RESULT_FIELDS`), checked here at start.
+//! Notices: what a subscribe message says and how it fits WeChat's field
+//! rules. Which template key carries which value is the operator's choice
+//! (`LOTTERY_WECHAT_RESULT_FIELDS` for results and cancellations,
+//! `LOTTERY_WECHAT_CLAIM_FIELDS` for claim reminders), checked here at start.
 //!
 //! WeChat's rules for a template value depend on the key's type, the
 //! letters before its number: `thing` at most 20 characters, `phrase` at
@@ -15,6 +16,8 @@ use unicode_segmentation::UnicodeSegmentation;
 
 /// The default of `LOTTERY_WECHAT_RESULT_FIELDS`.
 pub const DEFAULT_FIELDS: &str = "thing1=title,phrase2=result,thing3=prize,time4=drawn_at";
+/// The default of `LOTTERY_WECHAT_CLAIM_FIELDS`.
+pub const DEFAULT_CLAIM_FIELDS: &str = "thing1=title,thing2=prize,time3=claim_by,thing4=hint";
 
 /// What a notice tells. Stored as SMALLINT (`store::types` maps it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
@@ -24,6 +27,9 @@ pub enum NoticeKind {
     Result,
     /// The event was cancelled before its draw.
     Cancelled,
+    /// A winner's reminder to claim the prize before `claim_by` (or, for
+    /// a re-draw's winner, the news of the win with its deadline).
+    ClaimReminder,
 }
 
 impl NoticeKind {
@@ -31,6 +37,7 @@ impl NoticeKind {
         match value {
             1 => Some(Self::Result),
             2 => Some(Self::Cancelled),
+            3 => Some(Self::ClaimReminder),
             _ => None,
         }
     }
@@ -44,6 +51,7 @@ impl NoticeKind {
         match self {
             Self::Result => &1,
             Self::Cancelled => &2,
+            Self::ClaimReminder => &3,
         }
     }
 }
@@ -58,6 +66,10 @@ pub enum NoticeState {
     Sent,
     /// Given up on; kept with its error for an operator.
     Failed,
+    /// Not sent because it was no longer needed when it came due (a
+    /// reminder for a claim already claimed, or past its window); kept,
+    /// with why, as long as sent ones.
+    Skipped,
 }
 
 impl NoticeState {
@@ -66,6 +78,7 @@ impl NoticeState {
             0 => Some(Self::Pending),
             1 => Some(Self::Sent),
             2 => Some(Self::Failed),
+            3 => Some(Self::Skipped),
             _ => None,
         }
     }
@@ -80,6 +93,7 @@ impl NoticeState {
             Self::Pending => &0,
             Self::Sent => &1,
             Self::Failed => &2,
+            Self::Skipped => &3,
         }
     }
 }
@@ -97,9 +111,55 @@ pub enum Source {
     DrawnAt,
     /// The event's id.
     EventId,
+    /// The end of the winner's claim window (reminders only).
+    ClaimBy,
+    /// A fixed line asking the winner to claim (reminders only).
+    Hint,
+}
+
+/// The words of a reminder's `hint`: at most 20 characters, a `thing`.
+pub const CLAIM_HINT: &str = "请在截止前填写领奖信息";
+
+/// Which notices a field map is for: each needs its own values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Results and cancellations: need `title` and `result`.
+    Result,
+    /// Claim reminders: need `title` and `claim_by`.
+    ClaimReminder,
+}
+
+impl Purpose {
+    fn needs(self) -> [Source; 2] {
+        match self {
+            Self::Result => [Source::Title, Source::Result],
+            Self::ClaimReminder => [Source::Title, Source::ClaimBy],
+        }
+    }
 }
 
 impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Title => "title",
+            Self::Result => "result",
+            Self::Prize => "prize",
+            Self::DrawnAt => "drawn_at",
+            Self::EventId => "event_id",
+            Self::ClaimBy => "claim_by",
+            Self::Hint => "hint",
+        }
+    }
+
+    /// Whether a notice of this purpose has the value: a result knows no
+    /// claim window.
+    fn serves(self, purpose: Purpose) -> bool {
+        !matches!(
+            (self, purpose),
+            (Self::ClaimBy | Self::Hint, Purpose::Result)
+        )
+    }
+
     fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "title" => Self::Title,
@@ -107,6 +167,8 @@ impl Source {
             "prize" => Self::Prize,
             "drawn_at" => Self::DrawnAt,
             "event_id" => Self::EventId,
+            "claim_by" => Self::ClaimBy,
+            "hint" => Self::Hint,
             _ => return None,
         })
     }
@@ -115,9 +177,9 @@ impl Source {
     fn fits(self, kind: KeyType) -> bool {
         use KeyType::*;
         match self {
-            Self::Title | Self::Prize => matches!(kind, Thing),
+            Self::Title | Self::Prize | Self::Hint => matches!(kind, Thing),
             Self::Result => matches!(kind, Phrase | Thing),
-            Self::DrawnAt => matches!(kind, Time | Date),
+            Self::DrawnAt | Self::ClaimBy => matches!(kind, Time | Date),
             Self::EventId => matches!(kind, CharacterString | Number | Thing),
         }
     }
@@ -168,10 +230,11 @@ pub struct FieldMap(Vec<(String, KeyType, Source)>);
 
 impl FieldMap {
     /// Parses `key=value,key=value`. Every key must be a WeChat key type
-    /// followed by its number, used once; every value one we can fill and
-    /// that fits its key's type; `title` and `result` must be there, since
-    /// a notice without them says nothing.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// followed by its number, used once; every value one we can fill for
+    /// this purpose and that fits its key's type; the purpose's two needed
+    /// values must be there (`title` and `result`, or `title` and
+    /// `claim_by`), since a notice without them says nothing.
+    pub fn parse(text: &str, purpose: Purpose) -> Result<Self, String> {
         let mut fields: Vec<(String, KeyType, Source)> = Vec::new();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair
@@ -184,16 +247,24 @@ impl FieldMap {
                      character_string, number, time, date) and its number, like thing1"
                 )
             })?;
-            let source = Source::parse(value).ok_or_else(|| {
-                format!("{value:?} is not a value: title, result, prize, drawn_at or event_id")
-            })?;
+            let source = Source::parse(value)
+                .filter(|s| s.serves(purpose))
+                .ok_or_else(|| match purpose {
+                    Purpose::Result => format!(
+                        "{value:?} is not a value: title, result, prize, drawn_at or event_id"
+                    ),
+                    Purpose::ClaimReminder => format!(
+                        "{value:?} is not a value: title, result, prize, drawn_at, event_id, \
+                         claim_by or hint"
+                    ),
+                })?;
             if !source.fits(kind) {
                 return Err(format!(
                     "{key} cannot carry {value}: {}",
                     match source {
-                        Source::Title | Source::Prize => "it needs a thing key",
+                        Source::Title | Source::Prize | Source::Hint => "it needs a thing key",
                         Source::Result => "it needs a phrase or thing key",
-                        Source::DrawnAt => "it needs a time or date key",
+                        Source::DrawnAt | Source::ClaimBy => "it needs a time or date key",
                         Source::EventId => "it needs a character_string, number or thing key",
                     }
                 ));
@@ -203,14 +274,14 @@ impl FieldMap {
             }
             fields.push((key.to_string(), kind, source));
         }
-        for needed in [Source::Title, Source::Result] {
+        let [first, second] = purpose.needs();
+        for needed in [first, second] {
             if !fields.iter().any(|(_, _, s)| *s == needed) {
                 return Err(format!(
-                    "no key carries {}: a notice needs the title and the result",
-                    match needed {
-                        Source::Title => "title",
-                        _ => "result",
-                    }
+                    "no key carries {}: this notice needs the {} and the {}",
+                    needed.name(),
+                    first.name(),
+                    second.name(),
                 ));
             }
         }
@@ -227,6 +298,11 @@ impl FieldMap {
                 Source::Prize => truncate(notice.outcome.prize(), kind.max_chars()),
                 Source::DrawnAt => wechat_time(notice.at, *kind),
                 Source::EventId => notice.event_id.to_string(),
+                Source::ClaimBy => match notice.claim_by {
+                    Some(at) => wechat_time(at, *kind),
+                    None => "-".into(),
+                },
+                Source::Hint => CLAIM_HINT.into(),
             };
             data.insert(key.clone(), serde_json::json!({ "value": value }));
         }
@@ -268,6 +344,8 @@ pub struct NoticeContent {
     pub outcome: Outcome,
     /// When the event was drawn or cancelled.
     pub at: DateTime<Utc>,
+    /// The end of the claim window (claim reminders only).
+    pub claim_by: Option<DateTime<Utc>>,
 }
 
 /// At most `max` characters, cut between user-perceived characters
@@ -323,15 +401,25 @@ mod tests {
             title: title.into(),
             outcome,
             at: Utc.with_ymd_and_hms(2026, 11, 23, 6, 5, 0).unwrap(),
+            claim_by: None,
         }
     }
 
     #[test]
     fn kinds_and_states_keep_their_database_numbers() {
-        for kind in [NoticeKind::Result, NoticeKind::Cancelled] {
+        for kind in [
+            NoticeKind::Result,
+            NoticeKind::Cancelled,
+            NoticeKind::ClaimReminder,
+        ] {
             assert_eq!(NoticeKind::from_db(kind.to_db()), Some(kind));
         }
-        for state in [NoticeState::Pending, NoticeState::Sent, NoticeState::Failed] {
+        for state in [
+            NoticeState::Pending,
+            NoticeState::Sent,
+            NoticeState::Failed,
+            NoticeState::Skipped,
+        ] {
             assert_eq!(NoticeState::from_db(state.to_db()), Some(state));
         }
         // The numbers rows already hold.
@@ -347,13 +435,15 @@ mod tests {
             ],
             [0, 1, 2]
         );
+        assert_eq!(NoticeKind::ClaimReminder.to_db(), 3);
+        assert_eq!(NoticeState::Skipped.to_db(), 3);
         assert_eq!(NoticeKind::from_db(0), None);
-        assert_eq!(NoticeState::from_db(3), None);
+        assert_eq!(NoticeState::from_db(4), None);
     }
 
     #[test]
     fn the_default_fields_parse() {
-        let map = FieldMap::parse(DEFAULT_FIELDS).unwrap();
+        let map = FieldMap::parse(DEFAULT_FIELDS, Purpose::Result).unwrap();
         let data = map.data(&notice(
             "年终抽奖",
             Outcome::Won {
@@ -373,8 +463,11 @@ mod tests {
 
     #[test]
     fn losers_and_cancellations_say_so() {
-        let map =
-            FieldMap::parse("thing7=title,thing2=result,thing5=prize,date3=drawn_at").unwrap();
+        let map = FieldMap::parse(
+            "thing7=title,thing2=result,thing5=prize,date3=drawn_at",
+            Purpose::Result,
+        )
+        .unwrap();
         let lost = map.data(&notice("t", Outcome::Lost));
         assert_eq!(lost["thing2"]["value"], "未中奖");
         assert_eq!(lost["thing5"]["value"], "未中奖");
@@ -399,10 +492,43 @@ mod tests {
                 "time or date",
             ),
             ("thing1 title", "key=value"),
+            ("thing1=title,phrase2=result,time3=claim_by", "not a value"),
+            ("thing1=title,phrase2=result,thing3=hint", "not a value"),
         ] {
-            let err = FieldMap::parse(text).unwrap_err();
+            let err = FieldMap::parse(text, Purpose::Result).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
         }
+        for (text, needle) in [
+            ("thing1=title,phrase2=result", "claim_by"),
+            ("time3=claim_by", "title"),
+            ("thing1=title,thing3=claim_by", "time or date"),
+            ("thing1=title,time3=claim_by,phrase4=hint", "thing key"),
+        ] {
+            let err = FieldMap::parse(text, Purpose::ClaimReminder).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_reminder_says_the_prize_and_until_when() {
+        let map = FieldMap::parse(DEFAULT_CLAIM_FIELDS, Purpose::ClaimReminder).unwrap();
+        let mut reminder = notice(
+            "年终抽奖",
+            Outcome::Won {
+                prize: "一等奖".into(),
+            },
+        );
+        reminder.claim_by = Some(Utc.with_ymd_and_hms(2026, 11, 30, 6, 5, 0).unwrap());
+        assert_eq!(
+            map.data(&reminder),
+            serde_json::json!({
+                "thing1": {"value": "年终抽奖"},
+                "thing2": {"value": "一等奖"},
+                "time3": {"value": "2026年11月30日 14:05"},
+                "thing4": {"value": CLAIM_HINT},
+            })
+        );
+        assert!(CLAIM_HINT.chars().count() <= 20);
     }
 
     #[test]

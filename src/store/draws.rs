@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::models::to_db_time;
+use super::notices::Queues;
 use super::ownership::{self, Token};
 use super::schema::{events, participants};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
@@ -112,8 +113,9 @@ pub async fn cancel(
 /// committed on its own, so a crash after it resumes the draw), then the
 /// stored participants go to `pick` (the draw algorithm, in canonical
 /// order), and its winners, their claims and drawing → drawn are written in one
-/// transaction, with (when `notices`) one outbox row per participant who
-/// asked for notice. The draw takes the participants from the database, not
+/// transaction, with (as `queues` says) one outbox row per participant who
+/// asked for the result and one claim reminder, due a day before
+/// `claim_by`, per winner who accepted it. The draw takes the participants from the database, not
 /// from memory, so it is always the one the fairness record describes.
 /// Re-running it after a crash is safe: the same seed and rows give the
 /// same winners, and the unique key on (event, user) refuses a second copy.
@@ -123,7 +125,7 @@ pub async fn draw(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
-    notices: bool,
+    queues: Queues,
     fence: Option<Token>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<Option<EventStatus>> {
@@ -184,8 +186,12 @@ pub async fn draw(
             // Every winner's claim, in the transaction that makes them
             // winners: a committed draw never lacks one.
             script.push(super::claims::open_round_sql(id, 1, claim_by));
-            if notices {
+            if queues.results {
                 script.push(super::notices::queue_sql(id, NoticeKind::Result, now));
+            }
+            if queues.reminders {
+                let due = claim::reminder_at(claim_by, i64::from(claim_days));
+                script.push(super::notices::remind_sql(id, 1, due, now));
             }
             // The count as drawn: the row may lag the actor's (see
             // participants::apply_batch).

@@ -1,7 +1,7 @@
-//! The outbox of result notices (table `notices`, see its migration).
+//! The outbox of notices (table `notices`, see its migration).
 //!
-//! Rows are written by the draw's and the cancel's transactions
-//! (`queue_sql`) and drained by the notifier: it claims due rows with a
+//! Rows are written by the draw's, the cancel's and the re-draw's
+//! transactions (`queue_sql`, `remind_sql`) and drained by the notifier: it claims due rows with a
 //! random token (`claim`), sends them, then marks each sent, retried or
 //! failed. A claim moves the row's `due_at` to the claim's end, so two
 //! senders never hold one row at once, and a row whose sender died becomes
@@ -14,11 +14,22 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::{Queryable, Selectable};
 
 use super::models::{from_db_time, to_db_time};
-use super::schema::{events, notices, prizes, users, winners};
+use super::schema::{claims, events, notices, prizes, users, winners};
 use super::{sql_time, Db};
 use crate::db_run;
+use crate::domain::claim::{self, ClaimStatus};
 use crate::domain::notice::{NoticeContent, NoticeKind, NoticeState, Outcome};
 use crate::error::AppResult;
+
+/// Which notices the transactions write: those whose template is set.
+/// Without a template a kind is never sent, so its rows are never written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queues {
+    /// Results and cancellations, to participants who asked for them.
+    pub results: bool,
+    /// Claim reminders, to winners who accepted them.
+    pub reminders: bool,
+}
 
 /// The statement that queues one notice of `kind` for every participant of
 /// `event_id` who asked for notice. It runs inside the transaction that
@@ -34,10 +45,30 @@ pub fn queue_sql(event_id: i64, kind: NoticeKind, now: DateTime<Utc>) -> String 
     )
 }
 
+/// The statement that queues one claim reminder, due at `due_at`, for
+/// every winner of `round` who accepted it (`participants.remind`). It
+/// runs inside the transaction that writes the round's winners. A user
+/// wins at most once per event, so the outbox's one row per (event, user,
+/// kind) is never in the way.
+pub fn remind_sql(event_id: i64, round: i16, due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!(
+        "INSERT INTO notices (event_id, user_id, kind, state, attempts, due_at, created_at) \
+         SELECT w.event_id, w.user_id, {kind}, {pending}, 0, '{due}', '{now}' \
+         FROM winners w JOIN participants p \
+         ON p.event_id = w.event_id AND p.user_id = w.user_id \
+         WHERE w.event_id = {event_id} AND w.round = {round} AND p.remind = 1",
+        kind = NoticeKind::ClaimReminder.to_db(),
+        pending = NoticeState::Pending.to_db(),
+        due = sql_time(due_at),
+        now = sql_time(now),
+    )
+}
+
 /// A notice this sender holds, with everything its message says.
 #[derive(Clone, Debug)]
 pub struct Claimed {
     pub id: i64,
+    pub kind: NoticeKind,
     /// Sends tried before this one.
     pub attempts: i32,
     pub openid: String,
@@ -78,7 +109,7 @@ pub async fn claim(
     let token: i64 = rand::random::<i64>() & i64::MAX;
     let held_until = to_db_time(now + chrono::Duration::from_std(hold).unwrap_or_default());
     let now_db = to_db_time(now);
-    let (rows, won) = db_run!(db, |conn| {
+    let (rows, won, open) = db_run!(db, |conn| {
         let due: Vec<i64> = notices::table
             .filter(notices::state.eq(NoticeState::Pending))
             .filter(notices::due_at.le(now_db))
@@ -88,7 +119,7 @@ pub async fn claim(
             .load(conn)
             .await?;
         if due.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok((Vec::new(), Vec::new(), Vec::new()));
         }
         // Re-checked row by row under the row lock: a row another sender
         // claimed since the read above no longer matches.
@@ -111,10 +142,12 @@ pub async fn claim(
             .await?;
         let event_ids: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
         let user_ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
-        let won: Vec<(i64, i64, String)> = if rows
-            .iter()
-            .any(|r| NoticeKind::from_db(r.kind) == Some(NoticeKind::Result))
-        {
+        let won: Vec<(i64, i64, String)> = if rows.iter().any(|r| {
+            matches!(
+                NoticeKind::from_db(r.kind),
+                Some(NoticeKind::Result | NoticeKind::ClaimReminder)
+            )
+        }) {
             winners::table
                 .inner_join(prizes::table)
                 .filter(winners::event_id.eq_any(&event_ids))
@@ -125,16 +158,45 @@ pub async fn claim(
         } else {
             Vec::new()
         };
-        Ok((rows, won))
+        let open: Vec<(i64, i64, ClaimStatus, NaiveDateTime)> = if rows
+            .iter()
+            .any(|r| NoticeKind::from_db(r.kind) == Some(NoticeKind::ClaimReminder))
+        {
+            claims::table
+                .filter(claims::event_id.eq_any(&event_ids))
+                .filter(claims::user_id.eq_any(&user_ids))
+                .select((
+                    claims::event_id,
+                    claims::user_id,
+                    claims::status,
+                    claims::claim_by,
+                ))
+                .load(conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok((rows, won, open))
     })?;
     let prizes: HashMap<(i64, i64), String> = won
         .into_iter()
         .map(|(event, user, name)| ((event, user), name))
         .collect();
+    // A user's one claim in the event (one win per event: the newest
+    // round's claim is the only one a user can have).
+    let claims: HashMap<(i64, i64), (ClaimStatus, DateTime<Utc>)> = open
+        .into_iter()
+        .map(|(event, user, status, by)| ((event, user), (status, from_db_time(by))))
+        .collect();
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
-        let (outcome, at) = match NoticeKind::from_db(row.kind) {
-            Some(NoticeKind::Result) => (
+        let Some(kind) = NoticeKind::from_db(row.kind) else {
+            fail(db, row.id, &format!("unknown notice kind {}", row.kind)).await?;
+            continue;
+        };
+        let mut claim_by = None;
+        let (outcome, at) = match kind {
+            NoticeKind::Result => (
                 match prizes.get(&(row.event_id, row.user_id)) {
                     Some(prize) => Outcome::Won {
                         prize: prize.clone(),
@@ -143,14 +205,35 @@ pub async fn claim(
                 },
                 row.drawn_at,
             ),
-            Some(NoticeKind::Cancelled) => (Outcome::Cancelled, row.cancelled_at),
-            None => {
-                fail(db, row.id, &format!("unknown notice kind {}", row.kind)).await?;
-                continue;
+            NoticeKind::Cancelled => (Outcome::Cancelled, row.cancelled_at),
+            NoticeKind::ClaimReminder => {
+                let key = (row.event_id, row.user_id);
+                let (Some(prize), Some(&(status, by))) = (prizes.get(&key), claims.get(&key))
+                else {
+                    fail(db, row.id, "a claim reminder for a user with no claim").await?;
+                    continue;
+                };
+                // Judged when it comes due, not when it was queued: a
+                // winner who has claimed, or whose window closed, is not
+                // reminded.
+                let status = claim::status_at(status, by, now);
+                if status != ClaimStatus::Unclaimed {
+                    let why = format!("not needed: the claim is {}", status.as_str());
+                    skip(db, row.id, &why, now).await?;
+                    continue;
+                }
+                claim_by = Some(by);
+                (
+                    Outcome::Won {
+                        prize: prize.clone(),
+                    },
+                    row.drawn_at,
+                )
             }
         };
         claimed.push(Claimed {
             id: row.id,
+            kind,
             attempts: row.attempts,
             openid: row.openid,
             content: NoticeContent {
@@ -158,6 +241,7 @@ pub async fn claim(
                 title: row.title,
                 outcome,
                 at: at.map_or(now, from_db_time),
+                claim_by,
             },
         });
     }
@@ -217,6 +301,27 @@ pub async fn fail(db: &Db, id: i64, error: &str) -> AppResult<()> {
     })
 }
 
+/// A notice no longer needed when it came due: recorded with why, never sent.
+pub async fn skip(db: &Db, id: i64, why: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let why = clip(why);
+    let now = to_db_time(now);
+    db_run!(db, |conn| {
+        diesel::update(notices::table.find(id))
+            .set((
+                notices::state.eq(NoticeState::Skipped),
+                // When it was settled: old skipped rows go with old sent ones.
+                notices::sent_at.eq(now),
+                notices::error.eq(Some(&why)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })?;
+    metrics::counter!("lottery_notices_total", "result" => "skipped", "reason" => "not_needed")
+        .increment(1);
+    Ok(())
+}
+
 /// Gives back notices this sender claimed and did not try, so they are due
 /// now rather than when the claim would have run out.
 pub async fn release(db: &Db, ids: &[i64], now: DateTime<Utc>) -> AppResult<()> {
@@ -248,15 +353,15 @@ pub async fn pending(db: &Db) -> AppResult<i64> {
     })
 }
 
-/// Deletes up to `limit` notices sent before `before`; returns how many.
-/// Failed ones stay: they are what an operator looks into.
+/// Deletes up to `limit` notices sent (or skipped) before `before`;
+/// returns how many. Failed ones stay: they are what an operator looks into.
 pub async fn purge_sent(db: &Db, before: DateTime<Utc>, limit: i64) -> AppResult<usize> {
     let before = to_db_time(before);
     db_run!(db, |conn| {
         // Ids first: MySQL allows no LIMIT in an IN subquery, SQLite no
         // LIMIT on DELETE.
         let old: Vec<i64> = notices::table
-            .filter(notices::state.eq(NoticeState::Sent))
+            .filter(notices::state.eq_any([NoticeState::Sent, NoticeState::Skipped]))
             .filter(notices::sent_at.lt(before))
             .limit(limit)
             .select(notices::id)

@@ -26,8 +26,15 @@ pub struct Redrawn {
 }
 
 /// Re-draws every claim of the event still unclaimed at `claim_by <= now`.
+/// With `reminders`, each new winner who accepted the claim reminder gets
+/// it at once (their result message went with round 1).
 /// `Ok(None)`: no such claim, or nobody left who has won nothing.
-pub async fn redraw(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<Option<Redrawn>> {
+pub async fn redraw(
+    db: &Db,
+    id: i64,
+    now: DateTime<Utc>,
+    reminders: bool,
+) -> AppResult<Option<Redrawn>> {
     let begin = db.begin_write();
     let now_db = to_db_time(now);
     db_run!(db, |conn| {
@@ -140,6 +147,10 @@ pub async fn redraw(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<Option<Re
             let claim_by = claim::claim_by(now, i64::from(claim_days));
             conn.batch_execute(&super::claims::open_round_sql(id, round, claim_by))
                 .await?;
+            if reminders {
+                conn.batch_execute(&super::notices::remind_sql(id, round, now, now))
+                    .await?;
+            }
             Ok(Some(Redrawn {
                 round,
                 winners: awards,

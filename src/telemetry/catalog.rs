@@ -115,12 +115,12 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "lottery_notices_pending",
         "gauge",
-        "Result notices waiting to be sent",
+        "Notices (results, cancellations, claim reminders) waiting to be sent",
     ),
     (
         "lottery_notices_total",
         "counter",
-        "Result notices finished, by result and reason",
+        "Notices settled (sent, retried, failed, skipped), by result and reason",
     ),
     (
         "lottery_wechat_token_fetches_total",

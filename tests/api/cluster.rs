@@ -323,3 +323,111 @@ async fn a_draw_due_during_a_failover_happens_once_elsewhere() {
     }
     assert_eq!(cluster.event_keys().await, 0, "idle keys given back");
 }
+
+/// Claims and re-draws need no owner: every claim move is a conditional
+/// update of the shared database, and a re-draw takes the event row's
+/// lock. A claim sent to one instance is seen on the other; two re-draws
+/// sent to both at once make one round; and an instance that had the
+/// winners and the fairness record cached serves the new round once the
+/// other's `results_changed` message reaches it.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn claims_and_redraws_hold_across_instances() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (creator, _) = a.login("creator").await;
+    let id = a
+        .create_event(
+            &creator,
+            json!({
+                "title": "Cluster claims", "draw_mode": "manual",
+                "draw_at": crate::helpers::in_secs(3600), "claim_days": 1,
+                "prizes": [{"name": "Gold", "quantity": 2}]
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let users = a.joined_users(id, "p", 4).await;
+    let drawn = b
+        .post(&format!("/events/{id}/draw"), Some(&creator), json!({}))
+        .await;
+    assert_eq!(drawn.status, 200, "{:?}", drawn.body);
+
+    // Both instances cache round 1's winners and fairness record.
+    let mut round_one = Vec::new();
+    for app in [a, b] {
+        let winners = app.get(&format!("/events/{id}/winners"), None).await;
+        assert_eq!(winners.data()["items"].as_array().unwrap().len(), 2);
+        round_one.push(winners.data()["items"].clone());
+        let fairness = app.get(&format!("/events/{id}/fairness"), None).await;
+        assert_eq!(fairness.status, 200, "{:?}", fairness.body);
+        assert!(fairness.data().get("redraws").is_none());
+    }
+    assert_eq!(round_one[0], round_one[1]);
+    let won: Vec<i64> = round_one[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["user"]["id"].as_i64().unwrap())
+        .collect();
+    let winners: Vec<&(String, i64)> = users.iter().filter(|(_, u)| won.contains(u)).collect();
+
+    // A claim given on a is read on b.
+    let (claimer, _) = winners[0];
+    let put = a
+        .call(
+            Method::PUT,
+            &format!("/events/{id}/claim"),
+            Some(claimer),
+            Some(json!({"name": "王五", "phone": "13800000000", "address": "广州"})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let seen = b.get(&format!("/events/{id}/claim"), Some(claimer)).await;
+    assert_eq!(seen.data()["status"], "claimed");
+    assert_eq!(seen.data()["details"]["name"], "王五");
+
+    // The other winner lets the window pass (on both instances' clocks).
+    for app in [a, b] {
+        app.clock
+            .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    }
+    let path = format!("/events/{id}/redraw");
+    let (on_a, on_b) = tokio::join!(
+        a.post(&path, Some(&creator), json!({})),
+        b.post(&path, Some(&creator), json!({}))
+    );
+    let mut statuses = [on_a.status.as_u16(), on_b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{:?} {:?}", on_a.body, on_b.body);
+    let done = if on_a.status == 200 { &on_a } else { &on_b };
+    assert_eq!(done.data()["round"], 2);
+    let new_winner = done.data()["winners"][0]["user"]["id"].as_i64().unwrap();
+    assert!(!won.contains(&new_winner));
+
+    // Both instances answer with round 2, whichever made it.
+    for app in [a, b] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let winners = app.get(&format!("/events/{id}/winners"), None).await;
+            let fairness = app.get(&format!("/events/{id}/fairness"), None).await;
+            let items = winners.data()["items"].as_array().unwrap().clone();
+            let redraws = fairness.data()["redraws"].as_array().map_or(0, Vec::len);
+            if items.len() == 3 && redraws == 1 {
+                assert!(items
+                    .iter()
+                    .any(|w| w["user"]["id"] == new_winner && w["round"] == 2));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a stale round on one instance: {items:?}, {redraws} re-draws"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -23,6 +23,7 @@ mod platform_settings;
 #[path = "../support/post_json.rs"]
 mod post_json;
 mod redraw;
+mod reminders;
 mod restart;
 mod sessions;
 mod shutdown;

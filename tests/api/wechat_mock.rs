@@ -15,6 +15,7 @@ use crate::helpers::TestApp;
 pub const APPID: &str = "wx_notice_app";
 pub const SECRET: &str = "notice-secret-5a4b3c";
 pub const TEMPLATE: &str = "tmpl-result-1";
+pub const CLAIM_TEMPLATE: &str = "tmpl-claim-1";
 
 /// One subscribe message WeChat received.
 #[derive(Clone, Debug)]
@@ -39,6 +40,51 @@ struct State {
     scripted: HashMap<String, VecDeque<i64>>,
     received: Vec<Received>,
     checks: Vec<Value>,
+    /// One-time subscriptions, when a test turns them on (`grant`): how
+    /// many messages each (openid, template id) may still get.
+    grants: Option<HashMap<(String, String), u32>>,
+}
+
+/// What `subscribe/send` answers for a message, as WeChat documents it:
+/// <https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html>
+/// and the one-time subscription rule of
+/// <https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/subscribe-message.html>:
+/// - each time a user accepts a template in `wx.requestSubscribeMessage`
+///   the app may send that user one message of that template; with none
+///   left, the send answers 43101 ("user refuse to accept the msg"; the
+///   developer community's answers confirm it also means "used up");
+/// - a value must fit its key's type: `thing` at most 20 characters,
+///   `phrase` at most 5, `character_string` and `number` at most 32, and
+///   not empty; otherwise 47003 ("argument invalid! data.xxx.value ...").
+fn judge_send(grants: &mut Option<HashMap<(String, String), u32>>, body: &Value) -> i64 {
+    if let Some(data) = body["data"].as_object() {
+        for (key, value) in data {
+            let text = value["value"].as_str().unwrap_or_default();
+            let max = match key.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                "thing" => 20,
+                "phrase" => 5,
+                "character_string" | "number" => 32,
+                _ => usize::MAX,
+            };
+            if text.is_empty() || text.chars().count() > max {
+                return 47003;
+            }
+        }
+    }
+    let Some(grants) = grants else {
+        return 0;
+    };
+    let key = (
+        body["touser"].as_str().unwrap_or_default().to_string(),
+        body["template_id"].as_str().unwrap_or_default().to_string(),
+    );
+    match grants.get_mut(&key) {
+        Some(left) if *left > 0 => {
+            *left -= 1;
+            0
+        }
+        _ => 43101,
+    }
 }
 
 #[derive(Clone)]
@@ -117,10 +163,10 @@ impl WechatMock {
                 let errcode = if query(r, "access_token") != s.valid_token {
                     42001
                 } else {
-                    s.scripted
-                        .get_mut(&touser)
-                        .and_then(|q| q.pop_front())
-                        .unwrap_or(0)
+                    match s.scripted.get_mut(&touser).and_then(|q| q.pop_front()) {
+                        Some(code) => code,
+                        None => judge_send(&mut s.grants, &body),
+                    }
                 };
                 if errcode != 42001 {
                     s.received.push(Received {
@@ -206,6 +252,17 @@ impl WechatMock {
             .unwrap()
             .scripted
             .insert(openid.into(), errcodes.iter().copied().collect());
+    }
+
+    /// Turns on one-time subscriptions (every user starts with none) and
+    /// gives `openid` one message of `template`, as one acceptance in
+    /// `wx.requestSubscribeMessage` does.
+    pub fn grant(&self, openid: &str, template: &str) {
+        let mut s = self.state.lock().unwrap();
+        *s.grants
+            .get_or_insert_with(HashMap::new)
+            .entry((openid.into(), template.into()))
+            .or_insert(0) += 1;
     }
 
     /// Tokens are handed out with this lifetime (`expires_in`, seconds).

@@ -11,6 +11,7 @@ use crate::domain::draw::{self, Award};
 use crate::domain::event::EventStatus;
 use crate::domain::live::Closing;
 use crate::error::{AppError, AppResult};
+use crate::store::notices::Queues;
 use crate::store::ownership::Token;
 use crate::store::{self, Db};
 
@@ -84,7 +85,7 @@ impl EventActor {
                 let reply = reply.take();
                 // Nothing is in flight at a closing: members are all committed.
                 let count = live.event.members.committed_count();
-                let notices = self.notices.enabled();
+                let notices = self.notices.queues().results;
                 let write = async move {
                     store::draws::cancel(&db, event_id, Utc::now(), count, notices, owner).await
                 };
@@ -128,7 +129,7 @@ impl EventActor {
                 let (seed, prizes) = (live.event.seed, live.event.prizes.clone());
                 let participants = live.event.members.committed_count().get();
                 let permits = self.draw_permits.clone();
-                let notices = self.notices.enabled();
+                let notices = self.notices.queues();
                 let write = async move {
                     let _permit = permits.acquire_owned().await;
                     run_draw(db, event_id, notices, owner, move |people| {
@@ -219,7 +220,7 @@ impl EventActor {
 async fn run_draw(
     db: Db,
     event_id: i64,
-    notices: bool,
+    notices: Queues,
     owner: Option<Token>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<EventStatus> {

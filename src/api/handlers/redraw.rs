@@ -11,7 +11,6 @@ use crate::api::event_id;
 use crate::api::handlers::results::load_row;
 use crate::api::state::AppState;
 use crate::api::views::{PrizeRef, UserRef};
-use crate::cache::results::Published;
 use crate::domain::event::{check_creator, check_results_published};
 use crate::error::{AppError, AppResult};
 use crate::store;
@@ -49,17 +48,18 @@ pub async fn redraw(
     let row = load_row(&state, id).await?;
     check_creator(row.creator_id, caller.user_id)?;
     check_results_published(row.status)?;
-    let Some(done) = store::redraws::redraw(&state.db, id, state.clock.now()).await? else {
+    let reminders = state.notices.queues().reminders;
+    let Some(done) = store::redraws::redraw(&state.db, id, state.clock.now(), reminders).await?
+    else {
         return Err(AppError::InvalidState(
             "no expired claim is waiting for a re-draw (or every participant has won already)"
                 .into(),
         ));
     };
-    // This instance's published answers change with the round (other
-    // instances: docs/ARCHITECTURE.md, "Caches").
-    state.results.forget(id, Published::Winners);
-    state.results.forget(id, Published::Fairness);
-    state.finished.forget(id);
+    // The published answers change with the round: dropped here before
+    // the answer, on the other instances when they hear of it.
+    state.result_changes.changed(id).await;
+    state.notices.ring();
     // Every round's winners together are a short list (each round at most
     // the prize slots): this round's are picked from it, with the names
     // and order `/winners` shows, rather than by a query of their own.

@@ -72,7 +72,10 @@ impl SessionStore {
             .map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
         let store = RedisSessions::new(url, prefix, ttl, cache_ttl)?;
         if store.local.enabled() {
-            tokio::spawn(logouts::follow(clients, Arc::downgrade(&store)));
+            tokio::spawn(crate::cache::pubsub::follow(
+                clients,
+                Arc::downgrade(&store),
+            ));
         }
         Ok(Self::Redis(store))
     }
