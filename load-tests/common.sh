@@ -72,6 +72,32 @@ trap stop_all EXIT
 
 load() { timeout "${LOAD_TIMEOUT:-900}" "$BIN/lottery-load" "$@" --base "$BASE"; }
 
+# parse_ratio OUTPUT: HEALTHZ, JOINS (req/s), P99 (ms) and VERIFIED from
+# `lottery-load ratio`'s output; RATIO their quotient when both are there.
+parse_ratio() {
+  HEALTHZ="$(sed -n 's/^healthz: .* = \([0-9]*\) req\/s.*/\1/p' <<<"$1")"
+  JOINS="$(sed -n 's/^hot-join: .* = \([0-9]*\) req\/s.*/\1/p' <<<"$1")"
+  P99="$(sed -n 's/^hot-join: .* p99 \([0-9.]*\).*/\1/p' <<<"$1")"
+  VERIFIED="$(grep -q '^verify: ' <<<"$1" && echo verified || echo NOT-VERIFIED)"
+  RATIO=""
+  if [ -n "$HEALTHZ" ] && [ -n "$JOINS" ]; then
+    RATIO="$(awk -v j="$JOINS" -v h="$HEALTHZ" 'BEGIN { printf "%.3f", j / h }')"
+  fi
+}
+
+# print_medians FILE NAME...: each NAME's median ratio over the lines
+# "NAME ratio" of FILE, with its range.
+print_medians() {
+  local file="$1"
+  shift
+  for name in "$@"; do
+    grep -F "$name " "$file" | awk '{print $2}' | sort -n |
+      awk -v b="$name" '{ r[NR] = $1 } END {
+        m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+        printf "median ratio %.3f over %d runs (min %.3f, max %.3f): %s\n", m, NR, r[1], r[NR], b }'
+  done
+}
+
 fresh_mysql_db() { # name
   mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS \`$1\`"
 }

@@ -20,6 +20,15 @@ pub enum AppError {
     WechatLoginRejected(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A join without the event's password, or with a wrong one.
+    #[error("{0}")]
+    WrongJoinPassword(String),
+    /// A join to a group-only event without proof of one of its groups.
+    #[error("{0}")]
+    NotInGroup(String),
+    /// WeChat rates the joiner as a likely bot (the event asked).
+    #[error("{0}")]
+    RiskRefused(String),
     #[error("{0}")]
     NotFound(String),
     /// A known path asked with a method it does not have; `allow` lists
@@ -45,6 +54,11 @@ pub enum AppError {
     },
     #[error("internal error")]
     Internal(String),
+    /// Between the join handler and an event's actor only: the event
+    /// checks joiners with WeChat, and this joiner's rank is not known
+    /// yet. The handler finds it and asks again; never a client's answer.
+    #[error("internal error")]
+    RiskRankNeeded,
     #[error("{0}")]
     Upstream(String),
     #[error("{0}")]
@@ -71,6 +85,9 @@ impl AppError {
             Self::Unauthorized(_) => 40100,
             Self::WechatLoginRejected(_) => 40101,
             Self::Forbidden(_) => 40300,
+            Self::WrongJoinPassword(_) => 40310,
+            Self::NotInGroup(_) => 40311,
+            Self::RiskRefused(_) => 40312,
             Self::NotFound(_) => 40400,
             Self::MethodNotAllowed { .. } => 40500,
             Self::EventClosed(_) => 40900,
@@ -79,7 +96,7 @@ impl AppError {
             Self::ClaimClosed(_) => 40903,
             Self::PayloadTooLarge => 41300,
             Self::RateLimited { .. } => 42900,
-            Self::Internal(_) => 50000,
+            Self::Internal(_) | Self::RiskRankNeeded => 50000,
             Self::Upstream(_) => 50200,
             Self::Unavailable(_) | Self::DatabaseLost | Self::ShuttingDown | Self::Fenced => 50300,
         }

@@ -23,13 +23,16 @@ use crate::api::state::{AppState, Draining};
 use crate::cache::access_token::SharedToken;
 use crate::cache::changes::{PublishedCaches, ResultChanges};
 use crate::cache::finished::FinishedEvents;
+use crate::cache::groups::KnownGroups;
 use crate::cache::nonces::Nonces;
 use crate::cache::results::DrawResults;
+use crate::cache::risk_ranks::RiskRanks;
 use crate::cache::send_rate::SendRate;
 use crate::cache::sessions::SessionStore;
 use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
+use crate::limits::tries::PasswordTries;
 use crate::limits::RateLimits;
 use crate::store::notices::Queues;
 use crate::store::Db;
@@ -142,6 +145,7 @@ impl Application {
                 concurrent_draws: draw_permits(db.max_connections()),
                 max_live: config.max_live_events,
                 notices: notice_bell.clone(),
+                pii: pii.clone(),
             },
             placement.clone(),
         );
@@ -189,6 +193,8 @@ impl Application {
         forget_quiet_keys_now_and_then(limits.clone());
         let workers = config.http_workers;
         let finished = Arc::new(FinishedEvents::new(config.finished_cache_bytes));
+        let password_tries = PasswordTries::new(redis)?;
+        let risk_ranks = RiskRanks::new(redis, config.risk.keep)?;
         let results = Arc::new(DrawResults::new(config.result_cache_bytes));
         let result_changes = ResultChanges::new(
             PublishedCaches {
@@ -212,6 +218,9 @@ impl Application {
             events: events.clone(),
             metrics,
             limits,
+            password_tries,
+            known_groups: KnownGroups::new(100_000),
+            risk_ranks,
             draining: draining.clone(),
             signing,
             placement: placement.clone(),

@@ -19,7 +19,7 @@ use scenarios::{
 use stats::Target;
 
 const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
-[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR]";
+[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none]";
 
 fn loopback_url(url: &str) -> bool {
     let host = url
@@ -79,6 +79,15 @@ fn parse_args() -> Result<(String, Args), String> {
                 .get("wechat")
                 .map(|u| u.trim_end_matches('/').to_string()),
             rate: num("rate", 200)?.max(1),
+            rules: match flags.get("rules").map(String::as_str) {
+                None | Some("none") => None,
+                Some(rule @ ("password" | "group" | "risk")) => Some(rule.to_string()),
+                Some(other) => {
+                    return Err(format!(
+                        "--rules is password, group, risk or none, not {other}"
+                    ))
+                }
+            },
             plot: flags.get("plot").cloned(),
         },
     ))

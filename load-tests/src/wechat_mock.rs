@@ -1,9 +1,11 @@
 //! `lottery-load wechat-mock`: a local stand-in for the WeChat server API,
 //! for load runs of a server with WeChat configured (loopback only). It
 //! logs in `dev:<name>` codes as openid `o_<name>`, hands out one access
-//! token, passes every content check, accepts every subscribe message and
-//! counts them; `GET /stats` says how many arrived, how many twice, and
-//! over how long.
+//! token, passes every content check, rates every user 0 in
+//! `getuserriskrank`, accepts every subscribe message and counts them;
+//! `GET /stats` says how many arrived, how many twice, and over how long.
+//! A user's session_key is the dev one (docs/LOGIN.md), so group proofs
+//! made by the load tool open on the server.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,6 +19,7 @@ struct Counts {
     token_fetches: u64,
     logins: u64,
     checks: u64,
+    risk_checks: u64,
     per_user: HashMap<String, u32>,
     sent: u64,
     first: Option<Instant>,
@@ -37,7 +40,9 @@ async fn code2session(counts: Shared, query: web::Query<HashMap<String, String>>
     let code = query.get("js_code").map(String::as_str).unwrap_or("");
     match code.strip_prefix("dev:") {
         Some(name) => {
-            HttpResponse::Ok().json(json!({"openid": format!("o_{name}"), "session_key": "sk"}))
+            let key = lottery::wechat::open_data::dev_session_key(name);
+            HttpResponse::Ok()
+                .json(json!({"openid": format!("o_{name}"), "session_key": key.expose()}))
         }
         None => HttpResponse::Ok().json(json!({"errcode": 40029, "errmsg": "invalid code"})),
     }
@@ -47,6 +52,13 @@ async fn content_check(counts: Shared) -> HttpResponse {
     counts.lock().unwrap().checks += 1;
     HttpResponse::Ok()
         .json(json!({"errcode": 0, "errmsg": "ok", "result": {"suggest": "pass", "label": 100}}))
+}
+
+async fn risk_rank(counts: Shared) -> HttpResponse {
+    counts.lock().unwrap().risk_checks += 1;
+    HttpResponse::Ok().json(
+        json!({"errcode": 0, "errmsg": "getuserriskrank succ", "risk_rank": 0, "unoin_id": 1}),
+    )
 }
 
 async fn subscribe_send(counts: Shared, body: web::Json<Value>) -> HttpResponse {
@@ -84,6 +96,7 @@ async fn stats(counts: Shared) -> HttpResponse {
         "token_fetches": c.token_fetches,
         "logins": c.logins,
         "content_checks": c.checks,
+        "risk_checks": c.risk_checks,
         "per_second": c.per_second,
     }))
 }
@@ -102,6 +115,7 @@ pub fn serve(listen: &str) -> Result<(), String> {
                 .route("/cgi-bin/stable_token", web::post().to(stable_token))
                 .route("/sns/jscode2session", web::get().to(code2session))
                 .route("/wxa/msg_sec_check", web::post().to(content_check))
+                .route("/wxa/getuserriskrank", web::post().to(risk_rank))
                 .route(
                     "/cgi-bin/message/subscribe/send",
                     web::post().to(subscribe_send),

@@ -234,6 +234,23 @@ impl Conn {
         .await
     }
 
+    /// A join with the body given (a password or a group proof).
+    pub async fn join_with(
+        &mut self,
+        token: &str,
+        event_id: i64,
+        body: Bytes,
+    ) -> Result<Reply, String> {
+        self.send(
+            "join",
+            "PUT",
+            &format!("/api/v1/events/{event_id}/participants/me"),
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn leave(&mut self, token: &str, event_id: i64) -> Result<Reply, String> {
         self.send(
             "leave",

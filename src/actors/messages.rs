@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use crate::domain::membership::Membership;
 use crate::domain::subscription::Subscriptions;
 use crate::error::AppResult;
+use crate::secret::Secret;
 
 pub type Reply<T> = oneshot::Sender<AppResult<T>>;
 
@@ -19,6 +20,13 @@ pub struct Join {
     pub user_id: i64,
     /// The messages the user accepted with this join.
     pub accepted: Subscriptions,
+    /// The event's password as the joiner gave it.
+    pub password: Option<Secret>,
+    /// Whether the joiner showed one of the event's groups (None: showed
+    /// no group proof).
+    pub group: Option<bool>,
+    /// WeChat's fraud check passed, failed, or is not known yet (None).
+    pub risk: Option<bool>,
     pub reply: Reply<Membership>,
 }
 

@@ -18,12 +18,13 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName};
+use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 
 use super::body::read_limited;
+use super::client_addr::{self, CLIENT_IP_HEADER};
 use super::event_id;
 use super::middleware::refusal;
 use super::route_label;
@@ -61,7 +62,12 @@ fn forwardable(method: &Method, path: &str) -> Option<i64> {
 
 /// Whether the request came from another instance of the cluster.
 pub fn is_forwarded(req: &ServiceRequest, state: &AppState) -> bool {
-    req.headers()
+    hop_in(req.headers(), state)
+}
+
+/// Whether these headers carry the cluster's valid hop secret.
+pub fn hop_in(headers: &HeaderMap, state: &AppState) -> bool {
+    headers
         .get(&HOP_HEADER)
         .is_some_and(|value| state.placement.is_hop(value.as_bytes()))
 }
@@ -139,6 +145,12 @@ async fn forward(
         if let Some(value) = req.headers().get(name) {
             outgoing = outgoing.header(name.as_str(), value.as_bytes());
         }
+    }
+    // The owner's fraud check needs the client's address, which it cannot
+    // see: the one seen here goes along, believed there for the hop secret.
+    if let Some(peer) = req.peer_addr() {
+        let ip = client_addr::direct(peer.ip(), req.headers(), state);
+        outgoing = outgoing.header(CLIENT_IP_HEADER.as_str(), ip.to_string());
     }
     let unreachable = |err: reqwest::Error| {
         metrics::counter!("lottery_forwarded_requests_total", "result" => "owner_unreachable")

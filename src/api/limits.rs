@@ -5,16 +5,14 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header::HeaderName, Method};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
+use super::client_addr;
 use super::forward::is_forwarded;
 use super::middleware::pass_or_refuse;
 use super::state::AppState;
-use crate::limits::client_ip::client_ip;
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub async fn limit_by_address(
     req: ServiceRequest,
@@ -26,11 +24,7 @@ pub async fn limit_by_address(
         (Some(state), Some(peer))
             if req.path().starts_with("/api/") && !is_forwarded(&req, &state) =>
         {
-            let forwarded = req
-                .headers()
-                .get(&X_FORWARDED_FOR)
-                .and_then(|v| v.to_str().ok());
-            let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
+            let ip = client_addr::direct(peer.ip(), req.headers(), &state);
             let mut verdict = state.limits.check_ip(ip).await;
             if verdict.is_ok() && req.method() == Method::POST && req.path() == "/api/v1/auth/login"
             {

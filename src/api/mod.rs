@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod claim_views;
+pub mod client_addr;
 pub mod cors;
 pub mod envelope;
 pub mod error_response;
@@ -15,6 +16,7 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod page;
+pub mod risk;
 pub mod signature;
 pub mod signing;
 pub mod signing_keys;
@@ -57,6 +59,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/events/{id}/claims/export"),
     ("POST", "/api/v1/events/{id}/claims/{user_id}/ship"),
     ("POST", "/api/v1/events/{id}/redraw"),
+    ("POST", "/api/v1/events/{id}/groups"),
 ];
 
 /// What the default service answers when no route has this path.
@@ -99,7 +102,7 @@ fn matches_pattern(pattern: &str, path: &str) -> bool {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use handlers::{auth, claims, events, me, ops, participation, redraw, results};
+    use handlers::{auth, claims, events, groups, me, ops, participation, redraw, results};
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
@@ -138,7 +141,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/claims", web::get().to(claims::list))
                     .route("/claims/export", web::get().to(claims::export))
                     .route("/claims/{user_id}/ship", web::post().to(claims::ship))
-                    .route("/redraw", web::post().to(redraw::redraw)),
+                    .route("/redraw", web::post().to(redraw::redraw))
+                    .route("/groups", web::post().to(groups::bind)),
             ),
     )
     .default_service(web::to(no_route));

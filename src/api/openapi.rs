@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::Scalar;
 
 use super::envelope::{EmptyEnvelope, ErrorEnvelope};
-use super::handlers::{auth, claims, events, me, ops, participation, redraw, results};
+use super::handlers::{auth, claims, events, groups, me, ops, participation, redraw, results};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,6 +56,7 @@ use super::handlers::{auth, claims, events, me, ops, participation, redraw, resu
         claims::export,
         claims::ship,
         redraw::redraw,
+        groups::bind,
     ),
     components(schemas(ErrorEnvelope, EmptyEnvelope)),
     modifiers(&BearerAuth, &CommonErrors),

@@ -12,11 +12,14 @@ use crate::actors::notifier::NoticeBell;
 use crate::actors::Events;
 use crate::cache::changes::ResultChanges;
 use crate::cache::finished::FinishedEvents;
+use crate::cache::groups::KnownGroups;
 use crate::cache::results::DrawResults;
+use crate::cache::risk_ranks::RiskRanks;
 use crate::cache::sessions::SessionStore;
 use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
+use crate::limits::tries::PasswordTries;
 use crate::limits::RateLimits;
 use crate::pii::Keyring;
 use crate::store::Db;
@@ -53,6 +56,12 @@ pub struct AppState {
     pub result_changes: ResultChanges,
     pub metrics: PrometheusHandle,
     pub limits: RateLimits,
+    /// Users' WeChat risk ranks, kept a while.
+    pub risk_ranks: RiskRanks,
+    /// (event, group) pairs known to belong together.
+    pub known_groups: KnownGroups,
+    /// Wrong join passwords per user and event.
+    pub password_tries: PasswordTries,
     pub draining: Draining,
     /// Request signing, when keys are configured.
     pub signing: Option<Arc<Signing>>,

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::ALGORITHM;
 use crate::domain::event::{CancelReason, EventStatus};
+use crate::domain::join_rules::JoinRules;
 use crate::store::events::{EventRecord, ViewerState};
 use crate::store::models::{from_db_time, UserRow};
 
@@ -84,6 +85,30 @@ pub struct MyClaim {
     pub claim_by: String,
 }
 
+/// What a joiner must show or meet.
+#[derive(Serialize, ToSchema)]
+pub struct JoinRulesView {
+    /// A password (口令) is required.
+    pub password: bool,
+    /// Only members of the WeChat groups it was shared in may join.
+    pub group_only: bool,
+    /// Accounts WeChat rates as likely fraud are refused.
+    pub risk_check: bool,
+    /// Fewer participants at the draw cancel the event.
+    pub min_participants: Option<i32>,
+}
+
+impl From<JoinRules> for JoinRulesView {
+    fn from(r: JoinRules) -> Self {
+        Self {
+            password: r.password,
+            group_only: r.group_only,
+            risk_check: r.risk_check,
+            min_participants: r.min_participants,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct EventView {
     pub id: i64,
@@ -115,6 +140,8 @@ pub struct EventView {
     /// `address` or `contact`: what winners give to claim.
     #[schema(value_type = String, example = "address")]
     pub claim_mode: &'static str,
+    /// Who may join (never the password itself).
+    pub join_rules: JoinRulesView,
     pub fairness: Fairness,
     /// The caller's participation; absent without a token.
     pub me: Option<MeView>,
@@ -123,6 +150,7 @@ pub struct EventView {
 impl EventView {
     pub fn new(record: EventRecord, viewer: Option<&ViewerState>) -> Self {
         let e = record.event;
+        let join_rules = e.join_rules().into();
         let me = viewer.map(|v| MeView {
             joined: v.joined.contains(&e.id),
             prize: v.prizes.get(&e.id).map(|(id, name)| PrizeRef {
@@ -160,6 +188,7 @@ impl EventView {
             cancel_reason: e.cancel_reason.map(CancelReason::as_str),
             claim_days: e.claim_days,
             claim_mode: e.claim_mode.as_str(),
+            join_rules,
             fairness: Fairness {
                 algorithm: ALGORITHM,
                 seed_hash: e.seed_hash,

@@ -20,16 +20,19 @@ mod layers;
 mod limits;
 mod notices;
 mod parse;
+mod risk;
 
 use cluster::cluster_settings;
 use limits::limit_settings;
 use notices::notice_settings;
 use parse::Vars;
+use risk::risk_settings;
 
 pub use cluster::ClusterSettings;
 pub use layers::layer;
 pub use notices::{NoticeSettings, Template, DEFAULT_RESULT_PAGE};
 pub use parse::{LogFormat, Profile};
+pub use risk::{OnError, RiskSettings};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -76,6 +79,8 @@ pub struct Config {
     pub http_workers: usize,
     /// Rate limits per user, per client address and for logins.
     pub limits: LimitSettings,
+    /// WeChat's fraud check of joins to `risk_check` events.
+    pub risk: RiskSettings,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
@@ -120,6 +125,7 @@ impl Config {
                 .get("LOTTERY_WECHAT_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             notices: None,
+            risk: risk_settings(&vars)?,
             wechat_timeout: Duration::from_millis(vars.number(
                 "LOTTERY_WECHAT_TIMEOUT_MS",
                 4000,

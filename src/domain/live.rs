@@ -156,6 +156,7 @@ impl<J, O> LiveEvent<J, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::join_rules::Proof;
     use crate::domain::subscription::Subscriptions;
 
     const CREATOR: i64 = 1;
@@ -180,6 +181,7 @@ mod tests {
                 5,
                 Change::Join {
                     accepted: Subscriptions::NONE,
+                    proof: Proof::ALL,
                 },
                 "join",
                 now,
@@ -191,7 +193,8 @@ mod tests {
             .decide(
                 5,
                 Change::Join {
-                    accepted: Subscriptions::NONE
+                    accepted: Subscriptions::NONE,
+                    proof: Proof::ALL,
                 },
                 "join",
                 now
@@ -225,6 +228,7 @@ mod tests {
             5,
             Change::Join {
                 accepted: Subscriptions::NONE,
+                proof: Proof::ALL,
             },
             "join",
             now,

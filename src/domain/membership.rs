@@ -16,6 +16,7 @@ use parking_lot::RwLock;
 
 use crate::domain::count::ParticipantCount;
 use crate::domain::event as rules;
+use crate::domain::join_rules::{self, Proof};
 use crate::domain::subscription::Subscriptions;
 use crate::error::AppError;
 
@@ -57,7 +58,12 @@ impl MemberWrites {
 /// What a user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
-    Join { accepted: Subscriptions },
+    /// `proof`: what the joiner showed of the event's join rules; judged
+    /// for a new participant only (a member's repeat join proved it once).
+    Join {
+        accepted: Subscriptions,
+        proof: Proof,
+    },
     Leave,
 }
 
@@ -160,9 +166,11 @@ impl<R> Members<R> {
     pub fn decide(&mut self, user_id: i64, change: Change, reply: R) -> Result<(), (R, AppError)> {
         let before = self.state_of(user_id);
         let after = match (change, before) {
-            (Change::Join { accepted }, Some(had)) => Some(had.with(accepted)),
-            (Change::Join { accepted }, None) => {
-                if let Err(err) = rules::check_capacity(self.count, self.max_participants) {
+            (Change::Join { accepted, .. }, Some(had)) => Some(had.with(accepted)),
+            (Change::Join { accepted, proof }, None) => {
+                let allowed = join_rules::check_join(proof)
+                    .and_then(|()| rules::check_capacity(self.count, self.max_participants));
+                if let Err(err) = allowed {
                     return Err((reply, err));
                 }
                 Some(accepted)
@@ -294,12 +302,16 @@ mod tests {
 
     const JOIN: Change = Change::Join {
         accepted: Subscriptions::NONE,
+        proof: Proof::ALL,
     };
     const RESULT: Subscriptions = Subscriptions {
         result: true,
         claim_reminder: false,
     };
-    const JOIN_NOTIFY: Change = Change::Join { accepted: RESULT };
+    const JOIN_NOTIFY: Change = Change::Join {
+        accepted: RESULT,
+        proof: Proof::ALL,
+    };
 
     /// (user, asked for the result) as the model holds it.
     fn rows(pairs: &[(i64, bool)]) -> Vec<(i64, Subscriptions)> {
@@ -437,6 +449,34 @@ mod tests {
     }
 
     #[test]
+    fn join_rules_bind_new_participants_only() {
+        let mut m = members(&[(1, false)], None);
+        let no_password = Change::Join {
+            accepted: Subscriptions::NONE,
+            proof: Proof {
+                password: false,
+                ..Proof::ALL
+            },
+        };
+        let no_group = Change::Join {
+            accepted: Subscriptions::NONE,
+            proof: Proof {
+                group: false,
+                ..Proof::ALL
+            },
+        };
+        let (reply, err) = m.decide(2, no_password, "stranger").unwrap_err();
+        assert_eq!((reply, err.code()), ("stranger", 40310));
+        assert_eq!(
+            m.decide(2, no_group, "stranger").unwrap_err().1.code(),
+            40311
+        );
+        // Already in: a repeat join (to accept a notice) needs no proof.
+        m.decide(1, no_password, "member").unwrap();
+        assert!(m.start_batch().rows_unchanged());
+    }
+
+    #[test]
     fn a_second_acceptance_of_a_participant_is_written_once() {
         let mut m = members(&[(1, true), (2, false)], None);
         let remind = Change::Join {
@@ -444,6 +484,7 @@ mod tests {
                 result: false,
                 claim_reminder: true,
             },
+            proof: Proof::ALL,
         };
         m.decide(1, remind, "remind 1").unwrap();
         m.decide(2, remind, "remind 2").unwrap();

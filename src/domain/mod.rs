@@ -6,6 +6,7 @@ pub mod count;
 pub mod draw;
 pub mod event;
 pub mod fairness;
+pub mod join_rules;
 pub mod live;
 pub mod membership;
 pub mod notice;

@@ -7,8 +7,10 @@ use utoipa::ToSchema;
 
 use super::event::DrawMode;
 use crate::domain::claim::{validate_claim_days, ClaimMode};
+use crate::domain::join_rules::{JoinRules, MAX_MIN_PARTICIPANTS, MAX_PASSWORD_CHARS};
 use crate::domain::text::{required_text, text_in_range};
 use crate::error::AppError;
+use crate::secret::Secret;
 
 pub const MAX_TITLE_CHARS: usize = 64;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
@@ -48,6 +50,17 @@ pub struct EventDraft {
     /// What winners give: `address` (default: name, phone, address) or
     /// `contact`.
     pub claim_mode: Option<String>,
+    /// 1 to 32 characters: joins must give it (`password`), compared
+    /// exactly. Never shown again.
+    #[schema(value_type = Option<String>)]
+    pub join_password: Option<Secret>,
+    /// Joins need proof of one of the WeChat groups the creator binds
+    /// (`POST /events/{id}/groups`).
+    pub group_only: Option<bool>,
+    /// Joins are refused to accounts WeChat rates as likely fraud.
+    pub risk_check: Option<bool>,
+    /// 1 to 1000000: fewer participants at the draw cancel the event.
+    pub min_participants: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -64,7 +77,7 @@ pub struct PrizeDraft {
 }
 
 /// A draft that passed every rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NewEvent {
     pub title: String,
     pub description: String,
@@ -74,6 +87,9 @@ pub struct NewEvent {
     pub prizes: Vec<NewPrize>,
     pub claim_days: i16,
     pub claim_mode: ClaimMode,
+    pub join_rules: JoinRules,
+    /// The password in clear, until the store keeps its digest.
+    pub join_password: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +192,46 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
         Some(text) => ClaimMode::parse(text)?,
     };
 
+    let join_password = match draft.join_password {
+        None => None,
+        Some(password) => {
+            let chars = password.expose().chars().count();
+            if !(1..=MAX_PASSWORD_CHARS).contains(&chars) {
+                return Err(invalid(format!(
+                    "join_password must be 1 to {MAX_PASSWORD_CHARS} characters"
+                )));
+            }
+            if password.expose().chars().any(char::is_control) {
+                return Err(invalid(
+                    "join_password must not contain control characters".into(),
+                ));
+            }
+            Some(password)
+        }
+    };
+    let min_participants = match draft.min_participants {
+        None => None,
+        Some(n) if (1..=MAX_MIN_PARTICIPANTS).contains(&n) => Some(n as i32),
+        Some(_) => {
+            return Err(invalid(format!(
+                "min_participants must be between 1 and {MAX_MIN_PARTICIPANTS}"
+            )))
+        }
+    };
+    if let (Some(min), Some(max)) = (min_participants, max_participants) {
+        if min > max {
+            return Err(invalid(format!(
+                "min_participants ({min}) must not exceed max_participants ({max})"
+            )));
+        }
+    }
+    let join_rules = JoinRules {
+        password: join_password.is_some(),
+        group_only: draft.group_only.unwrap_or(false),
+        risk_check: draft.risk_check.unwrap_or(false),
+        min_participants,
+    };
+
     let drafts = draft
         .prizes
         .ok_or_else(|| invalid("prizes is required".into()))?;
@@ -227,6 +283,8 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
         prizes,
         claim_days,
         claim_mode,
+        join_rules,
+        join_password,
     })
 }
 
@@ -248,6 +306,10 @@ mod tests {
             }]),
             claim_days: None,
             claim_mode: None,
+            join_password: None,
+            group_only: None,
+            risk_check: None,
+            min_participants: None,
         }
     }
 
@@ -264,6 +326,18 @@ mod tests {
         assert_eq!(e.title, "Lucky draw");
         assert_eq!(e.draw_mode, DrawMode::AtTime);
         assert_eq!(e.prizes[0].quantity, 2);
+        assert_eq!(e.join_rules, JoinRules::default());
+        let mut with_rules = draft(now);
+        with_rules.join_password = Some(Secret::new("口令 1234"));
+        with_rules.min_participants = Some(3);
+        with_rules.group_only = Some(true);
+        let e = validate_event(with_rules, now).unwrap();
+        assert!(e.join_rules.password && e.join_rules.group_only && !e.join_rules.risk_check);
+        assert_eq!(e.join_rules.min_participants, Some(3));
+        assert!(
+            !format!("{e:?}").contains("1234"),
+            "the password never prints"
+        );
     }
 
     #[test]
@@ -280,6 +354,33 @@ mod tests {
             ),
             (Box::new(|d| d.draw_at = None), "draw_at"),
             (Box::new(|d| d.draw_at = Some("tomorrow".into())), "draw_at"),
+            (
+                Box::new(|d| d.join_password = Some(Secret::new(""))),
+                "join_password",
+            ),
+            (
+                Box::new(|d| d.join_password = Some(Secret::new("口".repeat(33)))),
+                "join_password",
+            ),
+            (
+                Box::new(|d| d.join_password = Some(Secret::new("12\u{0}4"))),
+                "join_password",
+            ),
+            (
+                Box::new(|d| d.min_participants = Some(0)),
+                "min_participants",
+            ),
+            (
+                Box::new(|d| d.min_participants = Some(1_000_001)),
+                "min_participants",
+            ),
+            (
+                Box::new(|d| {
+                    d.max_participants = Some(5);
+                    d.min_participants = Some(6);
+                }),
+                "min_participants",
+            ),
             (
                 Box::new(|d| d.draw_at = Some("2026-12-31T23:59:60Z".into())),
                 "leap second",

@@ -11,9 +11,17 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 
 const NONCE_BYTES: usize = 12;
+const SALT_BYTES: usize = 16;
+/// What a key's digest subkey is derived with: the AES key itself is used
+/// for nothing but AES-GCM.
+const DIGEST_SUBKEY_LABEL: &[u8] = b"lottery keyed digest subkey v1";
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// A value as stored: never the clear text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +43,8 @@ pub enum OpenError {
 pub struct Keyring {
     /// The first seals; all open.
     keys: Vec<(String, Aes256Gcm)>,
+    /// Each key's digest subkey, in the same order (`digest`).
+    digest_keys: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -51,6 +61,7 @@ impl Keyring {
     /// by position, never its key.
     pub fn parse(setting: &str) -> Result<Self, String> {
         let mut keys: Vec<(String, Aes256Gcm)> = Vec::new();
+        let mut digest_keys = Vec::new();
         for (n, entry) in setting.split(',').map(str::trim).enumerate() {
             let n = n + 1;
             let (id, key) = entry
@@ -79,8 +90,12 @@ impl Keyring {
             }
             let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes));
             keys.push((id.to_string(), cipher));
+            let mut subkey =
+                <HmacSha256 as Mac>::new_from_slice(&bytes).expect("HMAC takes any key");
+            subkey.update(DIGEST_SUBKEY_LABEL);
+            digest_keys.push(subkey.finalize().into_bytes().into());
         }
-        Ok(Self { keys })
+        Ok(Self { keys, digest_keys })
     }
 
     /// A new key in the setting's form, from the operating system's
@@ -112,6 +127,52 @@ impl Keyring {
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         Sealed(format!("{id}.{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// A keyed digest of a secret that is only ever compared, never shown
+    /// again (a join password): `<key id>.<base64url(salt ‖ HMAC-SHA-256)>`
+    /// under the current key's digest subkey, over a fresh random salt,
+    /// the context and the secret. Without the key a leaked digest does
+    /// not even allow guessing a 4-digit secret offline; the salt keeps
+    /// two equal secrets from having equal digests.
+    pub fn digest(&self, context: &[u8], secret: &[u8]) -> String {
+        let mut salt = [0u8; SALT_BYTES];
+        rand::rng().fill_bytes(&mut salt);
+        let mac = Self::mac(&self.digest_keys[0], &salt, context, secret);
+        let mut bytes = salt.to_vec();
+        bytes.extend_from_slice(&mac.finalize().into_bytes());
+        format!("{}.{}", self.keys[0].0, URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Whether `secret` is the one `stored` was made from, compared in
+    /// constant time. False for a digest of an unknown key or malformed.
+    pub fn verify_digest(&self, context: &[u8], secret: &[u8], stored: &str) -> bool {
+        let Some((id, body)) = stored.split_once('.') else {
+            return false;
+        };
+        let Some(at) = self.keys.iter().position(|(known, _)| known == id) else {
+            return false;
+        };
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(body) else {
+            return false;
+        };
+        if bytes.len() != SALT_BYTES + 32 {
+            return false;
+        }
+        let (salt, tag) = bytes.split_at(SALT_BYTES);
+        Self::mac(&self.digest_keys[at], salt, context, secret)
+            .verify_slice(tag)
+            .is_ok()
+    }
+
+    fn mac(subkey: &[u8; 32], salt: &[u8], context: &[u8], secret: &[u8]) -> HmacSha256 {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(subkey).expect("HMAC takes any key");
+        // Lengths first: no two (context, secret) pairs feed the same bytes.
+        mac.update(salt);
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context);
+        mac.update(secret);
+        mac
     }
 
     pub fn open(&self, context: &[u8], sealed: &Sealed) -> Result<Vec<u8>, OpenError> {
@@ -166,6 +227,35 @@ mod tests {
         );
         let again = keys.seal(b"event 1 user 2 details", clear);
         assert_ne!(again, sealed, "a fresh nonce every time");
+    }
+
+    #[test]
+    fn a_digest_verifies_only_its_secret_under_a_known_key() {
+        let k1 = Keyring::new_key_setting("k1");
+        let keys = ring(&k1);
+        let stored = keys.digest(b"join-password", "1234".as_bytes());
+        assert!(stored.starts_with("k1."));
+        assert!(!stored.contains("1234"));
+        assert!(keys.verify_digest(b"join-password", b"1234", &stored));
+        for wrong in ["1235", "", "12345", " 1234"] {
+            assert!(!keys.verify_digest(b"join-password", wrong.as_bytes(), &stored));
+        }
+        assert!(!keys.verify_digest(b"other", b"1234", &stored));
+        assert_ne!(
+            stored,
+            keys.digest(b"join-password", b"1234"),
+            "a fresh salt every time"
+        );
+        // Rotation: a digest made under k1 verifies while k1 is listed.
+        let rotated = ring(&format!("{},{k1}", Keyring::new_key_setting("k2")));
+        assert!(rotated.verify_digest(b"join-password", b"1234", &stored));
+        assert!(rotated.digest(b"join-password", b"1").starts_with("k2."));
+        // Another key of the same id, or none: never verifies.
+        let other = ring(&Keyring::new_key_setting("k1"));
+        assert!(!other.verify_digest(b"join-password", b"1234", &stored));
+        for bad in ["", "k1", "k1.", "k9.AAAA", "k1.!!!"] {
+            assert!(!keys.verify_digest(b"join-password", b"1234", bad));
+        }
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! - `keyring.rs`: AES-256-GCM under keys named by an id; new data is
 //!   sealed with the first key, old data opens with whichever key sealed
 //!   it (so keys rotate without rewriting rows).
+//! - `join_password.rs`: join passwords, kept only as keyed digests.
 //! - `key_file.rs`: the embedded default's key, made once beside the
 //!   SQLite file (mode 0600), so `cargo run` needs no setting.
 
 pub mod details;
+pub mod join_password;
 pub mod key_file;
 pub mod keyring;
 

@@ -15,6 +15,7 @@ use crate::domain::claim;
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::{canonical_order, Award};
 use crate::domain::event::{CancelReason, EventStatus};
+use crate::domain::join_rules;
 use crate::domain::notice::NoticeKind;
 use crate::error::{AppError, AppResult};
 
@@ -115,7 +116,9 @@ pub async fn cancel(
 /// order), and its winners, their claims and drawing → drawn are written in one
 /// transaction, with (as `queues` says) one outbox row per participant who
 /// asked for the result and one claim reminder, due a day before
-/// `claim_by`, per winner who accepted it. The draw takes the participants from the database, not
+/// `claim_by`, per winner who accepted it. An event with fewer than its
+/// `min_participants` is cancelled instead (`too_few_participants`), with
+/// the cancellation's notices, in the same one transaction. The draw takes the participants from the database, not
 /// from memory, so it is always the one the fairness record describes.
 /// Re-running it after a crash is safe: the same seed and rows give the
 /// same winners, and the unique key on (event, user) refuses a second copy.
@@ -153,9 +156,9 @@ pub async fn draw(
         if before != Some(EventStatus::Drawing) {
             return Ok(before);
         }
-        let claim_days: i16 = events::table
+        let (claim_days, min_participants): (i16, Option<i32>) = events::table
             .find(id)
-            .select(events::claim_days)
+            .select((events::claim_days, events::min_participants))
             .first(conn)
             .await?;
         let claim_by = claim::claim_by(now, i64::from(claim_days));
@@ -168,11 +171,29 @@ pub async fn draw(
         // the event loop, which is an HTTP worker's.
         let script = tokio::task::spawn_blocking(move || {
             let count = participants.len();
-            let awards = pick(canonical_order(participants));
             let mut script = vec![begin.to_string()];
             if let Some(token) = fence {
                 script.push(ownership::fence_sql(id, token));
             }
+            // Too few came: cancelled instead, in the transaction a draw
+            // would have used, with the cancellation's notices.
+            if join_rules::too_few(min_participants, count) {
+                if queues.results {
+                    script.push(super::notices::queue_sql(id, NoticeKind::Cancelled, now));
+                }
+                script.push(format!(
+                    "UPDATE events SET status = {cancelled}, cancelled_at = '{}', \
+                     cancel_reason = {reason}, participant_count = {count} \
+                     WHERE id = {id} AND status = {drawing}",
+                    sql_time(now),
+                    cancelled = EventStatus::Cancelled.to_db(),
+                    reason = CancelReason::TooFewParticipants.db_value(),
+                    drawing = drawing.to_db(),
+                ));
+                script.push("COMMIT".into());
+                return script.join(";\n");
+            }
+            let awards = pick(canonical_order(participants));
             for chunk in awards.chunks(1000) {
                 let rows = chunk
                     .iter()
@@ -210,7 +231,11 @@ pub async fn draw(
         if let Err(err) = conn.batch_execute(&script).await {
             let _ = conn.batch_execute("ROLLBACK").await;
             // Another instance may have finished the same draw first.
-            if status.first::<EventStatus>(conn).await.optional()? != Some(EventStatus::Drawn) {
+            let now_status = status.first::<EventStatus>(conn).await.optional()?;
+            if !matches!(
+                now_status,
+                Some(EventStatus::Drawn | EventStatus::Cancelled)
+            ) {
                 return Err(err.into());
             }
         }

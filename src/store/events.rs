@@ -39,15 +39,19 @@ pub enum Role {
 
 /// Stores a new open event with its prizes and returns its id. The id is
 /// found again through the unique seed hash, which works on both backends
-/// without RETURNING or LAST_INSERT_ID.
+/// without RETURNING or LAST_INSERT_ID. `password_digest` is the join
+/// password's keyed digest, made by the caller (the store never sees the
+/// password).
 pub async fn create(
     db: &Db,
     creator_id: i64,
     new: &NewEvent,
+    password_digest: Option<String>,
     seed: &Seed,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
     let hash = seed_hash(seed);
+    let rules = new.join_rules;
     db_run!(db, |conn| {
         conn.transaction::<_, crate::error::AppError, _>(async |conn| {
             diesel::insert_into(events::table)
@@ -61,6 +65,10 @@ pub async fn create(
                     events::max_participants.eq(new.max_participants),
                     events::claim_days.eq(new.claim_days),
                     events::claim_mode.eq(new.claim_mode),
+                    events::join_password.eq(password_digest.as_deref()),
+                    events::group_only.eq(rules.group_only),
+                    events::risk_check.eq(rules.risk_check),
+                    events::min_participants.eq(rules.min_participants),
                     events::participant_count.eq(0),
                     events::seed.eq(seed.as_slice()),
                     events::seed_hash.eq(&hash),

@@ -19,6 +19,7 @@ pub mod claims;
 pub mod draws;
 pub mod errors;
 pub mod events;
+pub mod groups;
 pub mod live;
 pub mod models;
 pub mod notices;

@@ -7,6 +7,7 @@ use super::schema::{events, prizes, users};
 use crate::domain::claim::ClaimMode;
 use crate::domain::count::ParticipantCount;
 use crate::domain::event::{CancelReason, DrawMode, EventStatus};
+use crate::domain::join_rules::JoinRules;
 
 /// Microseconds: what MySQL's DATETIME(6) keeps, so both backends agree.
 pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
@@ -48,6 +49,24 @@ pub struct EventRow {
     pub claim_days: i16,
     pub claim_mode: ClaimMode,
     pub cancel_reason: Option<CancelReason>,
+    /// The join password's keyed digest (`Keyring::digest`); never the
+    /// password, never shown.
+    pub join_password: Option<String>,
+    pub group_only: bool,
+    pub risk_check: bool,
+    pub min_participants: Option<i32>,
+}
+
+impl EventRow {
+    /// Who may join, as the event view shows it.
+    pub fn join_rules(&self) -> JoinRules {
+        JoinRules {
+            password: self.join_password.is_some(),
+            group_only: self.group_only,
+            risk_check: self.risk_check,
+            min_participants: self.min_participants,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -33,6 +33,10 @@ diesel::table! {
         claim_mode -> SmallInt,
         cancel_reason -> Nullable<SmallInt>,
         rounds -> SmallInt,
+        join_password -> Nullable<Text>,
+        group_only -> Bool,
+        risk_check -> Bool,
+        min_participants -> Nullable<Integer>,
     }
 }
 
@@ -104,7 +108,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_groups (event_id, opengid) {
+        event_id -> BigInt,
+        opengid -> Text,
+        bound_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> users (creator_id));
+diesel::joinable!(event_groups -> events (event_id));
 diesel::joinable!(prizes -> events (event_id));
 diesel::joinable!(participants -> users (user_id));
 diesel::joinable!(winners -> users (user_id));
@@ -122,5 +135,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     participants,
     winners,
     notices,
-    claims
+    claims,
+    event_groups
 );

@@ -47,6 +47,21 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Joins and leaves decided by event actors, by result",
     ),
     (
+        "lottery_join_refusals_total",
+        "counter",
+        "Joins refused by an event's join rules, by rule",
+    ),
+    (
+        "lottery_risk_checks_total",
+        "counter",
+        "WeChat fraud checks of joiners, by result (rated, unavailable) and reason",
+    ),
+    (
+        "lottery_wechat_logins_refused_total",
+        "counter",
+        "Logins WeChat refused, by errcode",
+    ),
+    (
         "lottery_event_batch_size",
         "histogram",
         "Changes committed per group commit",

@@ -36,11 +36,17 @@ fn upstream(what: &str) -> AppError {
 
 /// The contract's answer for a WeChat errcode.
 fn map_errcode(errcode: i64) -> AppError {
+    if matches!(errcode, 40029 | 40163 | 40226 | 45011) {
+        metrics::counter!("lottery_wechat_logins_refused_total", "errcode" => errcode.to_string())
+            .increment(1);
+    }
     match errcode {
         40029 | 40163 => AppError::WechatLoginRejected(
             "WeChat rejected the login code: it is invalid, expired or already used".into(),
         ),
-        40226 => AppError::Forbidden("WeChat blocked this user's login".into()),
+        40226 => AppError::Forbidden(
+            "WeChat refused this login: it rates the account as high-risk (errcode 40226)".into(),
+        ),
         45011 => AppError::RateLimited {
             message: "too many logins for this user; try again in a minute".into(),
             retry_after_secs: 60,

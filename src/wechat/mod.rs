@@ -3,6 +3,8 @@
 
 pub mod code2session;
 pub mod content;
+pub mod open_data;
+pub mod risk;
 pub mod subscribe;
 pub mod token;
 

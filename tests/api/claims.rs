@@ -644,7 +644,7 @@ async fn details_are_never_stored_in_clear(backend: Backend) {
             .status,
         200
     );
-    let stored = stored_text(&app).await;
+    let stored = crate::helpers::stored_text(&app).await;
     for secret in [PHONE, ADDRESS, "139-1234-5678", "世纪大道"] {
         assert!(!stored.contains(secret), "{secret} is stored in clear");
     }
@@ -654,36 +654,6 @@ async fn details_are_never_stored_in_clear(backend: Backend) {
         .get(&format!("/events/{}/claim", event.id), Some(winner))
         .await;
     assert_eq!(r.data()["details"]["address"], ADDRESS);
-}
-
-/// Everything the database holds, as text: the SQLite file's bytes with
-/// its write-ahead log, or every row of every MySQL table.
-async fn stored_text(app: &TestApp) -> String {
-    if let Some(path) = app.database_url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap();
-        let mut text = String::new();
-        for file in [path.to_string(), format!("{path}-wal")] {
-            if let Ok(bytes) = std::fs::read(&file) {
-                text.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-        return text;
-    }
-    let url = app.database_url.clone();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "mysqldump --skip-extended-insert -h 127.0.0.1 -u root {}",
-            url.rsplit('/').next().unwrap()
-        ))
-        .output()
-        .expect("mysqldump runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 async fn my_won_events_show_each_claims_status(backend: Backend) {

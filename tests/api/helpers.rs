@@ -136,6 +136,9 @@ impl Reply {
     pub fn data(&self) -> &Value {
         &self.body["data"]
     }
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
 }
 
 impl TestApp {
@@ -406,4 +409,34 @@ pub async fn execute_sql(db: &lottery::store::Db, sql: String) {
     }
     .await;
     result.unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+/// Everything the database holds, as text: the SQLite file's bytes with
+/// its write-ahead log, or every row of every MySQL table.
+pub async fn stored_text(app: &TestApp) -> String {
+    if let Some(path) = app.database_url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap();
+        let mut text = String::new();
+        for file in [path.to_string(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        return text;
+    }
+    let url = app.database_url.clone();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "mysqldump --skip-extended-insert -h 127.0.0.1 -u root {}",
+            url.rsplit('/').next().unwrap()
+        ))
+        .output()
+        .expect("mysqldump runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

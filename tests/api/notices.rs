@@ -147,6 +147,7 @@ both_backends!(
     sent_notices_are_deleted_after_a_month_and_failed_ones_kept,
     a_graceful_stop_finishes_its_sends_and_gives_the_rest_back,
     a_notice_of_an_unknown_kind_is_recorded_failed_and_the_rest_go,
+    too_few_participants_tell_those_who_asked_it_was_cancelled,
 );
 
 async fn a_draw_tells_exactly_those_who_asked(backend: Backend) {
@@ -230,6 +231,41 @@ async fn a_cancellation_tells_exactly_those_who_asked(backend: Backend) {
         assert_eq!(message.body["data"]["phrase2"]["value"], "已取消");
         assert_eq!(message.body["data"]["thing3"]["value"], "活动已取消");
     }
+}
+
+/// An event that draws with fewer than its minimum is cancelled in the
+/// draw's transaction, and those who asked for the result are told it was
+/// cancelled, once each; a draw that ran again (the creator asking twice)
+/// tells nobody twice.
+async fn too_few_participants_tell_those_who_asked_it_was_cancelled(backend: Backend) {
+    let (mock, app, creator, _) = setup(backend, "unused", &[]).await;
+    let event = app
+        .create_event(
+            &creator,
+            json!({"title": "Not enough", "draw_mode": "manual", "draw_at": in_secs(3600),
+                   "min_participants": 10, "prizes": [{"name": "Gold", "quantity": 1}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let openids = join_all(&app, event, "few", 4, 3).await;
+    let drawn = draw(&app, &creator, event).await;
+    assert_eq!(drawn["status"], "cancelled");
+    assert_eq!(drawn["cancel_reason"], "too_few_participants");
+    let again = app
+        .post(&format!("/events/{event}/draw"), Some(&creator), json!({}))
+        .await;
+    assert_eq!(again.code(), 40901, "{:?}", again.body);
+
+    let delivered = mock.settled(15, 3, Duration::from_millis(1500)).await;
+    for (i, openid) in openids.iter().enumerate() {
+        let expected = if i < 3 { Some(&1) } else { None };
+        assert_eq!(delivered.get(openid), expected, "{openid}");
+    }
+    for message in mock.received() {
+        assert_eq!(message.body["data"]["phrase2"]["value"], "已取消");
+    }
+    assert_eq!(outbox(&app, event).await.len(), 3);
 }
 
 async fn transient_failures_retry_and_permanent_ones_are_recorded(backend: Backend) {

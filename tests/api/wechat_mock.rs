@@ -43,6 +43,11 @@ struct State {
     /// One-time subscriptions, when a test turns them on (`grant`): how
     /// many messages each (openid, template id) may still get.
     grants: Option<HashMap<(String, String), u32>>,
+    /// getuserriskrank: each openid's rank (0 unless set), the calls
+    /// received, and whether it answers errcode -1 (busy) instead.
+    ranks: HashMap<String, i64>,
+    risk_calls: Vec<Value>,
+    risk_down: bool,
 }
 
 /// What `subscribe/send` answers for a message, as WeChat documents it:
@@ -186,6 +191,45 @@ impl WechatMock {
             }))
             .mount(&server)
             .await;
+        // getuserriskrank as documented (wxaapi_getuserriskrank.html):
+        // POST with the access token, JSON {appid, openid, scene, client_ip}
+        // all required; answers {errcode: 0, errmsg: "getuserriskrank succ",
+        // risk_rank: 0..=4, unoin_id} (sic), or an errcode (-1: busy).
+        Mock::given(method("POST"))
+            .and(path("/wxa/getuserriskrank"))
+            .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                if query(r, "access_token") != s.valid_token {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
+                }
+                s.risk_calls.push(body.clone());
+                let complete = body["appid"] == APPID
+                    && body["openid"].is_string()
+                    && body["scene"].is_u64()
+                    && body["client_ip"]
+                        .as_str()
+                        .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+                if !complete {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 47001, "errmsg": "data format error"}));
+                }
+                if s.risk_down {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": -1, "errmsg": "system error"}));
+                }
+                let rank = s
+                    .ranks
+                    .get(body["openid"].as_str().unwrap_or_default())
+                    .copied()
+                    .unwrap_or(0);
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "errcode": 0, "errmsg": "getuserriskrank succ",
+                    "risk_rank": rank, "unoin_id": 123456
+                }))
+            }))
+            .mount(&server)
+            .await;
         Mock::given(method("POST"))
             .and(path("/wxa/msg_sec_check"))
             .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
@@ -263,6 +307,21 @@ impl WechatMock {
             .get_or_insert_with(HashMap::new)
             .entry((openid.into(), template.into()))
             .or_insert(0) += 1;
+    }
+
+    /// WeChat rates `openid` at `rank` from now on.
+    pub fn rank(&self, openid: &str, rank: i64) {
+        self.state.lock().unwrap().ranks.insert(openid.into(), rank);
+    }
+
+    /// getuserriskrank answers errcode -1 (busy) while `down`.
+    pub fn risk_down(&self, down: bool) {
+        self.state.lock().unwrap().risk_down = down;
+    }
+
+    /// The getuserriskrank calls received, in order.
+    pub fn risk_calls(&self) -> Vec<Value> {
+        self.state.lock().unwrap().risk_calls.clone()
     }
 
     /// Tokens are handed out with this lifetime (`expires_in`, seconds).

@@ -34,4 +34,9 @@ pub struct Args {
     pub wechat: Option<String>,
     /// The server's LOTTERY_NOTIFY_RATE, to compare the drain with.
     pub rate: u64,
+    /// `hot-join` / `ratio`: the hot event's join rule (`password`,
+    /// `group`: dev login makes the proofs; `risk`: the server uses the
+    /// `wechat-mock`, and every user is rated before the timed phase), or
+    /// none.
+    pub rules: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use lottery::wechat::open_data;
 use serde_json::{json, Value};
 
 use super::Args;
@@ -61,6 +62,58 @@ pub async fn login_many(args: &Args, prefix: &str, n: usize) -> Result<Users, St
             .map(|s| s.get().cloned().expect("logged in"))
             .collect(),
     ))
+}
+
+/// The password of `--rules password` events.
+pub const LOAD_PASSWORD: &str = "load-4821";
+/// The group of `--rules group` events.
+pub const LOAD_GROUP: &str = "G-load-test";
+
+/// An event's join rule for a run, applied to its creation body.
+pub fn with_rules(mut body: Value, rules: Option<&str>) -> Value {
+    match rules {
+        Some("password") => body["join_password"] = json!(LOAD_PASSWORD),
+        Some("group") => body["group_only"] = json!(true),
+        Some("risk") => body["risk_check"] = json!(true),
+        _ => {}
+    }
+    body
+}
+
+/// What each user sends to join an event of the run's rule: the password,
+/// or a group proof made with the user's dev session key (docs/LOGIN.md),
+/// made before the timed phase. `names[i]` is user i's dev login name.
+pub fn join_bodies(names: &[String], rules: Option<&str>) -> Option<Arc<Vec<bytes::Bytes>>> {
+    let body = |name: &str| match rules {
+        Some("password") => Some(json!({"password": LOAD_PASSWORD})),
+        Some("group") => {
+            let key = open_data::dev_session_key(name);
+            let (data, iv) = open_data::group_proof(&key, open_data::DEV_APPID, LOAD_GROUP);
+            Some(json!({"group": {"encrypted_data": data, "iv": iv}}))
+        }
+        _ => None,
+    };
+    let bodies: Option<Vec<bytes::Bytes>> = names
+        .iter()
+        .map(|n| body(n).map(|b| bytes::Bytes::from(b.to_string())))
+        .collect();
+    bodies.map(Arc::new)
+}
+
+/// User i joins the event, with its body when the event has a rule.
+pub fn join_op_with(
+    users: &Users,
+    event_id: i64,
+    bodies: Option<Arc<Vec<bytes::Bytes>>>,
+) -> impl AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static {
+    let users = users.clone();
+    async move |i, conn: &mut Conn| match &bodies {
+        Some(bodies) => conn
+            .join_with(&users[i].0, event_id, bodies[i].clone())
+            .await?
+            .ok(),
+        None => conn.join(&users[i].0, event_id, false).await?.ok(),
+    }
 }
 
 /// User i joins the event.

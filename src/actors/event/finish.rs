@@ -153,7 +153,17 @@ impl EventActor {
                                     metrics::histogram!("lottery_draw_lag_seconds")
                                         .record(late.as_seconds_f64());
                                 }
-                                tracing::info!(event_id, participants, "event drawn");
+                                if status == EventStatus::Cancelled {
+                                    metrics::counter!("lottery_events_cancelled_total")
+                                        .increment(1);
+                                    tracing::info!(
+                                        event_id,
+                                        participants,
+                                        "event cancelled at its draw: too few participants"
+                                    );
+                                } else {
+                                    tracing::info!(event_id, participants, "event drawn");
+                                }
                                 act.notices.ring();
                                 act.finished(status, creator_id, ctx);
                             }

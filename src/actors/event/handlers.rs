@@ -11,10 +11,35 @@ use crate::actors::messages::{
     Cancel, DrawDue, DrawNow, Join, Leave, Peek, Relinquish, Reply, Request, Settled, Timed,
 };
 use crate::domain::event as rules;
+use crate::domain::join_rules::Proof;
 use crate::domain::membership::{Change, Membership};
 use crate::error::AppError;
+use crate::pii::join_password;
+use crate::secret::Secret;
 
 impl EventActor {
+    /// What a join showed of the event's rules: its password checked
+    /// against the digest here (microseconds: an HMAC).
+    fn proof(&self, password: Option<&Secret>, group: Option<bool>, risk: Option<bool>) -> Proof {
+        let (digest, group_only, risk_check) = match &self.phase {
+            Phase::Live(live) => (
+                live.password_digest.as_deref(),
+                live.group_only,
+                live.risk_check,
+            ),
+            _ => (None, false, false),
+        };
+        Proof {
+            password: match (digest, password) {
+                (None, _) => true,
+                (Some(digest), Some(given)) => join_password::matches(&self.pii, digest, given),
+                (Some(_), None) => false,
+            },
+            group: !group_only || group == Some(true),
+            risk: if risk_check { risk } else { Some(true) },
+        }
+    }
+
     /// A join or leave: decided now, answered after the batch that holds
     /// it commits, so no answer overtakes a write it depends on.
     fn membership_change(
@@ -110,6 +135,7 @@ impl Handler<Join> for EventActor {
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
         let change = Change::Join {
             accepted: msg.accepted,
+            proof: self.proof(msg.password.as_ref(), msg.group, msg.risk),
         };
         self.membership_change(msg.user_id, change, msg.reply, ctx);
     }

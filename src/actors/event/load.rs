@@ -38,6 +38,7 @@ impl Live {
             })
             .collect();
         let members = Members::new(state.members, e.max_participants);
+        let password_digest = e.join_password.clone();
         Ok(Self {
             event: LiveEvent::new(
                 e.creator_id,
@@ -52,6 +53,9 @@ impl Live {
             finishing: false,
             draw_waiters: Vec::new(),
             draw_failures: 0,
+            password_digest,
+            group_only: e.group_only,
+            risk_check: e.risk_check,
         })
     }
 }

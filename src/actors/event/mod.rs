@@ -41,6 +41,7 @@ use crate::domain::event::EventStatus;
 use crate::domain::live::LiveEvent;
 use crate::domain::membership::Membership;
 use crate::error::AppError;
+use crate::pii::Keyring;
 use crate::store::ownership::Token;
 use crate::store::{self, Db};
 
@@ -66,6 +67,8 @@ pub struct EventActor {
     page: Arc<LivePage>,
     missing: MissingIds,
     notices: NoticeBell,
+    /// Checks a join's password against the event's digest.
+    pii: Arc<Keyring>,
 }
 
 enum Phase {
@@ -92,6 +95,12 @@ struct Live {
     draw_waiters: Vec<Reply<()>>,
     /// Draw attempts that failed in a row.
     draw_failures: u32,
+    /// The join password's digest, when the event has one.
+    password_digest: Option<String>,
+    /// Joins need proof of one of the event's groups.
+    group_only: bool,
+    /// Joins need WeChat's fraud check passed.
+    risk_check: bool,
 }
 
 impl Live {
@@ -120,6 +129,7 @@ impl EventActor {
         page: Arc<LivePage>,
         missing: MissingIds,
         notices: NoticeBell,
+        pii: Arc<Keyring>,
     ) -> Self {
         Self {
             event_id,
@@ -133,6 +143,7 @@ impl EventActor {
             page,
             missing,
             notices,
+            pii,
         }
     }
 

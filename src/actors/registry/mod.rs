@@ -30,6 +30,7 @@ use super::missing_ids::MissingIds;
 use super::notifier::NoticeBell;
 use crate::cluster::Placement;
 use crate::error::{AppError, AppResult};
+use crate::pii::Keyring;
 use crate::store::ownership::Token;
 use crate::store::{self, Db};
 
@@ -53,6 +54,8 @@ pub struct ActorSettings {
     /// The outbox's doorbell when notices are on: a draw or cancel writes
     /// its notices in its transaction, then rings.
     pub notices: NoticeBell,
+    /// The keys join passwords' digests are checked with.
+    pub pii: Arc<Keyring>,
 }
 
 pub struct EventRegistry {
@@ -148,6 +151,7 @@ impl EventRegistry {
         let shared = page.clone();
         let missing = self.missing.clone();
         let notices = self.settings.notices.clone();
+        let pii = self.settings.pii.clone();
         let placement = self.placement.clone();
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
             EventActor::new(
@@ -160,6 +164,7 @@ impl EventRegistry {
                 shared,
                 missing,
                 notices,
+                pii,
             )
         });
         let entry = ActorEntry {

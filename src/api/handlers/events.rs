@@ -16,6 +16,7 @@ use crate::config::Profile;
 use crate::domain::draw;
 use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
+use crate::pii::join_password;
 use crate::store;
 use crate::wechat;
 
@@ -34,9 +35,18 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let now = Utc::now();
     let new = validate_event(body.0, now)?;
+    if new.join_rules.risk_check && state.tokens.is_none() {
+        return Err(AppError::InvalidArgument(
+            "risk_check needs WeChat: this server has no WeChat app configured".into(),
+        ));
+    }
     screen_event(&state, caller.user_id, &new).await?;
     let seed = draw::new_seed();
-    let id = store::events::create(&state.db, caller.user_id, &new, &seed, now).await?;
+    let digest = new
+        .join_password
+        .as_ref()
+        .map(|password| join_password::digest(&state.pii, password));
+    let id = store::events::create(&state.db, caller.user_id, &new, digest, &seed, now).await?;
     state.events.schedule(id, new.draw_at);
     // From the database: creating events must not start their actors.
     Ok(created(

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod claims;
 pub mod events;
+pub mod groups;
 pub mod me;
 pub mod ops;
 pub mod participation;

@@ -1,16 +1,19 @@
 //! Joining, leaving and the participant list.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::actors::messages::{Join, Leave};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
+use crate::api::client_addr;
 use crate::api::envelope::{ok, ok_body, ok_serialized};
 use crate::api::event_id;
+use crate::api::handlers::groups::{self, GroupProof};
 use crate::api::page::Page;
 use crate::api::page::{page_of, PageQuery};
+use crate::api::risk;
 use crate::api::state::AppState;
 use crate::api::views::{time, UserRef};
 use crate::cache::results::Published;
@@ -18,6 +21,7 @@ use crate::domain::count::ParticipantCount;
 use crate::domain::membership::Membership;
 use crate::domain::subscription::Subscriptions;
 use crate::error::{AppError, AppResult};
+use crate::secret::Secret;
 use crate::store;
 
 #[derive(Default, Deserialize, ToSchema)]
@@ -30,6 +34,12 @@ pub struct JoinRequest {
     /// The templates the user accepted in `wx.requestSubscribeMessage`:
     /// `result`, `claim_reminder`. Each allows one message of its kind.
     subscribe: Option<Vec<String>>,
+    /// The event's password (口令), when it has one.
+    #[schema(value_type = Option<String>)]
+    password: Option<Secret>,
+    /// For a group-only event: what `wx.getGroupEnterInfo` returned when
+    /// the user opened the event from a group.
+    group: Option<GroupProof>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,11 +65,14 @@ impl From<Membership> for MembershipView {
     request_body(content = Option<JoinRequest>, description = "optional"),
     responses(
         (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
+        (status = 403, description = "40310: the password is missing or wrong; 40311: not shown to be in one of the event's groups; 40312: refused by WeChat's fraud check", body = crate::api::envelope::ErrorEnvelope),
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
         (status = 409, description = "40900: the event is closed (drawing, drawn or cancelled); 40902: the event is full", body = crate::api::envelope::ErrorEnvelope),
+        (status = 429, description = "42900: too many requests, or too many wrong passwords for this event", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn join(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
@@ -67,16 +80,74 @@ pub async fn join(
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
     let user_id = caller.user_id;
-    let accepted = Subscriptions::from_join(body.0.notify, body.0.subscribe.as_deref())?;
-    let membership = state
-        .events
-        .ask(id, |reply| Join {
-            user_id,
-            accepted,
-            reply,
-        })
-        .await?;
-    Ok(ok(MembershipView::from(membership)))
+    let body = body.0;
+    let accepted = Subscriptions::from_join(body.notify, body.subscribe.as_deref())?;
+    // A password given is a guess until the actor says otherwise: the try
+    // is taken first, so racing guesses cannot pass the limit together.
+    let guess = body.password.is_some();
+    if guess {
+        state.password_tries.take(id, user_id).await?;
+    }
+    let password = body.password;
+    let group = match &body.group {
+        Some(proof) => Some(groups::shows_group(&state, &caller, id, proof).await?),
+        None => None,
+    };
+    // A rank this process knows goes along; the actor asks for one only
+    // of a new participant of a `risk_check` event.
+    let mut risk = risk::known(&state, user_id);
+    let terms = JoinTerms {
+        user_id,
+        accepted,
+        password,
+        group,
+    };
+    let mut joined = terms.ask(&state, id, risk).await;
+    if matches!(joined, Err(AppError::RiskRankNeeded)) && risk.is_none() {
+        let client_ip = client_addr::of(&req, &state)
+            .ok_or_else(|| AppError::internal("a request without a peer address"))?;
+        risk = Some(risk::verdict(&state, user_id, client_ip).await?);
+        joined = terms.ask(&state, id, risk).await;
+    }
+    match &joined {
+        Err(AppError::WrongJoinPassword(_)) => {
+            metrics::counter!("lottery_join_refusals_total", "rule" => "password").increment(1);
+        }
+        Err(AppError::NotInGroup(_)) => {
+            metrics::counter!("lottery_join_refusals_total", "rule" => "group").increment(1);
+        }
+        Err(AppError::RiskRefused(_)) => {
+            metrics::counter!("lottery_join_refusals_total", "rule" => "risk").increment(1);
+        }
+        _ if guess => state.password_tries.give_back(id, user_id).await,
+        _ => {}
+    }
+    Ok(ok(MembershipView::from(joined?)))
+}
+
+/// What a join asks of the event's actor, less the fraud check's verdict
+/// (which a second ask may add).
+struct JoinTerms {
+    user_id: i64,
+    accepted: Subscriptions,
+    password: Option<Secret>,
+    group: Option<bool>,
+}
+
+impl JoinTerms {
+    async fn ask(&self, state: &AppState, id: i64, risk: Option<bool>) -> AppResult<Membership> {
+        state
+            .events
+            .ask(id, |reply| Join {
+                user_id: self.user_id,
+                accepted: self.accepted,
+                password: self.password.clone(),
+                group: self.group,
+                risk,
+                reply,
+            })
+            .await
+    }
 }
 
 /// Leaves the event (idempotent). Answered once stored.

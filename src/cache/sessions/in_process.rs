@@ -41,6 +41,14 @@ impl InProcessSessions {
         }
     }
 
+    /// The session's WeChat session_key (None: a session without one).
+    pub(super) fn session_key(&self, token_hash: &TokenHash) -> AppResult<Option<String>> {
+        match self.sessions.read().get(token_hash) {
+            Some((stored, until)) if *until > Instant::now() => Ok(stored.session_key.clone()),
+            _ => Err(unauthorized()),
+        }
+    }
+
     pub(super) fn revoke(&self, token_hash: &TokenHash) {
         self.sessions.write().remove(token_hash);
     }

@@ -122,6 +122,16 @@ impl SessionStore {
         }
     }
 
+    /// The WeChat session_key kept with the caller's session, for
+    /// decrypting what the mini-program hands over (a group proof).
+    pub async fn session_key(&self, token: &str) -> AppResult<Option<Secret>> {
+        let key = match self {
+            Self::InProcess(store) => store.session_key(&tokens::hash(token))?,
+            Self::Redis(store) => store.session_key(token).await?,
+        };
+        Ok(key.map(Secret::new))
+    }
+
     /// The Redis pool's size and state, when sessions are in Redis.
     pub fn pool_state(&self) -> Option<(u32, bb8::State)> {
         match self {

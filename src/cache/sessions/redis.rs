@@ -92,6 +92,18 @@ impl RedisSessions {
         Ok(stored.user_id)
     }
 
+    /// The session's WeChat session_key, always read from Redis (the
+    /// local cache keeps user ids only).
+    pub(super) async fn session_key(&self, token: &str) -> AppResult<Option<String>> {
+        let key = self.key(&hash(token));
+        let value: Option<String> = self
+            .run(|mut conn| async move { conn.get(key).await })
+            .await?;
+        let value = value.ok_or_else(unauthorized)?;
+        let stored: Stored = serde_json::from_str(&value).map_err(AppError::internal)?;
+        Ok(stored.session_key)
+    }
+
     pub(super) async fn revoke(&self, token_hash: TokenHash) -> AppResult<()> {
         self.local.forget(&token_hash);
         let key = self.key(&token_hash);

@@ -1,0 +1,6 @@
+DROP TABLE event_groups;
+ALTER TABLE events
+  DROP COLUMN join_password,
+  DROP COLUMN group_only,
+  DROP COLUMN risk_check,
+  DROP COLUMN min_participants;
