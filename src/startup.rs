@@ -32,7 +32,6 @@ use crate::cache::sessions::SessionStore;
 use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
-use crate::limits::tries::PasswordTries;
 use crate::limits::RateLimits;
 use crate::store::notices::Queues;
 use crate::store::Db;
@@ -193,7 +192,6 @@ impl Application {
         forget_quiet_keys_now_and_then(limits.clone());
         let workers = config.http_workers;
         let finished = Arc::new(FinishedEvents::new(config.finished_cache_bytes));
-        let password_tries = PasswordTries::new(redis)?;
         let risk_ranks = RiskRanks::new(redis, config.risk.keep)?;
         let results = Arc::new(DrawResults::new(config.result_cache_bytes));
         let result_changes = ResultChanges::new(
@@ -218,7 +216,6 @@ impl Application {
             events: events.clone(),
             metrics,
             limits,
-            password_tries,
             known_groups: KnownGroups::new(100_000),
             risk_ranks,
             draining: draining.clone(),

@@ -19,7 +19,7 @@ use scenarios::{
 use stats::Target;
 
 const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
-[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none]";
+[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none] [--appid APPID]";
 
 fn loopback_url(url: &str) -> bool {
     let host = url
@@ -79,6 +79,10 @@ fn parse_args() -> Result<(String, Args), String> {
                 .get("wechat")
                 .map(|u| u.trim_end_matches('/').to_string()),
             rate: num("rate", 200)?.max(1),
+            appid: flags
+                .get("appid")
+                .cloned()
+                .unwrap_or_else(|| lottery::wechat::open_data::DEV_APPID.to_string()),
             rules: match flags.get("rules").map(String::as_str) {
                 None | Some("none") => None,
                 Some(rule @ ("password" | "group" | "risk")) => Some(rule.to_string()),

@@ -19,7 +19,6 @@ use crate::cache::sessions::SessionStore;
 use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
-use crate::limits::tries::PasswordTries;
 use crate::limits::RateLimits;
 use crate::pii::Keyring;
 use crate::store::Db;
@@ -60,8 +59,6 @@ pub struct AppState {
     pub risk_ranks: RiskRanks,
     /// (event, group) pairs known to belong together.
     pub known_groups: KnownGroups,
-    /// Wrong join passwords per user and event.
-    pub password_tries: PasswordTries,
     pub draining: Draining,
     /// Request signing, when keys are configured.
     pub signing: Option<Arc<Signing>>,

@@ -11,6 +11,9 @@ pub const MAX_PASSWORD_CHARS: usize = 32;
 /// with 429 (docs/API-NOTES.md, "Join rules"). A 4-digit password then
 /// falls to one user with a chance of 10 in 10,000.
 pub const PASSWORD_TRIES: u32 = 10;
+/// The `Retry-After` of a join refused for its tries: they do not come
+/// back for this event, so "not soon".
+pub const NO_TRIES_RETRY_AFTER_SECS: u64 = 86_400;
 /// The most participants an event may require (the contract's bound).
 pub const MAX_MIN_PARTICIPANTS: i64 = 1_000_000;
 
@@ -28,6 +31,9 @@ pub struct JoinRules {
 /// What one join showed, as the actor found it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Proof {
+    /// The joiner has wrong tries left at the event's password (true when
+    /// it has none).
+    pub tries_left: bool,
     /// The password given matches the event's (true when it has none).
     pub password: bool,
     /// A group proof of one of the event's groups was shown (true when the
@@ -41,6 +47,7 @@ pub struct Proof {
 impl Proof {
     /// A join that meets every rule (what a member's repeat join needs).
     pub const ALL: Proof = Proof {
+        tries_left: true,
         password: true,
         group: true,
         risk: Some(true),
@@ -51,6 +58,14 @@ impl Proof {
 /// a stranger without it learns nothing more; WeChat's rating last, so it
 /// is asked only for joiners who met the rest.
 pub fn check_join(proof: Proof) -> Result<(), AppError> {
+    if !proof.tries_left {
+        return Err(AppError::RateLimited {
+            message: format!(
+                "too many wrong passwords for this event: {PASSWORD_TRIES} tries are allowed"
+            ),
+            retry_after_secs: NO_TRIES_RETRY_AFTER_SECS,
+        });
+    }
     if !proof.password {
         return Err(AppError::WrongJoinPassword(
             "the event's password (口令) is missing or wrong".into(),
@@ -87,13 +102,19 @@ mod tests {
             password: false,
             group: false,
             risk: Some(false),
+            ..Proof::ALL
         });
         assert_eq!(no_password.unwrap_err().code(), 40310);
         let no_group = check_join(Proof {
-            password: true,
             group: false,
             risk: Some(false),
+            ..Proof::ALL
         });
+        let out_of_tries = check_join(Proof {
+            tries_left: false,
+            ..Proof::ALL
+        });
+        assert_eq!(out_of_tries.unwrap_err().code(), 42900);
         assert_eq!(no_group.unwrap_err().code(), 40311);
         let risky = check_join(Proof {
             risk: Some(false),

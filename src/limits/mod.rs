@@ -7,7 +7,6 @@
 pub mod client_ip;
 mod shared;
 pub mod spec;
-pub mod tries;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;

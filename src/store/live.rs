@@ -3,7 +3,7 @@
 
 use super::models::{EventRow, PrizeRow};
 use super::ownership::{self, Token};
-use super::schema::{events, participants, prizes, users};
+use super::schema::{events, join_tries, participants, prizes, users};
 use super::Db;
 use crate::db_run;
 use crate::domain::event::EventStatus;
@@ -17,6 +17,8 @@ pub struct LiveState {
     pub creator_nickname: Option<String>,
     pub prizes: Vec<PrizeRow>,
     pub members: Vec<(i64, Subscriptions)>,
+    /// Wrong join passwords so far, per user (`join_tries`).
+    pub wrong_tries: Vec<(i64, i16)>,
 }
 
 /// The event as its actor starts. In cluster mode (`owner` set) the load
@@ -46,6 +48,7 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
                 creator_nickname,
                 prizes: vec![],
                 members: vec![],
+                wrong_tries: vec![],
             }));
         }
         let prize_rows = prizes::table
@@ -59,11 +62,21 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
             .select(super::participants::MEMBER_COLUMNS)
             .load(conn)
             .await?;
+        let wrong_tries = if event.join_password.is_some() {
+            join_tries::table
+                .filter(join_tries::event_id.eq(id))
+                .select((join_tries::user_id, join_tries::wrong))
+                .load(conn)
+                .await?
+        } else {
+            Vec::new()
+        };
         Ok(Some(LiveState {
             event,
             creator_nickname,
             prizes: prize_rows,
             members,
+            wrong_tries,
         }))
     })
 }

@@ -20,6 +20,7 @@ pub mod draws;
 pub mod errors;
 pub mod events;
 pub mod groups;
+pub mod join_tries;
 pub mod live;
 pub mod models;
 pub mod notices;
@@ -208,6 +209,15 @@ impl Db {
         match self {
             Self::Mysql(_) => " ON DUPLICATE KEY UPDATE id = id",
             Self::Sqlite(_) => " ON CONFLICT (event_id, user_id) DO NOTHING",
+        }
+    }
+
+    /// What follows an INSERT into join_tries so that an existing row
+    /// counts one more wrong try instead.
+    pub fn add_wrong_try(&self) -> &'static str {
+        match self {
+            Self::Mysql(_) => " ON DUPLICATE KEY UPDATE wrong = wrong + 1",
+            Self::Sqlite(_) => " ON CONFLICT (event_id, user_id) DO UPDATE SET wrong = wrong + 1",
         }
     }
 

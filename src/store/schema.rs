@@ -116,6 +116,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    join_tries (event_id, user_id) {
+        event_id -> BigInt,
+        user_id -> BigInt,
+        wrong -> SmallInt,
+    }
+}
+
 diesel::joinable!(events -> users (creator_id));
 diesel::joinable!(event_groups -> events (event_id));
 diesel::joinable!(prizes -> events (event_id));
@@ -136,5 +144,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     winners,
     notices,
     claims,
-    event_groups
+    event_groups,
+    join_tries
 );

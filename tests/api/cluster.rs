@@ -112,6 +112,21 @@ async fn join_at(app: &TestApp, token: &str, id: i64) -> crate::helpers::Reply {
     .await
 }
 
+async fn join_with_password(
+    app: &TestApp,
+    token: &str,
+    id: i64,
+    password: &str,
+) -> crate::helpers::Reply {
+    app.call(
+        Method::PUT,
+        &format!("/events/{id}/participants/me"),
+        Some(token),
+        Some(json!({ "password": password })),
+    )
+    .await
+}
+
 async fn stored_participants(app: &TestApp, id: i64) -> HashSet<i64> {
     app.participant_items(id, 100)
         .await
@@ -429,5 +444,64 @@ async fn claims_and_redraws_hold_across_instances() {
             );
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// Join rules in cluster mode: a password join sent to either instance
+/// is judged by the event's owner, wrong tries are counted once for the
+/// cluster (in Redis) whichever instance they land on, and a draw with
+/// too few participants cancels the event once.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn join_rules_hold_across_instances() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (creator, _) = a.login("creator").await;
+    let id = a
+        .create_event(
+            &creator,
+            json!({
+                "title": "Cluster rules", "draw_mode": "manual",
+                "draw_at": crate::helpers::in_secs(3600),
+                "join_password": "2718", "min_participants": 3,
+                "prizes": [{"name": "Gold", "quantity": 1}]
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (guesser, _) = a.login("guesser").await;
+    let limit = lottery::domain::join_rules::PASSWORD_TRIES;
+    for n in 0..limit {
+        let app = if n % 2 == 0 { a } else { b };
+        let r = join_with_password(app, &guesser, id, &format!("{n:04}")).await;
+        assert_eq!(r.code(), 40310, "{:?}", r.body);
+    }
+    for app in [a, b] {
+        let r = join_with_password(app, &guesser, id, "2718").await;
+        assert_eq!(
+            r.code(),
+            42900,
+            "out of tries on every instance: {:?}",
+            r.body
+        );
+    }
+    for (i, app) in [a, b].into_iter().enumerate() {
+        let (token, _) = app.login(&format!("member{i}")).await;
+        let r = join_with_password(app, &token, id, "2718").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let drawn = b
+        .post(&format!("/events/{id}/draw"), Some(&creator), json!({}))
+        .await;
+    assert_eq!(drawn.status, 200, "{:?}", drawn.body);
+    for app in [a, b] {
+        let view = app.get(&format!("/events/{id}"), None).await;
+        assert_eq!(view.data()["status"], "cancelled");
+        assert_eq!(view.data()["cancel_reason"], "too_few_participants");
+        assert_eq!(view.data()["participant_count"], 2);
     }
 }

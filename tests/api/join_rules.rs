@@ -111,6 +111,14 @@ async fn wrong_passwords_run_out_per_user_and_event(backend: Backend) {
     // Nothing was stored.
     let view = app.get(&format!("/events/{id}"), None).await;
     assert_eq!(view.data()["participant_count"], 0);
+    // The count outlives the event's actor: a restart still refuses.
+    let url = app.database_url.clone();
+    app.stop().await;
+    let app = TestApp::spawn_on(url, &[]).await;
+    let (creator, _) = app.login("tries-creator").await;
+    let (guesser, _) = app.login("guesser").await;
+    let r = join_with(&app, &guesser, id, json!({"password": "4821"})).await;
+    assert_eq!(code(&r), (429, 42900), "after a restart: {:?}", r.body);
     // Another user, another event: their own tries.
     let (honest, _) = app.login("honest").await;
     let r = join_with(&app, &honest, id, json!({"password": "4821"})).await;

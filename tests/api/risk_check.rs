@@ -141,6 +141,32 @@ async fn while_wechat_fails_joins_follow_the_setting(backend: Backend) {
     assert_eq!(view.data()["participant_count"], 0);
 }
 
+/// A WeChat that answers later than LOTTERY_WECHAT_TIMEOUT_MS is a
+/// failure like an errcode: the join follows the policy (let through by
+/// default) without waiting longer, and the time-out is counted.
+#[actix_web::test]
+async fn a_slow_wechat_times_out_and_follows_the_policy() {
+    let mock = WechatMock::start(std::time::Duration::ZERO).await;
+    let app = mock
+        .app(
+            &fresh_database(Backend::Sqlite),
+            &[("LOTTERY_WECHAT_TIMEOUT_MS", "300")],
+        )
+        .await;
+    let (creator, _) = login(&app, "creator").await;
+    let id = risk_event(&app, &creator, true).await;
+    mock.risk_delay(std::time::Duration::from_secs(3));
+    let (user, _) = login(&app, "slow").await;
+    let started = std::time::Instant::now();
+    let r = join(&app, &user, id).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let metrics = app.metrics_text().await;
+    assert!(metrics
+        .lines()
+        .any(|l| l.starts_with("lottery_risk_checks_total{") && l.contains("reason=\"timeout\"")));
+}
+
 /// Two instances sharing Redis: a user rated on one is not asked again
 /// on the other.
 #[actix_web::test]

@@ -110,7 +110,19 @@ async fn errcodes_map_to_the_contract() {
         if status == 429 {
             assert!(r.headers.contains_key("retry-after"));
         }
+        if errcode == 40226 {
+            assert!(
+                r.message().contains("high-risk"),
+                "a refused login says why: {}",
+                r.message()
+            );
+        }
     }
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("lottery_wechat_logins_refused_total{errcode=\"40226\"} 1"),
+        "WeChat's refusals are counted"
+    );
 }
 
 #[actix_web::test]

@@ -48,6 +48,7 @@ struct State {
     ranks: HashMap<String, i64>,
     risk_calls: Vec<Value>,
     risk_down: bool,
+    risk_delay: Duration,
 }
 
 /// What `subscribe/send` answers for a message, as WeChat documents it:
@@ -223,10 +224,12 @@ impl WechatMock {
                     .get(body["openid"].as_str().unwrap_or_default())
                     .copied()
                     .unwrap_or(0);
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "errcode": 0, "errmsg": "getuserriskrank succ",
-                    "risk_rank": rank, "unoin_id": 123456
-                }))
+                ResponseTemplate::new(200)
+                    .set_delay(s.risk_delay)
+                    .set_body_json(json!({
+                        "errcode": 0, "errmsg": "getuserriskrank succ",
+                        "risk_rank": rank, "unoin_id": 123456
+                    }))
             }))
             .mount(&server)
             .await;
@@ -317,6 +320,11 @@ impl WechatMock {
     /// getuserriskrank answers errcode -1 (busy) while `down`.
     pub fn risk_down(&self, down: bool) {
         self.state.lock().unwrap().risk_down = down;
+    }
+
+    /// getuserriskrank answers only after `delay`.
+    pub fn risk_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().risk_delay = delay;
     }
 
     /// The getuserriskrank calls received, in order.

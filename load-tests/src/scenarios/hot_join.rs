@@ -27,11 +27,7 @@ pub async fn run(args: &Args) -> Result<Report, String> {
         .await?;
     if rules == Some("group") {
         let key = lottery::wechat::open_data::dev_session_key(&owner_name);
-        let (data, iv) = lottery::wechat::open_data::group_proof(
-            &key,
-            lottery::wechat::open_data::DEV_APPID,
-            LOAD_GROUP,
-        );
+        let (data, iv) = lottery::wechat::open_data::group_proof(&key, &args.appid, LOAD_GROUP);
         let bound = api
             .call(
                 reqwest::Method::POST,
@@ -50,7 +46,7 @@ pub async fn run(args: &Args) -> Result<Report, String> {
     let prefix = format!("hot_{tag}");
     let users = login_many(args, &prefix, args.users).await?;
     let names: Vec<String> = (0..users.len()).map(|i| format!("{prefix}_{i}")).collect();
-    let bodies = join_bodies(&names, rules);
+    let bodies = join_bodies(&names, rules, &args.appid);
     if rules == Some("risk") {
         // Every user rated first (untimed), on an event of its own: the
         // timed joins then measure the check of a known rank.

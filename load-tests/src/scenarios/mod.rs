@@ -39,4 +39,7 @@ pub struct Args {
     /// `wechat-mock`, and every user is rated before the timed phase), or
     /// none.
     pub rules: Option<String>,
+    /// The app id group proofs are made for: the server's
+    /// LOTTERY_WECHAT_APPID, or dev login's stand-in.
+    pub appid: String,
 }

@@ -83,12 +83,16 @@ pub fn with_rules(mut body: Value, rules: Option<&str>) -> Value {
 /// What each user sends to join an event of the run's rule: the password,
 /// or a group proof made with the user's dev session key (docs/LOGIN.md),
 /// made before the timed phase. `names[i]` is user i's dev login name.
-pub fn join_bodies(names: &[String], rules: Option<&str>) -> Option<Arc<Vec<bytes::Bytes>>> {
+pub fn join_bodies(
+    names: &[String],
+    rules: Option<&str>,
+    appid: &str,
+) -> Option<Arc<Vec<bytes::Bytes>>> {
     let body = |name: &str| match rules {
         Some("password") => Some(json!({"password": LOAD_PASSWORD})),
         Some("group") => {
             let key = open_data::dev_session_key(name);
-            let (data, iv) = open_data::group_proof(&key, open_data::DEV_APPID, LOAD_GROUP);
+            let (data, iv) = open_data::group_proof(&key, appid, LOAD_GROUP);
             Some(json!({"group": {"encrypted_data": data, "iv": iv}}))
         }
         _ => None,

@@ -1,3 +1,4 @@
+DROP TABLE join_tries;
 DROP TABLE event_groups;
 ALTER TABLE events
   DROP COLUMN join_password,

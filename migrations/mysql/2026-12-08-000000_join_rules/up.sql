@@ -21,3 +21,13 @@ CREATE TABLE event_groups (
   PRIMARY KEY (event_id, opengid),
   CONSTRAINT event_groups_event_fk FOREIGN KEY (event_id) REFERENCES events (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+
+-- Wrong join passwords per user and event (docs/API-NOTES.md, "Join
+-- rules"): the event's actor counts them; this keeps its count across a
+-- restart or a change of owner.
+CREATE TABLE join_tries (
+  event_id BIGINT NOT NULL,
+  user_id BIGINT NOT NULL,
+  wrong SMALLINT NOT NULL,
+  PRIMARY KEY (event_id, user_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

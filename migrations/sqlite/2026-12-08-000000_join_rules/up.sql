@@ -9,3 +9,9 @@ CREATE TABLE event_groups (
   bound_at TIMESTAMP NOT NULL,
   PRIMARY KEY (event_id, opengid)
 );
+CREATE TABLE join_tries (
+  event_id BIGINT NOT NULL,
+  user_id BIGINT NOT NULL,
+  wrong SMALLINT NOT NULL,
+  PRIMARY KEY (event_id, user_id)
+);

@@ -11,7 +11,7 @@ use crate::actors::messages::{
     Cancel, DrawDue, DrawNow, Join, Leave, Peek, Relinquish, Reply, Request, Settled, Timed,
 };
 use crate::domain::event as rules;
-use crate::domain::join_rules::Proof;
+use crate::domain::join_rules::{Proof, PASSWORD_TRIES};
 use crate::domain::membership::{Change, Membership};
 use crate::error::AppError;
 use crate::pii::join_password;
@@ -20,16 +20,24 @@ use crate::secret::Secret;
 impl EventActor {
     /// What a join showed of the event's rules: its password checked
     /// against the digest here (microseconds: an HMAC).
-    fn proof(&self, password: Option<&Secret>, group: Option<bool>, risk: Option<bool>) -> Proof {
-        let (digest, group_only, risk_check) = match &self.phase {
-            Phase::Live(live) => (
-                live.password_digest.as_deref(),
-                live.group_only,
-                live.risk_check,
-            ),
-            _ => (None, false, false),
+    fn proof(
+        &self,
+        user_id: i64,
+        password: Option<&Secret>,
+        group: Option<bool>,
+        risk: Option<bool>,
+    ) -> Proof {
+        let Phase::Live(live) = &self.phase else {
+            return Proof::ALL;
         };
+        let (digest, group_only, risk_check) = (
+            live.password_digest.as_deref(),
+            live.group_only,
+            live.risk_check,
+        );
+        let wrong = live.wrong_tries.get(&user_id).copied().unwrap_or(0);
         Proof {
+            tries_left: digest.is_none() || wrong < PASSWORD_TRIES,
             password: match (digest, password) {
                 (None, _) => true,
                 (Some(digest), Some(given)) => join_password::matches(&self.pii, digest, given),
@@ -42,10 +50,12 @@ impl EventActor {
 
     /// A join or leave: decided now, answered after the batch that holds
     /// it commits, so no answer overtakes a write it depends on.
+    /// `guess`: the join gave a password, so a wrong one counts a try.
     fn membership_change(
         &mut self,
         user_id: i64,
         change: Change,
+        guess: bool,
         reply: Reply<Membership>,
         ctx: &mut Context<Self>,
     ) {
@@ -57,6 +67,9 @@ impl EventActor {
         let result = match live.event.decide(user_id, change, reply, Utc::now()) {
             Ok(()) => "accepted",
             Err((reply, err)) => {
+                if guess && matches!(err, AppError::WrongJoinPassword(_)) {
+                    *live.wrong_tries.entry(user_id).or_insert(0) += 1;
+                }
                 let _ = reply.send(Err(err));
                 "refused"
             }
@@ -135,9 +148,10 @@ impl Handler<Join> for EventActor {
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
         let change = Change::Join {
             accepted: msg.accepted,
-            proof: self.proof(msg.password.as_ref(), msg.group, msg.risk),
+            proof: self.proof(msg.user_id, msg.password.as_ref(), msg.group, msg.risk),
         };
-        self.membership_change(msg.user_id, change, msg.reply, ctx);
+        let guess = msg.password.is_some();
+        self.membership_change(msg.user_id, change, guess, msg.reply, ctx);
     }
 }
 
@@ -145,7 +159,7 @@ impl Handler<Leave> for EventActor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
-        self.membership_change(msg.user_id, Change::Leave, msg.reply, ctx);
+        self.membership_change(msg.user_id, Change::Leave, false, msg.reply, ctx);
     }
 }
 

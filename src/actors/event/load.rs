@@ -39,6 +39,11 @@ impl Live {
             .collect();
         let members = Members::new(state.members, e.max_participants);
         let password_digest = e.join_password.clone();
+        let wrong_tries = state
+            .wrong_tries
+            .iter()
+            .map(|&(user, wrong)| (user, wrong.max(0) as u32))
+            .collect();
         Ok(Self {
             event: LiveEvent::new(
                 e.creator_id,
@@ -54,6 +59,7 @@ impl Live {
             draw_waiters: Vec::new(),
             draw_failures: 0,
             password_digest,
+            wrong_tries,
             group_only: e.group_only,
             risk_check: e.risk_check,
         })

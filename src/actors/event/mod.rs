@@ -25,6 +25,7 @@ mod finish;
 mod handlers;
 mod load;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,9 @@ struct Live {
     draw_failures: u32,
     /// The join password's digest, when the event has one.
     password_digest: Option<String>,
+    /// Wrong passwords so far per user: counted here, where racing joins
+    /// are decided one at a time (and kept in `join_tries` by the handler).
+    wrong_tries: HashMap<i64, u32>,
     /// Joins need proof of one of the event's groups.
     group_only: bool,
     /// Joins need WeChat's fraud check passed.

@@ -82,12 +82,6 @@ pub async fn join(
     let user_id = caller.user_id;
     let body = body.0;
     let accepted = Subscriptions::from_join(body.notify, body.subscribe.as_deref())?;
-    // A password given is a guess until the actor says otherwise: the try
-    // is taken first, so racing guesses cannot pass the limit together.
-    let guess = body.password.is_some();
-    if guess {
-        state.password_tries.take(id, user_id).await?;
-    }
     let password = body.password;
     let group = match &body.group {
         Some(proof) => Some(groups::shows_group(&state, &caller, id, proof).await?),
@@ -112,6 +106,16 @@ pub async fn join(
     match &joined {
         Err(AppError::WrongJoinPassword(_)) => {
             metrics::counter!("lottery_join_refusals_total", "rule" => "password").increment(1);
+            // The actor counted the wrong try; kept for its next start.
+            if terms.password.is_some() {
+                if let Err(err) = store::join_tries::record_wrong(&state.db, id, user_id).await {
+                    tracing::warn!(event_id = id, user_id, error = %err, "a wrong try not kept");
+                }
+            }
+        }
+        Err(AppError::RateLimited { .. }) => {
+            metrics::counter!("lottery_join_refusals_total", "rule" => "password_tries")
+                .increment(1);
         }
         Err(AppError::NotInGroup(_)) => {
             metrics::counter!("lottery_join_refusals_total", "rule" => "group").increment(1);
@@ -119,7 +123,6 @@ pub async fn join(
         Err(AppError::RiskRefused(_)) => {
             metrics::counter!("lottery_join_refusals_total", "rule" => "risk").increment(1);
         }
-        _ if guess => state.password_tries.give_back(id, user_id).await,
         _ => {}
     }
     Ok(ok(MembershipView::from(joined?)))
