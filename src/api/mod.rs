@@ -72,33 +72,31 @@ pub fn route_label(path: &str) -> &'static str {
 }
 
 /// The pattern of `ROUTES` a path matches, numeric segments standing for
-/// the pattern's `{id}` or `{user_id}`.
+/// the pattern's `{id}` or `{user_id}`. One pass over the path and one
+/// hash lookup: this runs for every request (its metric label), and a
+/// scan of the patterns showed up at 5 % of a hot join's CPU.
 fn pattern_of(path: &str) -> Option<&'static str> {
-    ROUTES
-        .iter()
-        .map(|(_, pattern)| *pattern)
-        .find(|pattern| matches_pattern(pattern, path))
+    static BY_SHAPE: std::sync::LazyLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::LazyLock::new(|| {
+            ROUTES
+                .iter()
+                .map(|(_, pattern)| (shape(pattern, |s| s.starts_with('{')), *pattern))
+                .collect()
+        });
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    BY_SHAPE.get(&shape(path, numeric)).copied()
 }
 
-fn matches_pattern(pattern: &str, path: &str) -> bool {
-    let mut expected = pattern.split('/');
-    let mut given = path.split('/');
-    loop {
-        match (expected.next(), given.next()) {
-            (None, None) => return true,
-            (Some(want), Some(got)) => {
-                let fits = if want.starts_with('{') {
-                    !got.is_empty() && got.bytes().all(|b| b.is_ascii_digit())
-                } else {
-                    want == got
-                };
-                if !fits {
-                    return false;
-                }
-            }
-            _ => return false,
+/// A path with each segment `is_id` accepts written as `{}`.
+fn shape(path: &str, is_id: impl Fn(&str) -> bool) -> String {
+    let mut shape = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            shape.push('/');
         }
+        shape.push_str(if is_id(segment) { "{}" } else { segment });
     }
+    shape
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
