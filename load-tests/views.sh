@@ -24,7 +24,7 @@ OWNER="$(token owner)"
 event_with_participants() {
   EVENT="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
     -d "{\"title\":\"$1\",\"draw_mode\":\"$2\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":$3}]}" |
-    grep -o '"id":[0-9]*,"max_participants' | grep -o '[0-9]*')"
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])')"
   for i in $(seq 1 50); do
     LAST_TOKEN="$(token "$1$i")"
     curl -fsS -XPUT "$API/events/$EVENT/participants/me" -H "Authorization: Bearer $LAST_TOKEN" >/dev/null
