@@ -29,18 +29,13 @@ pub async fn verdict(state: &AppState, user_id: i64, client_ip: IpAddr) -> AppRe
     if let Some(rank) = state.risk_ranks.lookup(user_id).await {
         return Ok(passes(state, rank));
     }
-    let answer = ask_wechat(state, user_id, client_ip).await?;
-    match answer {
-        RiskAnswer::Rank(rank) => {
+    match ask_wechat(state, user_id, client_ip).await? {
+        Ok(rank) => {
             metrics::counter!("lottery_risk_checks_total", "result" => "rated").increment(1);
             state.risk_ranks.remember(user_id, rank).await;
             Ok(passes(state, rank))
         }
-        RiskAnswer::TokenRefused | RiskAnswer::Failed { .. } => {
-            let (reason, detail) = match answer {
-                RiskAnswer::Failed { reason, detail } => (reason, detail),
-                _ => ("token".into(), "a fresh access token was refused".into()),
-            };
+        Err((reason, detail)) => {
             metrics::counter!("lottery_risk_checks_total", "result" => "unavailable", "reason" => reason)
                 .increment(1);
             match state.config.risk.on_error {
@@ -59,29 +54,34 @@ pub async fn verdict(state: &AppState, user_id: i64, client_ip: IpAddr) -> AppRe
     }
 }
 
-/// One ask, with the token replaced once if WeChat refuses it.
-async fn ask_wechat(state: &AppState, user_id: i64, client_ip: IpAddr) -> AppResult<RiskAnswer> {
+/// One ask, with the token replaced once if WeChat refuses it: the rank,
+/// or why there is none (a short reason for the metric, a detail for the
+/// log).
+async fn ask_wechat(
+    state: &AppState,
+    user_id: i64,
+    client_ip: IpAddr,
+) -> AppResult<Result<u8, (String, String)>> {
     let (Some(tokens), Some(api)) = (&state.tokens, &state.wechat) else {
-        return Ok(RiskAnswer::Failed {
-            reason: "not_configured".into(),
-            detail: "the WeChat app is not configured".into(),
-        });
+        return Ok(Err((
+            "not_configured".into(),
+            "the WeChat app is not configured".into(),
+        )));
     };
     let openid = store::users::get(&state.db, user_id).await?.openid;
     for _ in 0..2 {
         let token = match tokens.get().await {
             Ok(token) => token,
-            Err(err) => {
-                return Ok(RiskAnswer::Failed {
-                    reason: "token".into(),
-                    detail: err.to_string(),
-                })
-            }
+            Err(err) => return Ok(Err(("token".into(), err.to_string()))),
         };
         match api.user_risk_rank(&token, &openid, client_ip).await {
+            RiskAnswer::Rank(rank) => return Ok(Ok(rank)),
+            RiskAnswer::Failed { reason, detail } => return Ok(Err((reason, detail))),
             RiskAnswer::TokenRefused => tokens.invalidate(&token).await,
-            other => return Ok(other),
         }
     }
-    Ok(RiskAnswer::TokenRefused)
+    Ok(Err((
+        "token".into(),
+        "a fresh access token was refused".into(),
+    )))
 }

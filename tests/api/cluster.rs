@@ -449,8 +449,8 @@ async fn claims_and_redraws_hold_across_instances() {
 
 /// Join rules in cluster mode: a password join sent to either instance
 /// is judged by the event's owner, wrong tries are counted once for the
-/// cluster (in Redis) whichever instance they land on, and a draw with
-/// too few participants cancels the event once.
+/// cluster (by the owner's actor) whichever instance they land on, and a
+/// draw with too few participants cancels the event once.
 #[actix_web::test]
 #[cfg_attr(
     not(all(lottery_test_etcd, lottery_test_redis)),
