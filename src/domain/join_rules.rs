@@ -14,9 +14,10 @@ pub const PASSWORD_TRIES: u32 = 10;
 /// The `Retry-After` of a join refused for its tries: they do not come
 /// back for this event, so "not soon".
 pub const NO_TRIES_RETRY_AFTER_SECS: u64 = 86_400;
-/// The most participants an event may require: the contract's bound, the
-/// same as `max_participants`' (a minimum never exceeds the maximum).
-pub const MAX_MIN_PARTICIPANTS: i64 = crate::domain::validation::MAX_PARTICIPANTS_LIMIT;
+/// The most participants an event may require (the contract's bound,
+/// equal to `validation::MAX_PARTICIPANTS_LIMIT`: validation imports this
+/// module, so naming that constant here would make an import circle).
+pub const MAX_MIN_PARTICIPANTS: i64 = 1_000_000;
 
 /// What the creator set; shown (without the password) in the event view.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
