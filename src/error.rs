@@ -46,6 +46,12 @@ pub enum AppError {
     ClaimClosed(String),
     #[error("request body too large: the limit is 16 KiB")]
     PayloadTooLarge,
+    /// An upload over its own byte limit (not the JSON bodies' 16 KiB).
+    #[error("{0}")]
+    UploadTooLarge(String),
+    /// An upload that is not an image we take, judged by its bytes.
+    #[error("{0}")]
+    UnsupportedMedia(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -94,7 +100,8 @@ impl AppError {
             Self::InvalidState(_) => 40901,
             Self::EventFull(_) => 40902,
             Self::ClaimClosed(_) => 40903,
-            Self::PayloadTooLarge => 41300,
+            Self::PayloadTooLarge | Self::UploadTooLarge(_) => 41300,
+            Self::UnsupportedMedia(_) => 41500,
             Self::RateLimited { .. } => 42900,
             Self::Internal(_) | Self::RiskRankNeeded => 50000,
             Self::Upstream(_) => 50200,

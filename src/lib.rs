@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod media;
 pub mod pii;
 pub mod secret;
 pub mod startup;

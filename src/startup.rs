@@ -33,6 +33,8 @@ use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
+use crate::media::urls::MediaUrls;
+use crate::media::Media;
 use crate::store::notices::Queues;
 use crate::store::Db;
 use crate::telemetry;
@@ -202,7 +204,11 @@ impl Application {
             redis,
         )?;
         let claim_keeper = ClaimKeeper::new(db.clone(), clock.clone()).start();
+        let media_urls = MediaUrls::new(&config.media);
+        let media = Arc::new(Media::new(config.media.clone())?);
         let state = web::Data::new(AppState {
+            media,
+            media_urls,
             clock: clock.clone(),
             notices: notice_bell,
             results,

@@ -42,7 +42,7 @@ pub async fn list(
         .into_iter()
         .map(|mut record| {
             with_live_count(state, &mut record);
-            EventView::new(record, viewer_state.as_ref())
+            EventView::new(record, viewer_state.as_ref(), &state.media_urls)
         })
         .collect())
 }
@@ -53,7 +53,7 @@ pub async fn list(
 #[cfg(not(feature = "mailbox-views"))]
 pub fn from_memory(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Bytes> {
     let build = |record, me: Option<ViewerState>| {
-        crate::api::envelope::ok_body(&EventView::new(record, me.as_ref()))
+        crate::api::envelope::ok_body(&EventView::new(record, me.as_ref(), &state.media_urls))
     };
     if let Some(body) = state
         .events
@@ -87,11 +87,11 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
     }
     if let Some((record, me)) = live_view(state, id, viewer).await {
         counted("live");
-        return Ok(EventView::new(record, me.as_ref()));
+        return Ok(EventView::new(record, me.as_ref(), &state.media_urls));
     }
     if let Some(finished) = state.finished.get(id) {
         counted("finished");
-        return Ok(finished_view(&finished, viewer));
+        return Ok(finished_view(state, &finished, viewer));
     }
     // Drawn or cancelled a moment ago, here: every view of that instant
     // waits for one read of the finished event instead of each reading
@@ -106,7 +106,7 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
             .finished
             .get_or_build(id, finished_from_database(state, id))
             .await?;
-        return Ok(finished_view(&finished, viewer));
+        return Ok(finished_view(state, &finished, viewer));
     }
     // Not live here: its actor's one load serves every concurrent viewer
     // and publishes the page for the next ones. A finished event, or no
@@ -115,7 +115,7 @@ pub async fn view(state: &AppState, id: i64, viewer: Option<i64>) -> AppResult<E
         Ok(page) => {
             if let Some((record, me)) = page.view(viewer) {
                 counted("warmed");
-                return Ok(EventView::new(record, me.as_ref()));
+                return Ok(EventView::new(record, me.as_ref(), &state.media_urls));
             }
         }
         Err(AppError::NotFound(_)) => return Err(AppError::event_not_found()),
@@ -165,15 +165,15 @@ pub async fn stored_view(state: &AppState, id: i64, viewer: Option<i64>) -> AppR
             .finished
             .get_or_build(id, finished_event(state, record))
             .await?;
-        return Ok(finished_view(&finished, viewer));
+        return Ok(finished_view(state, &finished, viewer));
     }
     with_live_count(state, &mut record);
-    Ok(EventView::new(record, me.as_ref()))
+    Ok(EventView::new(record, me.as_ref(), &state.media_urls))
 }
 
-fn finished_view(finished: &FinishedEvent, viewer: Option<i64>) -> EventView {
+fn finished_view(state: &AppState, finished: &FinishedEvent, viewer: Option<i64>) -> EventView {
     let (record, me) = finished.view(viewer);
-    EventView::new(record, me.as_ref())
+    EventView::new(record, me.as_ref(), &state.media_urls)
 }
 
 /// A finished event read from the database for the cache.

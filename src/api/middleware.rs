@@ -13,6 +13,13 @@ use rand::RngCore;
 use tracing::Instrument;
 
 use super::body::MAX_BODY_BYTES;
+
+/// The upload's path: its body is a file, with a limit of its own.
+const UPLOAD_PATH: &str = "/api/v1/media";
+
+/// Bytes a multipart body may add around its file (boundaries, part
+/// headers): the declared length may exceed the file limit by this much.
+const MULTIPART_FRAMING: u64 = 16 * 1024;
 use super::event_id;
 use super::route_label;
 use super::state::AppState;
@@ -110,17 +117,27 @@ pub async fn request_context(
         span.record("trace_id", trace_id);
     }
     let started = Instant::now();
-    let too_large = req
+    let state = req.app_data::<actix_web::web::Data<AppState>>();
+    let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES);
-    let draining = req
-        .app_data::<actix_web::web::Data<AppState>>()
-        .is_some_and(|state| state.draining.is_on());
-    let refuse = if too_large {
-        Some(AppError::PayloadTooLarge)
+        .and_then(|v| v.parse::<u64>().ok());
+    // An upload has its own limit (with room for the multipart framing);
+    // every other body is JSON of at most 16 KiB.
+    let upload_limit = (req.path() == UPLOAD_PATH)
+        .then(|| state.map(|s| s.media.settings.limits.max_bytes))
+        .flatten();
+    let too_large = match (declared, upload_limit) {
+        (Some(n), Some(limit)) if n > limit + MULTIPART_FRAMING => Some(AppError::UploadTooLarge(
+            format!("the file is over the upload limit of {} KiB", limit / 1024),
+        )),
+        (Some(n), None) if n > MAX_BODY_BYTES as u64 => Some(AppError::PayloadTooLarge),
+        _ => None,
+    };
+    let draining = state.is_some_and(|state| state.draining.is_on());
+    let refuse = if let Some(err) = too_large {
+        Some(err)
     } else if draining && req.path().starts_with("/api/") {
         Some(AppError::ShuttingDown)
     } else {

@@ -13,6 +13,7 @@ pub mod event_pages;
 pub mod forward;
 pub mod handlers;
 pub mod limits;
+pub mod media_views;
 pub mod middleware;
 pub mod openapi;
 pub mod page;
@@ -21,6 +22,7 @@ pub mod signature;
 pub mod signing;
 pub mod signing_keys;
 pub mod state;
+pub mod upload;
 pub mod views;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -60,6 +62,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/events/{id}/claims/{user_id}/ship"),
     ("POST", "/api/v1/events/{id}/redraw"),
     ("POST", "/api/v1/events/{id}/groups"),
+    ("POST", "/api/v1/media"),
+    ("GET", "/api/v1/media/{id}"),
+    ("GET", "/media/{name}"),
 ];
 
 /// What the default service answers when no route has this path.
@@ -68,7 +73,21 @@ pub const NO_SUCH_ENDPOINT: &str = "no such endpoint";
 /// The route a path belongs to (numeric segments stand for `{id}`), or
 /// "other", so labels stay few whatever clients send.
 pub fn route_label(path: &str) -> &'static str {
-    pattern_of(path).unwrap_or("other")
+    route_of(path).unwrap_or("other")
+}
+
+/// The pattern of `ROUTES` a path belongs to. Image ids and file names
+/// are not numbers: their routes are found by prefix.
+fn route_of(path: &str) -> Option<&'static str> {
+    for (prefix, pattern) in [
+        ("/api/v1/media/", "/api/v1/media/{id}"),
+        ("/media/", "/media/{name}"),
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return (!rest.is_empty() && !rest.contains('/')).then_some(pattern);
+        }
+    }
+    pattern_of(path)
 }
 
 /// The pattern of `ROUTES` a path matches, numeric segments standing for
@@ -100,7 +119,7 @@ fn shape(path: &str, is_id: impl Fn(&str) -> bool) -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use handlers::{auth, claims, events, groups, me, ops, participation, redraw, results};
+    use handlers::{auth, claims, events, groups, me, media, ops, participation, redraw, results};
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
@@ -111,6 +130,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics))
+    .route("/media/{name}", web::get().to(media::file))
     .service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi::openapi_json))
@@ -121,6 +141,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/me", web::patch().to(me::update))
             .route("/me/events", web::get().to(me::events))
             .route("/events", web::post().to(events::create))
+            .route("/media", web::post().to(media::upload))
+            .route("/media/{id}", web::get().to(media::get))
             // One scope per event: the router matches `{id}` once instead of
             // trying each event route's pattern in turn.
             .service(
@@ -151,7 +173,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// resource guarded by its method, so actix sends both here, and only
 /// these misses pay for the lookup.
 async fn no_route(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let Some(pattern) = pattern_of(req.path()) else {
+    let Some(pattern) = route_of(req.path()) else {
         return Err(AppError::NotFound(NO_SUCH_ENDPOINT.into()));
     };
     let allow: Vec<&str> = ROUTES
@@ -182,5 +204,9 @@ mod tests {
             "/api/v1/events/{id}/claims/{user_id}/ship"
         );
         assert_eq!(route_label("/api/v1/events/42/claims/x/ship"), "other");
+        assert_eq!(route_label("/api/v1/media"), "/api/v1/media");
+        assert_eq!(route_label("/api/v1/media/AbC-_x"), "/api/v1/media/{id}");
+        assert_eq!(route_label("/media/AbC.thumb.jpg"), "/media/{name}");
+        assert_eq!(route_label("/media/a/b"), "other");
     }
 }

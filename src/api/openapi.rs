@@ -14,7 +14,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::Scalar;
 
 use super::envelope::{EmptyEnvelope, ErrorEnvelope};
-use super::handlers::{auth, claims, events, groups, me, ops, participation, redraw, results};
+use super::handlers::{
+    auth, claims, events, groups, me, media, ops, participation, redraw, results,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,6 +59,9 @@ use super::handlers::{auth, claims, events, groups, me, ops, participation, redr
         claims::ship,
         redraw::redraw,
         groups::bind,
+        media::upload,
+        media::get,
+        media::file,
     ),
     components(schemas(ErrorEnvelope, EmptyEnvelope)),
     modifiers(&BearerAuth, &CommonErrors),
@@ -66,6 +71,7 @@ use super::handlers::{auth, claims, events, groups, me, ops, participation, redr
         (name = "events", description = "events, draws and their results"),
         (name = "participation", description = "joining, leaving, the participant list"),
         (name = "claims", description = "winners' claims: details, shipping, receipt, export"),
+        (name = "media", description = "uploaded images and their files"),
         (name = "ops", description = "health, readiness, metrics and this document"),
     )
 )]

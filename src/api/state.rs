@@ -20,6 +20,8 @@ use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
 use crate::limits::RateLimits;
+use crate::media::urls::MediaUrls;
+use crate::media::Media;
 use crate::pii::Keyring;
 use crate::store::Db;
 use crate::wechat::token::AccessTokens;
@@ -70,4 +72,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Which notices a re-draw queues, and the bell it rings after.
     pub notices: NoticeBell,
+    /// Uploaded images: settings, the store and the decoding pool.
+    pub media: Arc<Media>,
+    /// Where images are shown.
+    pub media_urls: MediaUrls,
 }

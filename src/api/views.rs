@@ -4,10 +4,12 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::media_views::ImageView;
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::ALGORITHM;
 use crate::domain::event::{CancelReason, EventStatus};
 use crate::domain::join_rules::JoinRules;
+use crate::media::urls::MediaUrls;
 use crate::store::events::{EventRecord, ViewerState};
 use crate::store::models::{from_db_time, UserRow};
 
@@ -56,6 +58,8 @@ pub struct PrizeView {
     pub name: String,
     pub quantity: i32,
     pub image_url: Option<String>,
+    /// The prize's uploaded picture, once WeChat approved it.
+    pub image: Option<ImageView>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -142,13 +146,32 @@ pub struct EventView {
     pub claim_mode: &'static str,
     /// Who may join (never the password itself).
     pub join_rules: JoinRulesView,
+    /// The uploaded cover picture, once WeChat approved it.
+    pub cover: Option<ImageView>,
     pub fairness: Fairness,
     /// The caller's participation; absent without a token.
     pub me: Option<MeView>,
 }
 
 impl EventView {
-    pub fn new(record: EventRecord, viewer: Option<&ViewerState>) -> Self {
+    pub fn new(record: EventRecord, viewer: Option<&ViewerState>, urls: &MediaUrls) -> Self {
+        let image = |id: Option<&String>| {
+            let id = id?;
+            let row = record.images.iter().find(|m| &m.id == id)?;
+            ImageView::shown(row, urls)
+        };
+        let cover = image(record.event.cover_id.as_ref());
+        let prizes = record
+            .prizes
+            .iter()
+            .map(|p| PrizeView {
+                id: p.id,
+                name: p.name.clone(),
+                quantity: p.quantity,
+                image_url: p.image_url.clone(),
+                image: image(p.image_id.as_ref()),
+            })
+            .collect();
         let e = record.event;
         let join_rules = e.join_rules().into();
         let me = viewer.map(|v| MeView {
@@ -172,16 +195,7 @@ impl EventView {
             draw_at: time(e.draw_at),
             max_participants: e.max_participants,
             participant_count: e.participant_count,
-            prizes: record
-                .prizes
-                .into_iter()
-                .map(|p| PrizeView {
-                    id: p.id,
-                    name: p.name,
-                    quantity: p.quantity,
-                    image_url: p.image_url,
-                })
-                .collect(),
+            prizes,
             created_at: time(e.created_at),
             drawn_at: e.drawn_at.map(time),
             cancelled_at: e.cancelled_at.map(time),
@@ -189,6 +203,7 @@ impl EventView {
             claim_days: e.claim_days,
             claim_mode: e.claim_mode.as_str(),
             join_rules,
+            cover,
             fairness: Fairness {
                 algorithm: ALGORITHM,
                 seed_hash: e.seed_hash,

@@ -18,18 +18,21 @@ mod cluster;
 mod keys;
 mod layers;
 mod limits;
+mod media;
 mod notices;
 mod parse;
 mod risk;
 
 use cluster::cluster_settings;
 use limits::limit_settings;
+use media::media_settings;
 use notices::notice_settings;
 use parse::Vars;
 use risk::risk_settings;
 
 pub use cluster::ClusterSettings;
 pub use layers::layer;
+pub use media::{MediaSettings, ShareSettings, StoreSetting, DEFAULT_SHARE_PAGE};
 pub use notices::{NoticeSettings, Template, DEFAULT_RESULT_PAGE};
 pub use parse::{LogFormat, Profile};
 pub use risk::{OnError, RiskSettings};
@@ -94,6 +97,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Set: cluster mode (`LOTTERY_ETCD_ENDPOINTS`).
     pub cluster: Option<ClusterSettings>,
+    /// Uploaded images, the share code and WeChat's message push.
+    pub media: MediaSettings,
 }
 
 impl Config {
@@ -109,15 +114,22 @@ impl Config {
         let vars = Vars::new(vars);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let profile = vars.profile()?;
+        let database_url = vars
+            .get("LOTTERY_DATABASE_URL")
+            .unwrap_or_else(|| "sqlite://lottery.db".into());
+        // The embedded default keeps images beside the SQLite file, as it
+        // does the personal-data key.
+        let media_dir = match Db::sqlite_file(&database_url) {
+            Some(path) => PathBuf::from(format!("{path}.media")),
+            None => PathBuf::from("lottery.media"),
+        };
+        let media = media_settings(&vars, media_dir)?;
         let config = Self {
             bind: vars
                 .get("LOTTERY_BIND")
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             profile,
-            database_url: Secret::new(
-                vars.get("LOTTERY_DATABASE_URL")
-                    .unwrap_or_else(|| "sqlite://lottery.db".into()),
-            ),
+            database_url: Secret::new(database_url),
             redis_url: vars.get("LOTTERY_REDIS_URL").map(Secret::new),
             wechat_appid: vars.get("LOTTERY_WECHAT_APPID"),
             wechat_secret: vars.get("LOTTERY_WECHAT_SECRET").map(Secret::new),
@@ -174,6 +186,7 @@ impl Config {
             cors_origins: vars.list("LOTTERY_CORS_ORIGINS"),
             cluster: None,
             log_format: vars.log_format()?,
+            media,
         };
         if let Some(short) = config.signing_keys.iter().find(|k| k.expose().len() < 16) {
             return Err(format!(
@@ -219,6 +232,15 @@ impl Config {
                 )
             }
             None => {}
+        }
+        // WeChat's content check of an upload downloads the image from
+        // this server: it needs an address WeChat can reach.
+        if config.profile == Profile::Prod && config.media.public_url.is_none() {
+            return Err(
+                "the prod profile needs LOTTERY_PUBLIC_URL, the https address clients and \
+                 WeChat reach this server at (docs/MEDIA.md)"
+                    .into(),
+            );
         }
         Ok(config)
     }
@@ -298,6 +320,7 @@ mod tests {
             LOTTERY_WECHAT_APPID=wx1
             LOTTERY_WECHAT_SECRET=s
             LOTTERY_PII_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+            LOTTERY_PUBLIC_URL=https://api.example.com
         ";
         let dev = Config::from_map(&layer(file, map(&[])).unwrap()).unwrap();
         assert_eq!(dev.db_pool_size, 8);
@@ -328,6 +351,7 @@ mod tests {
             ("LOTTERY_WECHAT_APPID", "wx1"),
             ("LOTTERY_WECHAT_SECRET", "s"),
             ("LOTTERY_PII_KEYS", TEST_KEYS),
+            ("LOTTERY_PUBLIC_URL", "https://api.example.com"),
             ("LOTTERY_LIMIT_USER", "off"),
             ("LOTTERY_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
         ]))
@@ -455,6 +479,15 @@ mod tests {
             ("LOTTERY_WECHAT_APPID", "wx1"),
             ("LOTTERY_WECHAT_SECRET", "s3cr3t"),
             ("LOTTERY_PII_KEYS", TEST_KEYS),
+        ]))
+        .unwrap_err();
+        assert!(c.contains("LOTTERY_PUBLIC_URL"), "{c}");
+        let c = Config::from_map(&map(&[
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s3cr3t"),
+            ("LOTTERY_PII_KEYS", TEST_KEYS),
+            ("LOTTERY_PUBLIC_URL", "https://api.example.com"),
         ]))
         .unwrap();
         assert!(!c.dev_login_enabled());

@@ -8,6 +8,7 @@ pub mod event;
 pub mod fairness;
 pub mod join_rules;
 pub mod live;
+pub mod media;
 pub mod membership;
 pub mod notice;
 pub mod redraw;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::event::DrawMode;
 use crate::domain::claim::{validate_claim_days, ClaimMode};
 use crate::domain::join_rules::{JoinRules, MAX_MIN_PARTICIPANTS, MAX_PASSWORD_CHARS};
+use crate::domain::media;
 use crate::domain::text::{required_text, text_in_range};
 use crate::error::AppError;
 use crate::secret::Secret;
@@ -61,6 +62,8 @@ pub struct EventDraft {
     pub risk_check: Option<bool>,
     /// 1 to 1000000: fewer participants at the draw cancel the event.
     pub min_participants: Option<i64>,
+    /// The id of an image the caller uploaded (`POST /media`): the cover.
+    pub cover: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -74,6 +77,8 @@ pub struct PrizeDraft {
     pub quantity: Option<i64>,
     /// An https URL.
     pub image_url: Option<String>,
+    /// The id of an image the caller uploaded (`POST /media`).
+    pub image: Option<String>,
 }
 
 /// A draft that passed every rule.
@@ -90,6 +95,31 @@ pub struct NewEvent {
     pub join_rules: JoinRules,
     /// The password in clear, until the store keeps its digest.
     pub join_password: Option<Secret>,
+    /// An uploaded image's id (whose it is, the handler checks).
+    pub cover_id: Option<String>,
+}
+
+impl NewEvent {
+    /// Every uploaded image the event names, each once, with the field
+    /// that names it first.
+    pub fn image_ids(&self) -> Vec<(String, String)> {
+        let mut named: Vec<(String, String)> = Vec::new();
+        let fields = self
+            .cover_id
+            .iter()
+            .map(|id| ("cover".to_string(), id))
+            .chain(self.prizes.iter().enumerate().filter_map(|(i, p)| {
+                p.image_id
+                    .as_ref()
+                    .map(|id| (format!("prizes[{i}].image"), id))
+            }));
+        for (field, id) in fields {
+            if !named.iter().any(|(_, known)| known == id) {
+                named.push((field, id.clone()));
+            }
+        }
+        named
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +127,7 @@ pub struct NewPrize {
     pub name: String,
     pub quantity: i32,
     pub image_url: Option<String>,
+    pub image_id: Option<String>,
 }
 
 fn invalid(message: String) -> AppError {
@@ -225,6 +256,9 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
             )));
         }
     }
+    if let Some(id) = &draft.cover {
+        image_id("cover", id)?;
+    }
     let join_rules = JoinRules {
         password: join_password.is_some(),
         group_only: draft.group_only.unwrap_or(false),
@@ -261,11 +295,15 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
         if let Some(url) = &p.image_url {
             validate_https_url(&format!("prizes[{i}].image_url"), url)?;
         }
+        if let Some(id) = &p.image {
+            image_id(&format!("prizes[{i}].image"), id)?;
+        }
         total += quantity;
         prizes.push(NewPrize {
             name,
             quantity: quantity as i32,
             image_url: p.image_url,
+            image_id: p.image,
         });
     }
     if total > MAX_TOTAL_QUANTITY {
@@ -285,7 +323,19 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
         claim_mode,
         join_rules,
         join_password,
+        cover_id: draft.cover,
     })
+}
+
+/// An image id as `POST /media` makes them (whose it is, the handler checks).
+fn image_id(field: &str, id: &str) -> Result<(), AppError> {
+    if media::is_id(id) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{field} must be the id of an image you uploaded (POST /api/v1/media)"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +353,7 @@ mod tests {
                 name: Some("Cup".into()),
                 quantity: Some(2),
                 image_url: None,
+                image: None,
             }]),
             claim_days: None,
             claim_mode: None,
@@ -310,6 +361,7 @@ mod tests {
             group_only: None,
             risk_check: None,
             min_participants: None,
+            cover: None,
         }
     }
 
@@ -416,6 +468,7 @@ mod tests {
                                 name: Some("a".into()),
                                 quantity: Some(1),
                                 image_url: None,
+                                image: None,
                             })
                             .collect(),
                     )
@@ -448,6 +501,7 @@ mod tests {
                                 name: Some("a".into()),
                                 quantity: Some(10_000),
                                 image_url: None,
+                                image: None,
                             })
                             .collect(),
                     )

@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::media::MediaRow;
 use super::models::{to_db_time, EventRow, PrizeRow, WinnerEntry};
-use super::schema::{events, participants, prizes, users, winners};
+use super::schema::{events, media, participants, prizes, users, winners};
 use super::{readable_rows, Db};
 use crate::db_run;
 use crate::domain::draw::{seed_hash, Seed};
@@ -21,6 +22,9 @@ pub struct EventRecord {
     pub event: EventRow,
     pub creator_nickname: Option<String>,
     pub prizes: Vec<PrizeRow>,
+    /// The uploaded images the event names (cover, prizes), as stored:
+    /// the view shows the approved ones.
+    pub images: Vec<MediaRow>,
 }
 
 /// What one user has to do with some events: joined, and the prize won.
@@ -69,6 +73,7 @@ pub async fn create(
                     events::group_only.eq(rules.group_only),
                     events::risk_check.eq(rules.risk_check),
                     events::min_participants.eq(rules.min_participants),
+                    events::cover_id.eq(new.cover_id.as_deref()),
                     events::participant_count.eq(0),
                     events::seed.eq(seed.as_slice()),
                     events::seed_hash.eq(&hash),
@@ -90,6 +95,7 @@ pub async fn create(
                         prizes::name.eq(&p.name),
                         prizes::quantity.eq(p.quantity),
                         prizes::image_url.eq(p.image_url.as_deref()),
+                        prizes::image_id.eq(p.image_id.as_deref()),
                     ))
                     .execute(conn)
                     .await?;
@@ -277,22 +283,57 @@ pub async fn load(
             }
             None => None,
         };
-        Ok((assemble(rows, prize_rows), viewer_state))
+        // The images the page names; no query for events without any.
+        let mut image_ids: Vec<String> = rows
+            .iter()
+            .filter_map(|(e, _)| e.cover_id.clone())
+            .chain(prize_rows.iter().filter_map(|p| p.image_id.clone()))
+            .collect();
+        image_ids.sort_unstable();
+        image_ids.dedup();
+        let images: Vec<MediaRow> = if image_ids.is_empty() {
+            vec![]
+        } else {
+            media::table
+                .filter(media::id.eq_any(&image_ids))
+                .select(MediaRow::as_select())
+                .load(conn)
+                .await?
+        };
+        Ok((assemble(rows, prize_rows, &images), viewer_state))
     })
 }
 
-fn assemble(rows: Vec<(EventRow, Option<String>)>, prize_rows: Vec<PrizeRow>) -> Vec<EventRecord> {
+fn assemble(
+    rows: Vec<(EventRow, Option<String>)>,
+    prize_rows: Vec<PrizeRow>,
+    images: &[MediaRow],
+) -> Vec<EventRecord> {
     let mut by_event: HashMap<i64, Vec<PrizeRow>> = HashMap::new();
     for p in prize_rows {
         by_event.entry(p.event_id).or_default().push(p);
     }
     rows.into_iter()
-        .map(|(event, creator_nickname)| EventRecord {
-            creator_nickname,
-            prizes: by_event.remove(&event.id).unwrap_or_default(),
-            event,
+        .map(|(event, creator_nickname)| {
+            let prizes = by_event.remove(&event.id).unwrap_or_default();
+            let images = event_images(&event, &prizes, images);
+            EventRecord {
+                creator_nickname,
+                prizes,
+                images,
+                event,
+            }
         })
         .collect()
+}
+
+/// The rows of the images one event names.
+pub fn event_images(event: &EventRow, prizes: &[PrizeRow], images: &[MediaRow]) -> Vec<MediaRow> {
+    let named = |id: &String| {
+        event.cover_id.as_ref() == Some(id)
+            || prizes.iter().any(|p| p.image_id.as_ref() == Some(id))
+    };
+    images.iter().filter(|m| named(&m.id)).cloned().collect()
 }
 /// All winners with their names and prizes, in prize order.
 pub async fn winners(db: &Db, id: i64) -> AppResult<Vec<WinnerEntry>> {

@@ -1,9 +1,10 @@
 //! What an event actor loads to serve an event, and the repair of counts a
 //! crash left behind.
 
+use super::media::MediaRow;
 use super::models::{EventRow, PrizeRow};
 use super::ownership::{self, Token};
-use super::schema::{events, join_tries, participants, prizes, users};
+use super::schema::{events, join_tries, media, participants, prizes, users};
 use super::Db;
 use crate::db_run;
 use crate::domain::event::EventStatus;
@@ -16,6 +17,8 @@ pub struct LiveState {
     pub event: EventRow,
     pub creator_nickname: Option<String>,
     pub prizes: Vec<PrizeRow>,
+    /// The uploaded images the event names.
+    pub images: Vec<MediaRow>,
     pub members: Vec<(i64, Subscriptions)>,
     /// Wrong join passwords so far, per user (`join_tries`).
     pub wrong_tries: Vec<(i64, i16)>,
@@ -47,6 +50,7 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
                 event,
                 creator_nickname,
                 prizes: vec![],
+                images: vec![],
                 members: vec![],
                 wrong_tries: vec![],
             }));
@@ -57,6 +61,21 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
             .select(PrizeRow::as_select())
             .load(conn)
             .await?;
+        let image_ids: Vec<String> = event
+            .cover_id
+            .iter()
+            .chain(prize_rows.iter().filter_map(|p| p.image_id.as_ref()))
+            .cloned()
+            .collect();
+        let images = if image_ids.is_empty() {
+            Vec::new()
+        } else {
+            media::table
+                .filter(media::id.eq_any(&image_ids))
+                .select(MediaRow::as_select())
+                .load(conn)
+                .await?
+        };
         let members = participants::table
             .filter(participants::event_id.eq(id))
             .select(super::participants::MEMBER_COLUMNS)
@@ -75,6 +94,7 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
             event,
             creator_nickname,
             prizes: prize_rows,
+            images,
             members,
             wrong_tries,
         }))

@@ -22,6 +22,7 @@ pub mod events;
 pub mod groups;
 pub mod join_tries;
 pub mod live;
+pub mod media;
 pub mod models;
 pub mod notices;
 pub mod ownership;

@@ -55,6 +55,8 @@ pub struct EventRow {
     pub group_only: bool,
     pub risk_check: bool,
     pub min_participants: Option<i32>,
+    /// An uploaded image's id (`media`), shown once approved.
+    pub cover_id: Option<String>,
 }
 
 impl EventRow {
@@ -78,6 +80,7 @@ pub struct PrizeRow {
     pub name: String,
     pub quantity: i32,
     pub image_url: Option<String>,
+    pub image_id: Option<String>,
 }
 
 /// One line of an event's participant list, in join order.

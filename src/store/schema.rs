@@ -37,6 +37,7 @@ diesel::table! {
         group_only -> Bool,
         risk_check -> Bool,
         min_participants -> Nullable<Integer>,
+        cover_id -> Nullable<Text>,
     }
 }
 
@@ -48,6 +49,7 @@ diesel::table! {
         name -> Text,
         quantity -> Integer,
         image_url -> Nullable<Text>,
+        image_id -> Nullable<Text>,
     }
 }
 
@@ -124,6 +126,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    media (id) {
+        id -> Text,
+        owner_id -> BigInt,
+        status -> SmallInt,
+        format -> Text,
+        width -> Integer,
+        height -> Integer,
+        bytes -> Integer,
+        thumb_bytes -> Integer,
+        trace_id -> Nullable<Text>,
+        label -> Nullable<Integer>,
+        created_at -> Timestamp,
+        checked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(events -> users (creator_id));
 diesel::joinable!(event_groups -> events (event_id));
 diesel::joinable!(prizes -> events (event_id));
@@ -145,5 +164,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notices,
     claims,
     event_groups,
-    join_tries
+    join_tries,
+    media
 );

@@ -57,3 +57,5 @@ where
             .ok_or_else(|| format!("negative participant count {value}").into())
     }
 }
+
+small_int_enum!(crate::domain::media::MediaStatus, "image status");

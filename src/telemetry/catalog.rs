@@ -47,6 +47,26 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Joins and leaves decided by event actors, by result",
     ),
     (
+        "lottery_media_uploads_total",
+        "counter",
+        "Images uploaded and stored, by stored format",
+    ),
+    (
+        "lottery_media_decode_seconds",
+        "histogram",
+        "Time to check, decode and re-encode an upload on the decoding pool",
+    ),
+    (
+        "lottery_media_store_seconds",
+        "histogram",
+        "Calls to the media store, by store (fs, s3), operation and result",
+    ),
+    (
+        "lottery_media_checks_total",
+        "counter",
+        "WeChat content checks of images asked, by result (asked, error)",
+    ),
+    (
         "lottery_join_refusals_total",
         "counter",
         "Joins refused by an event's join rules, by rule",

@@ -3,7 +3,9 @@
 
 pub mod code2session;
 pub mod content;
+pub mod media_check;
 pub mod open_data;
+pub mod push;
 pub mod risk;
 pub mod subscribe;
 pub mod token;

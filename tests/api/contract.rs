@@ -17,11 +17,14 @@ const CONTRACT: &str = include_str!("../../docs/API.md");
 /// the issue that builds it. A route leaves this list when it is built
 /// (the tests below fail until it does).
 const NOT_YET: &[(&str, &str)] = &[
-    // Issue 23: images and the share code.
-    ("POST", "/api/v1/media"),
-    ("GET", "/api/v1/media/{id}"),
+    // Issue 23: the share code.
     ("GET", "/api/v1/events/{id}/share-code"),
 ];
+
+/// Served, and named by the contract otherwise than `METHOD /path`:
+/// approved images' files ("served by the server itself", at the path
+/// their `url` gives; docs/MEDIA.md).
+const BESIDES: &[(&str, &str)] = &[("GET", "/media/{name}")];
 
 /// Every `METHOD /path` the contract names in a code span, without its
 /// query string.
@@ -57,7 +60,11 @@ fn the_route_list_is_the_contracts() {
     );
     let built = pairs(lottery::api::ROUTES);
     let not_yet = pairs(NOT_YET);
-    let expected: BTreeSet<_> = documented.difference(&not_yet).cloned().collect();
+    let expected: BTreeSet<_> = documented
+        .difference(&not_yet)
+        .cloned()
+        .chain(pairs(BESIDES))
+        .collect();
     assert_eq!(
         built, expected,
         "routes built (left) and documented (right) differ"

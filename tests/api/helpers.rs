@@ -164,6 +164,16 @@ impl TestApp {
                 vars.extend(redis_settings(&redis));
             }
         }
+        if !database_url.starts_with("sqlite://") {
+            // SQLite's default keeps images beside its file; a MySQL
+            // test's go to a directory of its own, never the checkout.
+            let tag: u64 = rand::rng().random();
+            let dir = std::env::temp_dir().join(format!("lottery-tests/media-{tag:016x}"));
+            vars.insert(
+                "LOTTERY_MEDIA_STORE".into(),
+                format!("fs://{}", dir.display()),
+            );
+        }
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_map(&vars).expect("test config");
         let app = Application::build(config).await.expect("app starts");

@@ -15,6 +15,7 @@ mod events;
 mod helpers;
 mod join_rules;
 mod limits;
+mod media;
 mod method_not_allowed;
 mod notices;
 mod ops;

@@ -92,6 +92,7 @@ impl EventActor {
                     event: state.event.clone(),
                     creator_nickname: state.creator_nickname.clone(),
                     prizes: state.prizes.clone(),
+                    images: state.images.clone(),
                 };
                 match Live::from_state(state) {
                     Ok(mut live) => {

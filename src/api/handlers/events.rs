@@ -14,6 +14,7 @@ use crate::api::state::AppState;
 use crate::api::views::EventView;
 use crate::config::Profile;
 use crate::domain::draw;
+use crate::domain::media::MediaStatus;
 use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::pii::join_password;
@@ -40,6 +41,7 @@ pub async fn create(
             "risk_check needs WeChat: this server has no WeChat app configured".into(),
         ));
     }
+    images_usable(&state, caller.user_id, &new).await?;
     screen_event(&state, caller.user_id, &new).await?;
     let seed = draw::new_seed();
     let digest = new
@@ -52,6 +54,29 @@ pub async fn create(
     Ok(created(
         event_pages::stored_view(&state, id, Some(caller.user_id)).await?,
     ))
+}
+
+/// The images the event names are the caller's own and not rejected
+/// (a pending one is shown once WeChat passes it).
+async fn images_usable(state: &AppState, user_id: i64, new: &NewEvent) -> AppResult<()> {
+    let named = new.image_ids();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = named.iter().map(|(_, id)| id.clone()).collect();
+    let rows = store::media::many(&state.db, &ids).await?;
+    for (field, id) in &named {
+        let usable = rows
+            .iter()
+            .find(|row| &row.id == id)
+            .is_some_and(|row| row.owner_id == user_id && row.status != MediaStatus::Rejected);
+        if !usable {
+            return Err(AppError::InvalidArgument(format!(
+                "{field} must be the id of an image you uploaded that WeChat did not reject"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// WeChat's content check of what the event publishes, when WeChat is

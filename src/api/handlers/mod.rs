@@ -5,6 +5,7 @@ pub mod claims;
 pub mod events;
 pub mod groups;
 pub mod me;
+pub mod media;
 pub mod ops;
 pub mod participation;
 pub mod redraw;

@@ -1,0 +1,165 @@
+//! The steps of an upload and of serving its files, so the handlers stay
+//! thin: the user's limits, reading the one part (sniffed at its first
+//! bytes, cut at the byte limit), storing both objects and the row, and
+//! asking WeChat.
+
+use actix_multipart::Multipart;
+use actix_web::http::header::HeaderMap;
+use actix_web::web::{self, Bytes};
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+
+use crate::api::state::AppState;
+use crate::domain::media::{object_key, MediaStatus, Upload, Variant, SNIFF_BYTES};
+use crate::error::{AppError, AppResult};
+use crate::media::process::Processed;
+use crate::store;
+use crate::store::media::MediaRow;
+
+/// 429 when the user made their hour's uploads, or their images already
+/// take their quota. Checked before a byte of the file is read.
+pub async fn within_limits(state: &AppState, user_id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    let settings = &state.media.settings;
+    let usage = store::media::usage(&state.db, user_id, now - Duration::hours(1)).await?;
+    if usage.recent >= i64::from(settings.uploads_per_hour) {
+        let frees_at = usage.oldest_recent.unwrap_or(now) + Duration::hours(1);
+        return Err(AppError::RateLimited {
+            message: format!(
+                "at most {} uploads an hour; try again later",
+                settings.uploads_per_hour
+            ),
+            retry_after_secs: (frees_at - now).num_seconds().max(1) as u64,
+        });
+    }
+    if usage.kept_bytes >= settings.quota_bytes as i64 {
+        return Err(AppError::RateLimited {
+            message: format!(
+                "your images take your whole quota of {} MB",
+                settings.quota_bytes >> 20
+            ),
+            retry_after_secs: 3600,
+        });
+    }
+    Ok(())
+}
+
+/// The one part `file` of a multipart body: its format, judged by its
+/// first bytes (41500 before the rest is read), and its bytes, never more
+/// than `max_bytes` of them held (41300 at the first byte beyond).
+pub async fn read_image(
+    headers: &HeaderMap,
+    payload: web::Payload,
+    max_bytes: u64,
+) -> AppResult<(Upload, Vec<u8>)> {
+    let malformed = || {
+        AppError::InvalidArgument(
+            "the upload must be multipart/form-data with one part named file".into(),
+        )
+    };
+    let mut parts = Multipart::new(headers, payload);
+    let mut image: Option<(Upload, Vec<u8>)> = None;
+    while let Some(part) = parts.next().await {
+        let mut part = part.map_err(|_| malformed())?;
+        if part.name() != Some("file") || image.is_some() {
+            return Err(malformed());
+        }
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut format = None;
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk.map_err(|_| malformed())?;
+            if bytes.len() as u64 + chunk.len() as u64 > max_bytes {
+                return Err(AppError::UploadTooLarge(format!(
+                    "the file is over the upload limit of {} KiB",
+                    max_bytes / 1024
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+            if format.is_none() && bytes.len() >= SNIFF_BYTES {
+                format = Some(Upload::sniff(&bytes)?);
+            }
+        }
+        let format = match format {
+            Some(format) => format,
+            None => Upload::sniff(&bytes)?,
+        };
+        image = Some((format, bytes));
+    }
+    image.ok_or_else(malformed)
+}
+
+/// Both objects, then the row: a 201 means all three are stored. A row
+/// that cannot be written takes its objects back with it.
+pub async fn store(state: &AppState, row: &MediaRow, processed: Processed) -> AppResult<()> {
+    let objects = &state.media.objects;
+    let full = object_key(&row.id, processed.format, Variant::Full);
+    let thumb = object_key(&row.id, processed.format, Variant::Thumb);
+    objects.put(&full, processed.full).await?;
+    objects.put(&thumb, processed.thumb).await?;
+    if let Err(err) = store::media::insert(&state.db, row.clone()).await {
+        for key in [&full, &thumb] {
+            if let Err(e) = objects.delete(key).await {
+                tracing::warn!(key, error = %e, "an unrecorded image's object was left behind");
+            }
+        }
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Sends a pending image to WeChat's check. A failure leaves it pending
+/// without a trace: the media keeper asks again (docs/MEDIA.md).
+pub async fn ask_wechat(state: &AppState, row: &MediaRow, now: DateTime<Utc>) {
+    let Some(tokens) = &state.tokens else {
+        return;
+    };
+    let asked = async {
+        let format = row.stored()?;
+        let url =
+            state
+                .media_urls
+                .signed(&state.pii, &object_key(&row.id, format, Variant::Full), now);
+        let owner = store::users::get(&state.db, row.owner_id).await?;
+        let trace_id =
+            crate::wechat::media_check::media_check_async(tokens, &owner.openid, &url).await?;
+        store::media::checking(&state.db, &row.id, &trace_id, now).await
+    };
+    let result = match asked.await {
+        Ok(()) => "asked",
+        Err(err) => {
+            tracing::warn!(image = %row.id, error = %err, "the image check could not be asked; it stays pending");
+            "error"
+        }
+    };
+    metrics::counter!("lottery_media_checks_total", "result" => result).increment(1);
+}
+
+/// Whether the image may be served to anyone (Some(true)), only with a
+/// signature (Some(false): pending), or not at all (None: rejected or
+/// unknown). Approved is remembered: it never changes again.
+pub async fn is_approved(state: &AppState, id: &str) -> AppResult<Option<bool>> {
+    if state.media.files.is_approved(id) {
+        return Ok(Some(true));
+    }
+    match store::media::get(&state.db, id).await? {
+        Some(row) if row.status == MediaStatus::Approved => {
+            state.media.files.approved(id);
+            Ok(Some(true))
+        }
+        Some(row) if row.status == MediaStatus::Pending => Ok(Some(false)),
+        _ => Ok(None),
+    }
+}
+
+/// An object's bytes; an approved image's are kept in memory.
+pub async fn bytes_of(state: &AppState, key: &str, approved: bool) -> AppResult<Option<Bytes>> {
+    if approved {
+        if let Some(bytes) = state.media.files.get(key) {
+            return Ok(Some(bytes));
+        }
+    }
+    let bytes = state.media.objects.get(key).await?;
+    if let (true, Some(bytes)) = (approved, &bytes) {
+        state.media.files.keep(key, bytes.clone());
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,71 @@
+//! Uploaded images and share codes as bytes: checking and re-encoding an
+//! upload (`process`, on a bounded pool off the HTTP workers), keeping
+//! objects in the media store (`objects`: a directory or any S3-compatible
+//! bucket), and the URLs they are shown at (`urls`). Which image is whose
+//! and what WeChat said of it is the database's (`store::media`).
+
+pub mod files;
+pub mod objects;
+pub mod process;
+pub mod urls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::config::MediaSettings;
+use crate::domain::media::Upload;
+use crate::error::{AppError, AppResult};
+use objects::Objects;
+use process::Processed;
+
+/// How long an upload waits for a decoder before 503: the pool is busy
+/// with others' images, and the client may retry.
+const DECODER_WAIT: Duration = Duration::from_secs(10);
+
+/// The media side of the server: settings, the store and the decoders.
+pub struct Media {
+    pub settings: MediaSettings,
+    pub objects: Objects,
+    /// Images being decoded at once (`LOTTERY_MEDIA_WORKERS`).
+    decoders: Arc<Semaphore>,
+    /// Approved images served from memory.
+    pub files: files::ApprovedFiles,
+}
+
+/// Bytes of approved images kept in memory for serving.
+const FILE_CACHE_BYTES: u64 = 64 << 20;
+
+impl Media {
+    pub fn new(settings: MediaSettings) -> Result<Self, String> {
+        let objects = Objects::open(&settings.store)?;
+        let decoders = Arc::new(Semaphore::new(settings.workers));
+        Ok(Self {
+            settings,
+            objects,
+            decoders,
+            files: files::ApprovedFiles::new(FILE_CACHE_BYTES),
+        })
+    }
+
+    /// Decodes, checks and re-encodes an upload on the decoding pool
+    /// (blocking threads, at most `workers` at once): an HTTP worker only
+    /// awaits it, so joins on the same workers are not held up by pixels.
+    pub async fn process(&self, format: Upload, bytes: Vec<u8>) -> AppResult<Processed> {
+        let permit = tokio::time::timeout(DECODER_WAIT, self.decoders.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::Unavailable("uploads are busy; try again shortly".into()))?
+            .map_err(|_| AppError::internal("the decoding pool is closed"))?;
+        let limits = self.settings.limits;
+        let started = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            process::process(format, &bytes, &limits)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("image decoding stopped: {e}")))?;
+        metrics::histogram!("lottery_media_decode_seconds").record(started.elapsed().as_secs_f64());
+        done
+    }
+}
