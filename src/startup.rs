@@ -72,6 +72,7 @@ pub struct Application {
     placement: Placement,
     clock: Clock,
     claim_keeper: Addr<ClaimKeeper>,
+    state: web::Data<AppState>,
 }
 
 /// The shutdown's budget, 10 s in all (an orchestrator's usual grace
@@ -200,6 +201,7 @@ impl Application {
             PublishedCaches {
                 results: results.clone(),
                 finished: finished.clone(),
+                live_pages: Some(refresh_live_images(events.clone(), db.clone())),
             },
             redis,
         )?;
@@ -229,6 +231,8 @@ impl Application {
             placement: placement.clone(),
             pii,
         });
+        actix_web::rt::spawn(api::media_keeper::keep(state.clone()));
+        let kept_state = state.clone();
         let clustered = placement.is_clustered();
         let hosts = events.clone();
         let server = HttpServer::new(move || {
@@ -280,7 +284,14 @@ impl Application {
             placement,
             clock,
             claim_keeper,
+            state: kept_state,
         })
+    }
+
+    /// What the handlers share, so a test can run a background job's round
+    /// now (`api::media_keeper::round`).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -380,6 +391,26 @@ impl Application {
     }
 }
 
+/// What `PublishedCaches` calls when an event's published answers change:
+/// a live page of the event here reads its images again (an image's
+/// verdict came; a re-draw changes nothing there).
+fn refresh_live_images(events: Events, db: Db) -> Arc<dyn Fn(i64) + Send + Sync> {
+    Arc::new(move |event_id| {
+        let Some(page) = events.live_page(event_id) else {
+            return;
+        };
+        let db = db.clone();
+        tokio::spawn(async move {
+            match crate::store::media::of_event(&db, event_id).await {
+                Ok(images) => page.set_images(images),
+                Err(err) => {
+                    tracing::warn!(event_id, error = %err, "a live page keeps its old images")
+                }
+            }
+        });
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -390,3 +421,4 @@ mod tests {
         assert_eq!(super::draw_permits(1), 1);
     }
 }
+

@@ -184,6 +184,13 @@ impl LivePage {
         }
     }
 
+    /// WeChat's verdict changed what the event's images show.
+    pub fn set_images(&self, images: Vec<crate::store::media::MediaRow>) {
+        if let Some(page) = self.page.write().as_mut() {
+            page.change_record(|record| record.images = images);
+        }
+    }
+
     /// The creator renamed themselves.
     pub fn set_creator_nickname(&self, nickname: &str) {
         if let Some(page) = self.page.write().as_mut() {

@@ -12,7 +12,9 @@ pub mod event_id;
 pub mod event_pages;
 pub mod forward;
 pub mod handlers;
+pub mod image_verdicts;
 pub mod limits;
+pub mod media_keeper;
 pub mod media_views;
 pub mod middleware;
 pub mod openapi;
@@ -62,9 +64,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/events/{id}/claims/{user_id}/ship"),
     ("POST", "/api/v1/events/{id}/redraw"),
     ("POST", "/api/v1/events/{id}/groups"),
+    ("GET", "/api/v1/events/{id}/share-code"),
     ("POST", "/api/v1/media"),
     ("GET", "/api/v1/media/{id}"),
     ("GET", "/media/{name}"),
+    ("GET", "/api/v1/wechat/push"),
+    ("POST", "/api/v1/wechat/push"),
 ];
 
 /// What the default service answers when no route has this path.
@@ -119,7 +124,9 @@ fn shape(path: &str, is_id: impl Fn(&str) -> bool) -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use handlers::{auth, claims, events, groups, me, media, ops, participation, redraw, results};
+    use handlers::{
+        auth, claims, events, groups, me, media, ops, participation, push, redraw, results, share,
+    };
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| AppError::InvalidArgument(format!("bad path: {err}")).into()),
@@ -143,6 +150,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/events", web::post().to(events::create))
             .route("/media", web::post().to(media::upload))
             .route("/media/{id}", web::get().to(media::get))
+            .route("/wechat/push", web::get().to(push::verify))
+            .route("/wechat/push", web::post().to(push::receive))
             // One scope per event: the router matches `{id}` once instead of
             // trying each event route's pattern in turn.
             .service(
@@ -162,7 +171,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/claims/export", web::get().to(claims::export))
                     .route("/claims/{user_id}/ship", web::post().to(claims::ship))
                     .route("/redraw", web::post().to(redraw::redraw))
-                    .route("/groups", web::post().to(groups::bind)),
+                    .route("/groups", web::post().to(groups::bind))
+                    .route("/share-code", web::get().to(share::share_code)),
             ),
     )
     .default_service(web::to(no_route));

@@ -15,7 +15,7 @@ use utoipa_scalar::Scalar;
 
 use super::envelope::{EmptyEnvelope, ErrorEnvelope};
 use super::handlers::{
-    auth, claims, events, groups, me, media, ops, participation, redraw, results,
+    auth, claims, events, groups, me, media, ops, participation, push, redraw, results, share,
 };
 
 #[derive(OpenApi)]
@@ -62,6 +62,9 @@ use super::handlers::{
         media::upload,
         media::get,
         media::file,
+        share::share_code,
+        push::verify,
+        push::receive,
     ),
     components(schemas(ErrorEnvelope, EmptyEnvelope)),
     modifiers(&BearerAuth, &CommonErrors),
@@ -72,6 +75,7 @@ use super::handlers::{
         (name = "participation", description = "joining, leaving, the participant list"),
         (name = "claims", description = "winners' claims: details, shipping, receipt, export"),
         (name = "media", description = "uploaded images and their files"),
+        (name = "wechat", description = "WeChat's message push (called by WeChat, not by clients)"),
         (name = "ops", description = "health, readiness, metrics and this document"),
     )
 )]

@@ -127,6 +127,9 @@ pub async fn ask_wechat(state: &AppState, row: &MediaRow, now: DateTime<Utc>) {
         Ok(()) => "asked",
         Err(err) => {
             tracing::warn!(image = %row.id, error = %err, "the image check could not be asked; it stays pending");
+            if let Err(err) = store::media::ask_failed(&state.db, &row.id, now).await {
+                tracing::warn!(image = %row.id, error = %err, "a failed image check was not recorded");
+            }
             "error"
         }
     };

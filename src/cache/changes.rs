@@ -25,14 +25,22 @@ const PUBLISH_DEADLINE: Duration = Duration::from_millis(1000);
 pub struct PublishedCaches {
     pub results: Arc<DrawResults>,
     pub finished: Arc<FinishedEvents>,
+    /// Refreshes what a live event's page shows of its images, if the
+    /// event is live here (`startup` wires it to the event actors' pages;
+    /// the cache layer does not know them).
+    pub live_pages: Option<Arc<dyn Fn(i64) + Send + Sync>>,
 }
 
 impl PublishedCaches {
-    /// Drops what this instance keeps of one event's results.
+    /// Drops what this instance keeps of one event's results, and has its
+    /// live page read its images again.
     pub fn forget(&self, event_id: i64) {
         self.results.forget(event_id, Published::Winners);
         self.results.forget(event_id, Published::Fairness);
         self.finished.forget(event_id);
+        if let Some(refresh) = &self.live_pages {
+            refresh(event_id);
+        }
     }
 
     fn forget_all(&self) {

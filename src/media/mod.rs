@@ -7,6 +7,7 @@
 pub mod files;
 pub mod objects;
 pub mod process;
+pub mod share_codes;
 pub mod urls;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio::sync::Semaphore;
 use crate::config::MediaSettings;
 use crate::domain::media::Upload;
 use crate::error::{AppError, AppResult};
+use crate::wechat::push::PushKey;
 use objects::Objects;
 use process::Processed;
 
@@ -32,6 +34,10 @@ pub struct Media {
     decoders: Arc<Semaphore>,
     /// Approved images served from memory.
     pub files: files::ApprovedFiles,
+    /// Events' share codes.
+    pub share_codes: share_codes::ShareCodes,
+    /// Opens safe-mode pushes (`LOTTERY_WECHAT_PUSH_AES_KEY`).
+    pub push_key: Option<PushKey>,
 }
 
 /// Bytes of approved images kept in memory for serving.
@@ -41,11 +47,19 @@ impl Media {
     pub fn new(settings: MediaSettings) -> Result<Self, String> {
         let objects = Objects::open(&settings.store)?;
         let decoders = Arc::new(Semaphore::new(settings.workers));
+        let push_key = settings
+            .push_aes_key
+            .as_ref()
+            .map(|key| PushKey::parse(key.expose()))
+            .transpose()
+            .map_err(|e| format!("LOTTERY_WECHAT_PUSH_AES_KEY: {e}"))?;
         Ok(Self {
             settings,
             objects,
             decoders,
             files: files::ApprovedFiles::new(FILE_CACHE_BYTES),
+            share_codes: share_codes::ShareCodes::default(),
+            push_key,
         })
     }
 

@@ -24,6 +24,8 @@ pub struct MediaRow {
     pub thumb_bytes: i32,
     pub trace_id: Option<String>,
     pub label: Option<i32>,
+    /// Times WeChat's check was asked.
+    pub tries: i16,
     pub created_at: chrono::NaiveDateTime,
     pub checked_at: Option<chrono::NaiveDateTime>,
 }
@@ -96,16 +98,112 @@ pub async fn usage(db: &Db, owner_id: i64, since: DateTime<Utc>) -> AppResult<Us
     })
 }
 
-/// WeChat took the check of a pending image under `trace_id`.
+/// WeChat took the check of a pending image under `trace_id` (a new
+/// check replaces the trace of one whose verdict never came).
 pub async fn checking(db: &Db, id: &str, trace_id: &str, now: DateTime<Utc>) -> AppResult<()> {
     let (id, trace_id, at) = (id.to_string(), trace_id.to_string(), to_db_time(now));
     db_run!(db, |conn| {
         diesel::update(media::table.find(&id))
             .filter(media::status.eq(MediaStatus::Pending))
-            .set((media::trace_id.eq(&trace_id), media::checked_at.eq(at)))
+            .set((
+                media::trace_id.eq(&trace_id),
+                media::checked_at.eq(at),
+                media::tries.eq(media::tries + 1),
+            ))
             .execute(conn)
             .await?;
         Ok(())
+    })
+}
+
+/// An ask that failed still counts as a try (and its time), so the keeper
+/// spaces its asks and gives up in the end.
+pub async fn ask_failed(db: &Db, id: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let (id, at) = (id.to_string(), to_db_time(now));
+    db_run!(db, |conn| {
+        diesel::update(media::table.find(&id))
+            .filter(media::status.eq(MediaStatus::Pending))
+            .set((media::checked_at.eq(at), media::tries.eq(media::tries + 1)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Pending images to ask WeChat about again, oldest first, among those
+/// asked fewer than `max_tries` times: never taken by WeChat (no trace)
+/// and last tried before `failed_before`, or taken and still without a
+/// verdict since before `unanswered_before`.
+pub async fn to_ask_again(
+    db: &Db,
+    failed_before: DateTime<Utc>,
+    unanswered_before: DateTime<Utc>,
+    max_tries: i16,
+    limit: i64,
+) -> AppResult<Vec<MediaRow>> {
+    let (failed, unanswered) = (to_db_time(failed_before), to_db_time(unanswered_before));
+    db_run!(db, |conn| {
+        Ok(media::table
+            .filter(media::status.eq(MediaStatus::Pending))
+            .filter(media::tries.lt(max_tries))
+            .filter(
+                media::trace_id
+                    .is_null()
+                    .and(
+                        media::checked_at.lt(failed).or(media::checked_at
+                            .is_null()
+                            .and(media::created_at.lt(failed))),
+                    )
+                    .or(media::trace_id
+                        .is_not_null()
+                        .and(media::checked_at.lt(unanswered))),
+            )
+            .order(media::created_at)
+            .limit(limit)
+            .select(MediaRow::as_select())
+            .load(conn)
+            .await?)
+    })
+}
+
+/// Pending images whose every try was used: WeChat never answered.
+pub async fn given_up(db: &Db, max_tries: i16) -> AppResult<i64> {
+    db_run!(db, |conn| {
+        Ok(media::table
+            .filter(media::status.eq(MediaStatus::Pending))
+            .filter(media::tries.ge(max_tries))
+            .count()
+            .get_result(conn)
+            .await?)
+    })
+}
+
+/// The rows of the images one event shows (cover, prizes).
+pub async fn of_event(db: &Db, event_id: i64) -> AppResult<Vec<MediaRow>> {
+    db_run!(db, |conn| {
+        let cover: Option<Option<String>> = events::table
+            .find(event_id)
+            .select(events::cover_id)
+            .first(conn)
+            .await
+            .optional()?;
+        let mut ids: Vec<String> = prizes::table
+            .filter(prizes::event_id.eq(event_id))
+            .select(prizes::image_id)
+            .load::<Option<String>>(conn)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        ids.extend(cover.flatten());
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(media::table
+            .filter(media::id.eq_any(&ids))
+            .select(MediaRow::as_select())
+            .load(conn)
+            .await?)
     })
 }
 

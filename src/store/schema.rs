@@ -138,6 +138,7 @@ diesel::table! {
         thumb_bytes -> Integer,
         trace_id -> Nullable<Text>,
         label -> Nullable<Integer>,
+        tries -> SmallInt,
         created_at -> Timestamp,
         checked_at -> Nullable<Timestamp>,
     }

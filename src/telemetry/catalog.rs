@@ -62,6 +62,26 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Calls to the media store, by store (fs, s3), operation and result",
     ),
     (
+        "lottery_wechat_pushes_total",
+        "counter",
+        "WeChat message pushes, by result (verified, media_check, other, refused, unreadable)",
+    ),
+    (
+        "lottery_media_verdicts_total",
+        "counter",
+        "WeChat's verdicts on images, by verdict (pass, review, risky, unjudged, repeated)",
+    ),
+    (
+        "lottery_media_unchecked",
+        "gauge",
+        "Images still pending after every ask of WeChat's check (none ever answered)",
+    ),
+    (
+        "lottery_share_codes_total",
+        "counter",
+        "Share codes answered, by where they came from (memory, store, wechat, qr)",
+    ),
+    (
         "lottery_media_checks_total",
         "counter",
         "WeChat content checks of images asked, by result (asked, error)",

@@ -7,6 +7,7 @@ pub mod media_check;
 pub mod open_data;
 pub mod push;
 pub mod risk;
+pub mod share_code;
 pub mod subscribe;
 pub mod token;
 

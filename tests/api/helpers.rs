@@ -121,6 +121,8 @@ pub struct TestApp {
     /// The app's claim clock: `clock.advance` moves claim windows along.
     pub clock: lottery::clock::Clock,
     claim_keeper: actix::Addr<lottery::actors::claim_keeper::ClaimKeeper>,
+    /// What the app's handlers share (to run a background round now).
+    pub state: actix_web::web::Data<lottery::api::state::AppState>,
 }
 
 pub struct Reply {
@@ -185,6 +187,7 @@ impl TestApp {
         let placement = app.placement();
         let clock = app.clock();
         let claim_keeper = app.claim_keeper();
+        let state = app.state();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
@@ -201,6 +204,7 @@ impl TestApp {
             database_url,
             clock,
             claim_keeper,
+            state,
         }
     }
 

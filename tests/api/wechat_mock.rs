@@ -16,6 +16,8 @@ pub const APPID: &str = "wx_notice_app";
 pub const SECRET: &str = "notice-secret-5a4b3c";
 pub const TEMPLATE: &str = "tmpl-result-1";
 pub const CLAIM_TEMPLATE: &str = "tmpl-claim-1";
+/// The one page the mock's published mini-program has.
+pub const SHARE_PAGE: &str = "pages/event/index";
 
 /// One subscribe message WeChat received.
 #[derive(Clone, Debug)]
@@ -49,6 +51,55 @@ struct State {
     risk_calls: Vec<Value>,
     risk_down: bool,
     risk_delay: Duration,
+    /// getwxacodeunlimit: the calls received, and errcodes the next ones
+    /// answer (in order) before success.
+    code_calls: Vec<Value>,
+    code_errors: VecDeque<i64>,
+    /// media_check_async: the checks asked (each with the trace_id it was
+    /// given) and errcodes the next asks answer before success.
+    media_checks: Vec<Value>,
+    media_errors: VecDeque<i64>,
+}
+
+/// The mini-program's username in pushes (`ToUserName`).
+const GH_ID: &str = "gh_9df7d78a1234";
+
+/// A small JPEG standing in for a mini-program code (WeChat's default
+/// answer is a JPEG; `is_hyaline` asks for a PNG).
+fn code_image() -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(43, 43, image::Rgb([20, 160, 60]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .unwrap();
+    out.into_inner()
+}
+
+/// getwxacodeunlimit's checks of a request, as its documentation states:
+/// <https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/qrcode-link/qr-code/getUnlimitedQRCode.html>
+/// - `scene`: required, at most 32 visible characters of digits, letters
+///   and `!#$&'()*+,/:;=?@-._~` (else 40129, "invalid scene");
+/// - `page`: a page of the published version, without a leading `/` and
+///   without parameters (else 41030, "invalid page");
+/// - `env_version`: `release`, `trial` or `develop`;
+/// - on success the body is the image (Content-Type `image/jpeg`), on
+///   failure JSON `{errcode, errmsg}` (Content-Type `application/json`);
+///   45009 is the call-rate limit.
+fn judge_code(body: &Value) -> i64 {
+    let scene = body["scene"].as_str().unwrap_or_default();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$&'()*+,/:;=?@-._~".contains(c);
+    if scene.is_empty() || scene.len() > 32 || !scene.chars().all(allowed) {
+        return 40129;
+    }
+    let page = body["page"].as_str().unwrap_or_default();
+    if page.starts_with('/') || page.contains('?') || page != SHARE_PAGE {
+        return 41030;
+    }
+    if !["release", "trial", "develop"].contains(&body["env_version"].as_str().unwrap_or("release"))
+    {
+        return 40097;
+    }
+    0
 }
 
 /// What `subscribe/send` answers for a message, as WeChat documents it:
@@ -233,6 +284,68 @@ impl WechatMock {
             }))
             .mount(&server)
             .await;
+        // media_check_async as documented (api_mediacheckasync.html):
+        // POST with the access token, JSON {media_url, media_type (2:
+        // image), version (2), scene (1..=4), openid}; answers
+        // {errcode: 0, errmsg: "ok", trace_id} when the check is taken
+        // (not when it passed: the verdict is pushed later, within 30
+        // minutes). The test then downloads media_url, as WeChat would.
+        Mock::given(method("POST"))
+            .and(path("/wxa/media_check_async"))
+            .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
+                let mut body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                if query(r, "access_token") != s.valid_token {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
+                }
+                if let Some(code) = s.media_errors.pop_front() {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": code, "errmsg": "scripted"}));
+                }
+                let complete = body["media_url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("http"))
+                    && body["media_type"] == 2
+                    && body["version"] == 2
+                    && (1..=4).contains(&body["scene"].as_i64().unwrap_or(0))
+                    && body["openid"].is_string();
+                if !complete {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 47001, "errmsg": "data format error"}));
+                }
+                let trace_id = format!("60f96f1d-3845297a-{:08x}", s.media_checks.len() + 1);
+                body["trace_id"] = json!(trace_id);
+                s.media_checks.push(body);
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"errcode": 0, "errmsg": "ok", "trace_id": trace_id}))
+            }))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/wxa/getwxacodeunlimit"))
+            .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                if query(r, "access_token") != s.valid_token {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
+                }
+                s.code_calls.push(body.clone());
+                let errcode = match s.code_errors.pop_front() {
+                    Some(code) => code,
+                    None => judge_code(&body),
+                };
+                if errcode != 0 {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"errcode": errcode, "errmsg": "scripted"}));
+                }
+                // Slow enough that concurrent requests overlap.
+                ResponseTemplate::new(200)
+                    .set_delay(Duration::from_millis(200))
+                    .insert_header("content-type", "image/jpeg")
+                    .set_body_bytes(code_image())
+            }))
+            .mount(&server)
+            .await;
         Mock::given(method("POST"))
             .and(path("/wxa/msg_sec_check"))
             .respond_with(Handler(state.clone(), |s: &mut State, r: &Request| {
@@ -332,6 +445,26 @@ impl WechatMock {
         self.state.lock().unwrap().risk_calls.clone()
     }
 
+    /// getwxacodeunlimit's calls received, in order.
+    pub fn code_calls(&self) -> Vec<Value> {
+        self.state.lock().unwrap().code_calls.clone()
+    }
+
+    /// The next getwxacodeunlimit calls answer these errcodes, in order.
+    pub fn code_errors(&self, errcodes: &[i64]) {
+        self.state.lock().unwrap().code_errors = errcodes.iter().copied().collect();
+    }
+
+    /// The image checks asked so far (the request body and its trace_id).
+    pub fn media_checks(&self) -> Vec<Value> {
+        self.state.lock().unwrap().media_checks.clone()
+    }
+
+    /// The next media_check_async asks answer these errcodes, in order.
+    pub fn media_errors(&self, errcodes: &[i64]) {
+        self.state.lock().unwrap().media_errors = errcodes.iter().copied().collect();
+    }
+
     /// Tokens are handed out with this lifetime (`expires_in`, seconds).
     pub fn token_lifetime(&self, secs: u64) {
         self.state.lock().unwrap().token_lifetime = Some(secs);
@@ -422,4 +555,90 @@ pub async fn login(app: &TestApp, name: &str) -> (String, i64) {
         r.data()["token"].as_str().unwrap().to_string(),
         r.data()["user"]["id"].as_i64().unwrap(),
     )
+}
+
+/// How WeChat delivers a push (the console's 消息加解密方式 and 数据格式).
+#[derive(Clone, Copy, Debug)]
+pub enum PushMode {
+    /// 明文模式, JSON.
+    PlainJson,
+    /// 明文模式, XML.
+    PlainXml,
+    /// 安全模式 with this EncodingAESKey, JSON.
+    SafeJson(&'static str),
+}
+
+/// The verdict push of `wxa_media_check`, as the documentation's example
+/// has it (api_mediacheckasync.html, "异步检测结果推送"): JSON, or the
+/// same tags in XML with strings in CDATA (WeChat prints no XML example;
+/// this is the shape Senparc's SDK tests record).
+pub fn verdict_body(trace_id: &str, suggest: &str, errcode: i64, xml: bool) -> String {
+    let label = if suggest == "pass" { 100 } else { 20002 };
+    if xml {
+        return format!(
+            "<xml><ToUserName><![CDATA[{GH_ID}]]></ToUserName>\
+             <FromUserName><![CDATA[o4_t144jTUSEoxydysUA2E234_tc]]></FromUserName>\
+             <CreateTime>1626959646</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+             <Event><![CDATA[wxa_media_check]]></Event><appid><![CDATA[{APPID}]]></appid>\
+             <trace_id><![CDATA[{trace_id}]]></trace_id><version>2</version>\
+             <detail><strategy><![CDATA[content_model]]></strategy><errcode>0</errcode>\
+             <suggest><![CDATA[pass]]></suggest><label>100</label><prob>90</prob></detail>\
+             <errcode>{errcode}</errcode><errmsg><![CDATA[ok]]></errmsg>\
+             <result><suggest><![CDATA[{suggest}]]></suggest><label>{label}</label></result></xml>"
+        );
+    }
+    json!({
+        "ToUserName": GH_ID,
+        "FromUserName": "o4_t144jTUSEoxydysUA2E234_tc",
+        "CreateTime": 1626959646,
+        "MsgType": "event",
+        "Event": "wxa_media_check",
+        "appid": APPID,
+        "trace_id": trace_id,
+        "version": 2,
+        "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}],
+        "errcode": errcode,
+        "errmsg": "ok",
+        "result": {"suggest": suggest, "label": label}
+    })
+    .to_string()
+}
+
+/// Sends `body` to the app's push URL as WeChat would: `signature` =
+/// SHA-1 of the sorted Token, timestamp and nonce; in safe mode the body
+/// encrypted (random 16 bytes, length, message, appid; AES-256-CBC) in an
+/// envelope, with `encrypt_type=aes` and `msg_signature` over the
+/// ciphertext too (message-push.html). The signing and sealing are the
+/// server's own functions, which their unit tests hold to WeChat's
+/// published examples. Returns (status, body).
+pub async fn push(app: &TestApp, token: &str, mode: PushMode, body: &str) -> (u16, String) {
+    use lottery::wechat::push::{signature, PushKey};
+    let (timestamp, nonce) = ("1714112445", "415670741");
+    let mut query = vec![
+        ("signature", signature(token, &[timestamp, nonce])),
+        ("timestamp", timestamp.to_string()),
+        ("nonce", nonce.to_string()),
+    ];
+    let sent = match mode {
+        PushMode::PlainJson | PushMode::PlainXml => body.to_string(),
+        PushMode::SafeJson(key) => {
+            let key = PushKey::parse(key).unwrap();
+            let encrypt = key.encrypt(body, APPID, *b"a8eedb185eb2fecf");
+            query.push(("encrypt_type", "aes".into()));
+            query.push((
+                "msg_signature",
+                signature(token, &[timestamp, nonce, &encrypt]),
+            ));
+            json!({"ToUserName": GH_ID, "Encrypt": encrypt}).to_string()
+        }
+    };
+    let res = app
+        .client
+        .post(format!("{}/api/v1/wechat/push", app.base))
+        .query(&query)
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
 }

@@ -8,7 +8,9 @@
 --   bytes, thumb_bytes: the stored sizes (a user's quota counts them).
 --   trace_id: WeChat's id of the asynchronous check, which its verdict
 --     push names; label: WeChat's label of a refused image.
---   checked_at: when the check was asked (pending) or answered.
+--   tries: how many times the check was asked (the media keeper asks
+--     again when WeChat's verdict does not come).
+--   checked_at: when the check was last asked (pending) or answered.
 CREATE TABLE media (
   id VARCHAR(32) NOT NULL PRIMARY KEY,
   owner_id BIGINT NOT NULL,
@@ -20,6 +22,7 @@ CREATE TABLE media (
   thumb_bytes INT NOT NULL,
   trace_id VARCHAR(128) NULL,
   label INT NULL,
+  tries SMALLINT NOT NULL DEFAULT 0,
   created_at DATETIME(6) NOT NULL,
   checked_at DATETIME(6) NULL,
   KEY media_owner (owner_id, created_at),

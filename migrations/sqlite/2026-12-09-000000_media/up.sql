@@ -10,6 +10,7 @@ CREATE TABLE media (
   thumb_bytes INTEGER NOT NULL,
   trace_id TEXT,
   label INTEGER,
+  tries SMALLINT NOT NULL DEFAULT 0,
   created_at TIMESTAMP NOT NULL,
   checked_at TIMESTAMP
 );

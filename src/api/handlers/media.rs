@@ -63,6 +63,7 @@ pub async fn upload(
         thumb_bytes: processed.thumb.len() as i32,
         trace_id: None,
         label: None,
+        tries: 0,
         created_at: crate::store::models::to_db_time(now),
         checked_at: None,
     };

@@ -8,5 +8,7 @@ pub mod me;
 pub mod media;
 pub mod ops;
 pub mod participation;
+pub mod push;
 pub mod redraw;
 pub mod results;
+pub mod share;

@@ -1,0 +1,76 @@
+//! What WeChat's verdict on an image changes: the image's state (stored
+//! before the push is answered), then its files (a rejected image's are
+//! deleted) and every page that shows it, here and on the other instances.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::api::state::AppState;
+use crate::domain::media::{object_key, MediaStatus, Variant};
+use crate::error::AppResult;
+use crate::store;
+use crate::store::media::MediaRow;
+use crate::wechat::push::{MediaVerdict, Suggest};
+
+fn counted(verdict: &'static str) {
+    metrics::counter!("lottery_media_verdicts_total", "verdict" => verdict).increment(1);
+}
+
+/// Applies a verdict. An error means it is not stored: the push is not
+/// answered `success`, and WeChat sends it again.
+pub async fn apply(state: &actix_web::web::Data<AppState>, verdict: MediaVerdict) -> AppResult<()> {
+    if !verdict.is_judged() {
+        // WeChat judged nothing (-1008: it could not download the image):
+        // the image stays pending and the media keeper asks again.
+        tracing::warn!(trace_id = %verdict.trace_id, errcode = verdict.errcode, "WeChat could not check an image");
+        counted("unjudged");
+        return Ok(());
+    }
+    let (status, name) = match verdict.suggest {
+        Suggest::Pass => (MediaStatus::Approved, "pass"),
+        // As for text (docs/NOTIFICATIONS.md): doubtful is allowed, and
+        // logged with its label for a person to look at.
+        Suggest::Review => (MediaStatus::Approved, "review"),
+        Suggest::Risky => (MediaStatus::Rejected, "risky"),
+    };
+    let label = i32::try_from(verdict.label).ok();
+    let decided =
+        store::media::decide(&state.db, &verdict.trace_id, status, label, Utc::now()).await?;
+    let Some(row) = decided else {
+        // Unknown, or decided already (WeChat repeats a push it thinks
+        // was not received): nothing to change.
+        counted("repeated");
+        return Ok(());
+    };
+    counted(name);
+    tracing::info!(image = %row.id, verdict = name, label = verdict.label, "WeChat's verdict on an image");
+    let state = Arc::clone(state);
+    actix_web::rt::spawn(async move { follow(&state, &row).await });
+    Ok(())
+}
+
+/// Deletes a rejected image's files and refreshes the pages that show the
+/// image (approved: it appears; rejected: it disappears).
+async fn follow(state: &AppState, row: &MediaRow) {
+    if row.status == MediaStatus::Rejected {
+        if let Ok(format) = row.stored() {
+            for variant in [Variant::Full, Variant::Thumb] {
+                let key = object_key(&row.id, format, variant);
+                if let Err(err) = state.media.objects.delete(&key).await {
+                    tracing::warn!(key, error = %err, "a rejected image's file is left in the store");
+                }
+            }
+        }
+    }
+    match store::media::events_using(&state.db, &row.id).await {
+        Ok(events) => {
+            for event_id in events {
+                state.result_changes.changed(event_id).await;
+            }
+        }
+        Err(err) => {
+            tracing::error!(image = %row.id, error = %err, "the pages showing an image could not be found; they show its old state until evicted");
+        }
+    }
+}
