@@ -1,4 +1,4 @@
-//! Marks the tests that need a real MySQL, Redis or etcd: without the URL they are
+//! Marks the tests that need a real MySQL, Redis, etcd or S3 store: without the URL they are
 //! compiled as `#[ignore]`d, so `cargo test` reports them as ignored instead
 //! of "passed" (a test that returns early looks like a pass). Changing either
 //! variable rebuilds the test targets.
@@ -12,6 +12,7 @@ fn main() {
         ("LOTTERY_TEST_MYSQL_URL", "lottery_test_mysql"),
         ("LOTTERY_TEST_REDIS_URL", "lottery_test_redis"),
         ("LOTTERY_TEST_ETCD_URL", "lottery_test_etcd"),
+        ("LOTTERY_TEST_S3_URL", "lottery_test_s3"),
     ] {
         println!("cargo::rerun-if-env-changed={var}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

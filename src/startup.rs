@@ -421,4 +421,3 @@ mod tests {
         assert_eq!(super::draw_permits(1), 1);
     }
 }
-

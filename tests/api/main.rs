@@ -17,6 +17,7 @@ mod join_rules;
 mod limits;
 mod media;
 mod media_check;
+mod media_s3;
 mod method_not_allowed;
 mod notices;
 mod ops;

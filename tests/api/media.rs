@@ -305,7 +305,7 @@ async fn the_type_is_judged_by_the_bytes_and_sizes_before_decoding(backend: Back
     assert_eq!(stored, 2);
 }
 
-async fn count_images(app: &TestApp, user_id: i64) -> i64 {
+pub async fn count_images(app: &TestApp, user_id: i64) -> i64 {
     let db = lottery::store::Db::connect(&app.database_url, 1, std::time::Duration::from_secs(5))
         .await
         .unwrap();
