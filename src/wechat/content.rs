@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::token::AccessTokens;
-use super::{token_refused, upstream};
+use super::{call, upstream};
 use crate::error::{AppError, AppResult};
 
 /// Scene 3 (论坛, posts others read): an event's title and description are
@@ -28,8 +28,6 @@ pub enum Verdict {
 
 #[derive(Deserialize)]
 struct Answer {
-    errcode: Option<i64>,
-    errmsg: Option<String>,
     result: Option<Judgement>,
     trace_id: Option<String>,
 }
@@ -50,66 +48,34 @@ pub async fn msg_sec_check(
     title: &str,
     content: &str,
 ) -> AppResult<Verdict> {
-    let mut refused_once = false;
-    loop {
-        let token = tokens.get().await?;
-        let sent = tokens
-            .client()
-            .http
-            .post(format!("{}/wxa/msg_sec_check", tokens.client().base))
-            .query(&[("access_token", token.as_str())])
-            .json(&serde_json::json!({
-                "version": 2,
-                "scene": SCENE_PUBLISHED_POST,
-                "openid": openid,
-                "title": title,
-                "content": content,
-            }))
-            .send()
-            .await
-            .map_err(|e| upstream("msg_sec_check", &e.without_url().to_string()))?;
-        if !sent.status().is_success() {
-            return Err(upstream(
-                "msg_sec_check",
-                &format!("HTTP {}", sent.status()),
-            ));
+    let body = serde_json::json!({
+        "version": 2,
+        "scene": SCENE_PUBLISHED_POST,
+        "openid": openid,
+        "title": title,
+        "content": content,
+    });
+    let answer: Answer =
+        call::post_json(tokens, "msg_sec_check", "wxa/msg_sec_check", &body).await?;
+    let Some(judgement) = answer.result else {
+        return Err(upstream("msg_sec_check", "an answer without a result"));
+    };
+    let label = judgement.label.unwrap_or(0);
+    let trace_id = answer.trace_id.unwrap_or_default();
+    match judgement.suggest.as_str() {
+        "pass" => Ok(Verdict::Pass),
+        "review" => {
+            tracing::info!(label, trace_id, "content check: review suggested; allowed");
+            Ok(Verdict::Review { label })
         }
-        let answer: Answer = sent
-            .json()
-            .await
-            .map_err(|_| upstream("msg_sec_check", "an answer that is not the expected JSON"))?;
-        let errcode = answer.errcode.unwrap_or(0);
-        if token_refused(errcode) && !refused_once {
-            refused_once = true;
-            tokens.invalidate(&token).await;
-            continue;
+        "risky" => {
+            tracing::info!(label, trace_id, "content check: risky; refused");
+            Ok(Verdict::Risky { label })
         }
-        if errcode != 0 {
-            return Err(upstream(
-                "msg_sec_check",
-                &format!("errcode {errcode} {}", answer.errmsg.unwrap_or_default()),
-            ));
-        }
-        let Some(judgement) = answer.result else {
-            return Err(upstream("msg_sec_check", "an answer without a result"));
-        };
-        let label = judgement.label.unwrap_or(0);
-        let trace_id = answer.trace_id.unwrap_or_default();
-        return match judgement.suggest.as_str() {
-            "pass" => Ok(Verdict::Pass),
-            "review" => {
-                tracing::info!(label, trace_id, "content check: review suggested; allowed");
-                Ok(Verdict::Review { label })
-            }
-            "risky" => {
-                tracing::info!(label, trace_id, "content check: risky; refused");
-                Ok(Verdict::Risky { label })
-            }
-            other => Err(upstream(
-                "msg_sec_check",
-                &format!("an unknown suggestion {other:?}"),
-            )),
-        };
+        other => Err(upstream(
+            "msg_sec_check",
+            &format!("an unknown suggestion {other:?}"),
+        )),
     }
 }
 

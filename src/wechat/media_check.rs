@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::token::AccessTokens;
-use super::{token_refused, upstream};
+use super::{call, upstream};
 use crate::error::AppResult;
 
 /// `media_type` 2: an image (1 is audio).
@@ -20,8 +20,6 @@ const SCENE_PUBLISHED_POST: u8 = 3;
 
 #[derive(Deserialize)]
 struct Answer {
-    errcode: Option<i64>,
-    errmsg: Option<String>,
     trace_id: Option<String>,
 }
 
@@ -32,51 +30,17 @@ pub async fn media_check_async(
     openid: &str,
     media_url: &str,
 ) -> AppResult<String> {
-    let mut refused_once = false;
-    loop {
-        let token = tokens.get().await?;
-        let sent = tokens
-            .client()
-            .http
-            .post(format!("{}/wxa/media_check_async", tokens.client().base))
-            .query(&[("access_token", token.as_str())])
-            .json(&serde_json::json!({
-                "media_url": media_url,
-                "media_type": MEDIA_IMAGE,
-                "version": 2,
-                "scene": SCENE_PUBLISHED_POST,
-                "openid": openid,
-            }))
-            .send()
-            .await
-            .map_err(|e| upstream("media_check_async", &e.without_url().to_string()))?;
-        if !sent.status().is_success() {
-            return Err(upstream(
-                "media_check_async",
-                &format!("HTTP {}", sent.status()),
-            ));
-        }
-        let answer: Answer = sent.json().await.map_err(|_| {
-            upstream(
-                "media_check_async",
-                "an answer that is not the expected JSON",
-            )
-        })?;
-        let errcode = answer.errcode.unwrap_or(0);
-        if token_refused(errcode) && !refused_once {
-            refused_once = true;
-            tokens.invalidate(&token).await;
-            continue;
-        }
-        if errcode != 0 {
-            return Err(upstream(
-                "media_check_async",
-                &format!("errcode {errcode} {}", answer.errmsg.unwrap_or_default()),
-            ));
-        }
-        return answer
-            .trace_id
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| upstream("media_check_async", "an answer without a trace_id"));
-    }
+    let body = serde_json::json!({
+        "media_url": media_url,
+        "media_type": MEDIA_IMAGE,
+        "version": 2,
+        "scene": SCENE_PUBLISHED_POST,
+        "openid": openid,
+    });
+    let answer: Answer =
+        call::post_json(tokens, "media_check_async", "wxa/media_check_async", &body).await?;
+    answer
+        .trace_id
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| upstream("media_check_async", "an answer without a trace_id"))
 }

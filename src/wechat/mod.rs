@@ -1,6 +1,7 @@
 //! The WeChat server API client (reqwest with rustls). Base URL, app id and
 //! secret come from the configuration; tests point the base at a local mock.
 
+pub mod call;
 pub mod code2session;
 pub mod content;
 pub mod media_check;

@@ -77,8 +77,8 @@ fn code_image() -> Vec<u8> {
 
 /// getwxacodeunlimit's checks of a request, as its documentation states:
 /// <https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/qrcode-link/qr-code/getUnlimitedQRCode.html>
-/// - `scene`: required, at most 32 visible characters of digits, letters
-///   and `!#$&'()*+,/:;=?@-._~` (else 40129, "invalid scene");
+/// - `scene`: required, at most 32 visible characters (else 40169) of
+///   digits, letters and `!#$&'()*+,/:;=?@-._~` (else 40129);
 /// - `page`: a page of the published version, without a leading `/` and
 ///   without parameters (else 41030, "invalid page");
 /// - `env_version`: `release`, `trial` or `develop`;
@@ -88,7 +88,10 @@ fn code_image() -> Vec<u8> {
 fn judge_code(body: &Value) -> i64 {
     let scene = body["scene"].as_str().unwrap_or_default();
     let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$&'()*+,/:;=?@-._~".contains(c);
-    if scene.is_empty() || scene.len() > 32 || !scene.chars().all(allowed) {
+    if scene.is_empty() || scene.len() > 32 {
+        return 40169;
+    }
+    if !scene.chars().all(allowed) {
         return 40129;
     }
     let page = body["page"].as_str().unwrap_or_default();
