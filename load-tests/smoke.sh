@@ -13,6 +13,8 @@ else
   DBFILE="$(mktemp -d)/smoke.db"
   SETTINGS=(LOTTERY_DATABASE_URL="sqlite://$DBFILE")
 fi
+MEDIA_DIR="$(mktemp -d)"
+SETTINGS+=(LOTTERY_MEDIA_STORE="fs://$MEDIA_DIR")
 build
 start_server "${SETTINGS[@]}"
 export LOAD_TIMEOUT=120
@@ -20,6 +22,7 @@ load hot-join --users 300 --concurrency 16 --seconds 30 2>/dev/null
 load mixed --users 200 --events 5 --concurrency 16 --seconds 3 2>/dev/null
 load share-storm --users 300 --concurrency 16 --lead 6 --prizes 20 --seconds 10 2>/dev/null
 load big-draw --users 400 --concurrency 16 2>/dev/null
+load media --users 200 --concurrency 8 --seconds 2 --uploaders 1 2>/dev/null
 load draw-storm --events 50 --per-event 3 --lead 6 --concurrency 16 --seconds 10 2>/dev/null
 RECORD="$(mktemp)"
 load hot-join --users 200 --concurrency 16 --seconds 30 --record "$RECORD" 2>/dev/null

@@ -13,13 +13,13 @@ mod wire;
 use std::collections::HashMap;
 
 use scenarios::{
-    big_draw, cluster, draw_storm, healthz, hot_join, mixed, notices, share_storm, verify_joins,
-    Args,
+    big_draw, cluster, draw_storm, healthz, hot_join, media, mixed, notices, share_storm,
+    verify_joins, Args,
 };
 use stats::Target;
 
-const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
-[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none] [--appid APPID]";
+const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|media|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
+[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none] [--appid APPID] [--uploaders N]";
 
 fn loopback_url(url: &str) -> bool {
     let host = url
@@ -93,6 +93,7 @@ fn parse_args() -> Result<(String, Args), String> {
                 }
             },
             plot: flags.get("plot").cloned(),
+            uploaders: num("uploaders", 2)?.clamp(1, 64) as usize,
         },
     ))
 }
@@ -119,6 +120,7 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "mixed" => {
             mixed::run(args).await?;
         }
+        "media" => media::run(args).await?,
         "share-storm" => share_storm::run(args).await?,
         "draw-storm" => draw_storm::run(args).await?,
         "big-draw" => big_draw::run(args).await?,

@@ -4,34 +4,26 @@
 //! bucket), and the URLs they are shown at (`urls`). Which image is whose
 //! and what WeChat said of it is the database's (`store::media`).
 
+pub mod decoders;
 pub mod files;
 pub mod objects;
 pub mod process;
 pub mod share_codes;
 pub mod urls;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::Semaphore;
-
 use crate::config::MediaSettings;
 use crate::domain::media::Upload;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::wechat::push::PushKey;
 use objects::Objects;
 use process::Processed;
-
-/// How long an upload waits for a decoder before 503: the pool is busy
-/// with others' images, and the client may retry.
-const DECODER_WAIT: Duration = Duration::from_secs(10);
 
 /// The media side of the server: settings, the store and the decoders.
 pub struct Media {
     pub settings: MediaSettings,
     pub objects: Objects,
-    /// Images being decoded at once (`LOTTERY_MEDIA_WORKERS`).
-    decoders: Arc<Semaphore>,
+    /// The decoding pool (`LOTTERY_MEDIA_WORKERS` threads).
+    decoders: decoders::Decoders,
     /// Approved images served from memory.
     pub files: files::ApprovedFiles,
     /// Events' share codes.
@@ -46,7 +38,7 @@ const FILE_CACHE_BYTES: u64 = 64 << 20;
 impl Media {
     pub fn new(settings: MediaSettings) -> Result<Self, String> {
         let objects = Objects::open(&settings.store)?;
-        let decoders = Arc::new(Semaphore::new(settings.workers));
+        let decoders = decoders::Decoders::start(settings.workers)?;
         let push_key = settings
             .push_aes_key
             .as_ref()
@@ -63,22 +55,16 @@ impl Media {
         })
     }
 
-    /// Decodes, checks and re-encodes an upload on the decoding pool
-    /// (blocking threads, at most `workers` at once): an HTTP worker only
-    /// awaits it, so joins on the same workers are not held up by pixels.
+    /// Decodes, checks and re-encodes an upload on the decoding pool: an
+    /// HTTP worker only awaits it, so joins on the same workers are not
+    /// held up by pixels, and the pool's lower priority leaves them the CPU.
     pub async fn process(&self, format: Upload, bytes: Vec<u8>) -> AppResult<Processed> {
-        let permit = tokio::time::timeout(DECODER_WAIT, self.decoders.clone().acquire_owned())
-            .await
-            .map_err(|_| AppError::Unavailable("uploads are busy; try again shortly".into()))?
-            .map_err(|_| AppError::internal("the decoding pool is closed"))?;
         let limits = self.settings.limits;
         let started = std::time::Instant::now();
-        let done = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            process::process(format, &bytes, &limits)
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("image decoding stopped: {e}")))?;
+        let done = self
+            .decoders
+            .run(move || process::process(format, &bytes, &limits))
+            .await?;
         metrics::histogram!("lottery_media_decode_seconds").record(started.elapsed().as_secs_f64());
         done
     }

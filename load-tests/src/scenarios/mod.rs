@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod draw_storm;
 pub mod healthz;
 pub mod hot_join;
+pub mod media;
 pub mod mixed;
 pub mod notices;
 pub mod setup;
@@ -42,4 +43,6 @@ pub struct Args {
     /// The app id group proofs are made for: the server's
     /// LOTTERY_WECHAT_APPID, or dev login's stand-in.
     pub appid: String,
+    /// `media`: users uploading photos during the second hot-join.
+    pub uploaders: usize,
 }
