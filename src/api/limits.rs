@@ -1,7 +1,8 @@
 //! Limits by client address, before any handler runs: every API request
 //! per address (when configured), and logins per address. Per-user limits
 //! are checked where the user becomes known (`auth.rs`). Health, readiness
-//! and metrics are never limited.
+//! and metrics are never limited; image files (`/media/`) are, as API
+//! requests.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -21,8 +22,10 @@ pub async fn limit_by_address(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let verdict = match (state, req.peer_addr()) {
         // A forwarded request was limited by the instance it came to.
+        // Image files too: a name nobody made costs a database read.
         (Some(state), Some(peer))
-            if req.path().starts_with("/api/") && !is_forwarded(&req, &state) =>
+            if (req.path().starts_with("/api/") || req.path().starts_with("/media/"))
+                && !is_forwarded(&req, &state) =>
         {
             let ip = client_addr::direct(peer.ip(), req.headers(), &state);
             let mut verdict = state.limits.check_ip(ip).await;

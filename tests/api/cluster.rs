@@ -33,6 +33,11 @@ impl Cluster {
     /// one Redis prefix and one etcd prefix of their own; a 2 s lease so
     /// failovers are quick.
     async fn start(n: usize) -> Self {
+        Self::start_with(n, |_| Vec::new()).await
+    }
+
+    /// As `start`, each instance `i` with the settings `extra(i)` too.
+    async fn start_with(n: usize, extra: impl Fn(usize) -> Vec<(String, String)>) -> Self {
         let backend = if mysql_server().is_some() {
             Backend::Mysql
         } else {
@@ -53,6 +58,8 @@ impl Cluster {
                 ("LOTTERY_ETCD_LEASE_TTL_SECS", "2"),
                 ("LOTTERY_INSTANCE_ID", id.as_str()),
             ]);
+            let own = extra(i);
+            settings.extend(setting_refs(&own));
             apps.push(TestApp::spawn_on(database.clone(), &settings).await);
         }
         let etcd = Client::connect([etcd_url()], None).await.unwrap();
@@ -503,5 +510,89 @@ async fn join_rules_hold_across_instances() {
         assert_eq!(view.data()["status"], "cancelled");
         assert_eq!(view.data()["cancel_reason"], "too_few_participants");
         assert_eq!(view.data()["participant_count"], 2);
+    }
+}
+
+/// WeChat's verdict on an image, pushed to an instance that does not own
+/// the event, reaches the owner's live page (and the other's view).
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn an_image_verdict_reaches_the_owners_page_from_any_instance() {
+    use crate::media::{picture, upload};
+    use crate::wechat_mock::{login, push, verdict_body, PushMode, WechatMock};
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let store = std::env::temp_dir().join(format!(
+        "lottery-tests/cluster-media-{}",
+        rand::random::<u64>()
+    ));
+    let shared = format!("fs://{}", store.display());
+    let ports: Vec<u16> = (0..2).map(|_| crate::helpers::free_port()).collect();
+    let cluster = Cluster::start_with(2, |i| {
+        let mut settings = mock.settings();
+        settings.extend([
+            (
+                "LOTTERY_BIND".to_string(),
+                format!("127.0.0.1:{}", ports[i]),
+            ),
+            (
+                "LOTTERY_PUBLIC_URL".to_string(),
+                format!("http://127.0.0.1:{}", ports[i]),
+            ),
+            (
+                "LOTTERY_WECHAT_PUSH_TOKEN".to_string(),
+                "cluster-push-token".to_string(),
+            ),
+            ("LOTTERY_MEDIA_STORE".to_string(), shared.clone()),
+        ]);
+        settings
+    })
+    .await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (token, _) = login(a, "creator").await;
+    let r = upload(
+        a,
+        &token,
+        "c.jpg",
+        &picture(40, 30, image::ImageFormat::Jpeg),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let cover = r.data()["id"].as_str().unwrap().to_string();
+    let id = a
+        .create_event(
+            &token,
+            json!({"title": "Cluster cover", "draw_at": crate::helpers::in_secs(3600),
+                   "cover": cover, "prizes": [{"name": "Mug", "quantity": 1}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    // A join makes the event live at its owner.
+    let (joiner, _) = login(b, "joiner").await;
+    assert_eq!(join_at(b, &joiner, id).await.status, 200);
+    let owner = cluster.owner(id).await.expect("owned");
+    let (owner_app, other) = if owner == "a" { (a, b) } else { (b, a) };
+    assert!(owner_app.get(&format!("/events/{id}"), None).await.data()["cover"].is_null());
+    let trace = mock.media_checks()[0]["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pass = verdict_body(&trace, "pass", 0, false);
+    let (status, body) = push(other, "cluster-push-token", PushMode::PlainJson, &pass).await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    for app in [owner_app, other] {
+        let mut shown = false;
+        for _ in 0..100 {
+            let page = app.get(&format!("/events/{id}"), None).await;
+            if page.data()["cover"]["id"] == cover.as_str() {
+                shown = true;
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(shown, "the cover is not shown on an instance's page");
     }
 }
