@@ -19,7 +19,7 @@ use scenarios::{
 use stats::Target;
 
 const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|media|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
-[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none] [--appid APPID] [--uploaders N]";
+[--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none] [--appid APPID] [--uploaders N] [--upload-rate PER_SECOND]";
 
 fn loopback_url(url: &str) -> bool {
     let host = url
@@ -94,6 +94,12 @@ fn parse_args() -> Result<(String, Args), String> {
             },
             plot: flags.get("plot").cloned(),
             uploaders: num("uploaders", 2)?.clamp(1, 64) as usize,
+            upload_rate: flags.get("upload-rate").map_or(Ok(0.0), |v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r >= 0.0)
+                    .ok_or("--upload-rate must be a number of photos a second".to_string())
+            })?,
         },
     ))
 }

@@ -6,7 +6,6 @@
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
@@ -68,8 +67,15 @@ fn encode(image: &DynamicImage, format: Stored) -> AppResult<Vec<u8>> {
     let mut out = Vec::new();
     let written = match format {
         // JPEG has no alpha: flattened to RGB (a JPEG upload has none).
-        Stored::Jpeg => DynamicImage::ImageRgb8(image.to_rgb8())
-            .write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)),
+        // Sides fit u16: `ImageLimits` caps them at 20,000.
+        Stored::Jpeg => {
+            let rgb = image.to_rgb8();
+            let (width, height) = (rgb.width() as u16, rgb.height() as u16);
+            jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY)
+                .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+                .map_err(|e| AppError::internal(format!("cannot encode an image: {e}")))?;
+            return Ok(out);
+        }
         Stored::Png => {
             let pixels = if image.color().has_alpha() {
                 DynamicImage::ImageRgba8(image.to_rgba8())

@@ -1,7 +1,7 @@
 //! `media`: what images cost the hot path, and how fast they are served,
 //! in one run against one server: `/healthz` (the baseline), hot-join
 //! alone, hot-join again while `--uploaders` users upload phone-sized
-//! photos without pause (each decoded, re-encoded and stored by the
+//! photos without pause (or `--upload-rate` a second in all) (each decoded, re-encoded and stored by the
 //! server), then an approved image's file and an event's share code, each
 //! driven like `/healthz`. Prints every phase and the ratios to `/healthz`.
 
@@ -101,8 +101,13 @@ pub async fn run(args: &Args) -> Result<(), String> {
         let (token, _) = api.login(&format!("uploader_{tag}_{i}")).await?;
         let (client, body, stop) = (client.clone(), body.clone(), stop.clone());
         let (uploaded, failed, base_url) = (uploaded.clone(), failed.clone(), args.base.clone());
+        // Paced: each uploader starts one upload per `every` (all of them
+        // together `--upload-rate` a second); 0: without pause.
+        let every = (args.upload_rate > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(args.uploaders as f64 / args.upload_rate));
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
+                let began = Instant::now();
                 match upload(&client, &base_url, &token, &body).await {
                     Ok(_) => uploaded.fetch_add(1, Ordering::Relaxed),
                     Err(e) => {
@@ -110,6 +115,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
                         failed.fetch_add(1, Ordering::Relaxed)
                     }
                 };
+                if let Some(every) = every {
+                    tokio::time::sleep(every.saturating_sub(began.elapsed())).await;
+                }
             }
         }));
     }

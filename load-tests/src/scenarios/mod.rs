@@ -43,6 +43,8 @@ pub struct Args {
     /// The app id group proofs are made for: the server's
     /// LOTTERY_WECHAT_APPID, or dev login's stand-in.
     pub appid: String,
-    /// `media`: users uploading photos during the second hot-join.
+    /// `media`: users uploading photos during the second hot-join, and
+    /// how many photos a second they upload in all (0: without pause).
     pub uploaders: usize,
+    pub upload_rate: f64,
 }
