@@ -16,15 +16,26 @@ pub struct Caller {
 /// A caller who may be anonymous; a token that is sent must still be valid.
 pub struct MaybeCaller(pub Option<Caller>);
 
+/// The token of `Authorization: Bearer <token>`. The scheme is matched
+/// without regard to case (RFC 9110 §11.1); two Authorization headers are
+/// refused, not resolved one way or the other (a proxy and a client could
+/// each mean a different one).
 fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(AppError::Unauthorized(
+            "send one Authorization header, not several".into(),
+        ));
+    }
     value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| Some(t.trim().to_string()))
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| Some(token.trim().to_string()))
         .ok_or_else(|| {
             AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
         })

@@ -37,6 +37,11 @@ pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut,
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let invalid =
         |detail: String| AppError::InvalidArgument(format!("invalid JSON body: {detail}"));
+    // Every body of the contract is an object; serde would also read an
+    // array into a struct (its fields in order: `["dev:x"]` logged in).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid("the body must be a JSON object".into()));
+    }
     let mut json = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let at = e.path().to_string();

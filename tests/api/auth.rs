@@ -8,8 +8,55 @@ both_backends!(
     dev_login_me_and_logout,
     login_errors,
     profile_updates,
-    openids_differing_in_case_are_two_users
+    openids_differing_in_case_are_two_users,
+    bodies_are_objects_and_the_bearer_scheme_is_read_as_rfc_9110_says
 );
+
+/// Issue 24's finding 9: a JSON array where the contract says object (it
+/// logged in), several Authorization headers, and the scheme's case.
+async fn bodies_are_objects_and_the_bearer_scheme_is_read_as_rfc_9110_says(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for body in [json!(["dev:arrays"]), json!("dev:arrays"), json!(42), json!(null)] {
+        let r = app.post("/auth/login", None, body.clone()).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, 40000), "{body} → {:?}", r.body);
+        assert!(r.message().contains("JSON object"), "{}", r.message());
+    }
+    let (token, user_id) = app.login("schemes").await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let res = app
+            .client
+            .get(format!("{}/api/v1/me", app.base))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["data"]["id"], user_id);
+    }
+    // Two headers (here both valid): refused, never one picked.
+    let res = app
+        .client
+        .get(format!("{}/api/v1/me", app.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], 40100);
+    for bad in ["Basic abc", "Bearer", "Bearer   ", "Token abc"] {
+        let res = app
+            .client
+            .get(format!("{}/api/v1/me", app.base))
+            .header("authorization", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{bad}");
+    }
+}
 
 /// WeChat openids are case-sensitive: on MySQL a case-insensitive column
 /// once merged these two into one account.
