@@ -138,6 +138,8 @@ pub async fn request_context(
     let draining = state.is_some_and(|state| state.draining.is_on());
     let refuse = if let Some(err) = too_large {
         Some(err)
+    } else if event_id::malformed_in(req.path()) {
+        Some(event_id::invalid())
     } else if draining && req.path().starts_with("/api/") {
         Some(AppError::ShuttingDown)
     } else {

@@ -16,9 +16,19 @@ both_backends!(
 /// logged in), several Authorization headers, and the scheme's case.
 async fn bodies_are_objects_and_the_bearer_scheme_is_read_as_rfc_9110_says(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    for body in [json!(["dev:arrays"]), json!("dev:arrays"), json!(42), json!(null)] {
+    for body in [
+        json!(["dev:arrays"]),
+        json!("dev:arrays"),
+        json!(42),
+        json!(null),
+    ] {
         let r = app.post("/auth/login", None, body.clone()).await;
-        assert_eq!((r.status.as_u16(), r.code()), (400, 40000), "{body} → {:?}", r.body);
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, 40000),
+            "{body} → {:?}",
+            r.body
+        );
         assert!(r.message().contains("JSON object"), "{}", r.message());
     }
     let (token, user_id) = app.login("schemes").await;

@@ -596,3 +596,40 @@ async fn an_image_verdict_reaches_the_owners_page_from_any_instance() {
         assert!(shown, "the cover is not shown on an instance's page");
     }
 }
+
+/// A non-canonical event id (`+N`, `0N`, `%3N`) is 40000 on the owner and
+/// on the other instance alike, never a 503 from a forward that did not
+/// recognise it (issue 24's finding 6).
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn other_spellings_of_an_id_are_refused_on_every_instance() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (creator, _) = a.login("speller").await;
+    let id = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let (joiner, _) = a.login("joiner").await;
+    assert_eq!(join_at(a, &joiner, id).await.status, 200);
+    for app in [a, b] {
+        for spelling in crate::events::other_spellings(id) {
+            let r = app
+                .call(
+                    Method::PUT,
+                    &format!("/events/{spelling}/participants/me"),
+                    Some(&joiner),
+                    None,
+                )
+                .await;
+            assert_eq!(
+                (r.status.as_u16(), r.code()),
+                (400, 40000),
+                "{spelling}: {:?}",
+                r.body
+            );
+        }
+    }
+}

@@ -10,8 +10,62 @@ both_backends!(
     cancel_rules,
     my_events_pages,
     cancel_after_draw_at_is_refused_and_the_event_is_drawn,
-    claim_settings_and_cancel_reason
+    claim_settings_and_cancel_reason,
+    only_the_canonical_id_names_an_event
 );
+
+/// The other spellings of an event id, `+N`, `0N`, `%3N…`, `%2BN`
+/// (issue 24's finding 6): each is 40000 for a read and a write, and
+/// changes nothing.
+pub fn other_spellings(id: i64) -> Vec<String> {
+    let encoded: String = id
+        .to_string()
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    vec![
+        format!("+{id}"),
+        format!("0{id}"),
+        encoded,
+        format!("%2B{id}"),
+    ]
+}
+
+async fn only_the_canonical_id_names_an_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("speller").await;
+    let id = app.create_event(&owner, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let (joiner, _) = app.login("joiner").await;
+    for spelling in other_spellings(id) {
+        let r = app.get(&format!("/events/{spelling}"), None).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, 40000),
+            "GET {spelling}: {:?}",
+            r.body
+        );
+        assert!(r.message().contains("decimal digits"), "{}", r.message());
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/events/{spelling}/participants/me"),
+                Some(&joiner),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, 40000),
+            "PUT {spelling}: {:?}",
+            r.body
+        );
+    }
+    let page = app.get(&format!("/events/{id}"), Some(&joiner)).await;
+    assert_eq!(page.data()["participant_count"], 0, "no spelling joined");
+    assert_eq!(page.data()["me"]["joined"], false);
+}
 
 /// From draw_at on, an open event is drawn, not cancelled, even if the
 /// cancel reaches the actor before its draw timer does.
