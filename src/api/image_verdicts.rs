@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::api::state::AppState;
 use crate::domain::media::{object_key, MediaStatus, Variant};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store;
 use crate::store::media::MediaRow;
 use crate::wechat::push::{MediaVerdict, Suggest};
@@ -38,10 +38,18 @@ pub async fn apply(state: &actix_web::web::Data<AppState>, verdict: MediaVerdict
     let decided =
         store::media::decide(&state.db, &verdict.trace_id, status, label, Utc::now()).await?;
     let Some(row) = decided else {
-        // Unknown, or decided already (WeChat repeats a push it thinks
-        // was not received): nothing to change.
-        counted("repeated");
-        return Ok(());
+        if store::media::traced(&state.db, &verdict.trace_id).await? {
+            // Decided already: WeChat repeats a push it thinks was lost.
+            counted("repeated");
+            return Ok(());
+        }
+        // No image has this check (yet): the verdict can come before the
+        // upload stored the trace WeChat answered. Not `success`, so WeChat
+        // sends it again.
+        counted("unknown");
+        return Err(AppError::Unavailable(
+            "no image has this check yet; send it again".into(),
+        ));
     };
     counted(name);
     tracing::info!(image = %row.id, verdict = name, label = verdict.label, "WeChat's verdict on an image");

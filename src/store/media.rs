@@ -241,6 +241,19 @@ pub async fn decide(
     })
 }
 
+/// Whether an image has the check `trace_id`.
+pub async fn traced(db: &Db, trace_id: &str) -> AppResult<bool> {
+    let trace_id = trace_id.to_string();
+    db_run!(db, |conn| {
+        let n: i64 = media::table
+            .filter(media::trace_id.eq(&trace_id))
+            .count()
+            .get_result(conn)
+            .await?;
+        Ok(n > 0)
+    })
+}
+
 /// The events that show the image: as cover or as a prize's picture.
 pub async fn events_using(db: &Db, id: &str) -> AppResult<Vec<i64>> {
     let id = id.to_string();

@@ -69,7 +69,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "lottery_media_verdicts_total",
         "counter",
-        "WeChat's verdicts on images, by verdict (pass, review, risky, unjudged, repeated)",
+        "WeChat's verdicts on images, by verdict (pass, review, risky, unjudged, repeated, unknown)",
     ),
     (
         "lottery_media_unchecked",

@@ -46,7 +46,11 @@ async fn only_the_canonical_id_names_an_event(backend: Backend) {
             "GET {spelling}: {:?}",
             r.body
         );
-        assert!(r.message().contains("decimal digits"), "{}", r.message());
+        let why = r.message();
+        assert!(
+            why.contains("decimal digits") || why.contains("percent-encoded"),
+            "{why}"
+        );
         let r = app
             .call(
                 reqwest::Method::PUT,
@@ -59,6 +63,20 @@ async fn only_the_canonical_id_names_an_event(backend: Backend) {
             (r.status.as_u16(), r.code()),
             (400, 40000),
             "PUT {spelling}: {:?}",
+            r.body
+        );
+    }
+    // An escaped path reaches no route: the router would decode it behind
+    // the back of signing, limits and forwarding, which read it as sent.
+    for escaped in [
+        format!("/api/v1/%65vents/{id}"),
+        format!("/%61pi/v1/events/{id}"),
+    ] {
+        let r = app.get(&escaped, None).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, 40000),
+            "{escaped}: {:?}",
             r.body
         );
     }

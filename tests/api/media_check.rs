@@ -20,7 +20,7 @@ use crate::helpers::{
     TestApp,
 };
 use crate::media::{picture, upload};
-use crate::wechat_mock::{login, push, verdict_body, PushMode, WechatMock};
+use crate::wechat_mock::{login, push, push_at, verdict_body, PushMode, WechatMock};
 
 const PUSH_TOKEN: &str = "push-token-3e7a";
 /// A 43-character EncodingAESKey, as the console makes them.
@@ -161,8 +161,20 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
     // Someone else's push (no or a wrong signature): nothing changes.
     let trace = trace_of(&mock, &cover_id);
     let pass = verdict_body(&trace, "pass", 0, false);
-    let (status, _) = push(&app, "not-the-token", PushMode::PlainJson, &pass).await;
+    let (status, _) = push(&app, "not-the-token", PushMode::SafeJson(AES_KEY), &pass).await;
     assert_eq!(status, 401);
+    // A plain push to a server in safe mode (its signature does not cover
+    // the body), and a genuine one ten minutes old (a replay): refused.
+    let (status, _) = push(&app, PUSH_TOKEN, PushMode::PlainJson, &pass).await;
+    assert_eq!(status, 401, "plain while safe mode is configured");
+    let stale = chrono::Utc::now().timestamp() - 600;
+    let (status, _) = push_at(&app, PUSH_TOKEN, PushMode::SafeJson(AES_KEY), &pass, stale).await;
+    assert_eq!(status, 401, "a stale timestamp");
+    // A verdict for a check no image has (yet): not `success`, so WeChat
+    // sends it again.
+    let unknown = verdict_body("60f96f1d-3845297a-ffffffff", "pass", 0, false);
+    let (status, _) = push(&app, PUSH_TOKEN, PushMode::SafeJson(AES_KEY), &unknown).await;
+    assert_eq!(status, 503);
     let res = app
         .client
         .post(format!("{}/api/v1/wechat/push", app.base))
@@ -178,11 +190,12 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
         "pending"
     );
     // The console's URL check: echostr back as plain text.
-    let sig = lottery::wechat::push::signature(PUSH_TOKEN, &["1714036504", "1514711492"]);
+    let now = chrono::Utc::now().timestamp().to_string();
+    let sig = lottery::wechat::push::signature(PUSH_TOKEN, &[&now, "1514711492"]);
     let res = app
         .client
         .get(format!(
-            "{}/api/v1/wechat/push?signature={sig}&timestamp=1714036504&nonce=1514711492&echostr=4375120948345356249",
+            "{}/api/v1/wechat/push?signature={sig}&timestamp={now}&nonce=1514711492&echostr=4375120948345356249",
             app.base
         ))
         .send()
@@ -197,7 +210,7 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
 
     // WeChat passes the cover (plain JSON): every page shows it, the live
     // one and the drawn one's cached page, and its file is public.
-    let (status, body) = push(&app, PUSH_TOKEN, PushMode::PlainJson, &pass).await;
+    let (status, body) = push(&app, PUSH_TOKEN, PushMode::SafeJson(AES_KEY), &pass).await;
     assert_eq!((status, body.as_str()), (200, "success"));
     let page = wait_page(&app, id, "the passed cover", |p| {
         p["cover"]["id"] == cover_id.as_str()
@@ -222,7 +235,7 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
     let (status, body) = push(
         &app,
         PUSH_TOKEN,
-        PushMode::PlainXml,
+        PushMode::SafeJson(AES_KEY),
         &verdict_body(&trace, "risky", 0, true),
     )
     .await;
@@ -280,7 +293,13 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
 #[actix_web::test]
 async fn a_check_that_failed_or_never_answered_is_asked_again() {
     let mock = WechatMock::start(Duration::ZERO).await;
-    let app = checked_app(&mock, &fresh_database(Backend::Sqlite), &[]).await;
+    // Plain mode (no EncodingAESKey): the console's 明文模式.
+    let app = checked_app(
+        &mock,
+        &fresh_database(Backend::Sqlite),
+        &[("LOTTERY_WECHAT_PUSH_AES_KEY", "")],
+    )
+    .await;
     let (token, _) = login(&app, "creator").await;
     mock.media_errors(&[-1]);
     let r = upload(&app, &token, "c.jpg", &picture(40, 40, ImageFormat::Jpeg)).await;
@@ -367,7 +386,9 @@ async fn a_verdict_pushed_to_one_instance_reaches_the_others_pages() {
     let trace = trace_of(&mock, &cover);
     let pass = verdict_body(&trace, "pass", 0, false);
     assert_eq!(
-        push(&one, PUSH_TOKEN, PushMode::PlainJson, &pass).await.0,
+        push(&one, PUSH_TOKEN, PushMode::SafeJson(AES_KEY), &pass)
+            .await
+            .0,
         200
     );
     wait_page(&two, id, "the other instance's page", |p| {

@@ -615,8 +615,21 @@ pub fn verdict_body(trace_id: &str, suggest: &str, errcode: i64, xml: bool) -> S
 /// server's own functions, which their unit tests hold to WeChat's
 /// published examples. Returns (status, body).
 pub async fn push(app: &TestApp, token: &str, mode: PushMode, body: &str) -> (u16, String) {
+    let now = chrono::Utc::now().timestamp();
+    push_at(app, token, mode, body, now).await
+}
+
+/// `push` with the timestamp WeChat would have sent at `timestamp`.
+pub async fn push_at(
+    app: &TestApp,
+    token: &str,
+    mode: PushMode,
+    body: &str,
+    timestamp: i64,
+) -> (u16, String) {
     use lottery::wechat::push::{signature, PushKey};
-    let (timestamp, nonce) = ("1714112445", "415670741");
+    let timestamp = timestamp.to_string();
+    let (timestamp, nonce) = (timestamp.as_str(), "415670741");
     let mut query = vec![
         ("signature", signature(token, &[timestamp, nonce])),
         ("timestamp", timestamp.to_string()),

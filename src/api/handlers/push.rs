@@ -46,11 +46,22 @@ fn token(state: &AppState) -> AppResult<&str> {
         .ok_or_else(|| AppError::NotFound("the message push is not configured here".into()))
 }
 
-/// `signature` is SHA-1 of the sorted (Token, timestamp, nonce).
+/// How far a push's timestamp may be from this server's clock: a signature
+/// (which covers the timestamp, not the body) cannot be replayed later.
+const FRESH_SECS: i64 = 300;
+
+/// `signature` is SHA-1 of the sorted (Token, timestamp, nonce), and the
+/// timestamp is within `FRESH_SECS` of now.
 fn signed(token: &str, q: &PushQuery, extra: Option<&str>, got: Option<&String>) -> bool {
     let (Some(timestamp), Some(nonce), Some(got)) = (&q.timestamp, &q.nonce, got) else {
         return false;
     };
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() <= FRESH_SECS);
+    if !fresh {
+        return false;
+    }
     let mut parts = vec![timestamp.as_str(), nonce.as_str()];
     parts.extend(extra);
     push::signature_matches(&push::signature(token, &parts), got)
@@ -127,6 +138,11 @@ pub async fn receive(
         let appid = state.config.wechat_appid.as_deref().unwrap_or_default();
         key.decrypt(&encrypt, appid).map_err(unreadable)?
     } else {
+        // With an EncodingAESKey set, the console is in safe mode: a plain
+        // push (whose signature does not cover the body) is not WeChat's.
+        if state.media.push_key.is_some() {
+            return Err(refused("a plain push while safe mode is configured"));
+        }
         if !signed(token, &query, None, query.signature.as_ref()) {
             return Err(refused("bad signature"));
         }
