@@ -343,9 +343,10 @@ async fn a_check_that_failed_or_never_answered_is_asked_again() {
         .to_string();
     assert_ne!(first, second);
     // The newest check's verdict counts.
-    let pass = verdict_body(&second, "pass", 0, false);
+    // (As XML, the console's other 数据格式.)
+    let pass = verdict_body(&second, "pass", 0, true);
     assert_eq!(
-        push(&app, PUSH_TOKEN, PushMode::PlainJson, &pass).await.0,
+        push(&app, PUSH_TOKEN, PushMode::PlainXml, &pass).await.0,
         200
     );
     assert_eq!(
