@@ -4,8 +4,16 @@ use lottery::config::Config;
 use lottery::startup::Application;
 use lottery::telemetry;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The server starts its image decoders as `lottery decode-images`
+    // (src/media/decoder_child.rs): they need no settings and no runtime.
+    if std::env::args_os().nth(1).as_deref() == Some(lottery::media::decoder_child::ARG.as_ref()) {
+        return lottery::media::decoder_child::run();
+    }
+    actix_web::rt::System::new().block_on(serve())
+}
+
+async fn serve() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {

@@ -25,8 +25,12 @@ pub struct MediaSettings {
     pub uploads_per_hour: u32,
     /// Bytes one user's stored images may take in all.
     pub quota_bytes: u64,
-    /// Images decoded at once (a bounded pool beside the HTTP workers).
+    /// Images decoded at once (decoding processes beside the server).
     pub workers: usize,
+    /// The program run as `<program> decode-images` for each decoding
+    /// process (`LOTTERY_MEDIA_DECODER`): this server's own binary unless
+    /// set (tests that run the app inside their own binary name it).
+    pub decoder: PathBuf,
     /// Signs WeChat's message push (`LOTTERY_WECHAT_PUSH_TOKEN`).
     pub push_token: Option<Secret>,
     /// The push's EncodingAESKey, for safe mode.
@@ -150,6 +154,11 @@ pub(super) fn media_settings(vars: &Vars, default_dir: PathBuf) -> Result<MediaS
         uploads_per_hour: vars.number("LOTTERY_MEDIA_UPLOADS_PER_HOUR", 60, 1..=100_000)? as u32,
         quota_bytes: vars.number("LOTTERY_MEDIA_QUOTA_MB", 200, 1..=1 << 20)? << 20,
         workers: vars.number("LOTTERY_MEDIA_WORKERS", cores.div_ceil(2), 1..=256)? as usize,
+        decoder: match vars.get("LOTTERY_MEDIA_DECODER") {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_exe()
+                .map_err(|e| format!("cannot find this program's file for its decoders: {e}"))?,
+        },
         push_token,
         push_aes_key,
         share: ShareSettings {

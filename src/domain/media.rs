@@ -163,14 +163,29 @@ impl ImageLimits {
 /// phone at 3× (about 107 points).
 pub const THUMB_SIDE: u32 = 320;
 
-/// The size a `width` × `height` image is shown at as a thumbnail: the
-/// longer side `THUMB_SIDE` (never enlarged), the ratio kept.
+/// The longest side an image is stored with: a poster or a full-screen
+/// view on the largest phones. A 48-megapixel camera's photo is stored at
+/// about a fifth of its pixels, which the client would throw away anyway.
+pub const STORED_SIDE: u32 = 2560;
+
+/// The size a `width` × `height` image is stored at.
+pub fn stored_size(width: u32, height: u32) -> (u32, u32) {
+    fitted(width, height, STORED_SIDE)
+}
+
+/// The size a `width` × `height` image is shown at as a thumbnail.
 pub fn thumb_size(width: u32, height: u32) -> (u32, u32) {
+    fitted(width, height, THUMB_SIDE)
+}
+
+/// `width` × `height` with the longer side at most `side` (never
+/// enlarged), the ratio kept.
+fn fitted(width: u32, height: u32, side: u32) -> (u32, u32) {
     let longer = width.max(height);
-    if longer <= THUMB_SIDE {
+    if longer <= side {
         return (width, height);
     }
-    let scale = |side: u32| ((u64::from(side) * u64::from(THUMB_SIDE)) / u64::from(longer)).max(1);
+    let scale = |n: u32| ((u64::from(n) * u64::from(side)) / u64::from(longer)).max(1);
     (scale(width) as u32, scale(height) as u32)
 }
 
@@ -276,6 +291,8 @@ mod tests {
         assert_eq!(thumb_size(3000, 4000), (240, 320));
         assert_eq!(thumb_size(200, 100), (200, 100));
         assert_eq!(thumb_size(8000, 1), (320, 1));
+        assert_eq!(stored_size(8000, 6000), (2560, 1920));
+        assert_eq!(stored_size(2560, 100), (2560, 100));
     }
 
     #[test]

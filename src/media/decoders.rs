@@ -1,131 +1,209 @@
-//! The decoding pool: a few threads of their own, at a lower scheduling
-//! priority than the HTTP workers, so that a burst of uploads takes the
-//! CPU the joins leave, not the CPU they need. At most `workers` images
-//! are decoded at once; an upload waits at most `DECODER_WAIT` for a
-//! thread (then 503, to retry).
+//! The decoding pool: up to `LOTTERY_MEDIA_WORKERS` decoding processes
+//! (`decoder_child`, the same binary as `lottery decode-images`), started
+//! when first needed and kept for the next upload. At most that many
+//! images are decoded at once; an upload waits at most `DECODER_WAIT` for
+//! a free process (then 503, to retry). A process that fails, answers
+//! nonsense or takes longer than `DECODE_TIMEOUT` is killed and replaced.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, Semaphore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::Semaphore;
 
+use super::decoder_child;
+use super::decoder_wire::{self, Refusal};
+use super::process::Processed;
+use crate::domain::media::{ImageLimits, Upload};
 use crate::error::{AppError, AppResult};
 
-/// How long an upload waits for a decoder before 503.
+/// How long an upload waits for a decoding process before 503.
 const DECODER_WAIT: Duration = Duration::from_secs(10);
 
-/// The decoding threads' niceness (0 is the HTTP workers'; 19 the least):
-/// they get the CPU whatever the interactive path leaves.
-const NICENESS: i32 = 10;
+/// How long one image may take. A decoding process runs at the least
+/// priority, so on a CPU saturated by joins it may wait; past this the
+/// upload is 503 (try again) and the process is replaced.
+const DECODE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Job = Box<dyn FnOnce() + Send>;
+/// How long a new process has to say it is a decoder.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Decoders {
-    jobs: SyncSender<Job>,
-    /// One per thread: a job is sent only with a permit, so the channel
-    /// (as deep as there are threads) never blocks its sender.
+    program: PathBuf,
+    idle: Mutex<Vec<Decoder>>,
     permits: Arc<Semaphore>,
 }
 
+struct Decoder {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
 impl Decoders {
-    pub fn start(workers: usize) -> Result<Self, String> {
-        let workers = workers.max(1);
-        let (jobs, queue) = sync_channel::<Job>(workers);
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..workers {
-            let queue = queue.clone();
-            std::thread::Builder::new()
-                .name(format!("lottery-decode-{i}"))
-                .spawn(move || work(&queue))
-                .map_err(|e| format!("cannot start a decoding thread: {e}"))?;
+    /// A pool running `program` (this server's own binary, or what
+    /// `LOTTERY_MEDIA_DECODER` names). Nothing is started yet.
+    pub fn new(program: PathBuf, workers: usize) -> Result<Self, String> {
+        if !program.is_file() {
+            return Err(format!(
+                "LOTTERY_MEDIA_DECODER: {} is not a file",
+                program.display()
+            ));
         }
         Ok(Self {
-            jobs,
-            permits: Arc::new(Semaphore::new(workers)),
+            program,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(workers.max(1))),
         })
     }
 
-    /// Runs `job` on a decoding thread and answers what it returned.
-    pub async fn run<T: Send + 'static>(
+    /// Checks and re-encodes an upload in a decoding process.
+    pub async fn process(
         &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
-        let permit = tokio::time::timeout(DECODER_WAIT, self.permits.clone().acquire_owned())
+        format: Upload,
+        limits: ImageLimits,
+        bytes: &[u8],
+    ) -> AppResult<Processed> {
+        let _permit = tokio::time::timeout(DECODER_WAIT, self.permits.acquire())
             .await
-            .map_err(|_| AppError::Unavailable("uploads are busy; try again shortly".into()))?
+            .map_err(|_| busy())?
             .map_err(|_| AppError::internal("the decoding pool is closed"))?;
-        let (done, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _permit = permit;
-                let _ = done.send(job());
-            }))
-            .map_err(|_| AppError::internal("the decoding pool is closed"))?;
-        answer
-            .await
-            .map_err(|_| AppError::internal("an image's decoding stopped"))
-    }
-}
-
-fn work(queue: &Mutex<Receiver<Job>>) {
-    lower_priority();
-    loop {
-        // The lock is held only while waiting for the next job.
-        let job = match queue.lock() {
-            Ok(queue) => queue.recv(),
-            Err(_) => return,
+        let frame = decoder_wire::request_frame(format, &limits, bytes);
+        let mut decoder = match self.take_idle() {
+            Some(decoder) => decoder,
+            None => self.start().await?,
         };
-        match job {
-            // A panicking decoder must not take the thread with it.
-            Ok(job) => {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let mut asked = tokio::time::timeout(DECODE_TIMEOUT, decoder.ask(&frame)).await;
+        if let Ok(Err(Failure::NotSent(err))) = &asked {
+            // An idle decoder that died just now (killed, say) never saw
+            // the image: that is not the image's fault. Once more, anew.
+            tracing::warn!(error = %err, "an idle decoding process was gone; starting another");
+            decoder = self.start().await?;
+            asked = tokio::time::timeout(DECODE_TIMEOUT, decoder.ask(&frame)).await;
+        }
+        match asked {
+            Ok(Ok(answer)) => {
+                self.put_idle(decoder);
+                answer.map_err(AppError::from)
             }
-            Err(_) => return,
+            Ok(Err(err)) => {
+                // Killed (out of memory, say) or answering nonsense: an
+                // image that brings a decoder down is not readable here.
+                metrics::counter!("lottery_media_decoder_failures_total", "why" => "failed")
+                    .increment(1);
+                tracing::warn!(error = %err, "a decoding process failed; it is replaced");
+                Err(Refusal::Unreadable(
+                    "the image cannot be read: it is damaged or incomplete".into(),
+                )
+                .into())
+            }
+            Err(_) => {
+                metrics::counter!("lottery_media_decoder_failures_total", "why" => "timeout")
+                    .increment(1);
+                tracing::warn!("a decoding process took too long; it is replaced");
+                Err(busy())
+            }
+        }
+        // A decoder not put back is dropped here, which kills it.
+    }
+
+    fn take_idle(&self) -> Option<Decoder> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(mut decoder) = idle.pop() {
+            // One that died while idle (the OOM killer, an operator) is
+            // passed over; the answer would be a broken pipe.
+            if matches!(decoder.child.try_wait(), Ok(None)) {
+                return Some(decoder);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, decoder: Decoder) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(decoder);
+    }
+
+    async fn start(&self) -> AppResult<Decoder> {
+        let mut child = Command::new(&self.program)
+            .arg(decoder_child::ARG)
+            // The decoder needs nothing of ours: no database URL, no keys.
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                AppError::internal(format!(
+                    "cannot start the decoder {}: {e}",
+                    self.program.display()
+                ))
+            })?;
+        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(AppError::internal("a decoding process has no pipes"));
+        };
+        let mut decoder = Decoder {
+            child,
+            input,
+            output: BufReader::new(output),
+        };
+        let mut hello = vec![0u8; decoder_wire::HELLO.len()];
+        let said = tokio::time::timeout(HELLO_TIMEOUT, decoder.output.read_exact(&mut hello)).await;
+        if !matches!(said, Ok(Ok(_))) || hello != decoder_wire::HELLO {
+            return Err(AppError::internal(format!(
+                "{} did not start as a decoder (LOTTERY_MEDIA_DECODER)",
+                self.program.display()
+            )));
+        }
+        metrics::counter!("lottery_media_decoders_started_total").increment(1);
+        Ok(decoder)
+    }
+}
+
+/// Why a decoder gave no answer.
+enum Failure {
+    /// The request did not reach it (it was gone).
+    NotSent(String),
+    /// It had the image and then died or answered nonsense.
+    Failed(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotSent(why) | Self::Failed(why) => f.write_str(why),
         }
     }
 }
 
-/// Lowers this thread's priority. Linux keeps a niceness per thread (the
-/// `setpriority(2)` man page, NOTES: "a call with PRIO_PROCESS and who
-/// 0 changes the calling thread only"), so the HTTP workers keep theirs.
-#[cfg(target_os = "linux")]
-fn lower_priority() {
-    // SAFETY: setpriority only reads its integer arguments; `who` 0 names
-    // the calling thread. A failure leaves the priority as it was.
-    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS) } != 0;
-    if failed {
-        tracing::warn!("the decoding threads keep the normal priority");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn jobs_run_on_the_pool_and_a_panic_is_an_error() {
-        let pool = Decoders::start(1).unwrap();
-        let name = pool
-            .run(|| std::thread::current().name().map(str::to_string))
+impl Decoder {
+    async fn ask(&mut self, frame: &[u8]) -> Result<Result<Processed, Refusal>, Failure> {
+        let sent = match self.input.write_all(frame).await {
+            Ok(()) => self.input.flush().await,
+            Err(e) => Err(e),
+        };
+        sent.map_err(|e| Failure::NotSent(format!("cannot send an image: {e}")))?;
+        let mut head = [0u8; 4];
+        self.output
+            .read_exact(&mut head)
             .await
-            .unwrap();
-        assert_eq!(name.as_deref(), Some("lottery-decode-0"));
-        #[cfg(target_os = "linux")]
-        {
-            // SAFETY: getpriority only reads its integer arguments.
-            let nice = pool
-                .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) })
-                .await
-                .unwrap();
-            assert!(nice >= NICENESS, "the decoding thread runs at nice {nice}");
-        }
-        let failed = pool.run(|| -> u8 { panic!("a bad image") }).await;
-        assert!(failed.is_err());
-        // The thread survived it.
-        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
+            .map_err(|e| Failure::Failed(format!("no answer: {e}")))?;
+        let len = decoder_wire::frame_len(head).map_err(Failure::Failed)?;
+        let mut body = vec![0u8; len];
+        self.output
+            .read_exact(&mut body)
+            .await
+            .map_err(|e| Failure::Failed(format!("a short answer: {e}")))?;
+        decoder_wire::read_answer(&body).map_err(Failure::Failed)
     }
+}
+
+fn busy() -> AppError {
+    AppError::Unavailable("uploads are busy; try again shortly".into())
 }

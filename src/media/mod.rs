@@ -4,6 +4,8 @@
 //! bucket), and the URLs they are shown at (`urls`). Which image is whose
 //! and what WeChat said of it is the database's (`store::media`).
 
+pub mod decoder_child;
+pub mod decoder_wire;
 pub mod decoders;
 pub mod files;
 pub mod objects;
@@ -22,7 +24,7 @@ use process::Processed;
 pub struct Media {
     pub settings: MediaSettings,
     pub objects: Objects,
-    /// The decoding pool (`LOTTERY_MEDIA_WORKERS` threads).
+    /// The decoding pool (`LOTTERY_MEDIA_WORKERS` processes).
     decoders: decoders::Decoders,
     /// Approved images served from memory.
     pub files: files::ApprovedFiles,
@@ -38,7 +40,7 @@ const FILE_CACHE_BYTES: u64 = 64 << 20;
 impl Media {
     pub fn new(settings: MediaSettings) -> Result<Self, String> {
         let objects = Objects::open(&settings.store)?;
-        let decoders = decoders::Decoders::start(settings.workers)?;
+        let decoders = decoders::Decoders::new(settings.decoder.clone(), settings.workers)?;
         let push_key = settings
             .push_aes_key
             .as_ref()
@@ -55,16 +57,16 @@ impl Media {
         })
     }
 
-    /// Decodes, checks and re-encodes an upload on the decoding pool: an
+    /// Decodes, checks and re-encodes an upload in a decoding process: an
     /// HTTP worker only awaits it, so joins on the same workers are not
-    /// held up by pixels, and the pool's lower priority leaves them the CPU.
+    /// held up by pixels, and the process's least priority leaves them the
+    /// CPU (`decoder_child`).
     pub async fn process(&self, format: Upload, bytes: Vec<u8>) -> AppResult<Processed> {
-        let limits = self.settings.limits;
         let started = std::time::Instant::now();
         let done = self
             .decoders
-            .run(move || process::process(format, &bytes, &limits))
-            .await?;
+            .process(format, self.settings.limits, &bytes)
+            .await;
         metrics::histogram!("lottery_media_decode_seconds").record(started.elapsed().as_secs_f64());
         done
     }

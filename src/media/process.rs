@@ -1,15 +1,16 @@
 //! One upload, from bytes to what is stored: the header read first (its
 //! size checked before a pixel is decoded), the pixels decoded under
-//! `image`'s allocation limits, turned upright by the EXIF orientation,
-//! and encoded anew, so nothing of the file but its pixels survives: no
+//! `image`'s allocation limits, scaled to `STORED_SIDE` at most, turned
+//! upright by the EXIF orientation, and encoded anew, so nothing of the file but its pixels survives: no
 //! EXIF (a phone's GPS position), no XMP, no ICC profile, no text chunks.
 
 use std::io::Cursor;
 
 use image::codecs::png::PngEncoder;
+use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
-use crate::domain::media::{thumb_size, ImageLimits, Stored, Upload};
+use crate::domain::media::{stored_size, thumb_size, ImageLimits, Stored, Upload};
 use crate::error::{AppError, AppResult};
 
 /// JPEG quality of what is stored: visually lossless for photos at a
@@ -49,6 +50,12 @@ pub fn process(format: Upload, bytes: &[u8], limits: &ImageLimits) -> AppResult<
     limits.check(width, height)?;
     let orientation = decoder.orientation().map_err(unreadable)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    let (stored_width, stored_height) = stored_size(width, height);
+    if (stored_width, stored_height) != (width, height) {
+        // Triangle (bilinear) is the cheapest filter that does not alias
+        // a downscale of at most a few times; a thumbnail uses `thumbnail`.
+        image = image.resize_exact(stored_width, stored_height, FilterType::Triangle);
+    }
     image.apply_orientation(orientation);
     let stored = format.stored();
     let full = encode(&image, stored)?;
@@ -131,6 +138,14 @@ mod tests {
         );
         let thumb = image::load_from_memory(&done.thumb).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (320, 160));
+    }
+
+    #[test]
+    fn a_large_image_is_stored_at_the_stored_side() {
+        let done = process(Upload::Png, &png(3000, 1500), &LIMITS).unwrap();
+        assert_eq!((done.width, done.height), (2560, 1280));
+        let full = image::load_from_memory(&done.full).unwrap();
+        assert_eq!((full.width(), full.height()), (2560, 1280));
     }
 
     #[test]

@@ -54,7 +54,17 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "lottery_media_decode_seconds",
         "histogram",
-        "Time to check, decode and re-encode an upload on the decoding pool",
+        "Time to check, decode and re-encode an upload in a decoding process",
+    ),
+    (
+        "lottery_media_decoders_started_total",
+        "counter",
+        "Decoding processes started",
+    ),
+    (
+        "lottery_media_decoder_failures_total",
+        "counter",
+        "Decoding processes replaced, by why (failed, timeout)",
     ),
     (
         "lottery_media_store_seconds",

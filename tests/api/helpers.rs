@@ -159,6 +159,12 @@ impl TestApp {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("LOTTERY_BIND".into(), "127.0.0.1:0".into()),
             ("LOTTERY_DATABASE_URL".into(), database_url.clone()),
+            // The app runs inside this test binary; its image decoders
+            // are the server's own binary (`lottery decode-images`).
+            (
+                "LOTTERY_MEDIA_DECODER".into(),
+                env!("CARGO_BIN_EXE_lottery").into(),
+            ),
         ]);
         let database_url = database_url.clone();
         if database_url.starts_with("mysql://") {

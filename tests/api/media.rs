@@ -436,14 +436,106 @@ async fn events_show_their_images_and_the_files_are_cached_forever(backend: Back
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.data()["url"], url);
     // Names the server never made: 404 in the envelope.
-    for path in [
-        "/media/nothing.jpg",
-        "/media/AAAAAAAAAAAAAAAAAAAAAA.jpg",
-        "/media/..%2Fx.jpg",
-    ] {
+    for path in ["/media/nothing.jpg", "/media/AAAAAAAAAAAAAAAAAAAAAA.jpg"] {
         let res = fetch(&app, path, &[]).await;
         assert_eq!(res.status(), 404, "{path}");
     }
+    // A path with an escape is refused before routing (issue 24).
+    let res = fetch(&app, "/media/..%2Fx.jpg", &[]).await;
+    assert_eq!(res.status(), 400);
     let r = app.get("/media/AAAAAAAAAAAAAAAAAAAAAA", None).await;
     assert_eq!((r.status.as_u16(), r.code()), (404, 40400));
+}
+
+/// The decoding processes of the app whose decoder program is `program`:
+/// (pid, the fields of /proc/pid/stat after the command name).
+fn decoders_running(program: &std::path::Path) -> Vec<(u32, Vec<String>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+        if argv0 != program.as_os_str().as_encoded_bytes() {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after "pid (comm) ": state, ppid, pgrp, session, ...
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        if rest.starts_with('Z') {
+            continue; // killed, not yet reaped
+        }
+        found.push((pid, rest.split(' ').map(str::to_string).collect()));
+    }
+    found
+}
+
+/// Decoding runs in processes of their own (docs/MEDIA.md, "Decoding"):
+/// children of the server, each in a session of its own at niceness 19,
+/// without the server's environment (no database URL, no keys); one that
+/// dies is replaced at the next upload, and the uploads go on.
+#[actix_web::test]
+async fn images_are_decoded_in_a_process_of_their_own_at_the_least_priority() {
+    // A name of this test's own for the server binary, so its decoders
+    // are told apart from those of the tests running beside it.
+    let dir = std::env::temp_dir().join(format!("lottery-tests/decoder-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("lottery-decoder-under-test");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lottery"), &program).unwrap();
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("LOTTERY_MEDIA_DECODER", program.to_str().unwrap()),
+            ("LOTTERY_MEDIA_WORKERS", "1"),
+        ],
+    )
+    .await;
+    assert!(decoders_running(&program).is_empty(), "started when needed");
+    let (token, _) = app.login("decoded").await;
+    let r = upload(&app, &token, "a.png", &picture(64, 48, ImageFormat::Png)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+
+    let running = decoders_running(&program);
+    assert_eq!(running.len(), 1, "one decoder for one worker: {running:?}");
+    let (pid, stat) = &running[0];
+    // stat(5): ppid is field 4, session 6, nice 19 (counted from pid as 1).
+    assert_eq!(
+        stat[1],
+        std::process::id().to_string(),
+        "a child of the server"
+    );
+    assert_eq!(
+        stat[3],
+        pid.to_string(),
+        "the leader of a session of its own"
+    );
+    assert_eq!(stat[16], "19", "niceness");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(environ.is_empty(), "the decoder sees no settings");
+
+    // SAFETY: kill only sends a signal to the decoder this test found.
+    assert_eq!(unsafe { libc::kill(*pid as i32, libc::SIGKILL) }, 0);
+    // Dead, not merely dying: a zombie (the server reaps it when it next
+    // looks), or gone.
+    for _ in 0..250 {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) if !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z') => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            _ => break,
+        }
+    }
+    let r = upload(&app, &token, "b.jpg", &picture(64, 48, ImageFormat::Jpeg)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let running = decoders_running(&program);
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_ne!(
+        running[0].0, *pid,
+        "a new decoder took the dead one's place"
+    );
 }
