@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::api::state::AppState;
-use crate::domain::media::{object_key, MediaStatus, Variant};
+use crate::domain::media::{object_key, pending_key, MediaStatus, Variant};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use crate::store::media::MediaRow;
@@ -34,6 +34,13 @@ pub async fn apply(state: &actix_web::web::Data<AppState>, verdict: MediaVerdict
         Suggest::Review => (MediaStatus::Approved, "review"),
         Suggest::Risky => (MediaStatus::Rejected, "risky"),
     };
+    if status == MediaStatus::Approved {
+        // Its files move to `media/` before the row says approved, so an
+        // approved image is always there to serve (and only then public).
+        if let Some(row) = store::media::pending_with_trace(&state.db, &verdict.trace_id).await? {
+            publish(state, &row).await?;
+        }
+    }
     let label = i32::try_from(verdict.label).ok();
     let decided =
         store::media::decide(&state.db, &verdict.trace_id, status, label, Utc::now()).await?;
@@ -58,15 +65,31 @@ pub async fn apply(state: &actix_web::web::Data<AppState>, verdict: MediaVerdict
     Ok(())
 }
 
-/// Deletes a rejected image's files and refreshes the pages that show the
-/// image (approved: it appears; rejected: it disappears).
+/// Copies a pending image's files from `pending/` to `media/`. Copying
+/// again (WeChat repeating the push) writes the same bytes.
+async fn publish(state: &AppState, row: &MediaRow) -> AppResult<()> {
+    let format = row.stored()?;
+    for variant in [Variant::Full, Variant::Thumb] {
+        let from = pending_key(&row.id, format, variant);
+        let to = object_key(&row.id, format, variant);
+        state.media.objects.copy(&from, &to).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the files an image no longer needs (its pending copies; all of
+/// a rejected image's) and refreshes the pages that show the image
+/// (approved: it appears; rejected: it disappears).
 async fn follow(state: &AppState, row: &MediaRow) {
-    if row.status == MediaStatus::Rejected {
-        if let Ok(format) = row.stored() {
-            for variant in [Variant::Full, Variant::Thumb] {
-                let key = object_key(&row.id, format, variant);
+    if let Ok(format) = row.stored() {
+        for variant in [Variant::Full, Variant::Thumb] {
+            let mut keys = vec![pending_key(&row.id, format, variant)];
+            if row.status == MediaStatus::Rejected {
+                keys.push(object_key(&row.id, format, variant));
+            }
+            for key in keys {
                 if let Err(err) = state.media.objects.delete(&key).await {
-                    tracing::warn!(key, error = %err, "a rejected image's file is left in the store");
+                    tracing::warn!(key, error = %err, "an image's file no longer needed is left in the store");
                 }
             }
         }

@@ -10,7 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 
 use crate::api::state::AppState;
-use crate::domain::media::{object_key, MediaStatus, Upload, Variant, SNIFF_BYTES};
+use crate::domain::media::{
+    object_key, stored_key, MediaStatus, Stored, Upload, Variant, SNIFF_BYTES,
+};
 use crate::error::{AppError, AppResult};
 use crate::media::process::Processed;
 use crate::store;
@@ -88,14 +90,20 @@ pub async fn read_image(
 }
 
 /// Both objects, then the row: a 201 means all three are stored. A row
-/// that cannot be written takes its objects back with it.
+/// that cannot be written, or a thumbnail that cannot, takes the objects
+/// already written back with it. A pending image's objects go under
+/// `pending/`, an approved one's under `media/` (`stored_key`).
 pub async fn store(state: &AppState, row: &MediaRow, processed: Processed) -> AppResult<()> {
     let objects = &state.media.objects;
-    let full = object_key(&row.id, processed.format, Variant::Full);
-    let thumb = object_key(&row.id, processed.format, Variant::Thumb);
+    let approved = row.status == MediaStatus::Approved;
+    let full = stored_key(&row.id, processed.format, Variant::Full, approved);
+    let thumb = stored_key(&row.id, processed.format, Variant::Thumb, approved);
     objects.put(&full, processed.full).await?;
-    objects.put(&thumb, processed.thumb).await?;
-    if let Err(err) = store::media::insert(&state.db, row.clone()).await {
+    let stored = match objects.put(&thumb, processed.thumb).await {
+        Ok(()) => store::media::insert(&state.db, row.clone()).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = stored {
         for key in [&full, &thumb] {
             if let Err(e) = objects.delete(key).await {
                 tracing::warn!(key, error = %e, "an unrecorded image's object was left behind");
@@ -153,16 +161,28 @@ pub async fn is_approved(state: &AppState, id: &str) -> AppResult<Option<bool>> 
     }
 }
 
-/// An object's bytes; an approved image's are kept in memory.
-pub async fn bytes_of(state: &AppState, key: &str, approved: bool) -> AppResult<Option<Bytes>> {
+/// The bytes of an image's variant; an approved image's are kept in
+/// memory. A pending image's are read from `pending/`, and from `media/`
+/// if it was approved (and its pending copy deleted) since it was looked up.
+pub async fn bytes_of(
+    state: &AppState,
+    (id, format, variant): (&str, Stored, Variant),
+    approved: bool,
+) -> AppResult<Option<Bytes>> {
+    let key = object_key(id, format, variant);
     if approved {
-        if let Some(bytes) = state.media.files.get(key) {
+        if let Some(bytes) = state.media.files.get(&key) {
+            return Ok(Some(bytes));
+        }
+    } else {
+        let pending = stored_key(id, format, variant, false);
+        if let Some(bytes) = state.media.objects.get(&pending).await? {
             return Ok(Some(bytes));
         }
     }
-    let bytes = state.media.objects.get(key).await?;
+    let bytes = state.media.objects.get(&key).await?;
     if let (true, Some(bytes)) = (approved, &bytes) {
-        state.media.files.keep(key, bytes.clone());
+        state.media.files.keep(&key, bytes.clone());
     }
     Ok(bytes)
 }

@@ -214,13 +214,37 @@ pub enum Variant {
     Thumb,
 }
 
-/// The object key of an image's variant: `media/<id>.<ext>` and
-/// `media/<id>.thumb.<ext>`. The key is also the path the server serves
-/// it at (`/<key>`) and what follows `LOTTERY_MEDIA_PUBLIC_BASE`.
-pub fn object_key(id: &str, format: Stored, variant: Variant) -> String {
+/// The name an image's variant is served under: `<id>.<ext>` or
+/// `<id>.thumb.<ext>` (the server's path is `/media/<name>`).
+fn file_name(id: &str, format: Stored, variant: Variant) -> String {
     match variant {
-        Variant::Full => format!("media/{id}.{}", format.extension()),
-        Variant::Thumb => format!("media/{id}.thumb.{}", format.extension()),
+        Variant::Full => format!("{id}.{}", format.extension()),
+        Variant::Thumb => format!("{id}.thumb.{}", format.extension()),
+    }
+}
+
+/// The object key of an approved image's variant: `media/<name>`. The key
+/// is also the path the server serves it at (`/<key>`, approved or not)
+/// and what follows `LOTTERY_MEDIA_PUBLIC_BASE`: a CDN or a bucket policy
+/// may make `media/` public.
+pub fn object_key(id: &str, format: Stored, variant: Variant) -> String {
+    format!("media/{}", file_name(id, format, variant))
+}
+
+/// The object key of an image not approved (yet): `pending/<name>`, a
+/// prefix nothing makes public, so a CDN in front of the bucket never
+/// reads, nor caches, an image WeChat may still refuse. Approval copies
+/// it to `object_key`.
+pub fn pending_key(id: &str, format: Stored, variant: Variant) -> String {
+    format!("pending/{}", file_name(id, format, variant))
+}
+
+/// Where the variant's bytes are kept, by whether the image is approved.
+pub fn stored_key(id: &str, format: Stored, variant: Variant, approved: bool) -> String {
+    if approved {
+        object_key(id, format, variant)
+    } else {
+        pending_key(id, format, variant)
     }
 }
 

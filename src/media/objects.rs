@@ -117,6 +117,23 @@ impl Objects {
         }
     }
 
+    /// Copies the object at `from` to `to` inside the store (S3's
+    /// CopyObject: the bytes do not pass through this server).
+    pub async fn copy(&self, from: &str, to: &str) -> AppResult<()> {
+        let started = Instant::now();
+        let done = tokio::time::timeout(
+            STORE_TIMEOUT,
+            self.store.copy(&Path::from(from), &Path::from(to)),
+        )
+        .await;
+        self.observe("copy", started, &done);
+        match done {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(self.unavailable("copy", &err.to_string())),
+            Err(_) => Err(self.unavailable("copy", "timed out")),
+        }
+    }
+
     /// Deletes the object at `key`; one that is not there is no error.
     pub async fn delete(&self, key: &str) -> AppResult<()> {
         let started = Instant::now();

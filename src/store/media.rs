@@ -241,6 +241,20 @@ pub async fn decide(
     })
 }
 
+/// The pending image that has the check `trace_id`, if any.
+pub async fn pending_with_trace(db: &Db, trace_id: &str) -> AppResult<Option<MediaRow>> {
+    let trace_id = trace_id.to_string();
+    db_run!(db, |conn| {
+        Ok(media::table
+            .filter(media::trace_id.eq(&trace_id))
+            .filter(media::status.eq(MediaStatus::Pending))
+            .select(MediaRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    })
+}
+
 /// Whether an image has the check `trace_id`.
 pub async fn traced(db: &Db, trace_id: &str) -> AppResult<bool> {
     let trace_id = trace_id.to_string();

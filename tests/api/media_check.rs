@@ -22,14 +22,14 @@ use crate::helpers::{
 use crate::media::{picture, upload};
 use crate::wechat_mock::{login, push, push_at, verdict_body, PushMode, WechatMock};
 
-const PUSH_TOKEN: &str = "push-token-3e7a";
+pub const PUSH_TOKEN: &str = "push-token-3e7a";
 /// A 43-character EncodingAESKey, as the console makes them.
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+pub const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
 crate::both_backends!(an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses);
 
 /// An app that checks images with the mock, reachable at its public URL.
-async fn checked_app(mock: &WechatMock, url: &str, extra: &[(&str, &str)]) -> TestApp {
+pub async fn checked_app(mock: &WechatMock, url: &str, extra: &[(&str, &str)]) -> TestApp {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let public = format!("http://127.0.0.1:{port}");
@@ -72,12 +72,23 @@ async fn wait_page(app: &TestApp, id: i64, what: &str, shown: impl Fn(&Value) ->
     panic!("{what}: not shown in 5 s");
 }
 
-fn trace_of(mock: &WechatMock, media_url_part: &str) -> String {
+pub fn trace_of(mock: &WechatMock, media_url_part: &str) -> String {
     mock.media_checks()
         .iter()
         .find(|c| c["media_url"].as_str().unwrap().contains(media_url_part))
         .map(|c| c["trace_id"].as_str().unwrap().to_string())
         .expect("the image was sent to WeChat's check")
+}
+
+/// The names of the objects under `prefix` of the store's directory that
+/// belong to the image `id` (none if the prefix was never made).
+fn objects_of(store: &std::path::Path, prefix: &str, id: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(store.join(prefix)) else {
+        return Vec::new();
+    };
+    dir.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with(id))
+        .collect()
 }
 
 async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(backend: Backend) {
@@ -108,6 +119,10 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
     assert_eq!((r.status.as_u16(), r.code()), (404, 40400));
     let r = app.get(&format!("/media/{cover_id}"), Some(&token)).await;
     assert_eq!(r.data()["status"], "pending");
+    // Its files are under pending/, which nothing makes public; nothing
+    // of it is under media/, which a CDN may read.
+    assert_eq!(objects_of(&store, "pending", &cover_id).len(), 2);
+    assert!(objects_of(&store, "media", &cover_id).is_empty());
 
     // WeChat was asked as documented, and can download the image.
     let check = mock.media_checks()[0].clone();
@@ -220,6 +235,15 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
         p["cover"]["id"] == cover_id.as_str()
     })
     .await;
+    // Its files moved to media/ before it was shown anywhere.
+    assert_eq!(objects_of(&store, "media", &cover_id).len(), 2);
+    for _ in 0..100 {
+        if objects_of(&store, "pending", &cover_id).is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(objects_of(&store, "pending", &cover_id).is_empty());
     let (status, cache, _) = fetch(&app, page["cover"]["url"].as_str().unwrap()).await;
     assert_eq!(
         (status, cache.as_str()),
@@ -259,22 +283,18 @@ async fn an_image_is_shown_once_wechat_passes_it_and_removed_when_it_refuses(bac
     })
     .await;
     assert!(page["prizes"][0]["image"].is_null());
+    let left = || {
+        let mut left = objects_of(&store, "pending", &prize_id);
+        left.extend(objects_of(&store, "media", &prize_id));
+        left
+    };
     for _ in 0..100 {
-        let left: Vec<_> = std::fs::read_dir(store.join("media"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|name| name.starts_with(&prize_id))
-            .collect();
-        if left.is_empty() {
+        if left().is_empty() {
             break;
         }
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(std::fs::read_dir(store.join("media")).unwrap().all(|e| !e
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .starts_with(&prize_id)));
+    assert_eq!(left(), Vec::<String>::new(), "a refused image's files");
     // A rejected image cannot be named by a new event.
     let r = app
         .post(

@@ -174,3 +174,56 @@ async fn a_store_that_refuses_the_keys_is_a_503_and_records_nothing() {
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(count_images(&app, user_id).await, 0, "nothing recorded");
 }
+
+/// With WeChat's check, a pending image's objects are under `pending/`
+/// (which nothing makes public) and WeChat's pass copies them to `media/`
+/// inside the bucket (CopyObject) before the image is approved, then
+/// deletes the pending copies.
+#[actix_web::test]
+#[cfg_attr(not(lottery_test_s3), ignore = "needs LOTTERY_TEST_S3_URL")]
+async fn a_passed_image_moves_from_pending_to_media_in_the_bucket() {
+    use crate::media_check::{checked_app, trace_of, AES_KEY, PUSH_TOKEN};
+    use crate::wechat_mock::{login, push, verdict_body, PushMode, WechatMock};
+
+    let bucket = fresh_bucket();
+    let settings = s3_settings(&bucket, None);
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mock = WechatMock::start(std::time::Duration::ZERO).await;
+    let app = checked_app(&mock, &fresh_database(Backend::Sqlite), &pairs).await;
+    let (token, _) = login(&app, "s3checked").await;
+    let r = upload(&app, &token, "p.jpg", &picture(60, 40, ImageFormat::Jpeg)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.data()["status"], "pending");
+    let id = r.data()["id"].as_str().unwrap().to_string();
+    let pending = object(&bucket, &format!("pending/{id}.jpg")).await;
+    assert!(pending.is_some(), "the pending image is under pending/");
+    assert!(object(&bucket, &format!("media/{id}.jpg")).await.is_none());
+
+    let pass = verdict_body(&trace_of(&mock, &id), "pass", 0, false);
+    let (status, body) = push(&app, PUSH_TOKEN, PushMode::SafeJson(AES_KEY), &pass).await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    assert_eq!(object(&bucket, &format!("media/{id}.jpg")).await, pending);
+    assert!(object(&bucket, &format!("media/{id}.thumb.jpg"))
+        .await
+        .is_some());
+    for _ in 0..100 {
+        if object(&bucket, &format!("pending/{id}.jpg"))
+            .await
+            .is_none()
+        {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(object(&bucket, &format!("pending/{id}.jpg"))
+        .await
+        .is_none());
+    assert!(object(&bucket, &format!("pending/{id}.thumb.jpg"))
+        .await
+        .is_none());
+    let r = app.get(&format!("/media/{id}"), None).await;
+    assert_eq!(r.data()["status"], "approved");
+}

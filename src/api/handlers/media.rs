@@ -176,7 +176,7 @@ pub async fn file(
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let bytes = upload::bytes_of(&state, &key, public)
+    let bytes = upload::bytes_of(&state, (id, format, variant), public)
         .await?
         .ok_or_else(no_such)?;
     let mut answer = HttpResponse::Ok();
