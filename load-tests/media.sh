@@ -9,16 +9,23 @@
 # run and each figure's median ratio to /healthz. Loopback only; each timed
 # phase is 10 s.
 #   load-tests/media.sh [rounds] [server binary]
-# USERS (default 20000), CONCURRENCY (64), UPLOADERS (2), UPLOAD_RATE
-# (photos a second in all; default 0: without pause, the worst case).
+# USERS (default 250000: each hot-join phase must last its 10 s; with
+# 20,000 users a phase ended in under a second and measured its own
+# start), CONCURRENCY (64), UPLOADERS (2), UPLOAD_RATE (photos a second in
+# all; default 0: without pause, the worst case).
+# Each round runs twice: with the uploaders, and with none (the control:
+# the same second hot-join phase, after the same first one, without
+# uploads), so 'join-during-uploads' is read against
+# 'join-second-without-uploads', not against the first phase.
 source "$(dirname "$0")/common.sh"
 ROUNDS="${1:-3}"
 SERVER_BIN="${2:-}"
-USERS="${USERS:-20000}" CONCURRENCY="${CONCURRENCY:-64}" UPLOADERS="${UPLOADERS:-2}" UPLOAD_RATE="${UPLOAD_RATE:-0}"
+USERS="${USERS:-250000}" CONCURRENCY="${CONCURRENCY:-64}" UPLOADERS="${UPLOADERS:-2}" UPLOAD_RATE="${UPLOAD_RATE:-0}"
 build
 [ -n "$SERVER_BIN" ] || SERVER_BIN="$BIN/lottery"
 RESULTS="$(mktemp)"
 one_run() {
+  local uploaders="$1"
   fresh_mysql_db lottery_media
   local dir
   dir="$(mktemp -d)"
@@ -26,7 +33,7 @@ one_run() {
     LOTTERY_REDIS_URL=redis://127.0.0.1:6379/1 LOTTERY_REDIS_PREFIX="media$(date +%s%N):" \
     LOTTERY_MEDIA_STORE="fs://$dir" LOTTERY_MEDIA_UPLOADS_PER_HOUR=100000
   local out
-  out="$(load media --concurrency "$CONCURRENCY" --users "$USERS" --seconds 10 --uploaders "$UPLOADERS" --upload-rate "$UPLOAD_RATE" 2>/dev/null || true)"
+  out="$(load media --concurrency "$CONCURRENCY" --users "$USERS" --seconds 10 --uploaders "$uploaders" --upload-rate "$UPLOAD_RATE" 2>/dev/null || true)"
   stop_server
   rm -rf "$dir"
   local alone during thumbs files codes uploads mbs
@@ -42,11 +49,19 @@ one_run() {
     echo "$out" | tail -5 >&2
     return 1
   fi
+  if [ "$uploaders" = 0 ]; then
+    echo "healthz $(sed -n 's/^healthz: .* = \([0-9]*\) req\/s.*/\1/p' <<<"$out" | head -1) join-alone $alone join-second-without-uploads $during"
+    echo "join-second-without-uploads $during" >>"$RESULTS"
+    return 0
+  fi
   echo "healthz $(sed -n 's/^healthz: .* = \([0-9]*\) req\/s.*/\1/p' <<<"$out" | head -1) join-alone $alone join-during-uploads $during (uploads $uploads/s) image-thumb $thumbs image-full $files ($mbs MB/s) share-code $codes"
   { echo "join-alone $alone"; echo "join-during-uploads $during"; echo "image-thumb $thumbs"; echo "image-full $files"; echo "share-code $codes"; } >>"$RESULTS"
 }
 echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $CONCURRENCY connections, $USERS users, $UPLOADERS uploaders at $UPLOAD_RATE photos/s (0: without pause), $ROUNDS rounds"
-for _ in $(seq 1 "$ROUNDS"); do one_run || true; done
-print_medians "$RESULTS" join-alone join-during-uploads image-thumb image-full share-code
+for _ in $(seq 1 "$ROUNDS"); do
+  one_run "$UPLOADERS" || true
+  one_run 0 || true
+done
+print_medians "$RESULTS" join-alone join-during-uploads join-second-without-uploads image-thumb image-full share-code
 rm -f "$RESULTS"
 mysql -uroot -h127.0.0.1 -e 'DROP DATABASE IF EXISTS lottery_media'

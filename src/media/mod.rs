@@ -4,6 +4,7 @@
 //! bucket), and the URLs they are shown at (`urls`). Which image is whose
 //! and what WeChat said of it is the database's (`store::media`).
 
+pub mod admission;
 pub mod decoder_child;
 pub mod decoder_wire;
 pub mod decoders;
@@ -26,6 +27,8 @@ pub struct Media {
     pub objects: Objects,
     /// The decoding pool (`LOTTERY_MEDIA_WORKERS` processes).
     decoders: decoders::Decoders,
+    /// Uploads held at once, in all and per user.
+    pub admission: admission::Admission,
     /// Approved images served from memory.
     pub files: files::ApprovedFiles,
     /// Events' share codes.
@@ -48,6 +51,7 @@ impl Media {
             .transpose()
             .map_err(|e| format!("LOTTERY_WECHAT_PUSH_AES_KEY: {e}"))?;
         Ok(Self {
+            admission: admission::Admission::new(settings.workers),
             settings,
             objects,
             decoders,

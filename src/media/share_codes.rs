@@ -1,9 +1,12 @@
 //! Events' share codes: made once per event (by WeChat, or as a standard
-//! QR code without it), kept in the media store under `share/<id>.png`,
-//! and in memory. Concurrent requests for a code not made yet wait for
-//! the one making it, so a hot new event costs one WeChat call here.
+//! QR code without it), kept in the media store under
+//! `share/<id>-<options>.png`, and in memory. Concurrent requests for a
+//! code not made yet wait for the one making it, so a hot new event costs
+//! one WeChat call here; when that call fails, the waiters share the
+//! failure instead of each asking WeChat again in turn.
 
 use std::io::Cursor;
+use std::time::Instant;
 
 use actix_web::web::Bytes;
 use image::codecs::png::PngEncoder;
@@ -21,12 +24,16 @@ const KEPT: usize = 2_000;
 
 pub struct ShareCodes {
     codes: Cache<i64, Bytes>,
+    /// When making an event's code last failed: the requests that were
+    /// waiting for that making share its failure.
+    failed: Cache<i64, Instant>,
 }
 
 impl Default for ShareCodes {
     fn default() -> Self {
         Self {
             codes: Cache::new(KEPT),
+            failed: Cache::new(KEPT),
         }
     }
 }
@@ -38,9 +45,21 @@ pub fn scene(event_id: i64) -> String {
     format!("id={event_id}")
 }
 
-/// Where a share code's PNG is kept in the store.
-pub fn object_key(event_id: i64) -> String {
-    format!("share/{event_id}.png")
+/// Where a share code's PNG is kept in the store. The name carries a
+/// digest of what the code was made with (WeChat or a QR code; the page,
+/// `env_version`, `check_path`), so a code made before a setting changed,
+/// or before WeChat was configured, is not served after.
+pub fn object_key(event_id: i64, settings: &ShareSettings, by_wechat: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let made_with = format!(
+        "{}|{}|{}|{}",
+        if by_wechat { "wechat" } else { "qr" },
+        settings.page,
+        settings.env_version,
+        settings.check_path
+    );
+    let digest = Sha256::digest(made_with.as_bytes());
+    format!("share/{event_id}-{}.png", hex::encode(&digest[..4]))
 }
 
 impl ShareCodes {
@@ -62,27 +81,54 @@ impl ShareCodes {
             metrics::counter!("lottery_share_codes_total", "source" => "memory").increment(1);
             return Ok(code);
         }
+        let asked_at = Instant::now();
         self.codes
             .get_or_insert_async(&event_id, async {
-                let key = object_key(event_id);
-                if let Some(code) = objects.get(&key).await? {
-                    metrics::counter!("lottery_share_codes_total", "source" => "store")
-                        .increment(1);
-                    return Ok(code);
+                // A request that was waiting while the making failed gets
+                // the failure: the waiters of a hot event do not each ask
+                // WeChat again in turn. A request after it asks again.
+                if self.failed.get(&event_id).is_some_and(|at| at >= asked_at) {
+                    return Err(failed());
                 }
-                let (code, source) = match tokens {
-                    Some(tokens) => {
-                        let image = getwxacodeunlimit(tokens, &scene(event_id), settings).await?;
-                        (as_png(image).await?, "wechat")
-                    }
-                    None => (qr_code(&settings.page, &scene(event_id))?, "qr"),
-                };
-                objects.put(&key, code.clone()).await?;
-                metrics::counter!("lottery_share_codes_total", "source" => source).increment(1);
-                Ok::<_, AppError>(Bytes::from(code))
+                let made = self.make(event_id, objects, tokens, settings).await;
+                if made.is_err() {
+                    self.failed.insert(event_id, Instant::now());
+                }
+                made
             })
             .await
     }
+
+    /// The code from the store, or made (by WeChat or as a QR code) and stored.
+    async fn make(
+        &self,
+        event_id: i64,
+        objects: &Objects,
+        tokens: Option<&AccessTokens>,
+        settings: &ShareSettings,
+    ) -> AppResult<Bytes> {
+        let key = object_key(event_id, settings, tokens.is_some());
+        if let Some(code) = objects.get(&key).await? {
+            metrics::counter!("lottery_share_codes_total", "source" => "store").increment(1);
+            return Ok(code);
+        }
+        let (code, source) = match tokens {
+            Some(tokens) => {
+                let image = getwxacodeunlimit(tokens, &scene(event_id), settings).await?;
+                (as_png(image).await?, "wechat")
+            }
+            None => (qr_code(&settings.page, &scene(event_id))?, "qr"),
+        };
+        objects.put(&key, code.clone()).await?;
+        metrics::counter!("lottery_share_codes_total", "source" => source).increment(1);
+        Ok(Bytes::from(code))
+    }
+}
+
+fn failed() -> AppError {
+    AppError::Unavailable(
+        "the share code could not be made just now; try again in a few seconds".into(),
+    )
 }
 
 /// WeChat's code as PNG (it answers JPEG unless asked for transparency);

@@ -539,3 +539,51 @@ async fn images_are_decoded_in_a_process_of_their_own_at_the_least_priority() {
         "a new decoder took the dead one's place"
     );
 }
+
+/// What the server holds at once is bounded before a body is read
+/// (docs/MEDIA.md, "Limits first"): a user's fourth upload while three
+/// are still arriving is 429, and the next one once they are done goes in.
+#[actix_web::test]
+async fn a_user_has_at_most_three_uploads_in_the_server_at_once() {
+    use futures::channel::mpsc;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (token, _) = app.login("hurried").await;
+    let photo = picture(64, 48, ImageFormat::Png);
+    let (content_type, body) = multipart(&[("file", "a.png", &photo)]);
+    // Three uploads whose bodies stop halfway, held open by their senders.
+    let mut held = Vec::new();
+    let mut pending = Vec::new();
+    for _ in 0..3 {
+        let (tx, rx) = mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+        tx.unbounded_send(Ok(body[..body.len() / 2].to_vec()))
+            .unwrap();
+        let stream = reqwest::Body::wrap_stream(rx);
+        let (app_ref, token, content_type) = (&app, token.clone(), content_type.clone());
+        pending.push(async move { send(app_ref, &token, &content_type, stream).await });
+        held.push((tx, body[body.len() / 2..].to_vec()));
+    }
+    let slow = futures::future::join_all(pending);
+    let fourth = async {
+        // Let the three in first.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let r = upload(&app, &token, "d.png", &photo).await;
+        for (tx, rest) in &mut held {
+            tx.unbounded_send(Ok(std::mem::take(rest))).unwrap();
+            tx.close_channel();
+        }
+        r
+    };
+    let (slow, fourth) = futures::join!(slow, fourth);
+    assert_eq!(
+        (fourth.status.as_u16(), fourth.code()),
+        (429, 42900),
+        "{:?}",
+        fourth.body
+    );
+    assert!(fourth.message().contains("at once"), "{}", fourth.message());
+    for r in slow {
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    let r = upload(&app, &token, "e.png", &photo).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}

@@ -149,10 +149,16 @@ async fn images_and_share_codes_live_in_the_bucket() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let code = res.bytes().await.unwrap().to_vec();
-    assert_eq!(
-        object(&bucket, &format!("share/{event_id}.png")).await,
-        Some(code)
-    );
+    // Named for what it was made with (a QR code, the default page), so
+    // a code made before a setting changed is not served after.
+    let settings = lottery::config::ShareSettings {
+        page: "pages/event/index".into(),
+        check_path: true,
+        env_version: "release".into(),
+    };
+    let key = lottery::media::share_codes::object_key(event_id, &settings, false);
+    assert!(key.starts_with(&format!("share/{event_id}-")), "{key}");
+    assert_eq!(object(&bucket, &key).await, Some(code));
 }
 
 /// A store that refuses the server's signature (a wrong secret): the

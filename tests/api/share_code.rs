@@ -102,6 +102,28 @@ async fn wechats_refusals_are_clear_errors_and_nothing_is_kept() {
     assert_eq!((r.status.as_u16(), r.code()), (502, 50200), "{:?}", r.body);
 }
 
+/// WeChat refuses the making of a hot new event's code: the requests that
+/// were waiting for it share the refusal (one call, not one each in turn,
+/// which a refusing WeChat would answer by refusing more); the next request
+/// asks again.
+#[actix_web::test]
+async fn a_refusal_is_shared_by_the_requests_that_waited_for_it() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let app = mock.app(&fresh_database(Backend::Sqlite), &[]).await;
+    let (token, _) = login(&app, "sharer").await;
+    let id = app.create_event(&token, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    mock.code_errors(&[45009]);
+    let answers = futures::future::join_all((0..200).map(|_| png_of(&app, id))).await;
+    assert!(answers.iter().all(|a| a.0 == 503), "every waiter refused");
+    assert_eq!(mock.code_calls().len(), 1, "one call for all of them");
+    let (status, _, png) = png_of(&app, id).await;
+    assert_eq!(status, 200);
+    assert!(png.starts_with(b"\x89PNG"));
+    assert_eq!(mock.code_calls().len(), 2, "the next request asked again");
+}
+
 /// Without WeChat: a QR code that, read back, names the share page and
 /// the event's scene.
 #[actix_web::test]

@@ -337,11 +337,13 @@ impl WechatMock {
                     Some(code) => code,
                     None => judge_code(&body),
                 };
+                // Slow enough that concurrent requests overlap, refused
+                // or not.
                 if errcode != 0 {
                     return ResponseTemplate::new(200)
+                        .set_delay(Duration::from_millis(200))
                         .set_body_json(json!({"errcode": errcode, "errmsg": "scripted"}));
                 }
-                // Slow enough that concurrent requests overlap.
                 ResponseTemplate::new(200)
                     .set_delay(Duration::from_millis(200))
                     .insert_header("content-type", "image/jpeg")

@@ -27,7 +27,8 @@ use crate::store::media::MediaRow;
         (status = 400, description = "40000: unreadable, too many pixels, or not one part named file", body = crate::api::envelope::ErrorEnvelope),
         (status = 413, description = "41300: over the upload byte limit", body = crate::api::envelope::ErrorEnvelope),
         (status = 415, description = "41500: not a JPEG, PNG or WebP image, judged by its bytes", body = crate::api::envelope::ErrorEnvelope),
-        (status = 429, description = "42900: too many uploads this hour, or the user's images take their whole quota", body = crate::api::envelope::ErrorEnvelope),
+        (status = 429, description = "42900: too many uploads this hour or at once, or the user's images take their whole quota", body = crate::api::envelope::ErrorEnvelope),
+        (status = 503, description = "50300: the server holds as many uploads as it takes; try again shortly", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn upload(
@@ -37,6 +38,8 @@ pub async fn upload(
     payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let now = Utc::now();
+    // Before a byte of the body is read: what the server holds is bounded.
+    let _admitted = state.media.admission.admit(caller.user_id)?;
     upload::within_limits(&state, caller.user_id, now).await?;
     let (format, bytes) = upload::read_image(
         req.headers(),
@@ -73,9 +76,12 @@ pub async fn upload(
     if checked {
         upload::ask_wechat(&state, &row, now).await;
     }
-    let row = store::media::get(&state.db, &id)
-        .await?
-        .ok_or_else(|| AppError::internal("an image vanished after its upload"))?;
+    // Read back for a verdict that came already; the image is stored
+    // either way, so a failed read answers what was written, not a 500.
+    let row = match store::media::get(&state.db, &id).await {
+        Ok(Some(fresh)) => fresh,
+        _ => row,
+    };
     Ok(created(ImageView::own(
         &row,
         &state.media_urls,
