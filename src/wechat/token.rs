@@ -93,6 +93,19 @@ impl AccessTokens {
         }
         match shared.try_lock(&self.owner, LOCK_HOLD).await {
             Ok(true) => {
+                // Another instance may have refreshed and let go of the
+                // lock between our read and our lock: use theirs (a busy
+                // machine widened that gap until two instances both
+                // refreshed, the flaky CI failure of 2026-12-06).
+                if let Ok(Some(theirs)) = shared.get().await {
+                    if now_ms() < theirs.refresh_at {
+                        if let Err(err) = shared.unlock(&self.owner).await {
+                            tracing::warn!(error = %err, "cannot release the access token lock");
+                        }
+                        *self.local.lock() = Some(theirs.clone());
+                        return Ok(theirs.token);
+                    }
+                }
                 let fetched = self.fetch().await;
                 if let Err(err) = shared.unlock(&self.owner).await {
                     tracing::warn!(error = %err, "cannot release the access token lock");
