@@ -211,6 +211,7 @@ impl Application {
         let state = web::Data::new(AppState {
             media,
             media_urls,
+            readiness: Default::default(),
             clock: clock.clone(),
             notices: notice_bell,
             results,

@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::HttpRequest;
 
 use super::state::AppState;
-use crate::limits::client_ip::client_ip;
+use crate::limits::client_ip::{client_ip, forwarded_for};
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// Set by the forwarding instance on a forwarded write.
@@ -18,8 +18,12 @@ pub const CLIENT_IP_HEADER: HeaderName = HeaderName::from_static("x-lottery-clie
 /// The address of whoever sent a request that reached this instance
 /// directly (`peer`: the TCP peer).
 pub fn direct(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
-    let forwarded = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
-    client_ip(peer, forwarded, &state.config.trusted_proxies)
+    let forwarded = forwarded_for(
+        headers
+            .get_all(&X_FORWARDED_FOR)
+            .map(|v| v.to_str().map(str::to_string).map_err(|_| ())),
+    );
+    client_ip(peer, forwarded.as_deref(), &state.config.trusted_proxies)
 }
 
 /// The client's address for a handler; None without a peer (never over

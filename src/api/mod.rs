@@ -19,6 +19,7 @@ pub mod media_views;
 pub mod middleware;
 pub mod openapi;
 pub mod page;
+pub mod readiness;
 pub mod risk;
 pub mod signature;
 pub mod signing;

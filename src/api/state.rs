@@ -76,4 +76,6 @@ pub struct AppState {
     pub media: Arc<Media>,
     /// Where images are shown.
     pub media_urls: MediaUrls,
+    /// What `/readyz` and `/metrics` last heard from the dependencies.
+    pub readiness: super::readiness::Readiness,
 }

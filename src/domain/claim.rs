@@ -17,7 +17,7 @@ use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
 use serde::Deserialize;
 
-use crate::domain::text::{required_text, text_in_range};
+use crate::domain::text::{required_text, required_text_in, shown_text, text_in_range, Lines};
 use crate::error::AppError;
 
 /// Days a winner has to claim, unless the event says otherwise.
@@ -265,6 +265,7 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
         Some(note) => {
             let note = note.trim().to_string();
             text_in_range("note", &note, 0, 200)?;
+            shown_text("note", &note, Lines::Many)?;
             note
         }
         None => String::new(),
@@ -272,8 +273,8 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
     match mode {
         ClaimMode::Address => {
             not_in_mode("contact", &draft.contact, mode)?;
-            let name = required_text("name", draft.name, 1, 32)?;
-            let phone = required_text("phone", draft.phone, 5, 20)?;
+            let name = required_text_in("name", draft.name, 1, 32, Lines::Many)?;
+            let phone = required_text_in("phone", draft.phone, 5, 20, Lines::Many)?;
             if !phone
                 .chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-'))
@@ -285,7 +286,7 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
             if !phone.chars().any(|c| c.is_ascii_digit()) {
                 return Err(AppError::InvalidArgument("phone needs digits".into()));
             }
-            let address = required_text("address", draft.address, 1, 200)?;
+            let address = required_text_in("address", draft.address, 1, 200, Lines::Many)?;
             Ok(Details::Address {
                 name,
                 phone,
@@ -301,7 +302,7 @@ pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details,
             ] {
                 not_in_mode(field, value, mode)?;
             }
-            let contact = required_text("contact", draft.contact, 1, 200)?;
+            let contact = required_text_in("contact", draft.contact, 1, 200, Lines::Many)?;
             Ok(Details::Contact { contact, note })
         }
     }

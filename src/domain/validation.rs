@@ -9,7 +9,7 @@ use super::event::DrawMode;
 use crate::domain::claim::{validate_claim_days, ClaimMode};
 use crate::domain::join_rules::{JoinRules, MAX_MIN_PARTICIPANTS, MAX_PASSWORD_CHARS};
 use crate::domain::media;
-use crate::domain::text::{required_text, text_in_range};
+use crate::domain::text::{required_text, shown_text, text_in_range, Lines};
 use crate::error::AppError;
 use crate::secret::Secret;
 
@@ -153,9 +153,7 @@ pub fn validate_https_url(field: &str, value: &str) -> Result<(), AppError> {
 }
 
 pub fn validate_nickname(value: &str) -> Result<String, AppError> {
-    let trimmed = value.trim();
-    text_in_range("nickname", trimmed, 1, MAX_NICKNAME_CHARS)?;
-    Ok(trimmed.to_string())
+    required_text("nickname", Some(value.to_string()), 1, MAX_NICKNAME_CHARS)
 }
 
 /// An RFC 3339 time that is a real instant. RFC 3339 allows second 60 for
@@ -182,6 +180,7 @@ pub fn validate_event(draft: EventDraft, now: DateTime<Utc>) -> Result<NewEvent,
 
     let description = draft.description.unwrap_or_default();
     text_in_range("description", &description, 0, MAX_DESCRIPTION_CHARS)?;
+    shown_text("description", &description, Lines::Many)?;
 
     let draw_at_text = draft
         .draw_at

@@ -21,6 +21,42 @@ pub fn parse_trusted(text: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
+/// The address a per-address limit counts under. An IPv6 client is
+/// counted by its /64: the smallest prefix a provider hands one
+/// subscriber (RFC 6177, RFC 7934 §6), from which it may pick any of 2^64
+/// addresses, one per request. An IPv4 address mapped into IPv6
+/// (`::ffff:a.b.c.d`, a dual-stack socket's view) is that IPv4 address.
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
+    }
+}
+
+/// Every `X-Forwarded-For` field line of a request, in order, as one list:
+/// RFC 9110 §5.3 lets a field be sent as several lines, which mean their
+/// values joined with commas. A proxy that adds its own line after the
+/// client's must not leave the client's forged line as "the" header. A
+/// line that is not visible ASCII ends the list where it stands (the
+/// right-most part is what trusted proxies wrote).
+pub fn forwarded_for(lines: impl Iterator<Item = Result<String, ()>>) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for line in lines {
+        let part = line.unwrap_or_else(|()| "unreadable".into());
+        joined = Some(match joined {
+            Some(before) => format!("{before}, {part}"),
+            None => part,
+        });
+    }
+    joined
+}
+
 /// The client's address: the peer's, unless the peer is a trusted proxy
 /// and says whom it forwards for.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
@@ -86,5 +122,45 @@ mod tests {
         );
         assert!(parse_trusted("10.0.0.0/33").is_err());
         assert!(parse_trusted("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn several_header_lines_are_one_list_and_the_proxys_own_is_read() {
+        let trusted = parse_trusted("10.0.0.0/8").unwrap();
+        // The client sent a forged line; the proxy added its own line.
+        let lines = ["6.6.6.6", "198.51.100.7"].map(|l| Ok(l.to_string()));
+        let joined = forwarded_for(lines.into_iter()).unwrap();
+        assert_eq!(joined, "6.6.6.6, 198.51.100.7");
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), Some(&joined), &trusted),
+            ip("198.51.100.7")
+        );
+        // An unreadable line stops the walk where it stands.
+        let lines = [
+            Ok("1.2.3.4".to_string()),
+            Err(()),
+            Ok("198.51.100.7".into()),
+        ];
+        let joined = forwarded_for(lines.into_iter()).unwrap();
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), Some(&joined), &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(forwarded_for(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        assert_eq!(
+            bucket(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            bucket(ip("2001:db8:1:2::1")),
+            bucket(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(bucket(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
+        assert_eq!(bucket(ip("198.51.100.7")), ip("198.51.100.7"));
     }
 }

@@ -129,11 +129,11 @@ impl RateLimits {
     }
 
     pub async fn check_ip(&self, ip: IpAddr) -> AppResult<()> {
-        refuse_if_over(self.ip.as_deref(), Key::Ip(ip)).await
+        refuse_if_over(self.ip.as_deref(), Key::Ip(client_ip::bucket(ip))).await
     }
 
     pub async fn check_login(&self, ip: IpAddr) -> AppResult<()> {
-        refuse_if_over(self.login.as_deref(), Key::Ip(ip)).await
+        refuse_if_over(self.login.as_deref(), Key::Ip(client_ip::bucket(ip))).await
     }
 
     /// The Redis pool's size and state, when limits are shared.

@@ -47,6 +47,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Joins and leaves decided by event actors, by result",
     ),
     (
+        "lottery_readiness_checks_total",
+        "counter",
+        "Pings of the database and the cache for /readyz and /metrics (at most one a second)",
+    ),
+    (
         "lottery_media_uploads_total",
         "counter",
         "Images uploaded and stored, by stored format",

@@ -8,9 +8,21 @@ use super::{call, upstream};
 use crate::error::{AppError, AppResult};
 
 /// Scene 3 (论坛, posts others read): an event's title and description are
-/// published for everyone the creator shares it with. Scene 1 (资料) is for
-/// a user's own profile.
+/// published for everyone the creator shares it with.
 const SCENE_PUBLISHED_POST: u8 = 3;
+/// Scene 1 (资料): a user's own profile, whose nickname is shown to
+/// everyone as creator, participant and winner.
+const SCENE_PROFILE: u8 = 1;
+
+/// What is checked.
+#[derive(Clone, Copy, Debug)]
+pub enum Text<'a> {
+    /// An event: its title, and its description with the prizes' names.
+    Post { title: &'a str, content: &'a str },
+    /// A nickname (sent as the content and in the `nickname` field, which
+    /// the documentation lists for scene 1).
+    Nickname(&'a str),
+}
 
 /// WeChat's judgement of a text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,16 +57,24 @@ struct Judgement {
 pub async fn msg_sec_check(
     tokens: &AccessTokens,
     openid: &str,
-    title: &str,
-    content: &str,
+    text: Text<'_>,
 ) -> AppResult<Verdict> {
-    let body = serde_json::json!({
-        "version": 2,
-        "scene": SCENE_PUBLISHED_POST,
-        "openid": openid,
-        "title": title,
-        "content": content,
-    });
+    let body = match text {
+        Text::Post { title, content } => serde_json::json!({
+            "version": 2,
+            "scene": SCENE_PUBLISHED_POST,
+            "openid": openid,
+            "title": title,
+            "content": content,
+        }),
+        Text::Nickname(nickname) => serde_json::json!({
+            "version": 2,
+            "scene": SCENE_PROFILE,
+            "openid": openid,
+            "nickname": nickname,
+            "content": nickname,
+        }),
+    };
     let answer: Answer =
         call::post_json(tokens, "msg_sec_check", "wxa/msg_sec_check", &body).await?;
     let Some(judgement) = answer.result else {
@@ -88,14 +108,19 @@ pub async fn screen(
     tokens: &AccessTokens,
     fail_closed: bool,
     openid: &str,
-    title: &str,
-    content: &str,
+    text: Text<'_>,
 ) -> AppResult<()> {
-    match msg_sec_check(tokens, openid, title, content).await {
+    match msg_sec_check(tokens, openid, text).await {
         Ok(Verdict::Pass | Verdict::Review { .. }) => Ok(()),
-        Ok(Verdict::Risky { .. }) => Err(AppError::InvalidArgument(
-            "the title or description did not pass WeChat's content check; please reword it".into(),
-        )),
+        Ok(Verdict::Risky { .. }) => Err(AppError::InvalidArgument(match text {
+            Text::Post { .. } => {
+                "the title or description did not pass WeChat's content check; please reword it"
+                    .into()
+            }
+            Text::Nickname(_) => {
+                "the nickname did not pass WeChat's content check; please choose another".into()
+            }
+        })),
         Err(err) if fail_closed => {
             tracing::warn!(error = %err, "content check unavailable; refused (prod)");
             Err(AppError::Upstream(

@@ -150,3 +150,51 @@ async fn instances_sharing_redis_fetch_the_token_once() {
     assert_eq!((first.status.as_u16(), second.status.as_u16()), (201, 201));
     assert_eq!(mock.token_fetches(), 2, "one refresh for both instances");
 }
+
+/// A nickname is shown to everyone as creator, participant and winner, so
+/// WeChat checks it as a profile's text (msg_sec_check v2, scene 1 资料,
+/// the `nickname` field; the documentation linked in src/wechat/content.rs):
+/// a risky one is refused with a message that says so and the old nickname
+/// stays; text that shows in another order or not at all is refused before
+/// WeChat is asked.
+#[actix_web::test]
+async fn a_risky_nickname_is_refused_and_the_old_one_stays() {
+    let mock = WechatMock::start(Duration::ZERO).await;
+    let app = app(&mock, "dev").await;
+    let (token, _) = login(&app, "renamer").await;
+    let before = app.get("/me", Some(&token)).await.data()["nickname"].clone();
+    let rename = |name: &str| {
+        let body = json!({ "nickname": name });
+        app.call(reqwest::Method::PATCH, "/me", Some(&token), Some(body))
+    };
+    let r = rename("RISKY name").await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, 40000), "{:?}", r.body);
+    assert!(r.message().contains("nickname"), "{}", r.message());
+    let checks = mock.content_checks();
+    let check = checks.last().unwrap();
+    assert_eq!(
+        (check["version"].as_i64(), check["scene"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(check["nickname"], "RISKY name");
+    assert_eq!(check["openid"], "o_renamer");
+    assert_eq!(
+        app.get("/me", Some(&token)).await.data()["nickname"],
+        before
+    );
+
+    for (name, why) in [
+        ("abc\u{202E}fed", "direction override"),
+        ("a\u{0}b", "control character"),
+        ("\u{200B}\u{200B}", "visible"),
+    ] {
+        let asked = mock.content_checks().len();
+        let r = rename(name).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, 40000), "{name:?}");
+        assert!(r.message().contains(why), "{name:?}: {}", r.message());
+        assert_eq!(mock.content_checks().len(), asked, "WeChat not asked");
+    }
+    let r = rename("小明").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["nickname"], "小明");
+}

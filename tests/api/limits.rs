@@ -101,6 +101,32 @@ async fn addresses_count_forwarded_for_only_from_trusted_proxies(backend: Backen
         from(&behind_proxy, "198.51.100.2").await.unwrap().status(),
         404
     );
+    // The client's forged line first, the proxy's own line after: one list
+    // (RFC 9110 §5.3), so the proxy's address for it is the key, whatever
+    // the forged line says each time.
+    let two_lines = |forged: String| {
+        behind_proxy
+            .client
+            .get(format!("{}/api/v1/events/1", behind_proxy.base))
+            .header("X-Forwarded-For", forged)
+            .header("X-Forwarded-For", "198.51.100.3")
+            .send()
+    };
+    for i in 0..10 {
+        let status = two_lines(format!("7.7.7.{i}")).await.unwrap().status();
+        assert_eq!(status, 404);
+    }
+    assert_eq!(two_lines("7.7.7.99".into()).await.unwrap().status(), 429);
+    // An IPv6 client is its /64, whichever of its 2^64 addresses it picks;
+    // the next /64 is someone else.
+    for i in 0..10 {
+        let client = format!("2001:db8:5:6::{:x}", i + 1);
+        assert_eq!(from(&behind_proxy, &client).await.unwrap().status(), 404);
+    }
+    let next = from(&behind_proxy, "2001:db8:5:6:ffff::1").await.unwrap();
+    assert_eq!(next.status(), 429, "the same /64");
+    let other = from(&behind_proxy, "2001:db8:5:7::1").await.unwrap();
+    assert_eq!(other.status(), 404, "another /64");
     for path in ["/healthz", "/readyz", "/metrics"] {
         for _ in 0..12 {
             assert_eq!(behind_proxy.get(path, None).await.status, 200, "{path}");

@@ -208,3 +208,69 @@ async fn metrics_cover_mailbox_waits_draw_lag_pools_and_the_process(backend: Bac
         );
     }
 }
+
+/// `/readyz` and `/metrics` are public and never limited, so a flood of
+/// them must not become a flood of database and Redis pings (issue 24,
+/// finding 8): their answer about the dependencies is shared for a second.
+/// The real binary, so that its counters are its own.
+#[actix_web::test]
+async fn a_flood_of_probes_pings_the_dependencies_at_most_once_a_second() {
+    let port = crate::helpers::free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let database = crate::helpers::fresh_database(Backend::Sqlite);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .env("LOTTERY_BIND", &bind)
+        .env("LOTTERY_DATABASE_URL", &database)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the lottery binary starts");
+    let client = reqwest::Client::new();
+    let base = format!("http://{bind}");
+    let mut up = false;
+    for _ in 0..300 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+    let checks = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("lottery_readiness_checks_total "))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let started = std::time::Instant::now();
+    let probes = (0..500).map(|i| {
+        let path = if i % 5 == 0 { "metrics" } else { "readyz" };
+        client.get(format!("{base}/{path}")).send()
+    });
+    let answers = futures::future::join_all(probes).await;
+    assert!(answers
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|r| r.status() == 200)));
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let seconds = started.elapsed().as_secs();
+    let pinged = checks(&text);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(pinged >= 1, "{text}");
+    assert!(
+        pinged <= seconds + 2,
+        "{pinged} pings for 501 probes in {seconds} s"
+    );
+}

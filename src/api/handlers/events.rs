@@ -92,7 +92,11 @@ async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResu
         content.push_str(&prize.name);
     }
     let fail_closed = state.config.profile == Profile::Prod;
-    wechat::content::screen(tokens, fail_closed, &creator.openid, &new.title, &content).await
+    let text = wechat::content::Text::Post {
+        title: &new.title,
+        content: &content,
+    };
+    wechat::content::screen(tokens, fail_closed, &creator.openid, text).await
 }
 
 /// One event; with a token, `me` tells the caller's participation and prize.

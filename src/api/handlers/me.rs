@@ -15,11 +15,13 @@ use crate::api::page::{page_of, PageQuery};
 use crate::api::state::AppState;
 use crate::api::views::UserView;
 use crate::api::views::{time, EventView, MyClaim};
+use crate::config::Profile;
 use crate::domain::claim;
 use crate::domain::validation::{validate_https_url, validate_nickname};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use crate::store::events::{Role, Selection};
+use crate::wechat;
 
 /// Fields to change; absent ones stay.
 #[derive(Default, Deserialize, ToSchema)]
@@ -58,6 +60,14 @@ pub async fn update(
         .transpose()?;
     if let Some(url) = &patch.avatar_url {
         validate_https_url("avatar_url", url)?;
+    }
+    if let (Some(nickname), Some(tokens)) = (&nickname, &state.tokens) {
+        // Shown to everyone as creator, participant and winner: checked
+        // like an event's title (docs/NOTIFICATIONS.md, "Content check").
+        let user = store::users::get(&state.db, caller.user_id).await?;
+        let fail_closed = state.config.profile == Profile::Prod;
+        let text = wechat::content::Text::Nickname(nickname);
+        wechat::content::screen(tokens, fail_closed, &user.openid, text).await?;
     }
     let renamed = nickname.clone();
     let user =

@@ -6,6 +6,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::api::error_response::RETRY_AFTER_SECS;
+use crate::api::readiness::Dependencies;
 use crate::api::state::AppState;
 use crate::telemetry::scrape::{report_pool, report_process, report_readiness};
 
@@ -45,7 +46,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "a dependency does not answer, or the server is shutting down; Retry-After set", body = Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (database, cache) = dependencies_answer(&state).await;
+    let Dependencies { database, cache } = state.readiness.dependencies(&state).await;
     let shutting_down = state.draining.is_on();
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = json!({
@@ -61,15 +62,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .json(body)
     }
 }
-
-/// Whether the database and the cache answer (asked together).
-async fn dependencies_answer(state: &AppState) -> (bool, bool) {
-    let (database, cache) = futures::join!(state.db.ping(), state.sessions.ping());
-    (database.is_ok(), cache.is_ok())
-}
-
-/// How long a scrape waits for the dependencies' answers.
-const SCRAPE_PING_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Prometheus text format: HTTP, actor, draw, notice and limit figures.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
@@ -87,11 +79,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         report_pool("redis_limits", max, &pool);
     }
     report_process();
-    // Readiness as a figure, so an alert needs no probe of its own; a
-    // dependency that hangs counts as down rather than stalling the scrape.
-    let (database, cache) = tokio::time::timeout(SCRAPE_PING_WITHIN, dependencies_answer(&state))
-        .await
-        .unwrap_or((false, false));
+    // Readiness as a figure, so an alert needs no probe of its own.
+    let Dependencies { database, cache } = state.readiness.dependencies(&state).await;
     report_readiness(database, cache, state.draining.is_on());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
