@@ -31,7 +31,7 @@ one_run() {
   dir="$(mktemp -d)"
   SERVER_BIN="$SERVER_BIN" start_server LOTTERY_DATABASE_URL=mysql://root@127.0.0.1:3306/lottery_media \
     LOTTERY_REDIS_URL=redis://127.0.0.1:6379/1 LOTTERY_REDIS_PREFIX="media$(date +%s%N):" \
-    LOTTERY_MEDIA_STORE="fs://$dir" LOTTERY_MEDIA_UPLOADS_PER_HOUR=100000
+    LOTTERY_MEDIA_STORE="fs://$dir" LOTTERY_MEDIA_UPLOADS_PER_HOUR=100000 LOTTERY_MEDIA_QUOTA_MB=1048576
   local out
   out="$(load media --concurrency "$CONCURRENCY" --users "$USERS" --seconds 10 --uploaders "$uploaders" --upload-rate "$UPLOAD_RATE" 2>/dev/null || true)"
   stop_server

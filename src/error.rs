@@ -46,6 +46,10 @@ pub enum AppError {
     ClaimClosed(String),
     #[error("request body too large: the limit is 16 KiB")]
     PayloadTooLarge,
+    /// A request body that did not arrive in time (a client trickling it
+    /// to hold a connection); the connection is closed after the answer.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// An upload over its own byte limit (not the JSON bodies' 16 KiB).
     #[error("{0}")]
     UploadTooLarge(String),
@@ -100,6 +104,7 @@ impl AppError {
             Self::InvalidState(_) => 40901,
             Self::EventFull(_) => 40902,
             Self::ClaimClosed(_) => 40903,
+            Self::RequestTimeout(_) => 40800,
             Self::PayloadTooLarge | Self::UploadTooLarge(_) => 41300,
             Self::UnsupportedMedia(_) => 41500,
             Self::RateLimited { .. } => 42900,

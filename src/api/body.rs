@@ -17,17 +17,38 @@ pub struct JsonBody<T>(pub T);
 /// A JSON body that may be absent (an empty body reads as `T::default()`).
 pub struct OptionalJsonBody<T>(pub T);
 
+/// How long a JSON body (16 KiB at most) may take to arrive once its
+/// headers have: a phone on a poor 2G link sends 16 KiB in two seconds.
+/// Without a bound, a client that trickles a body a byte every few seconds
+/// held its connection for minutes without logging in, and 40 of them
+/// starved a process of its file descriptors (issue 24, finding 1; the
+/// headers already had actix's 5 s `client_request_timeout`).
+pub const BODY_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| AppError::InvalidArgument(format!("bad request body: {e}")))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(AppError::PayloadTooLarge);
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| AppError::InvalidArgument(format!("bad request body: {e}")))?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(AppError::PayloadTooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(BODY_WITHIN, read)
+        .await
+        .unwrap_or_else(|_| Err(too_slow(BODY_WITHIN)))
+}
+
+/// 408 40800 for a body still arriving after `within`.
+pub fn too_slow(within: std::time::Duration) -> AppError {
+    AppError::RequestTimeout(format!(
+        "the request body did not arrive within {} s",
+        within.as_secs()
+    ))
 }
 
 /// A malformed body's 40000 names where in the body it went wrong

@@ -29,6 +29,11 @@ impl ResponseError for AppError {
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
+            // The rest of a body that did not arrive in time is not waited
+            // for: the connection goes with the answer.
+            Self::RequestTimeout(_) => {
+                response.force_close();
+            }
             Self::RateLimited {
                 retry_after_secs, ..
             } => {

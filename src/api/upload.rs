@@ -45,6 +45,15 @@ pub async fn within_limits(state: &AppState, user_id: i64, now: DateTime<Utc>) -
     Ok(())
 }
 
+/// How long an upload of at most `max_bytes` may take to arrive: 10 s,
+/// and the bytes at 64 KiB/s (a slow 3G link; 10 MiB in under three
+/// minutes). The admission bound (`media::admission`) limits how many
+/// uploads can be arriving at once; this bounds how long each holds its
+/// place and its connection (issue 24, finding 1).
+pub fn body_within(max_bytes: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(10 + max_bytes / (64 * 1024))
+}
+
 /// The one part `file` of a multipart body: its format, judged by its
 /// first bytes (41500 before the rest is read), and its bytes, never more
 /// than `max_bytes` of them held (41300 at the first byte beyond).

@@ -34,6 +34,7 @@ mod sessions;
 mod share_code;
 mod shutdown;
 mod signing;
+mod slow_bodies;
 mod views;
 mod wechat;
 mod wechat_mock;

@@ -41,12 +41,14 @@ pub async fn upload(
     // Before a byte of the body is read: what the server holds is bounded.
     let _admitted = state.media.admission.admit(caller.user_id)?;
     upload::within_limits(&state, caller.user_id, now).await?;
-    let (format, bytes) = upload::read_image(
-        req.headers(),
-        payload,
-        state.media.settings.limits.max_bytes,
+    let max_bytes = state.media.settings.limits.max_bytes;
+    let within = upload::body_within(max_bytes);
+    let (format, bytes) = tokio::time::timeout(
+        within,
+        upload::read_image(req.headers(), payload, max_bytes),
     )
-    .await?;
+    .await
+    .map_err(|_| crate::api::body::too_slow(within))??;
     let processed = state.media.process(format, bytes).await?;
     let id = new_id();
     let checked = state.tokens.is_some();
