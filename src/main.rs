@@ -10,8 +10,24 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(lottery::media::decoder_child::ARG.as_ref()) {
         return lottery::media::decoder_child::run();
     }
+    not_dumpable();
     actix_web::rt::System::new().block_on(serve())
 }
+
+/// Keeps the server's memory and environment (database URL, keys) from
+/// other processes of its user, its image decoders included: /proc/<pid>
+/// of a process that is not dumpable belongs to root (`proc(5)`), and no
+/// core file holds its secrets.
+#[cfg(target_os = "linux")]
+fn not_dumpable() {
+    // SAFETY: prctl with integer arguments changes only this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn not_dumpable() {}
 
 async fn serve() -> ExitCode {
     let config = match Config::from_env() {

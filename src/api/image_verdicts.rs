@@ -34,17 +34,25 @@ pub async fn apply(state: &actix_web::web::Data<AppState>, verdict: MediaVerdict
         Suggest::Review => (MediaStatus::Approved, "review"),
         Suggest::Risky => (MediaStatus::Rejected, "risky"),
     };
+    let mut published = None;
     if status == MediaStatus::Approved {
         // Its files move to `media/` before the row says approved, so an
         // approved image is always there to serve (and only then public).
         if let Some(row) = store::media::pending_with_trace(&state.db, &verdict.trace_id).await? {
             publish(state, &row).await?;
+            published = Some(row);
         }
     }
     let label = i32::try_from(verdict.label).ok();
     let decided =
-        store::media::decide(&state.db, &verdict.trace_id, status, label, Utc::now()).await?;
-    let Some(row) = decided else {
+        store::media::decide(&state.db, &verdict.trace_id, status, label, Utc::now()).await;
+    if let (Some(copied), Ok(None) | Err(_)) = (&published, &decided) {
+        // The row did not become approved (a database error, or it changed
+        // between: the keeper asked again under a new trace): public
+        // copies of an image not approved must not stay.
+        unpublish_unless_approved(state, copied).await;
+    }
+    let Some(row) = decided? else {
         if store::media::traced(&state.db, &verdict.trace_id).await? {
             // Decided already: WeChat repeats a push it thinks was lost.
             counted("repeated");
@@ -66,15 +74,43 @@ pub async fn apply(state: &actix_web::web::Data<AppState>, verdict: MediaVerdict
 }
 
 /// Copies a pending image's files from `pending/` to `media/`. Copying
-/// again (WeChat repeating the push) writes the same bytes.
+/// again (WeChat repeating the push) writes the same bytes; a pending copy
+/// already gone (a repeated push whose first one finished meanwhile) is
+/// fine when the public copy is there.
 async fn publish(state: &AppState, row: &MediaRow) -> AppResult<()> {
     let format = row.stored()?;
     for variant in [Variant::Full, Variant::Thumb] {
         let from = pending_key(&row.id, format, variant);
         let to = object_key(&row.id, format, variant);
-        state.media.objects.copy(&from, &to).await?;
+        if let Err(err) = state.media.objects.copy(&from, &to).await {
+            if !state.media.objects.exists(&to).await? {
+                return Err(err);
+            }
+        }
     }
     Ok(())
+}
+
+/// Deletes the public copies of `row`'s files unless it is approved now.
+async fn unpublish_unless_approved(state: &AppState, row: &MediaRow) {
+    match store::media::get(&state.db, &row.id).await {
+        Ok(Some(now)) if now.status == MediaStatus::Approved => return,
+        Ok(_) => {}
+        Err(err) => {
+            // Unknown: WeChat sends the push again (not `success`), and
+            // this runs again then.
+            tracing::warn!(image = %row.id, error = %err, "cannot tell whether an image's public copies may stay");
+            return;
+        }
+    }
+    if let Ok(format) = row.stored() {
+        for variant in [Variant::Full, Variant::Thumb] {
+            let key = object_key(&row.id, format, variant);
+            if let Err(err) = state.media.objects.delete(&key).await {
+                tracing::warn!(key, error = %err, "a public copy of an image not approved is left in the store");
+            }
+        }
+    }
 }
 
 /// Deletes the files an image no longer needs (its pending copies; all of

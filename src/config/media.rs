@@ -156,6 +156,10 @@ pub(super) fn media_settings(vars: &Vars, default_dir: PathBuf) -> Result<MediaS
         workers: vars.number("LOTTERY_MEDIA_WORKERS", cores.div_ceil(2), 1..=256)? as usize,
         decoder: match vars.get("LOTTERY_MEDIA_DECODER") {
             Some(path) => PathBuf::from(path),
+            // The running program itself, even if its file was replaced
+            // by a deploy since it started: Linux keeps /proc/self/exe on
+            // the file it started from.
+            None if cfg!(target_os = "linux") => PathBuf::from("/proc/self/exe"),
             None => std::env::current_exe()
                 .map_err(|e| format!("cannot find this program's file for its decoders: {e}"))?,
         },

@@ -135,16 +135,13 @@ mod tests {
             client_ip(ip("10.1.1.1"), Some(&joined), &trusted),
             ip("198.51.100.7")
         );
-        // An unreadable line stops the walk where it stands.
-        let lines = [
-            Ok("1.2.3.4".to_string()),
-            Err(()),
-            Ok("198.51.100.7".into()),
-        ];
+        // An unreadable line stops the walk where it stands: the last
+        // trusted hop right of it is the answer, not what is left of it.
+        let lines = [Ok("1.2.3.4".to_string()), Err(()), Ok("10.0.0.2".into())];
         let joined = forwarded_for(lines.into_iter()).unwrap();
         assert_eq!(
             client_ip(ip("10.1.1.1"), Some(&joined), &trusted),
-            ip("198.51.100.7")
+            ip("10.0.0.2")
         );
         assert_eq!(forwarded_for(std::iter::empty()), None);
     }

@@ -12,8 +12,11 @@
 //!   only when nothing else wants it; under a cgroup without autogroups,
 //!   its own niceness 19 does the same.
 //! - Damage: a decoder that panics, runs away with memory or is killed
-//!   takes nothing of the server with it; it sees none of the server's
-//!   environment (no database URL, no keys); it dies with the server.
+//!   takes nothing of the server with it (its address space is bounded
+//!   and the OOM killer takes it first); it is given none of the server's
+//!   environment (no database URL, no keys), and the server binary is not
+//!   dumpable, so the decoder cannot read them from /proc either; it
+//!   cannot gain privileges; it dies with the server.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -28,9 +31,10 @@ pub const ARG: &str = "decode-images";
 pub const NICENESS: i32 = 19;
 
 pub fn run() -> ExitCode {
-    step_aside();
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
+    // Hello first, at the server's priority: at the least one, on a CPU
+    // saturated by joins, it could miss the server's wait for it.
     if output
         .write_all(decoder_wire::HELLO)
         .and_then(|()| output.flush())
@@ -38,6 +42,7 @@ pub fn run() -> ExitCode {
     {
         return ExitCode::FAILURE;
     }
+    step_aside();
     loop {
         let mut head = [0u8; 4];
         match input.read_exact(&mut head) {
@@ -89,17 +94,32 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// A session of its own (a new autogroup) at the least priority, and
-/// death with the server.
+/// The most address space a decoding process may take: image's own
+/// allocation limit (two copies of the largest image at 16 bits per
+/// channel, 640 MB by default) with room to spare; past it, allocations
+/// fail in the decoder instead of the machine's memory running out.
+const ADDRESS_SPACE: u64 = 4 << 30;
+
+/// A session of its own (a new autogroup) at the least priority, death
+/// with the server, the first in line for the OOM killer, bounded memory,
+/// and no way to gain privileges.
 #[cfg(target_os = "linux")]
 fn step_aside() {
-    // SAFETY: each call takes only integer arguments and changes only this
-    // process; a failure leaves it as it was, which is merely less polite.
+    // SAFETY: each call takes only integer arguments or a pointer to a
+    // local, and changes only this process; a failure leaves it as it was.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         libc::setsid();
         libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
+        let limit = libc::rlimit {
+            rlim_cur: ADDRESS_SPACE,
+            rlim_max: ADDRESS_SPACE,
+        };
+        libc::setrlimit(libc::RLIMIT_AS, &limit);
     }
+    // A runaway decoder, not the server, is what the OOM killer takes.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     // `sched(7)`, "The autogroup feature": the autogroup's own niceness
     // weighs it against the other sessions' groups. Raising it needs no
     // privilege; a kernel without autogroups has no such file.

@@ -134,6 +134,19 @@ impl Objects {
         }
     }
 
+    /// Whether there is an object at `key`.
+    pub async fn exists(&self, key: &str) -> AppResult<bool> {
+        let started = Instant::now();
+        let done = tokio::time::timeout(STORE_TIMEOUT, self.store.head(&Path::from(key))).await;
+        self.observe("head", started, &done);
+        match done {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Ok(Err(err)) => Err(self.unavailable("head", &err.to_string())),
+            Err(_) => Err(self.unavailable("head", "timed out")),
+        }
+    }
+
     /// Deletes the object at `key`; one that is not there is no error.
     pub async fn delete(&self, key: &str) -> AppResult<()> {
         let started = Instant::now();

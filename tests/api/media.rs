@@ -475,10 +475,11 @@ fn decoders_running(program: &std::path::Path) -> Vec<(u32, Vec<String>)> {
     found
 }
 
-/// Decoding runs in processes of their own (docs/MEDIA.md, "Decoding"):
-/// children of the server, each in a session of its own at niceness 19,
-/// without the server's environment (no database URL, no keys); one that
-/// dies is replaced at the next upload, and the uploads go on.
+/// Decoding runs in processes of their own (docs/MEDIA.md, "Decoded in
+/// processes of their own"): children of the server, each in a session of
+/// its own at niceness 19, without the server's environment (no database
+/// URL, no keys), first for the OOM killer, its address space bounded; one
+/// that dies is replaced at the next upload, and the uploads go on.
 #[actix_web::test]
 async fn images_are_decoded_in_a_process_of_their_own_at_the_least_priority() {
     // A name of this test's own for the server binary, so its decoders
@@ -517,6 +518,14 @@ async fn images_are_decoded_in_a_process_of_their_own_at_the_least_priority() {
     assert_eq!(stat[16], "19", "niceness");
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     assert!(environ.is_empty(), "the decoder sees no settings");
+    let oom = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap();
+    assert_eq!(oom.trim(), "1000", "the OOM killer takes the decoder first");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let address_space = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))
+        .unwrap();
+    assert!(address_space.contains("4294967296"), "{address_space}");
 
     // SAFETY: kill only sends a signal to the decoder this test found.
     assert_eq!(unsafe { libc::kill(*pid as i32, libc::SIGKILL) }, 0);

@@ -218,14 +218,24 @@ async fn a_flood_of_probes_pings_the_dependencies_at_most_once_a_second() {
     let port = crate::helpers::free_port();
     let bind = format!("127.0.0.1:{port}");
     let database = crate::helpers::fresh_database(Backend::Sqlite);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .env("LOTTERY_BIND", &bind)
-        .env("LOTTERY_DATABASE_URL", &database)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the lottery binary starts");
+    /// Stops the server however the test ends.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .env("LOTTERY_BIND", &bind)
+            .env("LOTTERY_DATABASE_URL", &database)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the lottery binary starts"),
+    );
     let client = reqwest::Client::new();
     let base = format!("http://{bind}");
     let mut up = false;
@@ -266,8 +276,6 @@ async fn a_flood_of_probes_pings_the_dependencies_at_most_once_a_second() {
         .unwrap();
     let seconds = started.elapsed().as_secs();
     let pinged = checks(&text);
-    child.kill().unwrap();
-    let _ = child.wait();
     assert!(pinged >= 1, "{text}");
     assert!(
         pinged <= seconds + 2,

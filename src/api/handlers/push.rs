@@ -5,7 +5,7 @@
 //! encrypted with its EncodingAESKey (`LOTTERY_WECHAT_PUSH_AES_KEY`).
 //! <https://developers.weixin.qq.com/miniprogram/dev/framework/server-ability/message-push.html>
 
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::HttpResponse;
 use serde::Deserialize;
 
@@ -113,9 +113,12 @@ pub async fn verify(
 pub async fn receive(
     state: web::Data<AppState>,
     query: web::Query<PushQuery>,
-    body: Bytes,
+    payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let token = token(&state)?;
+    // The push is public and read before its signature is checked: read
+    // it as every JSON body is, within 16 KiB and 10 s (408 after).
+    let body = crate::api::body::read_limited(&mut payload.into_inner()).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::InvalidArgument("the push is not UTF-8 text".into()))?;
     let clear = if query.encrypt_type.as_deref() == Some("aes") {
