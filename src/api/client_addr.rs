@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::HttpRequest;
 
 use super::state::AppState;
-use crate::limits::client_ip::{client_ip, forwarded_for};
+use crate::limits::client_ip::{client_ip, forwarded_for, is_trusted};
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// Set by the forwarding instance on a forwarded write.
@@ -18,6 +18,11 @@ pub const CLIENT_IP_HEADER: HeaderName = HeaderName::from_static("x-lottery-clie
 /// The address of whoever sent a request that reached this instance
 /// directly (`peer`: the TCP peer).
 pub fn direct(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
+    // Most peers are no proxy: their header lines are not read at all
+    // (this runs for every request).
+    if !is_trusted(&peer, &state.config.trusted_proxies) {
+        return peer;
+    }
     let forwarded = forwarded_for(
         headers
             .get_all(&X_FORWARDED_FOR)

@@ -57,10 +57,15 @@ pub fn forwarded_for(lines: impl Iterator<Item = Result<String, ()>>) -> Option<
     joined
 }
 
+/// Whether `ip` is one of the operator's trusted proxies.
+pub fn is_trusted(ip: &IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
+}
+
 /// The client's address: the peer's, unless the peer is a trusted proxy
 /// and says whom it forwards for.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted(ip, trusted);
     if !is_trusted(&peer) {
         return peer;
     }
