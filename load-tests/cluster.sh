@@ -70,6 +70,9 @@ REDIS_URL=$(bash "$ROOT/load-tests/cluster/redis-cluster.sh" start "$WORK/redis"
 ETCD_URLS=$(bash "$ROOT/load-tests/cluster/etcd-cluster.sh" start "$WORK/etcd")
 fresh_mysql_db "$DBNAME"
 
+# The instances' shared hop secret: made per run, like the prefixes.
+CLUSTER_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
 start_instance() { # index
   local i=$1 port=${INSTANCE_PORTS[$1]}
   env LOTTERY_BIND="127.0.0.1:$port" \
@@ -77,6 +80,7 @@ start_instance() { # index
     LOTTERY_REDIS_URL="$REDIS_URL" LOTTERY_REDIS_PREFIX="$REDIS_PREFIX" \
     LOTTERY_ETCD_ENDPOINTS="$ETCD_URLS" LOTTERY_ETCD_PREFIX="$PREFIX" \
     LOTTERY_ETCD_LEASE_TTL_SECS="$TTL" LOTTERY_INSTANCE_ID="i$i" \
+    LOTTERY_CLUSTER_SECRET="$CLUSTER_SECRET" LOTTERY_CLUSTER_PEERS=127.0.0.1/32 \
     LOTTERY_TRUSTED_PROXIES=127.0.0.1/32 LOTTERY_LIMIT_USER=off \
     RUST_LOG="${RUST_LOG:-info}" \
     "$BIN/lottery" >>"$WORK/instance-$i.log" 2>&1 &

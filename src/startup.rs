@@ -32,6 +32,7 @@ use crate::cache::sessions::SessionStore;
 use crate::clock::Clock;
 use crate::cluster::Placement;
 use crate::config::Config;
+use crate::limits::connections::ConnectionCap;
 use crate::limits::RateLimits;
 use crate::media::urls::MediaUrls;
 use crate::media::Media;
@@ -64,6 +65,8 @@ fn forget_quiet_keys_now_and_then(limits: RateLimits) {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `LOTTERY_ADMIN_BIND`: the figures' server and its port.
+    admin: Option<(Server, u16)>,
     events: Events,
     finished: Arc<FinishedEvents>,
     notifier: Option<Addr<Notifier>>,
@@ -233,6 +236,18 @@ impl Application {
             pii,
         });
         actix_web::rt::spawn(api::media_keeper::keep(state.clone()));
+        let admin = match &state.config.admin_bind {
+            Some(bind) => Some(admin_server(bind, state.clone())?),
+            None => None,
+        };
+        let with_metrics = admin.is_none();
+        let connections = (state.config.max_connections_per_address > 0).then(|| {
+            ConnectionCap::new(
+                state.config.max_connections_per_address,
+                state.config.limits.ipv6_prefix,
+                state.config.trusted_proxies.clone(),
+            )
+        });
         let kept_state = state.clone();
         let clustered = placement.is_clustered();
         let hosts = events.clone();
@@ -264,19 +279,26 @@ impl Application {
                     !cors_origins.is_empty(),
                     api::cors::cors(&cors_origins),
                 ))
-                .configure(api::routes)
+                .configure(|cfg| api::routes(cfg, with_metrics))
         })
-        .workers(workers)
-        .listen(listener)
-        .map_err(|e| e.to_string())?
-        // Signals are ours (`StopSignal`): the shutdown sequence below
-        // comes before actix's own stop.
-        .disable_signals()
-        .shutdown_timeout(HTTP_DRAIN.as_secs())
-        .run();
+        .workers(workers);
+        // Before `listen`, which takes it along; none at all when off.
+        let server = match connections {
+            Some(cap) => server.on_connect(move |io, data| cap.on_connect(io, data)),
+            None => server,
+        };
+        let server = server
+            .listen(listener)
+            .map_err(|e| e.to_string())?
+            // Signals are ours (`StopSignal`): the shutdown sequence below
+            // comes before actix's own stop.
+            .disable_signals()
+            .shutdown_timeout(HTTP_DRAIN.as_secs())
+            .run();
         Ok(Self {
             port,
             server,
+            admin,
             events,
             finished,
             notifier,
@@ -297,6 +319,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin address's port, when `LOTTERY_ADMIN_BIND` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(_, port)| *port)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -348,6 +375,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
+            admin,
             events,
             notifier,
             draining,
@@ -356,6 +384,11 @@ impl Application {
             ..
         } = self;
         let handle = server.handle();
+        let admin = admin.map(|(admin, _)| {
+            let handle = admin.handle();
+            actix_web::rt::spawn(admin);
+            handle
+        });
         let mut server = std::pin::pin!(server);
         let result = tokio::select! {
             result = server.as_mut() => result,
@@ -376,6 +409,9 @@ impl Application {
                 result
             }
         };
+        if let Some(admin) = admin {
+            admin.stop(true).await;
+        }
         events.shutdown();
         if let Some(notifier) = &notifier {
             // Sends in flight finish; claimed notices not tried go back.
@@ -390,6 +426,28 @@ impl Application {
         }
         result
     }
+}
+
+/// The admin address (`LOTTERY_ADMIN_BIND`): `/metrics`, which then leaves
+/// the API's port, with `/healthz` and `/readyz` for probes of this port.
+/// One worker, none of the API's middleware: nothing here is a user's.
+fn admin_server(bind: &str, state: web::Data<AppState>) -> Result<(Server, u16), String> {
+    let listener = TcpListener::bind(bind)
+        .map_err(|e| format!("LOTTERY_ADMIN_BIND: cannot listen on {bind}: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(api::admin_routes)
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(|e| e.to_string())?
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    tracing::info!(bind, "metrics on the admin address only");
+    Ok((server, port))
 }
 
 /// What `PublishedCaches` calls when an event's published answers change:

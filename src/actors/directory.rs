@@ -11,6 +11,7 @@ use parking_lot::RwLock;
 
 use super::event::EventActor;
 use super::live_page::LivePage;
+use super::writes::Writes;
 use crate::store::ownership::Token;
 
 /// A live actor and the number of requests it holds (queued or waiting for
@@ -23,14 +24,17 @@ pub struct ActorEntry {
     pub page: Arc<LivePage>,
     /// The fencing token it writes under (cluster mode).
     pub token: Option<Token>,
+    /// Whether a write has reached it (see `Writes`).
+    pub writes: Arc<Writes>,
 }
 
 pub type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
 
-/// The directory's entry for the event, if its actor is still running (a
-/// stopped actor's entry stays until the next refill prunes it).
+/// The directory's entry for the event, if its actor is still running and
+/// not evicted (a stopped actor's entry stays until the next refill prunes
+/// it).
 pub fn live_entry(directory: &Directory, event_id: i64) -> Option<ActorEntry> {
     let directory = directory.read();
     let entry = directory.get(&event_id)?;
-    entry.addr.connected().then(|| entry.clone())
+    (entry.addr.connected() && !entry.writes.evicted()).then(|| entry.clone())
 }

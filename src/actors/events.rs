@@ -15,8 +15,8 @@ use super::live_page::LivePage;
 use super::messages::{Peek, Request, Settled, Timed};
 use super::missing_ids::MissingIds;
 use super::registry::{
-    ActorSettings, Drain, Ensure, EventRegistry, Hosts, RefillNow, RelinquishAll, Schedule,
-    Shutdown,
+    ActorSettings, Drain, Ensure, EventRegistry, Hosts, Purpose, RefillNow, RelinquishAll,
+    Schedule, Shutdown,
 };
 use super::slot::Slot;
 use crate::cluster::{Placement, Route};
@@ -92,7 +92,7 @@ impl Events {
         self.hosts.lock().push(Arbiter::current());
     }
 
-    async fn actor(&self, event_id: i64) -> AppResult<ActorEntry> {
+    async fn actor(&self, event_id: i64, purpose: Purpose) -> AppResult<ActorEntry> {
         if let Some(entry) = live_entry(&self.directory, event_id) {
             return Ok(entry);
         }
@@ -111,7 +111,7 @@ impl Events {
             }
         };
         self.registry
-            .send(Ensure(event_id, token))
+            .send(Ensure(event_id, token, purpose))
             .await
             .map_err(|_| AppError::Unavailable("the event registry is not running".into()))?
     }
@@ -138,9 +138,10 @@ impl Events {
     }
 
     /// The page of an event that is not live here yet: its actor is
-    /// started (within the cap) and loads it once, however many views wait
-    /// on that load meanwhile. Err when the event is not live (no such
-    /// event, finished) or no actor can be started now.
+    /// started (within the cap, and evicted again when a write needs its
+    /// slot: see `Writes`) and loads it once, however many views wait on
+    /// that load meanwhile. Err when the event is not live (no such event,
+    /// finished) or no actor can be started now.
     pub async fn warm_page(&self, event_id: i64) -> AppResult<Arc<LivePage>> {
         self.ask(event_id, |reply| Peek { reply }).await?;
         self.live_page(event_id)
@@ -164,9 +165,18 @@ impl Events {
         EventActor: Handler<Timed<M>>,
         F: Fn(tokio::sync::oneshot::Sender<AppResult<T>>) -> M,
     {
-        // One retry: an idle actor may stop between lookup and send.
+        let purpose = if M::WRITES {
+            Purpose::Write
+        } else {
+            Purpose::View
+        };
+        // One retry: an idle actor may stop (or be evicted) between lookup
+        // and send.
         for _ in 0..2 {
-            let entry = self.actor(event_id).await?;
+            let entry = self.actor(event_id, purpose).await?;
+            if M::WRITES && !entry.writes.admit() {
+                continue;
+            }
             let Some(_slot) = Slot::take(&entry.in_flight, self.capacity) else {
                 metrics::counter!("lottery_event_mailbox_full_total").increment(1);
                 return Err(AppError::event_busy());

@@ -73,6 +73,12 @@ pub struct DrawDue;
 #[rtype(result = "()")]
 pub struct Relinquish;
 
+/// The registry needs this actor's slot for a write: it was started by a
+/// view and no write ever reached it (`Writes` decided), so it stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Evict;
+
 /// Shutdown's question: has the actor nothing in flight (no change queued
 /// or being committed, no draw or cancel under way)? An actor that is not
 /// settled moves towards it (its count is written if behind).
@@ -104,6 +110,9 @@ impl<M> Timed<M> {
 pub trait Request: Message<Result = ()> {
     /// The metric's `message` label.
     const KIND: &'static str;
+    /// Whether it may change the event (everything but a view's `Peek`):
+    /// an actor that took one is never evicted (`Writes`).
+    const WRITES: bool = true;
 }
 
 impl Request for Join {
@@ -120,4 +129,5 @@ impl Request for DrawNow {
 }
 impl Request for Peek {
     const KIND: &'static str = "peek";
+    const WRITES: bool = false;
 }

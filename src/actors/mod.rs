@@ -13,5 +13,6 @@ pub mod missing_ids;
 pub mod notifier;
 pub mod registry;
 mod slot;
+mod writes;
 
 pub use events::Events;

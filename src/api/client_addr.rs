@@ -34,7 +34,7 @@ pub fn direct(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
 /// The client's address for a handler; None without a peer (never over
 /// TCP, which always has one).
 pub fn of(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
-    if super::forward::hop_in(req.headers(), state) {
+    if super::forward::hop_in(req.method(), req.path(), req.headers(), state) {
         if let Some(ip) = req
             .headers()
             .get(&CLIENT_IP_HEADER)

@@ -60,16 +60,22 @@ fn forwardable(method: &Method, path: &str) -> Option<i64> {
     event_id::in_path(path)
 }
 
-/// Whether the request came from another instance of the cluster.
+/// Whether the request is a write another instance of the cluster
+/// forwarded here (see `hop_in`).
 pub fn is_forwarded(req: &ServiceRequest, state: &AppState) -> bool {
-    hop_in(req.headers(), state)
+    hop_in(req.method(), req.path(), req.headers(), state)
 }
 
-/// Whether these headers carry the cluster's valid hop secret.
-pub fn hop_in(headers: &HeaderMap, state: &AppState) -> bool {
-    headers
-        .get(&HOP_HEADER)
-        .is_some_and(|value| state.placement.is_hop(value.as_bytes()))
+/// Whether a request is a forwarded write: the cluster's valid hop secret
+/// on the route and method of a write that is forwarded. Anywhere else the
+/// header means nothing (issue 24, finding 4: a valid hop header skipped
+/// signing and the address limits on every `/api/` route), so whoever
+/// learnt the secret gains nothing on the other routes.
+pub fn hop_in(method: &Method, path: &str, headers: &HeaderMap, state: &AppState) -> bool {
+    forwardable(method, path).is_some()
+        && headers
+            .get(&HOP_HEADER)
+            .is_some_and(|value| state.placement.is_hop(value.as_bytes()))
 }
 
 fn client() -> &'static reqwest::Client {

@@ -124,7 +124,18 @@ fn shape(path: &str, is_id: impl Fn(&str) -> bool) -> String {
     shape
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// The admin address's routes (`LOTTERY_ADMIN_BIND`): the figures, and the
+/// probes for whatever watches that port.
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    use handlers::ops;
+    cfg.route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics));
+}
+
+/// Every route of the API's port; `/metrics` only when no admin address
+/// took it (`with_metrics`).
+pub fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     use handlers::{
         auth, claims, events, groups, me, media, ops, participation, push, redraw, results, share,
     };
@@ -137,7 +148,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
-    .route("/metrics", web::get().to(ops::metrics))
+    .route(
+        "/metrics",
+        if with_metrics {
+            web::get().to(ops::metrics)
+        } else {
+            // Moved to the admin address: not found here, whatever the
+            // method (not the 405 a known path would get).
+            web::route().to(|| async {
+                Err::<HttpResponse, _>(AppError::NotFound(NO_SUCH_ENDPOINT.into()))
+            })
+        },
+    )
     .route("/media/{name}", web::get().to(media::file))
     .service(
         web::scope("/api/v1")

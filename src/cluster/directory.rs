@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::config::Peers;
+
 /// The layout of this deployment's keys in etcd, under one prefix.
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -42,9 +44,10 @@ impl Keys {
         format!("{}events/{event_id}", self.prefix)
     }
 
-    /// The secret instances prove a forwarded request with (see
-    /// `api::forward`): made once by the first instance, read by the rest.
-    pub fn hop_secret(&self) -> String {
+    /// Where versions before issue 24 kept the hop secret, readable by
+    /// anyone who could read etcd; deleted when an instance joins (the
+    /// secret is `LOTTERY_CLUSTER_SECRET` now).
+    pub fn old_hop_secret(&self) -> String {
         format!("{}hop-secret", self.prefix)
     }
 
@@ -75,9 +78,18 @@ pub struct Directory {
     members: HashMap<String, String>,
     /// Event id → owner's instance id.
     owners: HashMap<i64, String>,
+    /// The URLs a member may have (`LOTTERY_CLUSTER_PEERS`).
+    peers: Peers,
 }
 
 impl Directory {
+    pub fn new(peers: Peers) -> Self {
+        Self {
+            peers,
+            ..Self::default()
+        }
+    }
+
     /// Applies a change; true when an instance left (its events need a new
     /// owner, and its due draws someone to carry them out).
     pub fn apply(&mut self, change: Change) -> bool {
@@ -86,7 +98,19 @@ impl Directory {
                 key: Key::Member(id),
                 value,
             } => {
-                self.members.insert(id, value);
+                if self.peers.allows(&value) {
+                    self.members.insert(id, value);
+                } else {
+                    // Never forwarded to: its events' writes get 503 here
+                    // until a member we may reach owns them.
+                    metrics::counter!("lottery_cluster_members_refused_total").increment(1);
+                    tracing::error!(
+                        instance = %id,
+                        url = %value,
+                        "a cluster member registered a URL outside LOTTERY_CLUSTER_PEERS; ignored"
+                    );
+                    self.members.remove(&id);
+                }
                 false
             }
             Change::Put {
@@ -117,7 +141,7 @@ impl Directory {
 
     /// Replaces everything with a fresh listing (after a reconnect).
     pub fn reset(&mut self, changes: impl IntoIterator<Item = Change>) {
-        *self = Self::default();
+        *self = Self::new(std::mem::take(&mut self.peers));
         for change in changes {
             self.apply(change);
         }
@@ -152,6 +176,27 @@ mod tests {
         }
     }
 
+    /// The test members' hosts are allowed peers.
+    fn directory() -> Directory {
+        Directory::new(Peers::parse("a,b,a2").unwrap())
+    }
+
+    #[test]
+    fn a_member_outside_the_allowed_peers_is_never_routed_to() {
+        let keys = Keys::new("/lottery/");
+        let mut directory = directory();
+        directory.apply(put(&keys, "members/a", "http://a"));
+        directory.apply(put(&keys, "events/1", "a"));
+        directory.apply(put(&keys, "members/rogue", "http://collector.example:80"));
+        directory.apply(put(&keys, "events/2", "rogue"));
+        assert_eq!(directory.owner_url(2, "b"), None);
+        assert_eq!(directory.member_url("rogue"), None);
+        // An allowed member rewritten to a rogue URL is dropped, not kept.
+        directory.apply(put(&keys, "members/a", "http://203.0.113.7:8080"));
+        assert_eq!(directory.owner_url(1, "b"), None);
+        assert_eq!(directory.members(), 0);
+    }
+
     #[test]
     fn keys_round_trip_under_the_prefix() {
         let keys = Keys::new("/lottery/");
@@ -159,13 +204,13 @@ mod tests {
         assert_eq!(keys.parse(&keys.member("a-1")), Key::Member("a-1".into()));
         assert_eq!(keys.parse("/other/events/42"), Key::Other);
         assert_eq!(keys.parse("/lottery/events/x"), Key::Other);
-        assert_eq!(keys.parse(&keys.hop_secret()), Key::Other);
+        assert_eq!(keys.parse(&keys.old_hop_secret()), Key::Other);
     }
 
     #[test]
     fn owners_route_to_live_members_other_than_me() {
         let keys = Keys::new("/lottery/");
-        let mut directory = Directory::default();
+        let mut directory = directory();
         directory.apply(put(&keys, "members/a", "http://a"));
         directory.apply(put(&keys, "members/b", "http://b"));
         directory.apply(put(&keys, "events/1", "a"));
@@ -180,7 +225,7 @@ mod tests {
     #[test]
     fn a_member_leaving_takes_its_events_with_it() {
         let keys = Keys::new("/lottery/");
-        let mut directory = Directory::default();
+        let mut directory = directory();
         directory.apply(put(&keys, "members/a", "http://a"));
         directory.apply(put(&keys, "events/1", "a"));
         let left = directory.apply(Change::Delete {

@@ -59,6 +59,12 @@ impl Placement {
             .advertise_url
             .clone()
             .unwrap_or_else(|| format!("http://{host}:{port}"));
+        if !settings.peers.allows(&url) {
+            return Err(format!(
+                "this instance's URL {url:?} is outside LOTTERY_CLUSTER_PEERS: the others \
+                 would never forward to it (set LOTTERY_ADVERTISE_URL or the peers)"
+            ));
+        }
         #[cfg(feature = "cluster")]
         return etcd::Membership::join(settings, url)
             .await

@@ -3,6 +3,12 @@
 use std::time::Duration;
 
 use super::parse::Vars;
+use super::peers::Peers;
+use crate::secret::Secret;
+
+/// The hop secret's least length: 32 characters of `openssl rand -hex 32`
+/// or the like.
+const SECRET_MIN: usize = 32;
 
 /// Cluster mode (docs/CLUSTER.md): several instances over one database,
 /// event ownership in etcd.
@@ -19,6 +25,12 @@ pub struct ClusterSettings {
     pub advertise_url: Option<String>,
     /// The membership lease: an instance silent this long loses its events.
     pub lease_ttl: Duration,
+    /// What proves a forwarded write came from an instance
+    /// (`LOTTERY_CLUSTER_SECRET`, the same on every instance).
+    pub hop_secret: Secret,
+    /// Where members may be (`LOTTERY_CLUSTER_PEERS`): writes are forwarded
+    /// to no other URL.
+    pub peers: Peers,
 }
 
 /// Cluster mode's settings, when `LOTTERY_ETCD_ENDPOINTS` is set. The
@@ -37,6 +49,8 @@ pub(super) fn cluster_settings(
             "LOTTERY_ETCD_LEASE_TTL_SECS",
             "LOTTERY_INSTANCE_ID",
             "LOTTERY_ADVERTISE_URL",
+            "LOTTERY_CLUSTER_SECRET",
+            "LOTTERY_CLUSTER_PEERS",
         ] {
             if vars.get(key).is_some() {
                 return Err(format!(
@@ -80,6 +94,29 @@ pub(super) fn cluster_settings(
             bind
         ));
     }
+    let hop_secret = vars.get("LOTTERY_CLUSTER_SECRET").ok_or(
+        "cluster mode needs LOTTERY_CLUSTER_SECRET, the same random secret on every instance \
+         (at least 32 characters, e.g. `openssl rand -hex 32`): it proves a forwarded write \
+         came from an instance",
+    )?;
+    if hop_secret.len() < SECRET_MIN {
+        return Err(format!(
+            "LOTTERY_CLUSTER_SECRET: at least {SECRET_MIN} characters (it has {})",
+            hop_secret.len()
+        ));
+    }
+    let peers = match vars.get("LOTTERY_CLUSTER_PEERS") {
+        Some(text) => Peers::parse(&text).map_err(|e| format!("LOTTERY_CLUSTER_PEERS: {e}"))?,
+        None => Peers::default(),
+    };
+    if let Some(url) = &advertise_url {
+        if !peers.allows(url) {
+            return Err(format!(
+                "LOTTERY_ADVERTISE_URL {url:?} is outside LOTTERY_CLUSTER_PEERS: the other \
+                 instances would never forward to it"
+            ));
+        }
+    }
     let instance_id = vars
         .get("LOTTERY_INSTANCE_ID")
         .unwrap_or_else(default_instance_id);
@@ -100,6 +137,8 @@ pub(super) fn cluster_settings(
         instance_id,
         advertise_url,
         lease_ttl: Duration::from_secs(vars.number("LOTTERY_ETCD_LEASE_TTL_SECS", 5, 2..=60)?),
+        hop_secret: Secret::new(hop_secret),
+        peers,
     }))
 }
 

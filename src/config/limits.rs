@@ -1,6 +1,7 @@
 //! The rate limits' settings and their defaults per profile.
 
 use super::parse::{Profile, Vars};
+use crate::limits::client_ip::DEFAULT_IPV6_PREFIX;
 use crate::limits::{LimitSettings, LimitSpec};
 
 /// Default limits: a person tapping fast stays far below 20 a second.
@@ -28,5 +29,10 @@ pub(super) fn limit_settings(vars: &Vars, profile: Profile) -> Result<LimitSetti
             "LOTTERY_LIMIT_LOGIN",
             (profile == Profile::Prod).then_some(DEFAULT_LOGIN_LIMIT),
         )?,
+        ipv6_prefix: vars.number(
+            "LOTTERY_LIMIT_IPV6_PREFIX",
+            DEFAULT_IPV6_PREFIX.into(),
+            32..=128,
+        )? as u8,
     })
 }

@@ -21,6 +21,7 @@ mod limits;
 mod media;
 mod notices;
 mod parse;
+mod peers;
 mod risk;
 
 use cluster::cluster_settings;
@@ -35,6 +36,7 @@ pub use layers::layer;
 pub use media::{MediaSettings, ShareSettings, StoreSetting, DEFAULT_SHARE_PAGE};
 pub use notices::{NoticeSettings, Template, DEFAULT_RESULT_PAGE};
 pub use parse::{LogFormat, Profile};
+pub use peers::Peers;
 pub use risk::{OnError, RiskSettings};
 
 #[derive(Clone, Debug)]
@@ -65,6 +67,14 @@ pub struct Config {
     pub actor_idle_timeout: Duration,
     /// Event actors started on request before new ones get 503.
     pub max_live_events: usize,
+    /// Events one user may have open (not yet drawn or cancelled) at once.
+    pub max_open_events_per_user: u32,
+    /// Connections one client address (an IPv6 client's /64) may hold
+    /// open at once; trusted proxies are not counted. 0: no cap (dev's
+    /// default: every local client shares 127.0.0.1).
+    pub max_connections_per_address: usize,
+    /// Set: `/metrics` is served on this address only, not on the API's.
+    pub admin_bind: Option<String>,
     /// Bytes of published draw results (winners, fairness) kept in memory.
     pub result_cache_bytes: u64,
     /// Bytes of drawn and cancelled events (with participants and winners)
@@ -165,6 +175,17 @@ impl Config {
             )?),
             max_live_events: vars.number("LOTTERY_MAX_LIVE_EVENTS", 100_000, 1..=100_000_000)?
                 as usize,
+            max_open_events_per_user: vars.number(
+                "LOTTERY_MAX_OPEN_EVENTS_PER_USER",
+                20,
+                1..=1_000_000,
+            )? as u32,
+            max_connections_per_address: vars.number(
+                "LOTTERY_MAX_CONNECTIONS_PER_ADDRESS",
+                if profile == Profile::Prod { 256 } else { 0 },
+                0..=1_000_000,
+            )? as usize,
+            admin_bind: vars.get("LOTTERY_ADMIN_BIND"),
             result_cache_bytes: vars.number("LOTTERY_RESULT_CACHE_MB", 64, 0..=1 << 20)? << 20,
             finished_cache_bytes: vars.number("LOTTERY_FINISHED_CACHE_MB", 64, 0..=1 << 20)? << 20,
             db_pool_size: vars.number("LOTTERY_DB_POOL_SIZE", 16, 1..=1000)? as u32,
@@ -392,6 +413,39 @@ mod tests {
         assert!(Config::from_map(&map(&[("LOTTERY_TEST_MYSQL_URL", "mysql://x")])).is_ok());
         // Not LOTTERY_: not ours to judge.
         assert!(Config::from_map(&map(&[("RUST_LOG", "debug")])).is_ok());
+    }
+
+    /// Issue 24, finding 4: the hop secret is the deployment's, not etcd's,
+    /// and an instance's own URL must be one the others may forward to.
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn cluster_mode_needs_its_secret_and_allowed_peers() {
+        let base = [
+            ("LOTTERY_ETCD_ENDPOINTS", "http://127.0.0.1:2379"),
+            ("LOTTERY_REDIS_URL", "redis://127.0.0.1:6379"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            Config::from_map(&map(&all))
+        };
+        let err = with(&[]).unwrap_err();
+        assert!(err.contains("LOTTERY_CLUSTER_SECRET"), "{err}");
+        let err = with(&[("LOTTERY_CLUSTER_SECRET", "short")]).unwrap_err();
+        assert!(err.contains("at least 32"), "{err}");
+        let secret = ("LOTTERY_CLUSTER_SECRET", "0123456789abcdef0123456789abcdef");
+        let cluster = with(&[secret]).unwrap().cluster.unwrap();
+        assert_eq!(cluster.hop_secret.expose(), secret.1);
+        assert!(cluster.peers.allows("http://10.0.0.5:8080"));
+        let public = ("LOTTERY_ADVERTISE_URL", "http://203.0.113.1:8080");
+        let err = with(&[secret, public]).unwrap_err();
+        assert!(err.contains("LOTTERY_CLUSTER_PEERS"), "{err}");
+        assert!(with(&[secret, public, ("LOTTERY_CLUSTER_PEERS", "203.0.113.0/24")]).is_ok());
+        let err = with(&[secret, ("LOTTERY_CLUSTER_PEERS", "http://x")]).unwrap_err();
+        assert!(err.contains("LOTTERY_CLUSTER_PEERS"), "{err}");
+        // A cluster setting without the cluster is a mistake to name.
+        let err = Config::from_map(&map(&[secret])).unwrap_err();
+        assert!(err.contains("LOTTERY_ETCD_ENDPOINTS"), "{err}");
     }
 
     #[test]

@@ -180,6 +180,19 @@ pub fn is_filled(mode: DrawMode, count: ParticipantCount, max_participants: Opti
     mode == DrawMode::WhenFull && max_participants.is_some_and(|max| count.reaches(max))
 }
 
+/// A user may hold `max` events open (not yet drawn or cancelled) at once:
+/// one account cannot fill the server with events, each of which also
+/// costs a WeChat content check.
+pub fn check_open_quota(open: i64, max: u32) -> Result<(), AppError> {
+    if open >= i64::from(max) {
+        return Err(AppError::InvalidState(format!(
+            "you have {open} open events, the most one user may have \
+             (LOTTERY_MAX_OPEN_EVENTS_PER_USER); draw or cancel one first"
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_creator(creator_id: i64, caller: i64) -> Result<(), AppError> {
     if creator_id == caller {
         Ok(())

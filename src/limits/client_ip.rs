@@ -21,19 +21,25 @@ pub fn parse_trusted(text: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
-/// The address a per-address limit counts under. An IPv6 client is
-/// counted by its /64: the smallest prefix a provider hands one
-/// subscriber (RFC 6177, RFC 7934 §6), from which it may pick any of 2^64
-/// addresses, one per request. An IPv4 address mapped into IPv6
-/// (`::ffff:a.b.c.d`, a dual-stack socket's view) is that IPv4 address.
-pub fn bucket(ip: IpAddr) -> IpAddr {
+/// How long an IPv6 prefix counts as one client by default: a /64, the
+/// smallest prefix a provider hands one subscriber (RFC 6177, RFC 7934
+/// §6), from which it may pick any of 2^64 addresses, one per request.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// The address a per-address limit counts under: an IPv6 client by its
+/// first `v6_prefix` bits (`LOTTERY_LIMIT_IPV6_PREFIX`). An IPv4 address
+/// mapped into IPv6 (`::ffff:a.b.c.d`, a dual-stack socket's view) is that
+/// IPv4 address.
+pub fn bucket(ip: IpAddr, v6_prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(v6_prefix.min(128)))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
             }
         },
     }
@@ -154,15 +160,22 @@ mod tests {
     #[test]
     fn an_ipv6_client_is_counted_by_its_64() {
         assert_eq!(
-            bucket(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            bucket(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), 64),
             ip("2001:db8:1:2::")
         );
         assert_eq!(
-            bucket(ip("2001:db8:1:2::1")),
-            bucket(ip("2001:db8:1:2:ffff::9"))
+            bucket(ip("2001:db8:1:2::1"), 64),
+            bucket(ip("2001:db8:1:2:ffff::9"), 64)
         );
-        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
-        assert_eq!(bucket(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
-        assert_eq!(bucket(ip("198.51.100.7")), ip("198.51.100.7"));
+        assert_ne!(
+            bucket(ip("2001:db8:1:2::1"), 64),
+            bucket(ip("2001:db8:1:3::1"), 64)
+        );
+        assert_eq!(bucket(ip("::ffff:198.51.100.7"), 64), ip("198.51.100.7"));
+        assert_eq!(bucket(ip("198.51.100.7"), 64), ip("198.51.100.7"));
+        // The prefix is a setting: a /56 for providers that hand those out,
+        // 128 for whole addresses.
+        assert_eq!(bucket(ip("2001:db8:1:2ff::1"), 56), ip("2001:db8:1:200::"));
+        assert_eq!(bucket(ip("2001:db8::1"), 128), ip("2001:db8::1"));
     }
 }

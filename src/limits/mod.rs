@@ -5,6 +5,7 @@
 //! settings and defaults.
 
 pub mod client_ip;
+pub mod connections;
 mod shared;
 pub mod spec;
 
@@ -40,11 +41,24 @@ impl LimitKind {
 }
 
 /// The limits an operator set; None is no limit of that kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitSettings {
     pub user: Option<LimitSpec>,
     pub ip: Option<LimitSpec>,
     pub login: Option<LimitSpec>,
+    /// The bits of an IPv6 address that name one client (`client_ip::bucket`).
+    pub ipv6_prefix: u8,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            user: None,
+            ip: None,
+            login: None,
+            ipv6_prefix: client_ip::DEFAULT_IPV6_PREFIX,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -105,6 +119,7 @@ pub struct RateLimits {
     user: Option<Arc<Limiter>>,
     ip: Option<Arc<Limiter>>,
     login: Option<Arc<Limiter>>,
+    ipv6_prefix: u8,
 }
 
 impl RateLimits {
@@ -121,6 +136,7 @@ impl RateLimits {
             user: make(LimitKind::User, settings.user),
             ip: make(LimitKind::Ip, settings.ip),
             login: make(LimitKind::Login, settings.login),
+            ipv6_prefix: settings.ipv6_prefix,
         })
     }
 
@@ -129,11 +145,19 @@ impl RateLimits {
     }
 
     pub async fn check_ip(&self, ip: IpAddr) -> AppResult<()> {
-        refuse_if_over(self.ip.as_deref(), Key::Ip(client_ip::bucket(ip))).await
+        refuse_if_over(
+            self.ip.as_deref(),
+            Key::Ip(client_ip::bucket(ip, self.ipv6_prefix)),
+        )
+        .await
     }
 
     pub async fn check_login(&self, ip: IpAddr) -> AppResult<()> {
-        refuse_if_over(self.login.as_deref(), Key::Ip(client_ip::bucket(ip))).await
+        refuse_if_over(
+            self.login.as_deref(),
+            Key::Ip(client_ip::bucket(ip, self.ipv6_prefix)),
+        )
+        .await
     }
 
     /// The Redis pool's size and state, when limits are shared.

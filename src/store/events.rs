@@ -46,6 +46,21 @@ pub enum Role {
 /// without RETURNING or LAST_INSERT_ID. `password_digest` is the join
 /// password's keyed digest, made by the caller (the store never sees the
 /// password).
+/// Events the user created that are open or drawing.
+pub async fn open_count(db: &Db, creator_id: i64) -> AppResult<i64> {
+    db_run!(db, |conn| {
+        Ok(events::table
+            .filter(events::creator_id.eq(creator_id))
+            .filter(events::status.eq_any([EventStatus::Open, EventStatus::Drawing]))
+            .count()
+            .get_result(conn)
+            .await?)
+    })
+}
+
+/// Stores a new event, unless its creator already has `max_open` events
+/// open: the count and the insert are one transaction behind a lock on
+/// the creator's row, so racing creations cannot pass the quota together.
 pub async fn create(
     db: &Db,
     creator_id: i64,
@@ -53,11 +68,25 @@ pub async fn create(
     password_digest: Option<String>,
     seed: &Seed,
     now: DateTime<Utc>,
+    max_open: u32,
 ) -> AppResult<i64> {
     let hash = seed_hash(seed);
     let rules = new.join_rules;
     db_run!(db, |conn| {
         conn.transaction::<_, crate::error::AppError, _>(async |conn| {
+            // A write first: InnoDB locks the creator's row, SQLite takes
+            // its write lock, until the transaction ends.
+            diesel::update(users::table.find(creator_id))
+                .set(users::id.eq(creator_id))
+                .execute(conn)
+                .await?;
+            let open: i64 = events::table
+                .filter(events::creator_id.eq(creator_id))
+                .filter(events::status.eq_any([EventStatus::Open, EventStatus::Drawing]))
+                .count()
+                .get_result(conn)
+                .await?;
+            crate::domain::event::check_open_quota(open, max_open)?;
             diesel::insert_into(events::table)
                 .values((
                     events::creator_id.eq(creator_id),

@@ -29,7 +29,22 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "lottery_event_actor_cap_refusals_total",
         "counter",
-        "Requests refused 503 because LOTTERY_MAX_LIVE_EVENTS actors are live",
+        "Writes refused 503 because LOTTERY_MAX_LIVE_EVENTS actors are live and every one has had a write",
+    ),
+    (
+        "lottery_event_actor_evictions_total",
+        "counter",
+        "Actors only views had reached, stopped to make room for a write at LOTTERY_MAX_LIVE_EVENTS",
+    ),
+    (
+        "lottery_cluster_members_refused_total",
+        "counter",
+        "Cluster member registrations ignored as their URL is outside LOTTERY_CLUSTER_PEERS",
+    ),
+    (
+        "lottery_connections_refused_total",
+        "counter",
+        "Connections refused 429 as their address held LOTTERY_MAX_CONNECTIONS_PER_ADDRESS already",
     ),
     (
         "lottery_event_mailbox_wait_seconds",

@@ -11,7 +11,8 @@ both_backends!(
     idle_actors_stop_and_reload_from_the_database,
     a_broken_event_does_not_take_others_down,
     made_up_ids_hold_no_actor,
-    the_live_actor_cap_refuses_requests_but_not_due_draws
+    the_live_actor_cap_refuses_requests_but_not_due_draws,
+    views_fill_the_cap_and_joins_still_get_in
 );
 
 /// Orders on ids no event has: each id costs one lookup, then a few
@@ -61,6 +62,55 @@ async fn the_live_actor_cap_refuses_requests_but_not_due_draws(backend: Backend)
     assert!(app.participant_items(ids[2], 20).await.is_empty());
 
     app.wait_status(ids[3], "drawn", 15).await;
+}
+
+/// Issue 24, finding 2: anonymous views of open events started their actors
+/// until `LOTTERY_MAX_LIVE_EVENTS` was reached, and then every join on an
+/// event not yet live got 503. Views may still bring an event live (its
+/// page is then served from memory), but a write takes the place of an
+/// actor only views reached; views past the cap read the database.
+async fn views_fill_the_cap_and_joins_still_get_in(backend: Backend) {
+    let app = TestApp::spawn_on(fresh_database(backend), &[("LOTTERY_MAX_LIVE_EVENTS", "3")]).await;
+    let (owner, _) = app.login("owner").await;
+    let (user, _) = app.login("user").await;
+    let ids = app
+        .create_events(&owner, &[3600, 3600, 3600, 3600, 3600, 3600])
+        .await;
+    for id in &ids {
+        let view = app.get(&format!("/events/{id}"), None).await;
+        assert_eq!(view.status, 200, "a view past the cap reads the database");
+    }
+    assert_eq!(
+        app.live_actors(),
+        3,
+        "views bring events live up to the cap"
+    );
+
+    // Joins on the three events views did not bring live: each takes the
+    // slot of an actor only views reached.
+    for id in &ids[3..] {
+        let r = app.join(&user, *id).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    assert_eq!(app.live_actors(), 3);
+    for id in &ids[3..] {
+        let view = app.get(&format!("/events/{id}"), None).await;
+        assert_eq!(view.data()["participant_count"], 1);
+    }
+
+    // Every live actor has had a write now: those are never evicted, and
+    // a join on a fourth event is refused as before (nothing stored).
+    let r = app.join(&user, ids[0]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (503, 50300), "{:?}", r.body);
+    assert!(app.participant_items(ids[0], 20).await.is_empty());
+    for id in &ids[..3] {
+        let view = app.get(&format!("/events/{id}"), None).await;
+        assert_eq!(view.status, 200);
+        assert_eq!(view.data()["participant_count"], 0);
+    }
+    for id in &ids[3..] {
+        assert_eq!(app.participant_items(*id, 20).await.len(), 1);
+    }
 }
 
 async fn a_full_mailbox_is_a_503_that_changes_nothing(backend: Backend) {

@@ -18,6 +18,9 @@ use crate::helpers::{
     TestApp,
 };
 
+/// Every test instance's `LOTTERY_CLUSTER_SECRET`.
+const HOP_SECRET: &str = "test-hop-secret-0123456789abcdef0123";
+
 fn etcd_url() -> String {
     std::env::var("LOTTERY_TEST_ETCD_URL").expect("LOTTERY_TEST_ETCD_URL (set at build time)")
 }
@@ -57,6 +60,7 @@ impl Cluster {
                 ("LOTTERY_ETCD_PREFIX", prefix.as_str()),
                 ("LOTTERY_ETCD_LEASE_TTL_SECS", "2"),
                 ("LOTTERY_INSTANCE_ID", id.as_str()),
+                ("LOTTERY_CLUSTER_SECRET", HOP_SECRET),
             ]);
             let own = extra(i);
             settings.extend(setting_refs(&own));
@@ -197,12 +201,11 @@ async fn writes_reach_the_owner_wherever_they_land() {
     assert_eq!(wrong.status, 403, "the owner checks who may cancel");
 
     // A request that already took its hop is not forwarded again.
-    let (secret, _) = cluster.value("hop-secret").await.unwrap();
     let hopped = b
         .client
         .put(format!("{}/api/v1/events/{id}/participants/me", b.base))
         .bearer_auth(&second)
-        .header("x-lottery-hop", &secret)
+        .header("x-lottery-hop", HOP_SECRET)
         .send()
         .await
         .unwrap();
@@ -632,4 +635,105 @@ async fn other_spellings_of_an_id_are_refused_on_every_instance() {
             );
         }
     }
+}
+
+/// Issue 24, finding 4: whoever could write etcd could register a member
+/// URL and an owner key, then receive forwarded writes with the user's
+/// bearer token and the hop secret, which was readable in etcd; and a
+/// valid hop header skipped signing and the address limits on every route.
+/// Now the secret is a setting (nothing in etcd), members outside
+/// `LOTTERY_CLUSTER_PEERS` are never forwarded to, and the hop header
+/// counts only on a forwarded write's route and method.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn an_etcd_writer_receives_nothing_and_the_hop_opens_only_forwarded_writes() {
+    let cluster = Cluster::start_with(2, |_| {
+        vec![("LOTTERY_LIMIT_LOGIN".to_string(), "1/m:1".to_string())]
+    })
+    .await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    assert_eq!(cluster.value("hop-secret").await, None, "no secret in etcd");
+    let (creator, _) = a.login("trust_creator").await;
+    let (joiner, _) = b.login("trust_joiner").await;
+
+    // The login limit (one a minute per address; with Redis an instance
+    // lets a key's first few through before it checks) holds for requests
+    // that carry the valid hop header: a login is no forwarded write.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let login = b
+            .client
+            .post(format!("{}/api/v1/auth/login", b.base))
+            .header("x-lottery-hop", HOP_SECRET)
+            .json(&json!({"code": format!("dev:trust_more{i}")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(login.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+
+    // What an etcd writer can do: register members and claim events.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let outside = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let inside = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut etcd = cluster.etcd.clone();
+    let put = |key: String, value: String| {
+        let mut etcd = etcd.clone();
+        async move { etcd.put(key, value, None).await.unwrap() }
+    };
+    let prefix = &cluster.prefix;
+    // A name is never resolved, so `localhost` is outside the default
+    // peers (loopback and private ranges by address).
+    put(
+        format!("{prefix}members/rogue"),
+        format!("http://localhost:{port}"),
+    )
+    .await;
+    put(format!("{prefix}events/{outside}"), "rogue".into()).await;
+    // The control: the same listener at an allowed address does receive
+    // a forward, so the count above could have moved.
+    put(
+        format!("{prefix}members/inside"),
+        format!("http://127.0.0.1:{port}"),
+    )
+    .await;
+    put(format!("{prefix}events/{inside}"), "inside".into()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    for app in [a, b] {
+        let r = join_at(app, &joiner, outside).await;
+        assert_eq!((r.status.as_u16(), r.code()), (503, 50300), "{:?}", r.body);
+    }
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was sent to a member outside LOTTERY_CLUSTER_PEERS"
+    );
+    let r = join_at(b, &joiner, inside).await;
+    assert_eq!(r.status, 503, "{:?}", r.body);
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // Once the rogue key is gone the event is served as ever.
+    etcd.delete(format!("{prefix}events/{outside}"), None)
+        .await
+        .unwrap();
+    let r = join_at(b, &joiner, outside).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }

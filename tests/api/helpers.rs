@@ -111,6 +111,8 @@ pub fn free_port() -> u16 {
 
 pub struct TestApp {
     pub base: String,
+    /// `LOTTERY_ADMIN_BIND`'s address, when the test set one.
+    pub admin_base: Option<String>,
     pub client: reqwest::Client,
     app_handle: actix_web::dev::ServerHandle,
     events: lottery::actors::Events,
@@ -186,6 +188,9 @@ impl TestApp {
         let config = Config::from_map(&vars).expect("test config");
         let app = Application::build(config).await.expect("app starts");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let admin_base = app
+            .admin_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         let app_handle = app.handle();
         let events = app.events();
         let finished = app.finished();
@@ -197,6 +202,7 @@ impl TestApp {
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
+            admin_base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .pool_max_idle_per_host(256)

@@ -6,8 +6,57 @@ use crate::helpers::{event_body, Backend, TestApp};
 both_backends!(
     health_readiness_metrics_and_request_ids,
     metrics_cover_mailbox_waits_draw_lag_pools_and_the_process,
-    envelope_for_unknown_routes_and_big_bodies
+    envelope_for_unknown_routes_and_big_bodies,
+    metrics_move_to_the_admin_address
 );
+
+/// Issue 24, finding 8 / item 7: `/metrics` was public on the API's port.
+/// With `LOTTERY_ADMIN_BIND` it is served there only (with the probes); the
+/// API's port answers 404 for it, whatever the method, and serves no API
+/// route on the admin address.
+async fn metrics_move_to_the_admin_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("LOTTERY_ADMIN_BIND", "127.0.0.1:0")]).await;
+    let admin = app.admin_base.clone().expect("the admin address is up");
+    assert_ne!(admin, app.base);
+    let (token, _) = app.login("admin_bind").await;
+    assert_eq!(app.get("/me", Some(&token)).await.status, 200);
+
+    let public = app.get("/metrics", None).await;
+    assert_eq!((public.status.as_u16(), public.code()), (404, 40400));
+    let posted = app
+        .call(reqwest::Method::POST, "/metrics", None, None)
+        .await;
+    assert_eq!(posted.status, 404, "not the 405 of a known path");
+    // Probes stay on the API's port too.
+    assert_eq!(app.get("/healthz", None).await.status, 200);
+
+    let metrics = app
+        .client
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("lottery_http_requests_total"), "{text}");
+    for probe in ["/healthz", "/readyz"] {
+        let r = app
+            .client
+            .get(format!("{admin}{probe}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{probe}");
+    }
+    let api = app
+        .client
+        .get(format!("{admin}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404, "no API on the admin address");
+}
 
 async fn health_readiness_metrics_and_request_ids(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -59,3 +59,76 @@ async fn a_trickled_body_is_408_and_its_connection_closed() {
     let closed = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut rest)).await;
     assert!(matches!(closed, Ok(Ok(_))), "the connection stayed open");
 }
+
+/// Headers of a login whose body never comes: the connection stays open
+/// until the body deadline.
+async fn trickler(addr: &str) -> TcpStream {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn
+}
+
+/// Everything the server sends until it closes (or 5 s pass).
+async fn read_until_closed(conn: &mut TcpStream) -> Option<String> {
+    let mut answer = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).to_string()),
+        Err(_) => None,
+    }
+}
+
+/// The other half of finding 1: 40 trickling connections exhausted a
+/// process limited to 64 files. One address holds at most
+/// `LOTTERY_MAX_CONNECTIONS_PER_ADDRESS` connections; the next is answered
+/// 429 42900 in the envelope and closed before anything of it is read, and
+/// a closed connection gives its place back.
+#[actix_web::test]
+async fn connections_past_the_per_address_cap_are_refused_at_once() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("LOTTERY_MAX_CONNECTIONS_PER_ADDRESS", "4")],
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(trickler(&addr).await);
+    }
+    // Let the server count them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    // Nothing is sent on it: the answer comes without a request.
+    let mut refused = TcpStream::connect(&addr).await.unwrap();
+    let text = read_until_closed(&mut refused)
+        .await
+        .expect("the refused connection is closed");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(text.starts_with("HTTP/1.1 429"), "{text:?}");
+    assert!(text.contains(r#""code":42900"#), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
+
+    // The tricklers are still held (their bodies have 10 s), and closing
+    // one frees a place for a normal request.
+    drop(held.pop());
+    let mut ok = None;
+    for _ in 0..50 {
+        let mut conn = TcpStream::connect(&addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let text = read_until_closed(&mut conn).await.unwrap_or_default();
+        if text.starts_with("HTTP/1.1 200") {
+            ok = Some(text);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok.is_some(), "a freed place is given back");
+    drop(held);
+}

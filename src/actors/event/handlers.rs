@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::{EventActor, Phase};
 use crate::actors::messages::{
-    Cancel, DrawDue, DrawNow, Join, Leave, Peek, Relinquish, Reply, Request, Settled, Timed,
+    Cancel, DrawDue, DrawNow, Evict, Join, Leave, Peek, Relinquish, Reply, Request, Settled, Timed,
 };
 use crate::domain::event as rules;
 use crate::domain::join_rules::{Proof, PASSWORD_TRIES};
@@ -231,6 +231,17 @@ impl Handler<Peek> for EventActor {
             _ => Err(self.not_live()),
         };
         let _ = msg.reply.send(answer);
+    }
+}
+
+impl Handler<Evict> for EventActor {
+    type Result = ();
+
+    /// Only views ever reached this actor (the registry's `Writes` claim
+    /// made sure), so it holds nothing to write: it stops, and views of
+    /// its event read the database until another actor starts.
+    fn handle(&mut self, _: Evict, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 

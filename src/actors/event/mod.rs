@@ -36,6 +36,7 @@ use super::live_page::LivePage;
 use super::messages::Reply;
 use super::missing_ids::MissingIds;
 use super::notifier::NoticeBell;
+use super::writes::Writes;
 use crate::cluster::Placement;
 use crate::domain::count::ParticipantCount;
 use crate::domain::event::EventStatus;
@@ -70,6 +71,9 @@ pub struct EventActor {
     notices: NoticeBell,
     /// Checks a join's password against the event's digest.
     pii: Arc<Keyring>,
+    /// Whether a write reached this actor; one a view started may be
+    /// evicted until then (shared with the directory's entry).
+    writes: Arc<Writes>,
 }
 
 enum Phase {
@@ -134,6 +138,7 @@ impl EventActor {
         missing: MissingIds,
         notices: NoticeBell,
         pii: Arc<Keyring>,
+        writes: Arc<Writes>,
     ) -> Self {
         Self {
             event_id,
@@ -148,6 +153,7 @@ impl EventActor {
             missing,
             notices,
             pii,
+            writes,
         }
     }
 
@@ -175,6 +181,14 @@ impl EventActor {
         if live.event.members.has_queued() {
             self.flush(ctx, false);
         } else if live.event.closing.is_some() {
+            // A draw that came due in an actor only views started: from
+            // now on it is written and never evicted. One evicted already
+            // leaves the draw to the event's next actor (the registry's
+            // timer starts one).
+            if !self.writes.admit() {
+                ctx.stop();
+                return;
+            }
             self.finish(ctx);
         }
     }

@@ -13,7 +13,16 @@ use crate::store::ownership::Token;
 /// live-actor cap), under the token this instance claimed it with.
 #[derive(Message)]
 #[rtype(result = "AppResult<ActorEntry>")]
-pub struct Ensure(pub i64, pub Option<Token>);
+pub struct Ensure(pub i64, pub Option<Token>, pub Purpose);
+
+/// What a request wants of the actor it asks the registry for. At the
+/// live-actor cap a write makes room by evicting an actor only views
+/// started; a view is refused (and reads the database instead).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Purpose {
+    View,
+    Write,
+}
 
 /// Cluster mode: a due event this instance has just claimed.
 #[derive(Message)]

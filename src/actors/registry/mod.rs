@@ -9,6 +9,7 @@ mod messages;
 mod schedule;
 mod timers;
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,16 +19,19 @@ use actix::ArbiterHandle;
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
-pub(super) use self::messages::{Drain, Ensure, RefillNow, RelinquishAll, Schedule, Shutdown};
+pub(super) use self::messages::{
+    Drain, Ensure, Purpose, RefillNow, RelinquishAll, Schedule, Shutdown,
+};
 use self::messages::{DrawClaimed, Refilled};
 use self::schedule::{REFILL_EVERY, TICK};
 use self::timers::DrawTimers;
 use super::directory::{live_entry, ActorEntry, Directory};
 use super::event::EventActor;
 use super::live_page::LivePage;
-use super::messages::{DrawDue, Relinquish};
+use super::messages::{DrawDue, Evict, Relinquish};
 use super::missing_ids::MissingIds;
 use super::notifier::NoticeBell;
+use super::writes::Writes;
 use crate::cluster::Placement;
 use crate::error::{AppError, AppResult};
 use crate::pii::Keyring;
@@ -48,8 +52,9 @@ pub struct ActorSettings {
     pub arbiters: usize,
     /// Draws written at the same time (each holds a database connection).
     pub concurrent_draws: usize,
-    /// Live actors started on request; beyond it requests for events not
-    /// live get 503 (due draws start regardless).
+    /// Live actors started on request; beyond it a write evicts an actor
+    /// only views started, or gets 503 when there is none; a view reads the
+    /// database (due draws start regardless).
     pub max_live: usize,
     /// The outbox's doorbell when notices are on: a draw or cancel writes
     /// its notices in its transaction, then rings.
@@ -70,6 +75,9 @@ pub struct EventRegistry {
     hosts: Hosts,
     next_arbiter: usize,
     timers: DrawTimers,
+    /// Actors views started, oldest first: the candidates for eviction
+    /// (an entry since written to, stopped or replaced is skipped).
+    viewed: VecDeque<(i64, Arc<Writes>)>,
     /// Shutting down: no draw is started (the next start's recovery draws
     /// what came due meanwhile).
     draining: bool,
@@ -99,13 +107,20 @@ impl EventRegistry {
             hosts,
             next_arbiter: 0,
             timers: DrawTimers::default(),
+            viewed: VecDeque::new(),
             draining: false,
             placement,
         }
     }
 
-    /// The event's actor for a request: none is started beyond the cap.
-    fn ensure_for_request(&mut self, event_id: i64, token: Option<Token>) -> AppResult<ActorEntry> {
+    /// The event's actor for a request: none is started beyond the cap,
+    /// where a write takes the place of an actor only views started.
+    fn ensure_for_request(
+        &mut self,
+        event_id: i64,
+        token: Option<Token>,
+        purpose: Purpose,
+    ) -> AppResult<ActorEntry> {
         if let Some(entry) = self.live_entry(event_id) {
             if entry.token == token {
                 return Ok(entry);
@@ -118,15 +133,54 @@ impl EventRegistry {
         if self.directory.read().len() >= self.settings.max_live {
             self.directory
                 .write()
-                .retain(|_, entry| entry.addr.connected());
+                .retain(|_, entry| entry.addr.connected() && !entry.writes.evicted());
             if self.directory.read().len() >= self.settings.max_live {
-                metrics::counter!("lottery_event_actor_cap_refusals_total").increment(1);
-                return Err(AppError::Unavailable(
-                    "too many events are active at once; try again".into(),
-                ));
+                if purpose == Purpose::View {
+                    return Err(AppError::Unavailable(
+                        "no room to bring the event live for a view".into(),
+                    ));
+                }
+                if !self.evict_one() {
+                    metrics::counter!("lottery_event_actor_cap_refusals_total").increment(1);
+                    return Err(AppError::Unavailable(
+                        "too many events are active at once; try again".into(),
+                    ));
+                }
             }
         }
-        Ok(self.ensure(event_id, token))
+        Ok(self.ensure(event_id, token, purpose))
+    }
+
+    /// Stops the oldest actor that only views started and no write has
+    /// reached, making room for a write. False when every live actor has
+    /// had a write.
+    fn evict_one(&mut self) -> bool {
+        while let Some((event_id, writes)) = self.viewed.pop_front() {
+            let mut directory = self.directory.write();
+            let Some(entry) = directory.get(&event_id) else {
+                continue;
+            };
+            // Replaced by a later actor of the event, stopped, or written.
+            if !Arc::ptr_eq(&entry.writes, &writes) || !entry.addr.connected() || !writes.evict() {
+                continue;
+            }
+            let entry = directory.remove(&event_id).expect("just read");
+            drop(directory);
+            entry.addr.do_send(Evict);
+            metrics::counter!("lottery_event_actor_evictions_total").increment(1);
+            return true;
+        }
+        false
+    }
+
+    /// Starts the event's draw in its actor (started if need be, beyond
+    /// the cap). An actor a view started counts as written from now on, so
+    /// it is never evicted while it draws; it cannot be evicted already, as
+    /// only this actor evicts and the directory no longer shows those.
+    fn wake_for_draw(&mut self, event_id: i64, token: Option<Token>) {
+        let entry = self.ensure(event_id, token, Purpose::Write);
+        entry.writes.admit();
+        entry.addr.do_send(DrawDue);
     }
 
     fn live_entry(&self, event_id: i64) -> Option<ActorEntry> {
@@ -136,7 +190,7 @@ impl EventRegistry {
     /// The event's actor, started if need be: due draws come here directly
     /// and never wait on the cap. An actor under an older claim of this
     /// instance (a lease lost and regained) gives way to a new one.
-    fn ensure(&mut self, event_id: i64, token: Option<Token>) -> ActorEntry {
+    fn ensure(&mut self, event_id: i64, token: Option<Token>, purpose: Purpose) -> ActorEntry {
         if let Some(entry) = self.live_entry(event_id) {
             if entry.token == token {
                 return entry;
@@ -153,6 +207,11 @@ impl EventRegistry {
         let notices = self.settings.notices.clone();
         let pii = self.settings.pii.clone();
         let placement = self.placement.clone();
+        let writes = Arc::new(match purpose {
+            Purpose::View => Writes::views_only(),
+            Purpose::Write => Writes::written(),
+        });
+        let marks = writes.clone();
         let addr = EventActor::start_in_arbiter(&arbiter, move |_| {
             EventActor::new(
                 event_id,
@@ -165,13 +224,18 @@ impl EventRegistry {
                 missing,
                 notices,
                 pii,
+                marks,
             )
         });
+        if purpose == Purpose::View {
+            self.viewed.push_back((event_id, writes.clone()));
+        }
         let entry = ActorEntry {
             addr,
             in_flight: Arc::default(),
             page,
             token,
+            writes,
         };
         self.directory.write().insert(event_id, entry.clone());
         self.starts.fetch_add(1, Ordering::Relaxed);
@@ -232,7 +296,7 @@ impl Handler<Ensure> for EventRegistry {
     type Result = AppResult<ActorEntry>;
 
     fn handle(&mut self, msg: Ensure, _: &mut Context<Self>) -> Self::Result {
-        self.ensure_for_request(msg.0, msg.1)
+        self.ensure_for_request(msg.0, msg.1, msg.2)
     }
 }
 
@@ -241,7 +305,7 @@ impl Handler<DrawClaimed> for EventRegistry {
 
     fn handle(&mut self, DrawClaimed(event_id, token): DrawClaimed, _: &mut Context<Self>) {
         if !self.draining && self.placement.holds(event_id, token) {
-            self.ensure(event_id, token).addr.do_send(DrawDue);
+            self.wake_for_draw(event_id, token);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! hundred per tick, and the queue is refilled from the database every
 //! `REFILL_EVERY` with the events due within `HORIZON`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -9,7 +10,6 @@ use chrono::{DateTime, Utc};
 
 use super::messages::{DrawClaimed, Refilled, Schedule};
 use super::EventRegistry;
-use crate::actors::messages::DrawDue;
 use crate::cluster::Route;
 use crate::store;
 
@@ -40,7 +40,7 @@ impl EventRegistry {
             if self.placement.is_clustered() {
                 self.claim_due(event_id, ctx);
             } else {
-                self.ensure(event_id, None).addr.do_send(DrawDue);
+                self.wake_for_draw(event_id, None);
             }
         }
         metrics::gauge!("lottery_scheduled_draws").set(self.timers.len() as f64);
@@ -53,7 +53,7 @@ impl EventRegistry {
     /// conditional steps make a second attempt harmless.
     fn claim_due(&mut self, event_id: i64, ctx: &mut Context<Self>) {
         if let Some(entry) = self.live_entry(event_id) {
-            entry.addr.do_send(DrawDue);
+            self.wake_for_draw(event_id, entry.token);
             return;
         }
         let placement = self.placement.clone();
@@ -75,6 +75,9 @@ impl EventRegistry {
         self.directory
             .write()
             .retain(|_, entry| entry.addr.connected());
+        // Eviction candidates that stopped or were written meanwhile.
+        self.viewed
+            .retain(|(_, writes)| Arc::strong_count(writes) > 1 && writes.views_only_so_far());
         let db = self.db.clone();
         let me = ctx.address();
         actix::spawn(async move {

@@ -42,13 +42,21 @@ pub async fn create(
         ));
     }
     images_usable(&state, caller.user_id, &new).await?;
+    // Before WeChat's content check, which each creation costs; the
+    // creation's transaction checks again under a lock.
+    let quota = state.config.max_open_events_per_user;
+    crate::domain::event::check_open_quota(
+        store::events::open_count(&state.db, caller.user_id).await?,
+        quota,
+    )?;
     screen_event(&state, caller.user_id, &new).await?;
     let seed = draw::new_seed();
     let digest = new
         .join_password
         .as_ref()
         .map(|password| join_password::digest(&state.pii, password));
-    let id = store::events::create(&state.db, caller.user_id, &new, digest, &seed, now).await?;
+    let id =
+        store::events::create(&state.db, caller.user_id, &new, digest, &seed, now, quota).await?;
     state.events.schedule(id, new.draw_at);
     // From the database: creating events must not start their actors.
     Ok(created(

@@ -34,6 +34,7 @@ use super::directory::{Directory, Keys};
 use super::Signals;
 use crate::config::ClusterSettings;
 use crate::error::{AppError, AppResult};
+use crate::secret::Secret;
 use crate::store::ownership::Token;
 
 /// Each call to etcd answers within this, or counts as failed.
@@ -63,7 +64,7 @@ pub struct Membership {
     leaving: AtomicBool,
     owned: Mutex<HashMap<i64, Held>>,
     directory: RwLock<Directory>,
-    hop_secret: String,
+    hop_secret: Secret,
     signals: watch::Sender<Signals>,
 }
 
@@ -113,7 +114,7 @@ impl Membership {
             .await
             .map_err(|e| format!("cannot reach etcd at {:?}: {e}", settings.endpoints))?;
         let keys = Keys::new(&settings.prefix);
-        let hop_secret = Self::read_or_make_hop_secret(&mut client, &keys).await?;
+        Self::delete_old_hop_secret(&mut client, &keys).await;
         let ttl_secs = settings.lease_ttl.as_secs() as i64;
         let lease = client
             .lease_grant(ttl_secs, None)
@@ -131,8 +132,8 @@ impl Membership {
             healthy: AtomicBool::new(true),
             leaving: AtomicBool::new(false),
             owned: Mutex::default(),
-            directory: RwLock::default(),
-            hop_secret,
+            directory: RwLock::new(Directory::new(settings.peers.clone())),
+            hop_secret: settings.hop_secret.clone(),
             signals,
         });
         membership.register(true).await?;
