@@ -135,6 +135,12 @@ impl Application {
             }),
             None => NoticeBell::default(),
         };
+        // Before joining a cluster: a certificate that cannot be read stops
+        // the start with nothing registered.
+        let tls = match &config.tls {
+            Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
+            None => None,
+        };
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -210,6 +216,10 @@ impl Application {
         )?;
         let claim_keeper = ClaimKeeper::new(db.clone(), clock.clone()).start();
         let media_urls = MediaUrls::new(&config.media);
+        let forward_client = match &config.cluster {
+            Some(cluster) => Some(api::forward::client(cluster.ca.as_deref())?),
+            None => None,
+        };
         let media = Arc::new(Media::new(config.media.clone())?);
         let state = web::Data::new(AppState {
             media,
@@ -233,6 +243,7 @@ impl Application {
             draining: draining.clone(),
             signing,
             placement: placement.clone(),
+            forward_client,
             pii,
         });
         actix_web::rt::spawn(api::media_keeper::keep(state.clone()));
@@ -287,8 +298,11 @@ impl Application {
             Some(cap) => server.on_connect(move |io, data| cap.on_connect(io, data)),
             None => server,
         };
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        };
         let server = server
-            .listen(listener)
             .map_err(|e| e.to_string())?
             // Signals are ours (`StopSignal`): the shutdown sequence below
             // comes before actix's own stop.

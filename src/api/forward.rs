@@ -13,7 +13,6 @@
 //! than hop a second time. Reads are never forwarded: a view of an event
 //! owned elsewhere is answered from the database or this instance's cache.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -78,16 +77,25 @@ pub fn hop_in(method: &Method, path: &str, headers: &HeaderMap, state: &AppState
             .is_some_and(|value| state.placement.is_hop(value.as_bytes()))
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .timeout(FORWARD_TIMEOUT)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .expect("a plain HTTP client builds")
-    })
+/// The client writes are forwarded with. `https://` members' certificates
+/// are checked against `ca` (`LOTTERY_CLUSTER_CA`) alone when it is set,
+/// else against the public roots.
+pub fn client(ca: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(FORWARD_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(30))
+        // A member answers itself: a redirect is not followed anywhere.
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = ca {
+        builder = builder.tls_built_in_root_certs(false);
+        for root in crate::tls::trusted_roots(ca)? {
+            builder = builder.add_root_certificate(root);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("the forwarding client: {e}"))
 }
 
 pub async fn forward_writes(
@@ -140,7 +148,10 @@ async fn forward(
         .map_or(req.path(), |p| p.as_str());
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| AppError::InvalidArgument("bad method".into()))?;
-    let mut outgoing = client()
+    let Some(client) = &state.forward_client else {
+        return Err(AppError::internal("a forward without a cluster"));
+    };
+    let mut outgoing = client
         .request(method, format!("{owner}{path}"))
         .header(
             HOP_HEADER.as_str(),

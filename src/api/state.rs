@@ -66,6 +66,8 @@ pub struct AppState {
     pub signing: Option<Arc<Signing>>,
     /// Where each event is served (this instance, or its owner in a cluster).
     pub placement: Placement,
+    /// Cluster mode: what writes are forwarded to their owner with.
+    pub forward_client: Option<reqwest::Client>,
     /// Seals and opens personal data (the only way to it: `pii`).
     pub pii: Arc<Keyring>,
     /// What claims are judged by (`clock`: tests move it).

@@ -55,10 +55,10 @@ impl Placement {
             return Ok(Self::Single);
         };
         let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
-        let url = settings
-            .advertise_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{host}:{port}"));
+        let url = settings.advertise_url.clone().unwrap_or_else(|| {
+            let scheme = if settings.tls { "https" } else { "http" };
+            format!("{scheme}://{host}:{port}")
+        });
         if !settings.peers.allows(&url) {
             return Err(format!(
                 "this instance's URL {url:?} is outside LOTTERY_CLUSTER_PEERS: the others \

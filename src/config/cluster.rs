@@ -1,5 +1,6 @@
 //! Cluster mode's settings, checked against the rest of the config.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::parse::Vars;
@@ -31,6 +32,12 @@ pub struct ClusterSettings {
     /// Where members may be (`LOTTERY_CLUSTER_PEERS`): writes are forwarded
     /// to no other URL.
     pub peers: Peers,
+    /// The CA bundle `https://` members' certificates are checked against
+    /// (`LOTTERY_CLUSTER_CA`); unset: the public roots.
+    pub ca: Option<PathBuf>,
+    /// This instance serves HTTPS (`LOTTERY_TLS_CERT`): its default
+    /// advertised URL is `https://`.
+    pub tls: bool,
 }
 
 /// Cluster mode's settings, when `LOTTERY_ETCD_ENDPOINTS` is set. The
@@ -41,6 +48,7 @@ pub(super) fn cluster_settings(
     vars: &Vars,
     bind: &str,
     has_redis: bool,
+    tls: bool,
 ) -> Result<Option<ClusterSettings>, String> {
     let endpoints = vars.list("LOTTERY_ETCD_ENDPOINTS");
     if endpoints.is_empty() {
@@ -51,6 +59,7 @@ pub(super) fn cluster_settings(
             "LOTTERY_ADVERTISE_URL",
             "LOTTERY_CLUSTER_SECRET",
             "LOTTERY_CLUSTER_PEERS",
+            "LOTTERY_CLUSTER_CA",
         ] {
             if vars.get(key).is_some() {
                 return Err(format!(
@@ -139,6 +148,8 @@ pub(super) fn cluster_settings(
         lease_ttl: Duration::from_secs(vars.number("LOTTERY_ETCD_LEASE_TTL_SECS", 5, 2..=60)?),
         hop_secret: Secret::new(hop_secret),
         peers,
+        ca: vars.get("LOTTERY_CLUSTER_CA").map(PathBuf::from),
+        tls,
     }))
 }
 

@@ -75,6 +75,9 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Set: `/metrics` is served on this address only, not on the API's.
     pub admin_bind: Option<String>,
+    /// Set: the API's port serves HTTPS with this certificate chain and key
+    /// (`LOTTERY_TLS_CERT`, `LOTTERY_TLS_KEY`, PEM files).
+    pub tls: Option<TlsFiles>,
     /// Bytes of published draw results (winners, fairness) kept in memory.
     pub result_cache_bytes: u64,
     /// Bytes of drawn and cancelled events (with participants and winners)
@@ -109,6 +112,13 @@ pub struct Config {
     pub cluster: Option<ClusterSettings>,
     /// Uploaded images, the share code and WeChat's message push.
     pub media: MediaSettings,
+}
+
+/// The API port's certificate chain and private key, PEM files.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -186,6 +196,19 @@ impl Config {
                 0..=1_000_000,
             )? as usize,
             admin_bind: vars.get("LOTTERY_ADMIN_BIND"),
+            tls: match (vars.get("LOTTERY_TLS_CERT"), vars.get("LOTTERY_TLS_KEY")) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.into(),
+                    key: key.into(),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(
+                        "LOTTERY_TLS_CERT and LOTTERY_TLS_KEY go together: set both or neither"
+                            .into(),
+                    )
+                }
+            },
             result_cache_bytes: vars.number("LOTTERY_RESULT_CACHE_MB", 64, 0..=1 << 20)? << 20,
             finished_cache_bytes: vars.number("LOTTERY_FINISHED_CACHE_MB", 64, 0..=1 << 20)? << 20,
             db_pool_size: vars.number("LOTTERY_DB_POOL_SIZE", 16, 1..=1000)? as u32,
@@ -233,7 +256,12 @@ impl Config {
         // The app id and secret: what the content check needs is what prod needs.
         let has_app = config.content_check_enabled();
         config.notices = notice_settings(&vars, has_app)?;
-        config.cluster = cluster_settings(&vars, &config.bind, config.redis_url.is_some())?;
+        config.cluster = cluster_settings(
+            &vars,
+            &config.bind,
+            config.redis_url.is_some(),
+            config.tls.is_some(),
+        )?;
         if config.profile == Profile::Prod && !has_app {
             return Err(
                 "the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into(),
@@ -409,6 +437,8 @@ mod tests {
         let err =
             Config::from_map(&map(&[("LOTTERY_ETCD_ENDPOINTS", "http://e:2379")])).unwrap_err();
         assert!(err.contains("cluster mode"), "{err}");
+        let err = Config::from_map(&map(&[("LOTTERY_TLS_CERT", "/x.pem")])).unwrap_err();
+        assert!(err.contains("LOTTERY_TLS_KEY"), "{err}");
         // The test suite's own variables are not the server's.
         assert!(Config::from_map(&map(&[("LOTTERY_TEST_MYSQL_URL", "mysql://x")])).is_ok());
         // Not LOTTERY_: not ours to judge.

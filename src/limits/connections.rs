@@ -18,6 +18,7 @@ use std::io::{Read as _, Write as _};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
 use ipnet::IpNet;
@@ -82,8 +83,14 @@ impl ConnectionCap {
     }
 
     /// `HttpServer::on_connect`: counts the new connection, or refuses it.
+    /// A TLS connection (`LOTTERY_TLS_CERT`) arrives here after its
+    /// handshake; its refusal is only the close (no plain-text answer).
     pub fn on_connect(&self, io: &dyn Any, data: &mut Extensions) {
-        let Some(stream) = io.downcast_ref::<TcpStream>() else {
+        let (stream, plain) = if let Some(stream) = io.downcast_ref::<TcpStream>() {
+            (stream, true)
+        } else if let Some(tls) = io.downcast_ref::<TlsStream<TcpStream>>() {
+            (tls.get_ref().0, false)
+        } else {
             return;
         };
         let Ok(peer) = stream.peer_addr() else {
@@ -96,7 +103,7 @@ impl ConnectionCap {
             Some(None) => {}
             None => {
                 metrics::counter!("lottery_connections_refused_total").increment(1);
-                refuse(stream);
+                refuse(stream, plain);
             }
         }
     }
@@ -109,19 +116,21 @@ impl ConnectionCap {
 
 /// The refusal, best effort: a fresh socket's send buffer takes these few
 /// hundred bytes at once; if not, the client sees the connection closed.
-fn refuse(stream: &TcpStream) {
-    let body = r#"{"code":42900,"message":"too many connections from your address; close some and retry","data":null}"#;
-    let mut answer = Vec::with_capacity(256);
-    let _ = write!(
-        answer,
-        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n\
-         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
+fn refuse(stream: &TcpStream, plain: bool) {
     // Straight system calls: tokio's own try_write would wait for a
     // readiness event this new socket has not had yet.
     let socket = socket2::SockRef::from(stream);
-    let _ = socket.send(&answer);
+    if plain {
+        let body = r#"{"code":42900,"message":"too many connections from your address; close some and retry","data":null}"#;
+        let mut answer = Vec::with_capacity(256);
+        let _ = write!(
+            answer,
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n\
+             retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = socket.send(&answer);
+    }
     let _ = socket.shutdown(std::net::Shutdown::Write);
     // What the client sent already is read and dropped: a socket closed
     // with unread data answers with a reset, which would throw the 429

@@ -737,3 +737,96 @@ async fn an_etcd_writer_receives_nothing_and_the_hop_opens_only_forwarded_writes
     let r = join_at(b, &joiner, outside).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
+
+/// A CA, and a server certificate for 127.0.0.1 signed by it; written to
+/// `dir` as `<name>-ca.pem`, `<name>-cert.pem`, `<name>-key.pem`.
+fn make_certificates(dir: &std::path::Path, name: &str) -> [String; 3] {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, format!("lottery test CA {name}"));
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = server
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    let paths = ["ca", "cert", "key"]
+        .map(|kind| dir.join(format!("{name}-{kind}.pem")).display().to_string());
+    std::fs::write(&paths[0], ca_cert.pem()).unwrap();
+    std::fs::write(&paths[1], cert.pem()).unwrap();
+    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
+    paths
+}
+
+/// Issue 24, finding 4: instance-to-instance traffic can use TLS. With
+/// `LOTTERY_TLS_CERT` / `_KEY` an instance serves HTTPS and advertises an
+/// `https://` URL; a forwarded write then travels over TLS, its owner's
+/// certificate checked against `LOTTERY_CLUSTER_CA`. An instance that
+/// trusts another CA does not forward (503, nothing sent in clear).
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn forwarded_writes_travel_over_tls_to_a_certificate_the_cluster_ca_signed() {
+    let tag: u64 = rand::rng().random();
+    let dir = std::env::temp_dir().join(format!("lottery-tests/tls-{tag:016x}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let [ca, cert, key] = make_certificates(&dir, "cluster");
+    let [other_ca, _, _] = make_certificates(&dir, "other");
+    let cluster = Cluster::start_with(3, |i| {
+        let trusted = if i == 2 { &other_ca } else { &ca };
+        vec![
+            ("LOTTERY_TLS_CERT".to_string(), cert.clone()),
+            ("LOTTERY_TLS_KEY".to_string(), key.clone()),
+            ("LOTTERY_CLUSTER_CA".to_string(), trusted.clone()),
+        ]
+    })
+    .await;
+    let (a, b, c) = (&cluster.apps[0], &cluster.apps[1], &cluster.apps[2]);
+    assert!(a.base.starts_with("https://"));
+    let (url, _) = cluster.value("members/a").await.unwrap();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let (creator, _) = a.login("tls_creator").await;
+    let (first, _) = a.login("tls_first").await;
+    let (second, _) = b.login("tls_second").await;
+    let (third, _) = c.login("tls_third").await;
+    let id = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(join_at(a, &first, id).await.status, 200);
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("a"));
+    let forwarded = join_at(b, &second, id).await;
+    assert_eq!(forwarded.status, 200, "{:?}", forwarded.body);
+    assert_eq!(forwarded.data()["participant_count"], 2);
+    // c does not trust a's certificate: no forward, and nothing stored.
+    let refused = join_at(c, &third, id).await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (503, 50300),
+        "{:?}",
+        refused.body
+    );
+    let event = a.get(&format!("/events/{id}"), None).await;
+    assert_eq!(event.data()["participant_count"], 2);
+    // What decided it: a's certificate verifies against the cluster's CA
+    // and not against the other one.
+    for (root, verifies) in [(&ca, true), (&other_ca, false)] {
+        let pem = std::fs::read(root).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        let answer = client.get(format!("{}/healthz", a.base)).send().await;
+        assert_eq!(answer.is_ok(), verifies, "{root}: {answer:?}");
+    }
+    // The port speaks nothing but TLS.
+    let plain = reqwest::get(a.base.replace("https://", "http://") + "/healthz").await;
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
