@@ -259,6 +259,7 @@ impl Application {
                 state.config.trusted_proxies.clone(),
             )
         });
+        let body_deadlines = state.config.body;
         let kept_state = state.clone();
         let clustered = placement.is_clustered();
         let hosts = events.clone();
@@ -267,6 +268,8 @@ impl Application {
             hosts.host_on_this_thread();
             App::new()
                 .app_data(state.clone())
+                // Read by every JSON body (`api::body::deadlines`).
+                .app_data(body_deadlines)
                 // Each layer costs every request a boxed future: the
                 // optional ones are in the chain only when configured.
                 // Innermost: a write is forwarded to its event's owner

@@ -6,6 +6,9 @@ use futures::future::LocalBoxFuture;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
+use std::time::Duration;
+
+use crate::config::BodyDeadlines;
 use crate::error::AppError;
 
 /// Bodies above this get 413, before any handler runs.
@@ -17,18 +20,20 @@ pub struct JsonBody<T>(pub T);
 /// A JSON body that may be absent (an empty body reads as `T::default()`).
 pub struct OptionalJsonBody<T>(pub T);
 
-/// How long a JSON body (16 KiB at most) may take to arrive once its
-/// headers have: a phone on a poor 2G link sends 16 KiB in two seconds.
-/// Without a bound, a client that trickles a body a byte every few seconds
-/// held its connection for minutes without logging in, and 40 of them
-/// starved a process of its file descriptors (issue 24, finding 1; the
-/// headers already had actix's 5 s `client_request_timeout`).
-pub const BODY_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
-
-pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+/// A JSON body (16 KiB at most) within its deadlines (`BodyDeadlines`:
+/// 10 s in all and 5 s between pieces by default; a phone on a poor 2G
+/// link sends 16 KiB in two seconds). Without them, a client that trickled
+/// a body a byte every few seconds held its connection for minutes without
+/// logging in, and 40 of them starved a process of its file descriptors
+/// (issue 24, finding 1; the headers already had actix's 5 s
+/// `client_request_timeout`).
+pub(crate) async fn read_limited(
+    payload: &mut Payload,
+    deadlines: BodyDeadlines,
+) -> Result<web::BytesMut, AppError> {
     let read = async {
         let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
+        while let Some(chunk) = next_within(payload, deadlines.gap).await? {
             let chunk =
                 chunk.map_err(|e| AppError::InvalidArgument(format!("bad request body: {e}")))?;
             if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -38,13 +43,32 @@ pub(crate) async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut,
         }
         Ok(body)
     };
-    tokio::time::timeout(BODY_WITHIN, read)
+    tokio::time::timeout(deadlines.total, read)
         .await
-        .unwrap_or_else(|_| Err(too_slow(BODY_WITHIN)))
+        .unwrap_or_else(|_| Err(too_slow(deadlines.total)))
+}
+
+/// The next piece of a stream, unless it stays silent for `gap`.
+pub async fn next_within<S: futures::Stream + Unpin>(
+    stream: &mut S,
+    gap: Duration,
+) -> Result<Option<S::Item>, AppError> {
+    tokio::time::timeout(gap, stream.next()).await.map_err(|_| {
+        AppError::RequestTimeout(format!(
+            "the request body stopped arriving for {} s",
+            gap.as_secs()
+        ))
+    })
+}
+
+/// The deadlines of this server's bodies, which the app carries as its
+/// own app data (the defaults outside the app).
+pub fn deadlines(req: &HttpRequest) -> BodyDeadlines {
+    req.app_data::<BodyDeadlines>().copied().unwrap_or_default()
 }
 
 /// 408 40800 for a body still arriving after `within`.
-pub fn too_slow(within: std::time::Duration) -> AppError {
+pub fn too_slow(within: Duration) -> AppError {
     AppError::RequestTimeout(format!(
         "the request body did not arrive within {} s",
         within.as_secs()
@@ -117,11 +141,13 @@ fn without_values(detail: &str) -> String {
 
 /// Reads and parses a body; `None` when it is empty (or only whitespace).
 fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
     payload: &mut Payload,
 ) -> LocalBoxFuture<'static, Result<Option<T>, AppError>> {
     let mut payload = payload.take();
+    let deadlines = deadlines(req);
     Box::pin(async move {
-        let bytes = read_limited(&mut payload).await?;
+        let bytes = read_limited(&mut payload, deadlines).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -133,8 +159,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_json(payload);
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload);
         Box::pin(async move {
             body.await?
                 .map(JsonBody)
@@ -147,8 +173,8 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_json(payload);
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload);
         Box::pin(async move { Ok(OptionalJsonBody(body.await?.unwrap_or_default())) })
     }
 }

@@ -125,7 +125,7 @@ pub async fn forward_writes(
             .increment(1);
         return Ok(refusal(req, &AppError::changing_servers()));
     }
-    let body = match read_limited(&mut req.take_payload()).await {
+    let body = match read_limited(&mut req.take_payload(), state.config.body).await {
         Ok(body) => body.freeze(),
         Err(err) => return Ok(refusal(req, &err)),
     };

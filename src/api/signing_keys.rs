@@ -47,7 +47,10 @@ impl Signing {
             return Err(refuse(Refusal::Missing));
         };
         // The body is read here to be hashed, then handed on to the handler.
-        let body = read_limited(&mut req.take_payload()).await?.freeze();
+        let deadlines = super::body::deadlines(req.request());
+        let body = read_limited(&mut req.take_payload(), deadlines)
+            .await?
+            .freeze();
         req.set_payload(Payload::from(body.clone()));
         let path_and_query = req
             .uri()

@@ -7,8 +7,8 @@ use actix_multipart::Multipart;
 use actix_web::http::header::HeaderMap;
 use actix_web::web::{self, Bytes};
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 
+use crate::api::body::next_within;
 use crate::api::state::AppState;
 use crate::domain::media::{
     object_key, stored_key, MediaStatus, Stored, Upload, Variant, SNIFF_BYTES,
@@ -45,22 +45,19 @@ pub async fn within_limits(state: &AppState, user_id: i64, now: DateTime<Utc>) -
     Ok(())
 }
 
-/// How long an upload of at most `max_bytes` may take to arrive: 10 s,
-/// and the bytes at 64 KiB/s (a slow 3G link; 10 MiB in under three
-/// minutes). The admission bound (`media::admission`) limits how many
-/// uploads can be arriving at once; this bounds how long each holds its
-/// place and its connection (issue 24, finding 1).
-pub fn body_within(max_bytes: u64) -> std::time::Duration {
-    std::time::Duration::from_secs(10 + max_bytes / (64 * 1024))
-}
-
 /// The one part `file` of a multipart body: its format, judged by its
 /// first bytes (41500 before the rest is read), and its bytes, never more
-/// than `max_bytes` of them held (41300 at the first byte beyond).
+/// than `max_bytes` of them held (41300 at the first byte beyond). Each
+/// piece must follow the last within `gap`; the handler bounds the whole
+/// (`BodyDeadlines::upload`: 10 s and the bytes at 64 KiB/s by default, a
+/// slow 3G link). The admission bound (`media::admission`) limits how many
+/// uploads can be arriving at once; these bound how long each holds its
+/// place and its connection (issue 24, finding 1).
 pub async fn read_image(
     headers: &HeaderMap,
     payload: web::Payload,
     max_bytes: u64,
+    gap: std::time::Duration,
 ) -> AppResult<(Upload, Vec<u8>)> {
     let malformed = || {
         AppError::InvalidArgument(
@@ -69,14 +66,14 @@ pub async fn read_image(
     };
     let mut parts = Multipart::new(headers, payload);
     let mut image: Option<(Upload, Vec<u8>)> = None;
-    while let Some(part) = parts.next().await {
+    while let Some(part) = next_within(&mut parts, gap).await? {
         let mut part = part.map_err(|_| malformed())?;
         if part.name() != Some("file") || image.is_some() {
             return Err(malformed());
         }
         let mut bytes: Vec<u8> = Vec::new();
         let mut format = None;
-        while let Some(chunk) = part.next().await {
+        while let Some(chunk) = next_within(&mut part, gap).await? {
             let chunk = chunk.map_err(|_| malformed())?;
             if bytes.len() as u64 + chunk.len() as u64 > max_bytes {
                 return Err(AppError::UploadTooLarge(format!(

@@ -75,6 +75,8 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Set: `/metrics` is served on this address only, not on the API's.
     pub admin_bind: Option<String>,
+    /// How long request bodies may take to arrive.
+    pub body: BodyDeadlines,
     /// Set: the API's port serves HTTPS with this certificate chain and key
     /// (`LOTTERY_TLS_CERT`, `LOTTERY_TLS_KEY`, PEM files).
     pub tls: Option<TlsFiles>,
@@ -112,6 +114,39 @@ pub struct Config {
     pub cluster: Option<ClusterSettings>,
     /// Uploaded images, the share code and WeChat's message push.
     pub media: MediaSettings,
+}
+
+/// How long a request body may take to arrive once its headers have
+/// (issue 24, finding 1): a client that trickled a body a byte every few
+/// seconds held its connection for minutes. 408 40800 past either bound.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyDeadlines {
+    /// A whole JSON body (16 KiB at most); an upload gets this plus its
+    /// bytes at `upload_rate` (`LOTTERY_BODY_TIMEOUT_SECS`, 10).
+    pub total: Duration,
+    /// The longest silence between two pieces of a body
+    /// (`LOTTERY_BODY_GAP_SECS`, 5).
+    pub gap: Duration,
+    /// Bytes per second an upload is allowed to arrive at, on top of
+    /// `total` (`LOTTERY_UPLOAD_MIN_KBPS`, 64: a slow 3G link).
+    pub upload_rate: u64,
+}
+
+impl BodyDeadlines {
+    /// How long an upload of at most `max_bytes` may take to arrive.
+    pub fn upload(&self, max_bytes: u64) -> Duration {
+        self.total + Duration::from_secs(max_bytes / self.upload_rate.max(1))
+    }
+}
+
+impl Default for BodyDeadlines {
+    fn default() -> Self {
+        Self {
+            total: Duration::from_secs(10),
+            gap: Duration::from_secs(5),
+            upload_rate: 64 * 1024,
+        }
+    }
 }
 
 /// The API port's certificate chain and private key, PEM files.
@@ -196,6 +231,15 @@ impl Config {
                 0..=1_000_000,
             )? as usize,
             admin_bind: vars.get("LOTTERY_ADMIN_BIND"),
+            body: BodyDeadlines {
+                total: Duration::from_secs(vars.number(
+                    "LOTTERY_BODY_TIMEOUT_SECS",
+                    10,
+                    1..=600,
+                )?),
+                gap: Duration::from_secs(vars.number("LOTTERY_BODY_GAP_SECS", 5, 1..=600)?),
+                upload_rate: vars.number("LOTTERY_UPLOAD_MIN_KBPS", 64, 1..=1_000_000)? * 1024,
+            },
             tls: match (vars.get("LOTTERY_TLS_CERT"), vars.get("LOTTERY_TLS_KEY")) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.into(),

@@ -9,11 +9,19 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
 
-#[actix_web::test]
-async fn a_trickled_body_is_408_and_its_connection_closed() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+// Nothing here depends on the database; both backends all the same, as
+// issue 24 asks of each of its items.
+both_backends!(
+    a_trickled_body_is_408_and_its_connection_closed,
+    connections_past_the_per_address_cap_are_refused_at_once,
+    a_body_that_stops_arriving_is_408_after_the_gap
+);
+
+async fn a_trickled_body_is_408_and_its_connection_closed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let addr = app.base.trim_start_matches("http://").to_string();
     let mut conn = TcpStream::connect(&addr).await.unwrap();
     let body = br#"{"code": "dev:slowpoke"}"#;
@@ -85,13 +93,8 @@ async fn read_until_closed(conn: &mut TcpStream) -> Option<String> {
 /// `LOTTERY_MAX_CONNECTIONS_PER_ADDRESS` connections; the next is answered
 /// 429 42900 in the envelope and closed before anything of it is read, and
 /// a closed connection gives its place back.
-#[actix_web::test]
-async fn connections_past_the_per_address_cap_are_refused_at_once() {
-    let app = TestApp::spawn_with(
-        Backend::Sqlite,
-        &[("LOTTERY_MAX_CONNECTIONS_PER_ADDRESS", "4")],
-    )
-    .await;
+async fn connections_past_the_per_address_cap_are_refused_at_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("LOTTERY_MAX_CONNECTIONS_PER_ADDRESS", "4")]).await;
     let addr = app.base.trim_start_matches("http://").to_string();
     let mut held = Vec::new();
     for _ in 0..4 {
@@ -131,4 +134,28 @@ async fn connections_past_the_per_address_cap_are_refused_at_once() {
     }
     assert!(ok.is_some(), "a freed place is given back");
     drop(held);
+}
+
+/// The other deadline of item 1: a gap between pieces of a body. With
+/// `LOTTERY_BODY_GAP_SECS=1` a body that stops after its first byte is
+/// 408 40800 about a second later, long before the whole body's 10 s, and
+/// the connection is closed.
+async fn a_body_that_stops_arriving_is_408_after_the_gap(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("LOTTERY_BODY_GAP_SECS", "1")]).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let started = Instant::now();
+    let mut conn = trickler(&addr).await;
+    let text = read_until_closed(&mut conn)
+        .await
+        .expect("the connection is closed");
+    let waited = started.elapsed();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+    assert!(
+        text.contains("40800") && text.contains("stopped arriving"),
+        "{text}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "answered after {waited:?}"
+    );
 }

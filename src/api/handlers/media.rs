@@ -42,10 +42,11 @@ pub async fn upload(
     let _admitted = state.media.admission.admit(caller.user_id)?;
     upload::within_limits(&state, caller.user_id, now).await?;
     let max_bytes = state.media.settings.limits.max_bytes;
-    let within = upload::body_within(max_bytes);
+    let deadlines = state.config.body;
+    let within = deadlines.upload(max_bytes);
     let (format, bytes) = tokio::time::timeout(
         within,
-        upload::read_image(req.headers(), payload, max_bytes),
+        upload::read_image(req.headers(), payload, max_bytes, deadlines.gap),
     )
     .await
     .map_err(|_| crate::api::body::too_slow(within))??;

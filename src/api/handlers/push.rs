@@ -117,8 +117,8 @@ pub async fn receive(
 ) -> AppResult<HttpResponse> {
     let token = token(&state)?;
     // The push is public and read before its signature is checked: read
-    // it as every JSON body is, within 16 KiB and 10 s (408 after).
-    let body = crate::api::body::read_limited(&mut payload.into_inner()).await?;
+    // it as every JSON body is, within 16 KiB and its deadlines (408 after).
+    let body = crate::api::body::read_limited(&mut payload.into_inner(), state.config.body).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::InvalidArgument("the push is not UTF-8 text".into()))?;
     let clear = if query.encrypt_type.as_deref() == Some("aes") {
