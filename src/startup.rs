@@ -135,10 +135,22 @@ impl Application {
             }),
             None => NoticeBell::default(),
         };
-        // Before joining a cluster: a certificate that cannot be read stops
-        // the start with nothing registered.
+        // Before joining a cluster: a certificate or CA that cannot be read,
+        // or an address already taken, stops the start with nothing
+        // registered in etcd.
         let tls = match &config.tls {
             Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
+            None => None,
+        };
+        let forward_client = match &config.cluster {
+            Some(cluster) => Some(api::forward::client(cluster.ca.as_deref())?),
+            None => None,
+        };
+        let admin_listener = match &config.admin_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .map_err(|e| format!("LOTTERY_ADMIN_BIND: cannot listen on {bind}: {e}"))?,
+            ),
             None => None,
         };
         let listener = TcpListener::bind(&config.bind)
@@ -216,10 +228,6 @@ impl Application {
         )?;
         let claim_keeper = ClaimKeeper::new(db.clone(), clock.clone()).start();
         let media_urls = MediaUrls::new(&config.media);
-        let forward_client = match &config.cluster {
-            Some(cluster) => Some(api::forward::client(cluster.ca.as_deref())?),
-            None => None,
-        };
         let media = Arc::new(Media::new(config.media.clone())?);
         let state = web::Data::new(AppState {
             media,
@@ -247,8 +255,8 @@ impl Application {
             pii,
         });
         actix_web::rt::spawn(api::media_keeper::keep(state.clone()));
-        let admin = match &state.config.admin_bind {
-            Some(bind) => Some(admin_server(bind, state.clone())?),
+        let admin = match admin_listener {
+            Some(listener) => Some(admin_server(listener, state.clone())?),
             None => None,
         };
         let with_metrics = admin.is_none();
@@ -448,10 +456,12 @@ impl Application {
 /// The admin address (`LOTTERY_ADMIN_BIND`): `/metrics`, which then leaves
 /// the API's port, with `/healthz` and `/readyz` for probes of this port.
 /// One worker, none of the API's middleware: nothing here is a user's.
-fn admin_server(bind: &str, state: web::Data<AppState>) -> Result<(Server, u16), String> {
-    let listener = TcpListener::bind(bind)
-        .map_err(|e| format!("LOTTERY_ADMIN_BIND: cannot listen on {bind}: {e}"))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+fn admin_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> Result<(Server, u16), String> {
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let port = local.port();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -463,7 +473,7 @@ fn admin_server(bind: &str, state: web::Data<AppState>) -> Result<(Server, u16),
     .disable_signals()
     .shutdown_timeout(1)
     .run();
-    tracing::info!(bind, "metrics on the admin address only");
+    tracing::info!(bind = %local, "metrics on the admin address only");
     Ok((server, port))
 }
 

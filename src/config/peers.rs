@@ -3,8 +3,9 @@
 //! there with the user's bearer token and the cluster's secret: whoever
 //! can write etcd could register a URL of their own and collect both
 //! (issue 24, finding 4). A URL is used only when its host is allowed
-//! here, so an etcd writer can at most make requests fail, never receive
-//! them.
+//! here: with the instances' own addresses as the patterns, an etcd writer
+//! can at most make requests fail, never receive them (the default, every
+//! private range, only keeps forwards off the public internet).
 //!
 //! A pattern is a CIDR range (`10.0.0.0/8`, `fd00::/8`), which matches an
 //! IP-literal host, or a host name (`lottery-0.lottery.svc`), or a name

@@ -96,7 +96,8 @@ impl ConnectionCap {
         let Ok(peer) = stream.peer_addr() else {
             return;
         };
-        match self.take(peer.ip()) {
+        // A dual-stack listener shows IPv4 peers as `::ffff:a.b.c.d`.
+        match self.take(peer.ip().to_canonical()) {
             Some(Some(held)) => {
                 data.insert(held);
             }

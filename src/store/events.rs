@@ -41,11 +41,6 @@ pub enum Role {
     Won,
 }
 
-/// Stores a new open event with its prizes and returns its id. The id is
-/// found again through the unique seed hash, which works on both backends
-/// without RETURNING or LAST_INSERT_ID. `password_digest` is the join
-/// password's keyed digest, made by the caller (the store never sees the
-/// password).
 /// Events the user created that are open or drawing.
 pub async fn open_count(db: &Db, creator_id: i64) -> AppResult<i64> {
     db_run!(db, |conn| {
@@ -58,9 +53,13 @@ pub async fn open_count(db: &Db, creator_id: i64) -> AppResult<i64> {
     })
 }
 
-/// Stores a new event, unless its creator already has `max_open` events
-/// open: the count and the insert are one transaction behind a lock on
-/// the creator's row, so racing creations cannot pass the quota together.
+/// Stores a new open event with its prizes and returns its id. The id is
+/// found again through the unique seed hash, which works on both backends
+/// without RETURNING or LAST_INSERT_ID. `password_digest` is the join
+/// password's keyed digest, made by the caller (the store never sees the
+/// password). Refused when the creator already has `max_open` events open:
+/// the count and the insert are one transaction behind a lock on the
+/// creator's row, so racing creations cannot pass the quota together.
 pub async fn create(
     db: &Db,
     creator_id: i64,

@@ -37,6 +37,13 @@ impl EventActor {
     pub(super) fn write_count(&mut self, ctx: &mut Context<Self>) {
         if let Phase::Live(live) = &self.phase {
             if !live.event.members.is_flushing() && !live.finishing && live.count_behind() {
+                // A write like any other: an actor only views reached is
+                // written from now on, and one already evicted leaves the
+                // row to the event's next actor (two actors must never
+                // both write it).
+                if !self.writes.admit() {
+                    return;
+                }
                 self.flush(ctx, true);
             }
         }

@@ -101,6 +101,12 @@ impl EventActor {
                         }
                         // Filled before a crash, not yet drawn.
                         live.event.follow_fill();
+                        // A draw to carry out: written before the page
+                        // shows the actor loaded (only loaded actors are
+                        // evicted), so no eviction cuts it off.
+                        if live.event.closing.is_some() {
+                            self.writes.admit();
+                        }
                         self.page
                             .publish(record, live.event.members.committed_handle());
                         Phase::Live(Box::new(live))

@@ -155,22 +155,39 @@ impl EventRegistry {
     /// reached, making room for a write. False when every live actor has
     /// had a write.
     fn evict_one(&mut self) -> bool {
+        // Still loading: such an actor may find a draw to finish (an event
+        // filled before a crash), which it claims before it publishes its
+        // page; it stays a candidate for the next write that needs room.
+        let mut loading = Vec::new();
+        let mut evicted = false;
         while let Some((event_id, writes)) = self.viewed.pop_front() {
             let mut directory = self.directory.write();
             let Some(entry) = directory.get(&event_id) else {
                 continue;
             };
-            // Replaced by a later actor of the event, stopped, or written.
-            if !Arc::ptr_eq(&entry.writes, &writes) || !entry.addr.connected() || !writes.evict() {
+            // Replaced by a later actor of the event, or stopped.
+            if !Arc::ptr_eq(&entry.writes, &writes) || !entry.addr.connected() {
+                continue;
+            }
+            if entry.page.count().is_none() {
+                loading.push((event_id, writes));
+                continue;
+            }
+            // Written meanwhile: never evicted.
+            if !writes.evict() {
                 continue;
             }
             let entry = directory.remove(&event_id).expect("just read");
             drop(directory);
             entry.addr.do_send(Evict);
             metrics::counter!("lottery_event_actor_evictions_total").increment(1);
-            return true;
+            evicted = true;
+            break;
         }
-        false
+        for candidate in loading.into_iter().rev() {
+            self.viewed.push_front(candidate);
+        }
+        evicted
     }
 
     /// Starts the event's draw in its actor (started if need be, beyond

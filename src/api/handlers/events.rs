@@ -26,6 +26,7 @@ use crate::wechat;
     request_body = EventDraft,
     responses(
         (status = 201, description = "created", body = crate::api::envelope::Envelope<EventView>),
+        (status = 409, description = "40901: the user already has LOTTERY_MAX_OPEN_EVENTS_PER_USER events open (not drawn or cancelled)", body = crate::api::envelope::ErrorEnvelope),
         (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
