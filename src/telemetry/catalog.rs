@@ -42,6 +42,21 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Cluster member registrations ignored as their URL is outside LOTTERY_CLUSTER_PEERS",
     ),
     (
+        "lottery_wechat_requests_total",
+        "counter",
+        "Requests to the WeChat API, by API and result (ok, refused, token_refused, limited, busy, timeout, unreachable, http_error, bad_answer, abandoned)",
+    ),
+    (
+        "lottery_wechat_request_duration_seconds",
+        "histogram",
+        "Time a request to the WeChat API took, by API",
+    ),
+    (
+        "lottery_build_info",
+        "gauge",
+        "Always 1; its labels name the running build (version)",
+    ),
+    (
         "lottery_connections_refused_total",
         "counter",
         "Connections refused 429 as their address held LOTTERY_MAX_CONNECTIONS_PER_ADDRESS already",

@@ -73,7 +73,12 @@ pub fn metrics_handle() -> PrometheusHandle {
                 )
                 .expect("static buckets are valid")
                 .install_recorder()
-                .inspect(|_| catalog::describe())
+                .inspect(|_| {
+                    catalog::describe();
+                    // Which build answers: dashboards and alerts join on it.
+                    metrics::gauge!("lottery_build_info", "version" => env!("CARGO_PKG_VERSION"))
+                        .set(1.0);
+                })
                 .expect("the metrics recorder is installed once")
         })
         .clone()

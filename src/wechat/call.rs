@@ -7,6 +7,7 @@ use actix_web::web::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::figures::Call;
 use super::token::AccessTokens;
 use super::{token_refused, upstream};
 use crate::error::{AppError, AppResult};
@@ -20,11 +21,17 @@ pub enum Answer {
 
 /// POSTs `body` to `path` (`wxa/msg_sec_check`): the answer, after at
 /// most one token refresh. `api` names the call in errors.
-pub async fn post(tokens: &AccessTokens, api: &str, path: &str, body: &Value) -> AppResult<Answer> {
+pub async fn post(
+    tokens: &AccessTokens,
+    api: &'static str,
+    path: &str,
+    body: &Value,
+) -> AppResult<Answer> {
     let mut refused_once = false;
     loop {
         let token = tokens.get().await?;
-        let sent = tokens
+        let call = Call::start(api);
+        let sent = match tokens
             .client()
             .http
             .post(format!("{}/{path}", tokens.client().base))
@@ -32,22 +39,36 @@ pub async fn post(tokens: &AccessTokens, api: &str, path: &str, body: &Value) ->
             .json(body)
             .send()
             .await
-            .map_err(|e| upstream(api, &e.without_url().to_string()))?;
+        {
+            Ok(sent) => sent,
+            Err(e) => {
+                call.failed(&e);
+                return Err(upstream(api, &e.without_url().to_string()));
+            }
+        };
         if !sent.status().is_success() {
+            call.http_error();
             return Err(upstream(api, &format!("HTTP {}", sent.status())));
         }
-        let bytes = sent
-            .bytes()
-            .await
-            .map_err(|e| upstream(api, &e.without_url().to_string()))?;
+        let bytes = match sent.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                call.failed(&e);
+                return Err(upstream(api, &e.without_url().to_string()));
+            }
+        };
         // A file is told by its bytes: WeChat's content types vary
         // (errors come as JSON labelled application/json or text/plain).
         if !bytes.trim_ascii_start().starts_with(b"{") {
+            call.answered(0);
             return Ok(Answer::File(bytes));
         }
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| upstream(api, "an answer that is not the expected JSON"))?;
+        let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+            call.bad_answer();
+            return Err(upstream(api, "an answer that is not the expected JSON"));
+        };
         let errcode = json["errcode"].as_i64().unwrap_or(0);
+        call.answered(errcode);
         if token_refused(errcode) && !refused_once {
             refused_once = true;
             tokens.invalidate(&token).await;
@@ -61,7 +82,7 @@ pub async fn post(tokens: &AccessTokens, api: &str, path: &str, body: &Value) ->
 /// an upstream error naming it.
 pub async fn post_json<T: DeserializeOwned>(
     tokens: &AccessTokens,
-    api: &str,
+    api: &'static str,
     path: &str,
     body: &Value,
 ) -> AppResult<T> {

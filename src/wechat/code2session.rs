@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::figures::Call;
 use super::WechatClient;
 use crate::error::{AppError, AppResult};
 use crate::secret::Secret;
@@ -67,6 +68,7 @@ impl WechatClient {
     }
 
     async fn exchange(&self, code: &str) -> Attempt {
+        let call = Call::start("jscode2session");
         let sent = self
             .http
             .get(format!("{}/sns/jscode2session", self.base))
@@ -82,28 +84,34 @@ impl WechatClient {
             Ok(r) => r,
             // The URL holds the secret: never let it into a message or a log.
             Err(err) if err.is_timeout() => {
-                return Attempt::Done(Err(upstream("WeChat did not answer in time")))
+                call.failed(&err);
+                return Attempt::Done(Err(upstream("WeChat did not answer in time")));
             }
             Err(err) => {
+                call.failed(&err);
                 tracing::warn!(error = %err.without_url(), "jscode2session request failed");
                 return Attempt::Done(Err(upstream("WeChat could not be reached")));
             }
         };
         if !response.status().is_success() {
             tracing::warn!(status = %response.status(), "jscode2session answered an HTTP error");
+            call.http_error();
             return Attempt::Done(Err(upstream("WeChat answered an HTTP error")));
         }
         let answer: Answer = match response.json().await {
             Ok(a) => a,
             Err(err) if err.is_timeout() => {
-                return Attempt::Done(Err(upstream("WeChat did not answer in time")))
+                call.failed(&err);
+                return Attempt::Done(Err(upstream("WeChat did not answer in time")));
             }
             Err(_) => {
+                call.bad_answer();
                 return Attempt::Done(Err(upstream(
                     "WeChat answered something that is not the expected JSON",
-                )))
+                )));
             }
         };
+        call.answered(answer.errcode.unwrap_or(0));
         match answer.errcode.unwrap_or(0) {
             0 => Attempt::Done(match (answer.openid, answer.session_key) {
                 (Some(openid), Some(session_key)) if !openid.is_empty() => Ok(WxSession {

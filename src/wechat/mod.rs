@@ -4,6 +4,7 @@
 pub mod call;
 pub mod code2session;
 pub mod content;
+pub mod figures;
 pub mod media_check;
 pub mod open_data;
 pub mod push;

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use super::figures::Call;
 use super::{token_refused, WechatClient};
 
 /// Marketing fraud, in WeChat's scene numbers (0 registration, 2 UGC).
@@ -41,6 +42,7 @@ impl WechatClient {
             reason: reason.into(),
             detail,
         };
+        let call = Call::start("getuserriskrank");
         let sent = self
             .http
             .post(format!("{}/wxa/getuserriskrank", self.base))
@@ -56,18 +58,27 @@ impl WechatClient {
         let response = match sent {
             Ok(r) => r,
             // The URL holds the token: never let it into a message.
-            Err(err) if err.is_timeout() => return failed("timeout", "no answer in time".into()),
-            Err(err) => return failed("unreachable", err.without_url().to_string()),
+            Err(err) if err.is_timeout() => {
+                call.failed(&err);
+                return failed("timeout", "no answer in time".into());
+            }
+            Err(err) => {
+                call.failed(&err);
+                return failed("unreachable", err.without_url().to_string());
+            }
         };
         if !response.status().is_success() {
+            call.http_error();
             return failed("http", format!("HTTP {}", response.status()));
         }
         let Ok(answer) = response.json::<Answer>().await else {
+            call.bad_answer();
             return failed(
                 "bad_answer",
                 "an answer that is not the expected JSON".into(),
             );
         };
+        call.answered(answer.errcode.unwrap_or(0));
         match (answer.errcode.unwrap_or(0), answer.risk_rank) {
             (0, Some(rank @ 0..=4)) => RiskAnswer::Rank(rank as u8),
             (0, other) => failed("bad_answer", format!("risk_rank {other:?}")),

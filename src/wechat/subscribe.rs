@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::figures::Call;
 use super::token_refused;
 use super::WechatClient;
 
@@ -59,6 +60,7 @@ pub struct Message<'a> {
 
 impl WechatClient {
     pub async fn send_subscribe(&self, token: &str, message: &Message<'_>) -> Delivery {
+        let call = Call::start("subscribe_send");
         let sent = self
             .http
             .post(format!("{}/cgi-bin/message/subscribe/send", self.base))
@@ -81,26 +83,36 @@ impl WechatClient {
             Ok(r) => r,
             // The URL holds the token: never let it into a message or a log.
             Err(err) if err.is_timeout() => {
-                return transient("timeout", "WeChat did not answer in time".into())
+                call.failed(&err);
+                return transient("timeout", "WeChat did not answer in time".into());
             }
-            Err(err) => return transient("unreachable", err.without_url().to_string()),
+            Err(err) => {
+                call.failed(&err);
+                return transient("unreachable", err.without_url().to_string());
+            }
         };
         let status = response.status();
         if !status.is_success() {
+            call.http_error();
             return transient("http", format!("HTTP {status}"));
         }
         match response.json::<Answer>().await {
-            Ok(answer) => classify(
-                answer.errcode.unwrap_or(0),
-                answer.errmsg.as_deref().unwrap_or(""),
-            ),
+            Ok(answer) => {
+                let errcode = answer.errcode.unwrap_or(0);
+                call.answered(errcode);
+                classify(errcode, answer.errmsg.as_deref().unwrap_or(""))
+            }
             Err(err) if err.is_timeout() => {
+                call.failed(&err);
                 transient("timeout", "WeChat did not answer in time".into())
             }
-            Err(_) => transient(
-                "bad_answer",
-                "an answer that is not the expected JSON".into(),
-            ),
+            Err(_) => {
+                call.bad_answer();
+                transient(
+                    "bad_answer",
+                    "an answer that is not the expected JSON".into(),
+                )
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::Deserialize;
 
+use super::figures::Call;
 use super::{upstream, WechatClient};
 use crate::cache::access_token::{CachedToken, SharedToken};
 use crate::error::AppResult;
@@ -163,7 +164,8 @@ impl AccessTokens {
 
     async fn fetch(&self) -> AppResult<String> {
         metrics::counter!("lottery_wechat_token_fetches_total").increment(1);
-        let sent = self
+        let call = Call::start("stable_token");
+        let sent = match self
             .api
             .http
             .post(format!("{}/cgi-bin/stable_token", self.api.base))
@@ -175,14 +177,25 @@ impl AccessTokens {
             }))
             .send()
             .await
-            .map_err(|e| upstream("stable_token", &e.without_url().to_string()))?;
+        {
+            Ok(sent) => sent,
+            Err(e) => {
+                call.failed(&e);
+                return Err(upstream("stable_token", &e.without_url().to_string()));
+            }
+        };
         if !sent.status().is_success() {
+            call.http_error();
             return Err(upstream("stable_token", &format!("HTTP {}", sent.status())));
         }
-        let answer: Answer = sent
-            .json()
-            .await
-            .map_err(|_| upstream("stable_token", "an answer that is not the expected JSON"))?;
+        let Ok(answer) = sent.json::<Answer>().await else {
+            call.bad_answer();
+            return Err(upstream(
+                "stable_token",
+                "an answer that is not the expected JSON",
+            ));
+        };
+        call.answered(answer.errcode.unwrap_or(0));
         let (Some(token), Some(expires_in)) = (answer.access_token, answer.expires_in) else {
             return Err(upstream(
                 "stable_token",

@@ -234,3 +234,75 @@ async fn a_wrong_appid_is_refused_upstream_and_dev_codes_are_plain_codes() {
         .iter()
         .any(|r| r.url.query().unwrap_or("").contains("js_code=dev%3Aalice")));
 }
+
+/// The value of one Prometheus series in a `/metrics` text (0 when absent).
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Issue 27, item 5: every request to WeChat is counted by API and result,
+/// and timed by API, so ops see WeChat failing before users say so. The
+/// mock answers as WeChat documents jscode2session: 200 with the session,
+/// errcode 40029 (invalid code) in a 200 JSON body, and here an HTTP 502
+/// such as a gateway in front of WeChat gives. The recorder is the test
+/// process's, shared by every test: the deltas are what this test caused.
+#[actix_web::test]
+async fn wechat_requests_are_counted_and_timed_by_api_and_result() {
+    let mock = wechat_mock().await;
+    code2session("figures-good")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"openid": "o_figures", "session_key": "sk-figures"})),
+        )
+        .mount(&mock)
+        .await;
+    code2session("figures-used")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"errcode": 40029, "errmsg": "invalid code"})),
+        )
+        .mount(&mock)
+        .await;
+    code2session("figures-gateway")
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&mock)
+        .await;
+    let app = app_for(&mock, APPID, "2000").await;
+    let before = metrics_text(&app).await;
+    for code in ["figures-good", "figures-used", "figures-gateway"] {
+        app.post("/auth/login", None, json!({ "code": code })).await;
+    }
+    let after = metrics_text(&app).await;
+    let delta = |labels: &str| {
+        let name =
+            format!("lottery_wechat_requests_total{{api=\"jscode2session\",result=\"{labels}\"}}");
+        series(&after, &name) - series(&before, &name)
+    };
+    assert_eq!(delta("ok"), 1.0, "{after}");
+    assert_eq!(delta("refused"), 1.0);
+    assert_eq!(delta("http_error"), 1.0);
+    let timed = "lottery_wechat_request_duration_seconds_count{api=\"jscode2session\"}";
+    assert_eq!(series(&after, timed) - series(&before, timed), 3.0);
+    assert!(
+        after.contains(concat!(
+            "lottery_build_info{version=\"",
+            env!("CARGO_PKG_VERSION"),
+            "\"} 1"
+        )),
+        "{after}"
+    );
+}
+
+/// `/metrics` as text.
+async fn metrics_text(app: &TestApp) -> String {
+    app.client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
