@@ -87,6 +87,11 @@ async fn dev_login_me_and_logout(backend: Backend) {
     let (again, same_id) = app.login("alice").await;
     assert_eq!(id, same_id, "one openid, one user");
     assert_ne!(token, again, "each login gets its own token");
+    // An answer holding a session token is kept by no cache.
+    let login = app
+        .post("/auth/login", None, json!({"code": "dev:alice"}))
+        .await;
+    assert_eq!(login.headers["cache-control"], "no-store");
 
     let me = app.get("/me", Some(&token)).await;
     assert_eq!(me.status, 200);

@@ -108,11 +108,17 @@ pub async fn login(
         .sessions
         .create(user.id, who.session_key.as_ref())
         .await?;
-    Ok(ok(LoginResponse {
+    let mut answer = ok(LoginResponse {
         token: issued.token,
         expires_in: issued.expires_in,
         user: user.into(),
-    }))
+    });
+    // A session token: no cache on the way may keep it (RFC 9111 §5.2.2.5).
+    answer.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(answer)
 }
 
 /// Revokes the token; later use gets 40100.
