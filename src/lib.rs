@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod beacon;
 pub mod cache;
 pub mod clock;
 pub mod cluster;
