@@ -481,6 +481,11 @@ mod tests {
         let err =
             Config::from_map(&map(&[("LOTTERY_ETCD_ENDPOINTS", "http://e:2379")])).unwrap_err();
         assert!(err.contains("cluster mode"), "{err}");
+        // A contract setting this version does not carry out yet is refused
+        // by name, not run without.
+        let err =
+            Config::from_map(&map(&[("LOTTERY_BEACON_URL", "https://api.drand.sh")])).unwrap_err();
+        assert!(err.contains("not supported by this version"), "{err}");
         let err = Config::from_map(&map(&[("LOTTERY_TLS_CERT", "/x.pem")])).unwrap_err();
         assert!(err.contains("LOTTERY_TLS_KEY"), "{err}");
         // The test suite's own variables are not the server's.
