@@ -30,11 +30,11 @@ pub struct ActorEntry {
 
 pub type Directory = Arc<RwLock<HashMap<i64, ActorEntry>>>;
 
-/// The directory's entry for the event, if its actor is still running and
-/// not evicted (a stopped actor's entry stays until the next refill prunes
-/// it).
+/// The directory's entry for the event, if its actor is still running (a
+/// stopped actor's entry stays until the next refill prunes it; an evicted
+/// one is removed under the same lock that evicts it, so none shows here).
 pub fn live_entry(directory: &Directory, event_id: i64) -> Option<ActorEntry> {
     let directory = directory.read();
     let entry = directory.get(&event_id)?;
-    (entry.addr.connected() && !entry.writes.evicted()).then(|| entry.clone())
+    entry.addr.connected().then(|| entry.clone())
 }

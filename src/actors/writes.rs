@@ -52,6 +52,7 @@ impl Writes {
         self.0.load(Ordering::Acquire) == VIEWS_ONLY
     }
 
+    #[cfg(test)]
     pub fn evicted(&self) -> bool {
         self.0.load(Ordering::Acquire) == EVICTED
     }

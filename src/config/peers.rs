@@ -16,6 +16,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::limits::client_ip::parse_net;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Pattern {
     Net(IpNet),
@@ -43,10 +45,8 @@ impl Peers {
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut patterns = Vec::new();
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let pattern = if let Ok(net) = item.parse::<IpNet>() {
+            let pattern = if let Some(net) = parse_net(item) {
                 Pattern::Net(net)
-            } else if let Ok(ip) = item.parse::<IpAddr>() {
-                Pattern::Net(IpNet::from(ip))
             } else if let Some(suffix) = item.strip_prefix("*.") {
                 check_name(suffix, item)?;
                 Pattern::Suffix(format!(".{}", suffix.to_ascii_lowercase()))

@@ -14,9 +14,7 @@ pub fn parse_trusted(text: &str) -> Result<Vec<IpNet>, String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("expected an IP address or CIDR range, got {s:?}"))
+            parse_net(s).ok_or_else(|| format!("expected an IP address or CIDR range, got {s:?}"))
         })
         .collect()
 }
@@ -63,9 +61,20 @@ pub fn forwarded_for(lines: impl Iterator<Item = Result<String, ()>>) -> Option<
     joined
 }
 
-/// Whether `ip` is one of the operator's trusted proxies.
+/// Whether `ip` is one of the operator's trusted proxies. A dual-stack
+/// listener shows an IPv4 peer as `::ffff:a.b.c.d`: that is the IPv4
+/// address, as `10.0.0.0/8` means it.
 pub fn is_trusted(ip: &IpAddr, trusted: &[IpNet]) -> bool {
-    trusted.iter().any(|net| net.contains(ip))
+    let ip = ip.to_canonical();
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// One `LOTTERY_TRUSTED_PROXIES` or `LOTTERY_CLUSTER_PEERS` item that is an
+/// address or a CIDR range.
+pub fn parse_net(item: &str) -> Option<IpNet> {
+    item.parse::<IpNet>()
+        .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+        .ok()
 }
 
 /// The client's address: the peer's, unless the peer is a trusted proxy
@@ -155,6 +164,15 @@ mod tests {
             ip("10.0.0.2")
         );
         assert_eq!(forwarded_for(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_known_by_its_ipv4_address_on_a_dual_stack_socket() {
+        let trusted = parse_trusted("10.0.0.0/8").unwrap();
+        assert!(is_trusted(&ip("::ffff:10.1.2.3"), &trusted));
+        assert!(!is_trusted(&ip("::ffff:192.0.2.1"), &trusted));
+        assert_eq!(parse_net("10.0.0.1"), Some("10.0.0.1/32".parse().unwrap()));
+        assert_eq!(parse_net("lottery.svc"), None);
     }
 
     #[test]

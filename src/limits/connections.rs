@@ -96,8 +96,7 @@ impl ConnectionCap {
         let Ok(peer) = stream.peer_addr() else {
             return;
         };
-        // A dual-stack listener shows IPv4 peers as `::ffff:a.b.c.d`.
-        match self.take(peer.ip().to_canonical()) {
+        match self.take(peer.ip()) {
             Some(Some(held)) => {
                 data.insert(held);
             }

@@ -41,16 +41,20 @@ pub enum Role {
     Won,
 }
 
+/// The count of the events `creator_id` created that are open or drawing.
+#[diesel::dsl::auto_type]
+fn open_of(creator_id: i64) -> _ {
+    use diesel::{ExpressionMethods, QueryDsl};
+    let open: [EventStatus; 2] = [EventStatus::Open, EventStatus::Drawing];
+    events::table
+        .filter(events::creator_id.eq(creator_id))
+        .filter(events::status.eq_any(open))
+        .count()
+}
+
 /// Events the user created that are open or drawing.
 pub async fn open_count(db: &Db, creator_id: i64) -> AppResult<i64> {
-    db_run!(db, |conn| {
-        Ok(events::table
-            .filter(events::creator_id.eq(creator_id))
-            .filter(events::status.eq_any([EventStatus::Open, EventStatus::Drawing]))
-            .count()
-            .get_result(conn)
-            .await?)
-    })
+    db_run!(db, |conn| Ok(open_of(creator_id).get_result(conn).await?))
 }
 
 /// Stores a new open event with its prizes and returns its id. The id is
@@ -79,12 +83,7 @@ pub async fn create(
                 .set(users::id.eq(creator_id))
                 .execute(conn)
                 .await?;
-            let open: i64 = events::table
-                .filter(events::creator_id.eq(creator_id))
-                .filter(events::status.eq_any([EventStatus::Open, EventStatus::Drawing]))
-                .count()
-                .get_result(conn)
-                .await?;
+            let open: i64 = open_of(creator_id).get_result(conn).await?;
             crate::domain::event::check_open_quota(open, max_open)?;
             diesel::insert_into(events::table)
                 .values((

@@ -133,7 +133,7 @@ impl EventRegistry {
         if self.directory.read().len() >= self.settings.max_live {
             self.directory
                 .write()
-                .retain(|_, entry| entry.addr.connected() && !entry.writes.evicted());
+                .retain(|_, entry| entry.addr.connected());
             if self.directory.read().len() >= self.settings.max_live {
                 if purpose == Purpose::View {
                     return Err(AppError::Unavailable(
