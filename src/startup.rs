@@ -20,6 +20,7 @@ use crate::actors::Events;
 use crate::api;
 use crate::api::signing_keys::Signing;
 use crate::api::state::{AppState, Draining};
+use crate::beacon::client::Beacon;
 use crate::cache::access_token::SharedToken;
 use crate::cache::changes::{PublishedCaches, ResultChanges};
 use crate::cache::finished::FinishedEvents;
@@ -156,6 +157,22 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        // The beacon's chain, authenticated by its hash, before any draw
+        // could need it: a server that cannot read it does not start.
+        let beacon = match &config.beacon {
+            Some(settings) => {
+                let beacon = Beacon::connect(&settings.url, &settings.chain_hash).await?;
+                tracing::info!(
+                    url = %settings.url,
+                    chain_hash = %settings.chain_hash,
+                    scheme = beacon.chain().scheme.id(),
+                    period = beacon.chain().period,
+                    "beacon draws on: events created from now on are drawn with drand's rounds"
+                );
+                Some(Arc::new(beacon))
+            }
+            None => None,
+        };
         let placement = Placement::join(config.cluster.as_ref(), &config.bind, port).await?;
         let events = Events::start(
             db.clone(),
@@ -169,6 +186,7 @@ impl Application {
                 max_live: config.max_live_events,
                 notices: notice_bell.clone(),
                 pii: pii.clone(),
+                beacon,
             },
             placement.clone(),
         );

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
 use crate::cache::answers::{Answers, Seen};
@@ -17,6 +18,7 @@ use crate::domain::count::ParticipantCount;
 use crate::domain::event::EventStatus;
 use crate::domain::membership::Committed;
 use crate::store::events::{EventRecord, ViewerState};
+use crate::store::models::to_db_time;
 
 /// The committed count as views read it: none while nothing is published.
 /// One atomic, so a view never takes a lock for it.
@@ -180,6 +182,20 @@ impl LivePage {
         if let Some(page) = self.page.write().as_mut() {
             if page.record.event.status != status {
                 page.change_record(|record| record.event.status = status);
+            }
+        }
+    }
+
+    /// A beacon draw fixed its list: views show its hash and round from
+    /// now on (the contract: from the instant the draw starts).
+    pub fn set_beacon(&self, round: u64, participants_hash: &str, fixed_at: DateTime<Utc>) {
+        if let Some(page) = self.page.write().as_mut() {
+            if page.record.event.participants_hash.as_deref() != Some(participants_hash) {
+                page.change_record(|record| {
+                    record.event.beacon_round = Some(round as i64);
+                    record.event.participants_hash = Some(participants_hash.to_string());
+                    record.event.beacon_fixed_at = Some(to_db_time(fixed_at));
+                });
             }
         }
     }

@@ -5,13 +5,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::media_views::ImageView;
+use crate::domain::beacon_draw::{randomness_of, BeaconRecord};
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::ALGORITHM;
 use crate::domain::event::{CancelReason, EventStatus};
 use crate::domain::join_rules::JoinRules;
 use crate::media::urls::MediaUrls;
 use crate::store::events::{EventRecord, ViewerState};
-use crate::store::models::{from_db_time, UserRow};
+use crate::store::models::{from_db_time, EventRow, UserRow};
 
 pub fn time(t: NaiveDateTime) -> String {
     rfc3339(from_db_time(t))
@@ -69,6 +70,28 @@ pub struct Fairness {
     pub seed_hash: String,
     /// Hidden until the draw: it decides the winners.
     pub seed: Option<String>,
+    /// A beacon event's draw (docs/FAIRNESS.md, "Beacon draws"): null while
+    /// open and for events drawn from the seed alone; from the instant the
+    /// draw starts the participants' hash and the round, then the round's
+    /// randomness and signature once fetched.
+    pub beacon: Option<BeaconRecord>,
+}
+
+/// A beacon event's draw as far as it has gone: None until its list is
+/// fixed.
+pub fn beacon_of(e: &EventRow) -> Option<BeaconRecord> {
+    let signature = e.beacon_signature.clone();
+    Some(BeaconRecord {
+        chain_hash: e.beacon_chain.clone()?,
+        round: e.beacon_round? as u64,
+        randomness: signature
+            .as_deref()
+            .and_then(|hex| hex::decode(hex).ok())
+            .map(|bytes| hex::encode(randomness_of(&bytes))),
+        signature,
+        participants_hash: e.participants_hash.clone()?,
+        fixed_at: time(e.beacon_fixed_at?),
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -174,6 +197,7 @@ impl EventView {
             .collect();
         let e = record.event;
         let join_rules = e.join_rules().into();
+        let beacon = beacon_of(&e);
         let me = viewer.map(|v| MeView {
             joined: v.joined.contains(&e.id),
             prize: v.prizes.get(&e.id).map(|(id, name)| PrizeRef {
@@ -208,6 +232,7 @@ impl EventView {
                 algorithm: ALGORITHM,
                 seed_hash: e.seed_hash,
                 seed: (e.status == EventStatus::Drawn).then(|| hex::encode(&e.seed)),
+                beacon,
             },
             me,
         }

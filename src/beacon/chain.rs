@@ -13,6 +13,13 @@ use sha2::{Digest, Sha256};
 
 use super::round::Scheme;
 
+/// drand's quicknet (`bls-unchained-g1-rfc9380`, 3 s rounds), the chain
+/// to use in production: its `/info` as drand/drand's
+/// `common/chain/info_test.go` records it (public data), so a quicknet
+/// draw can be checked offline.
+pub const QUICKNET_INFO: &str = r#"{"public_key":"83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a","period":3,"genesis_time":1692803367,"hash":"52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971","groupHash":"f477d5c89f21a17c863a7f937c6a6d15859414d2be09cd448d4279af331c5d3e","schemeID":"bls-unchained-g1-rfc9380","metadata":{"beaconID":"quicknet"}}"#;
+pub const QUICKNET_HASH: &str = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971";
+
 /// `/info` as relays serve it (v1 names), with drand's v2 names accepted
 /// too.
 #[derive(Debug, Clone, Deserialize)]
@@ -137,11 +144,6 @@ pub fn chain_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Quicknet's `/info`, as drand/drand's `common/chain/info_test.go`
-    /// records it (public data).
-    const QUICKNET_INFO: &str = r#"{"public_key":"83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a","period":3,"genesis_time":1692803367,"hash":"52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971","groupHash":"f477d5c89f21a17c863a7f937c6a6d15859414d2be09cd448d4279af331c5d3e","schemeID":"bls-unchained-g1-rfc9380","metadata":{"beaconID":"quicknet"}}"#;
-    const QUICKNET_HASH: &str = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971";
 
     /// The League of Entropy's unchained testnet (`pedersen-bls-unchained`),
     /// as thibmeu/drand-rs records it.

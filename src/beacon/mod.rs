@@ -1,7 +1,8 @@
-//! The public randomness beacon (issue 25, in progress): drand's chain
-//! information, authenticated by recomputing its hash, and its rounds,
-//! verified with the chain's key. Not wired to draws yet; `LOTTERY_BEACON_*`
-//! settings are still refused as unknown.
+//! The public randomness beacon (drand): its chain's information,
+//! authenticated by recomputing its hash (`chain`), its rounds verified
+//! with the chain's key (`round`), and the client draws wait on
+//! (`client`). docs/FAIRNESS.md, "Beacon draws".
 
 pub mod chain;
+pub mod client;
 pub mod round;

@@ -81,22 +81,13 @@ const KNOWN: &[&str] = &[
     "LOTTERY_WECHAT_SHARE_PAGE",
     "LOTTERY_WECHAT_SHARE_CHECK_PATH",
     "LOTTERY_WECHAT_SHARE_ENV_VERSION",
+    "LOTTERY_BEACON_URL",
+    "LOTTERY_BEACON_CHAIN_HASH",
 ];
 
 /// Contract settings (API v1.1) this version does not implement yet:
 /// refusing them beats running without what the operator asked for.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "LOTTERY_BEACON_URL",
-        "draws with drand's public randomness (API v1.2, issue 25) are not built yet; \
-         without the setting draws use their committed seed alone",
-    ),
-    (
-        "LOTTERY_BEACON_CHAIN_HASH",
-        "draws with drand's public randomness (API v1.2, issue 25) are not built yet; \
-         without the setting draws use their committed seed alone",
-    ),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 /// Whether `key` is one of the variables Kubernetes puts in every pod for a
 /// Service named `lottery` (Docker's links used the same names):

@@ -114,6 +114,52 @@ pub struct Config {
     pub cluster: Option<ClusterSettings>,
     /// Uploaded images, the share code and WeChat's message push.
     pub media: MediaSettings,
+    /// Set: events created from now on are drawn with drand's public
+    /// randomness (`LOTTERY_BEACON_URL`, `LOTTERY_BEACON_CHAIN_HASH`).
+    pub beacon: Option<BeaconSettings>,
+}
+
+/// The drand beacon draws use: a relay's base URL and the chain's hash,
+/// which authenticates whatever the relay says the chain is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BeaconSettings {
+    pub url: String,
+    /// 64 hex digits, lower case.
+    pub chain_hash: String,
+}
+
+fn beacon_settings(vars: &parse::Vars) -> Result<Option<BeaconSettings>, String> {
+    match (
+        vars.get("LOTTERY_BEACON_URL"),
+        vars.get("LOTTERY_BEACON_CHAIN_HASH"),
+    ) {
+        (None, None) => Ok(None),
+        (Some(url), Some(hash)) => {
+            let parsed = url::Url::parse(&url)
+                .map_err(|e| format!("LOTTERY_BEACON_URL {url:?} is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(format!(
+                    "LOTTERY_BEACON_URL must be an http(s) URL of a drand relay, got {url:?}"
+                ));
+            }
+            let hash = hash.trim().to_ascii_lowercase();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(
+                    "LOTTERY_BEACON_CHAIN_HASH must be 64 hex digits (the drand \
+                            chain's hash, e.g. quicknet's 52db9ba7…e971)"
+                        .into(),
+                );
+            }
+            Ok(Some(BeaconSettings {
+                url: url.trim_end_matches('/').to_string(),
+                chain_hash: hash,
+            }))
+        }
+        _ => Err(
+            "LOTTERY_BEACON_URL and LOTTERY_BEACON_CHAIN_HASH go together: set both or neither"
+                .into(),
+        ),
+    }
 }
 
 /// How long a request body may take to arrive once its headers have
@@ -193,6 +239,7 @@ impl Config {
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             notices: None,
             risk: risk_settings(&vars)?,
+            beacon: beacon_settings(&vars)?,
             wechat_timeout: Duration::from_millis(vars.number(
                 "LOTTERY_WECHAT_TIMEOUT_MS",
                 4000,
@@ -481,11 +528,36 @@ mod tests {
         let err =
             Config::from_map(&map(&[("LOTTERY_ETCD_ENDPOINTS", "http://e:2379")])).unwrap_err();
         assert!(err.contains("cluster mode"), "{err}");
-        // A contract setting this version does not carry out yet is refused
-        // by name, not run without.
+        // The beacon needs both its relay and its chain hash, a real hash.
         let err =
             Config::from_map(&map(&[("LOTTERY_BEACON_URL", "https://api.drand.sh")])).unwrap_err();
-        assert!(err.contains("not supported by this version"), "{err}");
+        assert!(err.contains("LOTTERY_BEACON_CHAIN_HASH"), "{err}");
+        let quicknet = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971";
+        let err = Config::from_map(&map(&[
+            ("LOTTERY_BEACON_URL", "https://api.drand.sh"),
+            ("LOTTERY_BEACON_CHAIN_HASH", &quicknet[1..]),
+        ]))
+        .unwrap_err();
+        assert!(err.contains("64 hex digits"), "{err}");
+        let err = Config::from_map(&map(&[
+            ("LOTTERY_BEACON_URL", "api.drand.sh"),
+            ("LOTTERY_BEACON_CHAIN_HASH", quicknet),
+        ]))
+        .unwrap_err();
+        assert!(err.contains("LOTTERY_BEACON_URL"), "{err}");
+        let upper = quicknet.to_uppercase();
+        let config = Config::from_map(&map(&[
+            ("LOTTERY_BEACON_URL", "https://api.drand.sh/"),
+            ("LOTTERY_BEACON_CHAIN_HASH", &upper),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.beacon,
+            Some(BeaconSettings {
+                url: "https://api.drand.sh".into(),
+                chain_hash: quicknet.into()
+            })
+        );
         let err = Config::from_map(&map(&[("LOTTERY_TLS_CERT", "/x.pem")])).unwrap_err();
         assert!(err.contains("LOTTERY_TLS_KEY"), "{err}");
         // The test suite's own variables are not the server's.

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::beacon_draw::{mixed_seed, BeaconRecord};
 use crate::domain::draw::{draw, seed_hash, Award, PrizeSlots, RecordPrize, Seed, ALGORITHM};
 use crate::domain::redraw::{self, Redraw};
 
@@ -23,6 +24,10 @@ pub struct FairnessRecord {
     /// Re-draws of expired prizes, round 2 on (docs/FAIRNESS.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redraws: Vec<Redraw>,
+    /// A beacon event's round, with which the seed was mixed (null: the
+    /// seed alone). Records published before beacons existed lack it.
+    #[serde(default)]
+    pub beacon: Option<BeaconRecord>,
 }
 
 /// Checks a published record: the seed is the one committed to (the
@@ -55,6 +60,12 @@ pub fn verify(record: &FairnessRecord, recorded_hash: Option<&str>) -> Result<us
     let seed: Seed = seed
         .try_into()
         .map_err(|_| "the seed is not 32 bytes".to_string())?;
+    // A beacon draw ran from SHA-256(seed ‖ randomness), over exactly the
+    // participants whose hash was published when it started.
+    let seed = match &record.beacon {
+        Some(beacon) => mixed_seed(&seed, &beacon.check(&record.participants)?),
+        None => seed,
+    };
     if let Some(w) = record.participants.windows(2).find(|w| w[0] >= w[1]) {
         return Err(format!(
             "the participants must be in ascending order without repeats; {} comes before {}",
@@ -126,6 +137,7 @@ mod tests {
                 })
                 .collect(),
             redraws: vec![],
+            beacon: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Pure rules: the event state machine, input validation and the draw.
 //! Nothing here does I/O, so every rule is tested directly.
 
+pub mod beacon_draw;
 pub mod claim;
 pub mod count;
 pub mod draw;

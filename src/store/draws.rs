@@ -11,6 +11,7 @@ use super::ownership::{self, Token};
 use super::schema::{events, participants};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
+use crate::domain::beacon_draw;
 use crate::domain::claim;
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::{canonical_order, Award};
@@ -123,29 +124,22 @@ pub async fn cancel(
 /// Re-running it after a crash is safe: the same seed and rows give the
 /// same winners, and the unique key on (event, user) refuses a second copy.
 /// Returns the status the event ends in. With `fence` (cluster mode) both
-/// steps check the owner first (see `store::ownership`).
+/// steps check the owner first (see `store::ownership`). A beacon event's
+/// draw (`beacon`) is refused unless the stored participants are the ones
+/// whose hash was published when it started (`fix_for_beacon`), and it
+/// needs the round's signature, which it stores with the winners.
 pub async fn draw(
     db: &Db,
     id: i64,
     now: DateTime<Utc>,
     queues: Queues,
     fence: Option<Token>,
+    beacon: Option<BeaconUse>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<Option<EventStatus>> {
     let drawing = EventStatus::Drawing;
     let begin = db.begin_write();
-    let open_to_drawing = format!(
-        "UPDATE events SET status = {} WHERE id = {id} AND status = {}",
-        drawing.to_db(),
-        EventStatus::Open.to_db()
-    );
-    let start = match fence {
-        Some(token) => format!(
-            "{begin};\n{};\n{open_to_drawing};\nCOMMIT",
-            ownership::fence_sql(id, token)
-        ),
-        None => open_to_drawing,
-    };
+    let start = start_sql(db, id, fence);
     db_run!(db, |conn| {
         let status = events::table.find(id).select(events::status);
         if let Err(err) = conn.batch_execute(&start).await {
@@ -191,9 +185,24 @@ pub async fn draw(
                     drawing = drawing.to_db(),
                 ));
                 script.push("COMMIT".into());
-                return script.join(";\n");
+                return Ok(script.join(";\n"));
             }
-            let awards = pick(canonical_order(participants));
+            let participants = canonical_order(participants);
+            let mut signature = None;
+            if let Some(beacon) = &beacon {
+                let listed = beacon_draw::participants_hash(&participants);
+                if listed != beacon.participants_hash {
+                    return Err(AppError::internal(format!(
+                        "event {id}'s participants changed after their hash {} was published \
+                         (now {listed}): not drawn",
+                        beacon.participants_hash
+                    )));
+                }
+                signature = Some(beacon.signature.clone().ok_or_else(|| {
+                    AppError::internal(format!("event {id}'s beacon round is not fetched yet"))
+                })?);
+            }
+            let awards = pick(participants);
             for chunk in awards.chunks(1000) {
                 let rows = chunk
                     .iter()
@@ -216,18 +225,21 @@ pub async fn draw(
             }
             // The count as drawn: the row may lag the actor's (see
             // participants::apply_batch).
+            // The signature is hex this process encoded: safe inline.
+            let signature = signature.map_or("NULL".to_string(), |hex| format!("'{hex}'"));
             script.push(format!(
                 "UPDATE events SET status = {drawn}, drawn_at = '{}', \
-                 participant_count = {count} WHERE id = {id} AND status = {drawing}",
+                 participant_count = {count}, beacon_signature = {signature} \
+                 WHERE id = {id} AND status = {drawing}",
                 sql_time(now),
                 drawn = EventStatus::Drawn.to_db(),
                 drawing = drawing.to_db(),
             ));
             script.push("COMMIT".into());
-            script.join(";\n")
+            Ok(script.join(";\n"))
         })
         .await
-        .map_err(|err| AppError::internal(format!("the draw's computation failed: {err}")))?;
+        .map_err(|err| AppError::internal(format!("the draw's computation failed: {err}")))??;
         if let Err(err) = conn.batch_execute(&script).await {
             let _ = conn.batch_execute("ROLLBACK").await;
             // Another instance may have finished the same draw first.
@@ -240,5 +252,130 @@ pub async fn draw(
             }
         }
         Ok(status.first::<EventStatus>(conn).await.optional()?)
+    })
+}
+
+/// open → drawing, only if still open; with `fence` in a transaction that
+/// checks the owner first.
+fn start_sql(db: &Db, id: i64, fence: Option<Token>) -> String {
+    let open_to_drawing = format!(
+        "UPDATE events SET status = {} WHERE id = {id} AND status = {}",
+        EventStatus::Drawing.to_db(),
+        EventStatus::Open.to_db()
+    );
+    match fence {
+        Some(token) => format!(
+            "{};\n{};\n{open_to_drawing};\nCOMMIT",
+            db.begin_write(),
+            ownership::fence_sql(id, token)
+        ),
+        None => open_to_drawing,
+    }
+}
+
+/// What a beacon draw fixed when it started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BeaconFix {
+    pub round: u64,
+    pub participants_hash: String,
+    pub fixed_at: DateTime<Utc>,
+    /// Too few participants: the event is cancelled, no round needed.
+    pub too_few: bool,
+}
+
+/// What `fix_for_beacon` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fixed {
+    Fixed(BeaconFix),
+    /// The event is not drawing: finished, or (None) gone.
+    Over(Option<EventStatus>),
+}
+
+/// What a beacon event's draw writes with: the hash it must find again,
+/// and the verified round's signature (hex).
+#[derive(Clone, Debug)]
+pub struct BeaconUse {
+    pub participants_hash: String,
+    /// None only when the event is cancelled for too few participants.
+    pub signature: Option<String>,
+}
+
+/// A beacon event's draw starts: open → drawing (if still open), then,
+/// once, the participants' hash, the round (`round_after` the instant) and
+/// the instant, in one conditional write. Returns what was fixed, by this
+/// call or an earlier one (before a crash, or on the instance that owned
+/// the event before); None when the event is not drawing (finished, or
+/// gone), which the draw itself then reports.
+pub async fn fix_for_beacon(
+    db: &Db,
+    id: i64,
+    now: DateTime<Utc>,
+    fence: Option<Token>,
+    round_after: impl Fn(i64) -> u64 + Send,
+) -> AppResult<Fixed> {
+    let start = start_sql(db, id, fence);
+    let begin = db.begin_write();
+    db_run!(db, |conn| {
+        if let Err(err) = conn.batch_execute(&start).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            return Err(err.into());
+        }
+        let fixed = events::table.find(id).select((
+            events::status,
+            events::beacon_round,
+            events::participants_hash,
+            events::beacon_fixed_at,
+            events::min_participants,
+            events::participant_count,
+        ));
+        type Row = (
+            EventStatus,
+            Option<i64>,
+            Option<String>,
+            Option<chrono::NaiveDateTime>,
+            Option<i32>,
+            ParticipantCount,
+        );
+        let Some(mut row) = fixed.first::<Row>(conn).await.optional()? else {
+            return Ok(Fixed::Over(None));
+        };
+        if row.0 == EventStatus::Drawing && row.1.is_none() {
+            let participants: Vec<i64> = participants::table
+                .filter(participants::event_id.eq(id))
+                .select(participants::user_id)
+                .load(conn)
+                .await?;
+            let participants = canonical_order(participants);
+            let hash = beacon_draw::participants_hash(&participants);
+            let round = round_after(now.timestamp());
+            let fence_sql = fence.map(|token| ownership::fence_sql(id, token) + ";\n");
+            // Conditional: of two writers, the first one's round stands.
+            let script = format!(
+                "{begin};\n{}UPDATE events SET beacon_round = {round}, participants_hash = '{hash}', \
+                 beacon_fixed_at = '{}', participant_count = {count} \
+                 WHERE id = {id} AND status = {drawing} AND beacon_round IS NULL;\nCOMMIT",
+                fence_sql.unwrap_or_default(),
+                sql_time(now),
+                count = participants.len(),
+                drawing = EventStatus::Drawing.to_db(),
+            );
+            if let Err(err) = conn.batch_execute(&script).await {
+                let _ = conn.batch_execute("ROLLBACK").await;
+                return Err(err.into());
+            }
+            row = fixed.first::<Row>(conn).await?;
+        }
+        let (status, round, hash, fixed_at, min_participants, count) = row;
+        let (EventStatus::Drawing, Some(round), Some(hash), Some(fixed_at)) =
+            (status, round, hash, fixed_at)
+        else {
+            return Ok(Fixed::Over(Some(status)));
+        };
+        Ok(Fixed::Fixed(BeaconFix {
+            round: round as u64,
+            participants_hash: hash,
+            fixed_at: fixed_at.and_utc(),
+            too_few: join_rules::too_few(min_participants, count.get() as usize),
+        }))
     })
 }

@@ -57,6 +57,14 @@ pub async fn open_count(db: &Db, creator_id: i64) -> AppResult<i64> {
     db_run!(db, |conn| Ok(open_of(creator_id).get_result(conn).await?))
 }
 
+/// What a new event is drawn with: its committed seed, and the drand
+/// chain (hex hash) of a beacon event.
+#[derive(Clone, Copy)]
+pub struct DrawTerms<'a> {
+    pub seed: &'a Seed,
+    pub beacon_chain: Option<&'a str>,
+}
+
 /// Stores a new open event with its prizes and returns its id. The id is
 /// found again through the unique seed hash, which works on both backends
 /// without RETURNING or LAST_INSERT_ID. `password_digest` is the join
@@ -69,10 +77,11 @@ pub async fn create(
     creator_id: i64,
     new: &NewEvent,
     password_digest: Option<String>,
-    seed: &Seed,
+    terms: DrawTerms<'_>,
     now: DateTime<Utc>,
     max_open: u32,
 ) -> AppResult<i64> {
+    let seed = terms.seed;
     let hash = seed_hash(seed);
     let rules = new.join_rules;
     db_run!(db, |conn| {
@@ -104,6 +113,7 @@ pub async fn create(
                     events::participant_count.eq(0),
                     events::seed.eq(seed.as_slice()),
                     events::seed_hash.eq(&hash),
+                    events::beacon_chain.eq(terms.beacon_chain),
                     events::created_at.eq(to_db_time(now)),
                 ))
                 .execute(conn)

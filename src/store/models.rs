@@ -57,6 +57,16 @@ pub struct EventRow {
     pub min_participants: Option<i32>,
     /// An uploaded image's id (`media`), shown once approved.
     pub cover_id: Option<String>,
+    /// A beacon event's chain (hex chain hash); None: drawn from the seed
+    /// alone.
+    pub beacon_chain: Option<String>,
+    /// Fixed when the draw starts: the round, the participants' hash and
+    /// the instant (docs/FAIRNESS.md, "Beacon draws").
+    pub beacon_round: Option<i64>,
+    pub participants_hash: Option<String>,
+    pub beacon_fixed_at: Option<NaiveDateTime>,
+    /// The round's verified signature (hex), written with the draw.
+    pub beacon_signature: Option<String>,
 }
 
 impl EventRow {

@@ -13,6 +13,7 @@ use super::models::to_db_time;
 use super::schema::{claims, events, participants, prizes, winners};
 use super::{multi_row_insert, Db};
 use crate::db_run;
+use crate::domain::beacon_draw::{mixed_seed, randomness_of};
 use crate::domain::claim::{self, ClaimStatus};
 use crate::domain::draw::{canonical_order, Award, RecordPrize, Seed};
 use crate::domain::event::EventStatus;
@@ -53,11 +54,17 @@ pub async fn redraw(
             if locked == 0 {
                 return Ok(None);
             }
-            let (round, claim_days, seed): (i16, i16, Vec<u8>) = events::table
-                .find(id)
-                .select((events::rounds, events::claim_days, events::seed))
-                .first(conn)
-                .await?;
+            let (round, claim_days, seed, beacon_signature): (i16, i16, Vec<u8>, Option<String>) =
+                events::table
+                    .find(id)
+                    .select((
+                        events::rounds,
+                        events::claim_days,
+                        events::seed,
+                        events::beacon_signature,
+                    ))
+                    .first(conn)
+                    .await?;
             let expired: Vec<(i64, i64, i64)> = claims::table
                 .filter(claims::event_id.eq(id))
                 .filter(claims::status.eq(ClaimStatus::Unclaimed))
@@ -90,6 +97,17 @@ pub async fn redraw(
             let seed: Seed = seed
                 .try_into()
                 .map_err(|_| AppError::internal(format!("event {id}'s seed is not 32 bytes")))?;
+            // A beacon event's re-draws use its draw's randomness too, with
+            // their own round numbers.
+            let seed = match beacon_signature.as_deref().map(hex::decode) {
+                None => seed,
+                Some(Ok(signature)) => mixed_seed(&seed, &randomness_of(&signature)),
+                Some(Err(_)) => {
+                    return Err(AppError::internal(format!(
+                        "event {id}'s beacon signature is not hex"
+                    )))
+                }
+            };
             let prize_list: Vec<RecordPrize> = prize_list
                 .into_iter()
                 .map(|(id, name, quantity)| RecordPrize {

@@ -38,6 +38,11 @@ diesel::table! {
         risk_check -> Bool,
         min_participants -> Nullable<Integer>,
         cover_id -> Nullable<Text>,
+        beacon_chain -> Nullable<Text>,
+        beacon_round -> Nullable<BigInt>,
+        participants_hash -> Nullable<Text>,
+        beacon_fixed_at -> Nullable<Timestamp>,
+        beacon_signature -> Nullable<Text>,
     }
 }
 

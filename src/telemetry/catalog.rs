@@ -183,6 +183,26 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Events whose draw failed five times in a row and is still retried",
     ),
     (
+        "lottery_beacon_requests_total",
+        "counter",
+        "Requests for drand beacon rounds, by result (ok, not_yet, unreachable, http_error, bad_answer, bad_signature)",
+    ),
+    (
+        "lottery_beacon_request_duration_seconds",
+        "histogram",
+        "Time a request for a beacon round took",
+    ),
+    (
+        "lottery_beacon_waiting_draws",
+        "gauge",
+        "Beacon draws waiting for their round (its time not come, or the beacon not answering)",
+    ),
+    (
+        "lottery_beacon_wait_seconds",
+        "histogram",
+        "From a beacon draw's list being fixed to its round verified",
+    ),
+    (
         "lottery_events_cancelled_total",
         "counter",
         "Events cancelled by their creators",

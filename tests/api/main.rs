@@ -2,6 +2,8 @@
 
 mod actors;
 mod auth;
+mod beacon;
+mod beacon_standin;
 mod claims;
 #[cfg(feature = "cluster")]
 mod cluster;

@@ -89,7 +89,8 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     );
     let cancel = store::draws::cancel(&db, id, now, ParticipantCount::of(1), false, Some(5)).await;
     assert!(matches!(cancel, Err(AppError::Fenced)), "{cancel:?}");
-    let draw = store::draws::draw(&db, id, now, Default::default(), Some(5), |_| vec![]).await;
+    let draw =
+        store::draws::draw(&db, id, now, Default::default(), Some(5), None, |_| vec![]).await;
     assert!(matches!(draw, Err(AppError::Fenced)), "{draw:?}");
     assert_eq!(status(&db, id).await, "open");
     let again = store::live::load_live(&db, id, Some(5)).await;
@@ -105,7 +106,7 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     let mut stored = store::participants::user_ids(&db, id).await.unwrap();
     stored.sort_unstable();
     assert_eq!(stored, vec![a.min(b), a.max(b)]);
-    let drawn = store::draws::draw(&db, id, now, Default::default(), Some(9), |_| vec![])
+    let drawn = store::draws::draw(&db, id, now, Default::default(), Some(9), None, |_| vec![])
         .await
         .unwrap();
     assert_eq!(drawn.map(|s| s.as_str()), Some("drawn"));

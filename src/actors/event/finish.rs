@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 
-use super::{EventActor, Live, Phase, LINGER};
+use super::{Draws, EventActor, Live, Phase, LINGER};
+use crate::actors::live_page::LivePage;
+use crate::domain::beacon_draw;
 use crate::domain::draw::{self, Award};
 use crate::domain::event::EventStatus;
 use crate::domain::live::Closing;
 use crate::error::{AppError, AppResult};
+use crate::store::draws::{BeaconUse, Fixed};
 use crate::store::notices::Queues;
 use crate::store::ownership::Token;
 use crate::store::{self, Db};
@@ -126,13 +129,27 @@ impl EventActor {
                 let because_full = *because_full;
                 let draw_at = live.event.draw_at;
                 let started = Instant::now();
-                let (seed, prizes) = (live.event.seed, live.event.prizes.clone());
+                let (mut seed, prizes) = (live.event.seed, live.event.prizes.clone());
                 let participants = live.event.members.committed_count().get();
-                let permits = self.draw_permits.clone();
+                let draws = self.draws.clone();
                 let notices = self.notices.queues();
+                let chain = live.beacon_chain.clone();
+                let page = self.page.clone();
                 let write = async move {
-                    let _permit = permits.acquire_owned().await;
-                    run_draw(db, event_id, notices, owner, move |people| {
+                    let mut with_beacon = None;
+                    if let Some(chain) = chain {
+                        match beacon_round(&db, event_id, owner, &draws, &chain, &page).await? {
+                            BeaconStep::Over(status) => return final_status(event_id, status),
+                            BeaconStep::Ready { uses, randomness } => {
+                                if let Some(randomness) = randomness {
+                                    seed = beacon_draw::mixed_seed(&seed, &randomness);
+                                }
+                                with_beacon = Some(uses);
+                            }
+                        }
+                    }
+                    let _permit = draws.permits.acquire_owned().await;
+                    run_draw(db, event_id, notices, owner, with_beacon, move |people| {
                         draw::draw(&seed, &people, &prizes)
                     })
                     .await
@@ -232,9 +249,17 @@ async fn run_draw(
     event_id: i64,
     notices: Queues,
     owner: Option<Token>,
+    beacon: Option<BeaconUse>,
     pick: impl FnOnce(Vec<i64>) -> Vec<Award> + Send + 'static,
 ) -> AppResult<EventStatus> {
-    match store::draws::draw(&db, event_id, Utc::now(), notices, owner, pick).await? {
+    let status =
+        store::draws::draw(&db, event_id, Utc::now(), notices, owner, beacon, pick).await?;
+    final_status(event_id, status)
+}
+
+/// The status a finished draw left the event in.
+fn final_status(event_id: i64, status: Option<EventStatus>) -> AppResult<EventStatus> {
+    match status {
         Some(status @ (EventStatus::Drawn | EventStatus::Cancelled)) => Ok(status),
         Some(other) => Err(AppError::internal(format!(
             "event {event_id} is {} after its draw",
@@ -242,4 +267,74 @@ async fn run_draw(
         ))),
         None => Err(AppError::internal("event vanished during its draw")),
     }
+}
+
+/// Where a beacon event's draw stands before its write.
+enum BeaconStep {
+    /// The event is no longer drawing (finished elsewhere, or gone).
+    Over(Option<EventStatus>),
+    /// The draw can be written: with the round's randomness, or without
+    /// one when too few came and the event is cancelled instead.
+    Ready {
+        uses: BeaconUse,
+        randomness: Option<[u8; 32]>,
+    },
+}
+
+/// A beacon event's draw up to its round: the participant list fixed and
+/// its hash shown the moment the draw starts (once: a resumed draw finds
+/// what was fixed before), then the first round after that instant waited
+/// for and verified. Any failure leaves the event drawing and is retried;
+/// the draw never goes on without the round.
+async fn beacon_round(
+    db: &Db,
+    event_id: i64,
+    owner: Option<Token>,
+    draws: &Draws,
+    chain: &str,
+    page: &LivePage,
+) -> AppResult<BeaconStep> {
+    let Some(beacon) = draws.beacon.as_ref().filter(|b| b.chain_hex() == chain) else {
+        return Err(AppError::Unavailable(format!(
+            "the event is drawn with drand chain {chain}, which LOTTERY_BEACON_CHAIN_HASH \
+             does not name on this server: the draw waits for it"
+        )));
+    };
+    let fixed = {
+        let _permit = draws.permits.acquire().await;
+        store::draws::fix_for_beacon(db, event_id, Utc::now(), owner, |t| {
+            beacon.chain().first_round_after(t)
+        })
+        .await?
+    };
+    let fix = match fixed {
+        Fixed::Fixed(fix) => fix,
+        Fixed::Over(status) => return Ok(BeaconStep::Over(status)),
+    };
+    page.set_beacon(fix.round, &fix.participants_hash, fix.fixed_at);
+    if fix.too_few {
+        return Ok(BeaconStep::Ready {
+            uses: BeaconUse {
+                participants_hash: fix.participants_hash,
+                signature: None,
+            },
+            randomness: None,
+        });
+    }
+    let waiting = metrics::gauge!("lottery_beacon_waiting_draws");
+    waiting.increment(1.0);
+    let verified = beacon.when_published(fix.round).await;
+    waiting.decrement(1.0);
+    let verified = verified.map_err(|err| {
+        AppError::Unavailable(format!("beacon round {} for the draw: {err}", fix.round))
+    })?;
+    metrics::histogram!("lottery_beacon_wait_seconds")
+        .record((Utc::now() - fix.fixed_at).as_seconds_f64());
+    Ok(BeaconStep::Ready {
+        uses: BeaconUse {
+            participants_hash: fix.participants_hash,
+            signature: Some(hex::encode(&verified.signature)),
+        },
+        randomness: Some(verified.randomness),
+    })
 }

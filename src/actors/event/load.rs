@@ -62,6 +62,7 @@ impl Live {
             wrong_tries,
             group_only: e.group_only,
             risk_check: e.risk_check,
+            beacon_chain: e.beacon_chain.clone(),
         })
     }
 }

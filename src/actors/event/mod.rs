@@ -37,6 +37,7 @@ use super::messages::Reply;
 use super::missing_ids::MissingIds;
 use super::notifier::NoticeBell;
 use super::writes::Writes;
+use crate::beacon::client::Beacon;
 use crate::cluster::Placement;
 use crate::domain::count::ParticipantCount;
 use crate::domain::event::EventStatus;
@@ -46,6 +47,17 @@ use crate::error::AppError;
 use crate::pii::Keyring;
 use crate::store::ownership::Token;
 use crate::store::{self, Db};
+
+/// What every event's draw shares, process-wide.
+#[derive(Clone)]
+pub struct Draws {
+    /// Draws written at once: thousands of events due in the same second
+    /// queue here instead of timing out on the connection pool.
+    pub permits: Arc<Semaphore>,
+    /// The configured beacon (`LOTTERY_BEACON_*`); a beacon event waits
+    /// for its round from it, and never draws without it.
+    pub beacon: Option<Arc<Beacon>>,
+}
 
 /// How long a finished or missing event's actor keeps answering before it
 /// stops (requests already queued get a real answer, not a dropped reply).
@@ -58,9 +70,8 @@ pub struct EventActor {
     owner: Option<Token>,
     placement: Placement,
     db: Db,
-    /// Draws written at once, process-wide: thousands of events due in the
-    /// same second queue here instead of timing out on the connection pool.
-    draw_permits: Arc<Semaphore>,
+    /// Draws written at once, and the beacon beacon events draw with.
+    draws: Draws,
     idle_timeout: Duration,
     last_touch: Instant,
     phase: Phase,
@@ -109,6 +120,9 @@ struct Live {
     group_only: bool,
     /// Joins need WeChat's fraud check passed.
     risk_check: bool,
+    /// A beacon event: drawn with this drand chain's round (hex chain
+    /// hash); None: the seed alone.
+    beacon_chain: Option<String>,
 }
 
 impl Live {
@@ -132,7 +146,7 @@ impl EventActor {
         owner: Option<Token>,
         placement: Placement,
         db: Db,
-        draw_permits: Arc<Semaphore>,
+        draws: Draws,
         idle_timeout: Duration,
         page: Arc<LivePage>,
         missing: MissingIds,
@@ -145,7 +159,7 @@ impl EventActor {
             owner,
             placement,
             db,
-            draw_permits,
+            draws,
             idle_timeout,
             last_touch: Instant::now(),
             phase: Phase::Loading,

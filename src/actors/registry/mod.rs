@@ -26,12 +26,13 @@ use self::messages::{DrawClaimed, Refilled};
 use self::schedule::{REFILL_EVERY, TICK};
 use self::timers::DrawTimers;
 use super::directory::{live_entry, ActorEntry, Directory};
-use super::event::EventActor;
+use super::event::{Draws, EventActor};
 use super::live_page::LivePage;
 use super::messages::{DrawDue, Evict, Relinquish};
 use super::missing_ids::MissingIds;
 use super::notifier::NoticeBell;
 use super::writes::Writes;
+use crate::beacon::client::Beacon;
 use crate::cluster::Placement;
 use crate::error::{AppError, AppResult};
 use crate::pii::Keyring;
@@ -61,6 +62,8 @@ pub struct ActorSettings {
     pub notices: NoticeBell,
     /// The keys join passwords' digests are checked with.
     pub pii: Arc<Keyring>,
+    /// The beacon beacon events are drawn with (`LOTTERY_BEACON_*`).
+    pub beacon: Option<Arc<Beacon>>,
 }
 
 pub struct EventRegistry {
@@ -68,7 +71,7 @@ pub struct EventRegistry {
     missing: MissingIds,
     /// Actors started so far (each one load of its event).
     starts: Arc<AtomicU64>,
-    draw_permits: Arc<Semaphore>,
+    draws: Draws,
     settings: ActorSettings,
     directory: Directory,
     arbiters: Vec<Arbiter>,
@@ -100,7 +103,10 @@ impl EventRegistry {
             db,
             missing,
             starts,
-            draw_permits: Arc::new(Semaphore::new(settings.concurrent_draws.max(1))),
+            draws: Draws {
+                permits: Arc::new(Semaphore::new(settings.concurrent_draws.max(1))),
+                beacon: settings.beacon.clone(),
+            },
             arbiters: (0..settings.arbiters).map(|_| Arbiter::new()).collect(),
             settings,
             directory,
@@ -217,7 +223,7 @@ impl EventRegistry {
         let arbiter = self.pick_arbiter();
         let db = self.db.clone();
         let idle_timeout = self.settings.idle_timeout;
-        let permits = self.draw_permits.clone();
+        let draws = self.draws.clone();
         let page = Arc::new(LivePage::default());
         let shared = page.clone();
         let missing = self.missing.clone();
@@ -235,7 +241,7 @@ impl EventRegistry {
                 token,
                 placement,
                 db,
-                permits,
+                draws,
                 idle_timeout,
                 shared,
                 missing,

@@ -19,6 +19,7 @@ use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::pii::join_password;
 use crate::store;
+use crate::store::events::DrawTerms;
 use crate::wechat;
 
 /// Creates an event; its seed is committed to by `fairness.seed_hash`.
@@ -56,8 +57,13 @@ pub async fn create(
         .join_password
         .as_ref()
         .map(|password| join_password::digest(&state.pii, password));
+    // Events created while a beacon is configured are drawn with it.
+    let terms = DrawTerms {
+        seed: &seed,
+        beacon_chain: state.config.beacon.as_ref().map(|b| b.chain_hash.as_str()),
+    };
     let id =
-        store::events::create(&state.db, caller.user_id, &new, digest, &seed, now, quota).await?;
+        store::events::create(&state.db, caller.user_id, &new, digest, terms, now, quota).await?;
     state.events.schedule(id, new.draw_at);
     // From the database: creating events must not start their actors.
     Ok(created(

@@ -105,7 +105,9 @@ pub async fn fairness(
         let (mut records, _) = store::events::load(&state.db, Selection::One(id), None).await?;
         let record = records.pop().ok_or_else(AppError::event_not_found)?;
         let winners = store::events::winners(&state.db, id).await?;
+        let beacon = crate::api::views::beacon_of(&row);
         Ok(ok_body(&FairnessRecord {
+            beacon,
             algorithm: ALGORITHM.into(),
             seed_hash: row.seed_hash,
             seed: hex::encode(&row.seed),
