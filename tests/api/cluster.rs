@@ -830,3 +830,54 @@ async fn forwarded_writes_travel_over_tls_to_a_certificate_the_cluster_ca_signed
     assert!(plain.is_err() || plain.unwrap().status() != 200);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A beacon draw taken over (issue 25): the owner fixed the list's hash and
+/// the round, then crashed while the beacon was down; the instance that
+/// takes the event over draws it with that same round and list, never a
+/// later round and never the seed alone.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
+)]
+async fn a_beacon_draw_taken_over_uses_the_round_its_owner_fixed() {
+    use crate::beacon_standin::{Mode, StandIn};
+    let beacon = StandIn::start(2).await;
+    beacon.set_mode(Mode::Down);
+    let settings: Vec<(String, String)> = beacon
+        .settings()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let mut cluster = Cluster::start_with(2, |_| settings.clone()).await;
+    let a = &cluster.apps[0];
+    let (creator, _) = a.login("creator").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let id = a.create_event(&creator, body).await["id"].as_i64().unwrap();
+    a.joined_users(id, "p", 5).await;
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("a"));
+    let ordered = a
+        .post(&format!("/events/{id}/draw"), Some(&creator), json!({}))
+        .await;
+    assert_eq!(ordered.status, 503, "{:?}", ordered.body);
+    let fixed = a.wait_status(id, "drawing", 5).await["fairness"]["beacon"].clone();
+    assert!(fixed["round"].as_u64().is_some(), "{fixed}");
+
+    cluster.apps.remove(0).stop().await;
+    beacon.set_mode(Mode::Serving);
+    let survivor = &cluster.apps[0];
+    let drawn = survivor.wait_status(id, "drawn", 60).await;
+    let used = &drawn["fairness"]["beacon"];
+    assert_eq!(used["round"], fixed["round"]);
+    assert_eq!(used["fixed_at"], fixed["fixed_at"]);
+    assert_eq!(used["participants_hash"], fixed["participants_hash"]);
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("b"));
+    let record: lottery::domain::fairness::FairnessRecord =
+        serde_json::from_value(verify_results(survivor, id).await).unwrap();
+    record
+        .beacon
+        .expect("drawn with the beacon")
+        .check_with_chain(&beacon.chain())
+        .unwrap();
+}
