@@ -3,6 +3,7 @@
 //! in time. See load-tests/README.md.
 
 mod api;
+mod beacon_standin;
 mod plot;
 mod scenarios;
 mod stats;
@@ -18,7 +19,7 @@ use scenarios::{
 };
 use stats::Target;
 
-const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|media|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock> \
+const USAGE: &str = "usage: lottery-load <healthz|hot-join|ratio|media|mixed|share-storm|draw-storm|big-draw|notices|cluster|verify-joins|wechat-mock|beacon-standin> \
 [--base URL] [--concurrency N] [--threads N] [--users N] [--seconds N] [--events N] [--per-event N] [--lead SECONDS] [--prizes N] [--record FILE] [--plot FILE.svg] [--wechat URL] [--rate N] [--listen ADDR] [--rules password|group|risk|none] [--appid APPID] [--uploaders N] [--upload-rate PER_SECOND]";
 
 fn loopback_url(url: &str) -> bool {
@@ -142,7 +143,25 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
 async fn main() {
     // The mock serves on its own actix system until killed.
     let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some("wechat-mock") {
+    let first = args.next();
+    if first.as_deref() == Some("beacon-standin") {
+        let listen = match (args.next().as_deref(), args.next()) {
+            (Some("--listen"), Some(addr)) => addr,
+            _ => "127.0.0.1:18391".to_string(),
+        };
+        let period = match (args.next().as_deref(), args.next()) {
+            (Some("--period"), Some(p)) => p.parse().unwrap_or(3),
+            _ => 3,
+        };
+        let served =
+            tokio::task::spawn_blocking(move || beacon_standin::serve(&listen, period)).await;
+        if let Ok(Err(e)) | Err(e) = served.map_err(|e| e.to_string()) {
+            eprintln!("lottery-load beacon-standin: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if first.as_deref() == Some("wechat-mock") {
         let listen = match (args.next().as_deref(), args.next()) {
             (Some("--listen"), Some(addr)) => addr,
             _ => "127.0.0.1:18390".to_string(),

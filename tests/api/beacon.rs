@@ -120,7 +120,8 @@ async fn a_beacon_draw_uses_the_first_round_after_its_list_is_fixed(backend: Bac
     assert!(beacon.asked(published.round) >= 1);
     assert_eq!(beacon.asked(published.round + 1), 0);
 
-    let info = std::env::temp_dir().join(format!("standin-info-{id}-{}.json", beacon.genesis));
+    // Named by the chain: both backends' variants run at once.
+    let info = std::env::temp_dir().join(format!("standin-info-{}.json", beacon.chain_hash));
     std::fs::write(&info, beacon.info.to_string()).unwrap();
     let offline = verify_draw(&record, &["--chain-info", info.to_str().unwrap()]);
     assert!(

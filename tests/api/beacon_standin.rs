@@ -1,33 +1,20 @@
-//! A local stand-in for a drand HTTP relay, with a key pair made here, so
-//! beacon draws are tested without the internet. It serves what drand's
-//! HTTP API serves (docs: drand.love "HTTP API reference"; drand/drand
-//! `common/chain/info.go` and `crypto/schemes.go`, read for this):
-//! - `GET /{chain hash}/info`: `public_key`, `period`, `genesis_time`,
-//!   `hash`, `groupHash`, `schemeID`, `metadata.beaconID`; the chain hash is
-//!   sha256(period u32 BE ‖ genesis i64 BE ‖ public key ‖ group hash ‖
-//!   beacon id), computed here as drand does;
+//! A local stand-in for a drand HTTP relay over a chain made in the test
+//! (tests/support/drand_chain.rs says what drand does that it follows), so
+//! beacon draws are tested without the internet:
+//! - `GET /{chain hash}/info`: the chain's information;
 //! - `GET /{chain hash}/public/{round}`: `{"round", "randomness",
-//!   "signature"}` for a round whose time (genesis + (round − 1) × period)
-//!   has come, 404 before (a relay has no future round).
-//!
-//! The scheme is quicknet's, `bls-unchained-g1-rfc9380`: the key on G2 (96
-//! bytes compressed), a round's signature on G1 (48 bytes), over the
-//! message sha256(round as u64 BE), hashed to G1 by RFC 9380 with the DST
-//! `BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_`; randomness =
-//! sha256(signature).
+//!   "signature"}` once the round's time has come, 404 before (a relay has
+//!   no future round); 503 while `Down`; signed with another key in
+//!   `WrongKey`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bls12_381::hash_to_curve::{ExpandMsgXmd, HashToCurve};
-use bls12_381::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
-use rand::RngCore;
-use serde_json::json;
-use sha2::{Digest, Sha256};
-use wiremock::matchers::method;
+use bls12_381::Scalar;
+use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const DST_G1: &[u8] = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_";
+use crate::drand_chain::{random_key, round_json, sign, MadeChain};
 
 /// How the stand-in answers rounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,45 +38,23 @@ pub struct StandIn {
     state: Arc<Mutex<State>>,
     pub chain_hash: String,
     pub info: serde_json::Value,
-    pub genesis: i64,
-    key: Scalar,
-}
-
-fn random_scalar() -> Scalar {
-    let mut wide = [0u8; 64];
-    rand::rng().fill_bytes(&mut wide);
-    Scalar::from_bytes_wide(&wide)
-}
-
-/// Round `round`'s signature under `key` (compressed G1).
-pub fn sign(key: &Scalar, round: u64) -> Vec<u8> {
-    let message = Sha256::digest(round.to_be_bytes());
-    let point: G1Projective =
-        <G1Projective as HashToCurve<ExpandMsgXmd<sha2_09::Sha256>>>::hash_to_curve(
-            message.as_slice(),
-            DST_G1,
-        );
-    G1Affine::from(point * key).to_compressed().to_vec()
+    made: Arc<MadeChain>,
 }
 
 struct Relay {
     state: Arc<Mutex<State>>,
-    chain_hash: String,
-    info: serde_json::Value,
-    key: Scalar,
+    chain: Arc<MadeChain>,
     other_key: Scalar,
-    genesis: i64,
-    period: u32,
 }
 
 impl Respond for Relay {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let path = request.url.path().trim_start_matches('/').to_string();
-        let Some(rest) = path.strip_prefix(&format!("{}/", self.chain_hash)) else {
+        let Some(rest) = path.strip_prefix(&format!("{}/", self.chain.hash)) else {
             return ResponseTemplate::new(404);
         };
         if rest == "info" {
-            return ResponseTemplate::new(200).set_body_json(&self.info);
+            return ResponseTemplate::new(200).set_body_json(&self.chain.info);
         }
         let Some(round) = rest
             .strip_prefix("public/")
@@ -105,21 +70,15 @@ impl Respond for Relay {
         if mode == Mode::Down {
             return ResponseTemplate::new(503);
         }
-        let due = self.genesis + (round as i64 - 1) * i64::from(self.period);
-        if round == 0 || due > chrono::Utc::now().timestamp() {
+        if !self.chain.published(round, chrono::Utc::now().timestamp()) {
             return ResponseTemplate::new(404);
         }
         let key = if mode == Mode::WrongKey {
             &self.other_key
         } else {
-            &self.key
+            &self.chain.key
         };
-        let signature = sign(key, round);
-        ResponseTemplate::new(200).set_body_json(json!({
-            "round": round,
-            "randomness": hex::encode(Sha256::digest(&signature)),
-            "signature": hex::encode(&signature),
-        }))
+        ResponseTemplate::new(200).set_body_json(round_json(&sign(key, round), round))
     }
 }
 
@@ -127,52 +86,29 @@ impl StandIn {
     /// A chain with a fresh key, rounds every `period` seconds since a
     /// minute ago.
     pub async fn start(period: u32) -> Self {
-        let key = random_scalar();
-        let public_key = G2Affine::from(G2Projective::generator() * key).to_compressed();
-        let mut group_hash = [0u8; 32];
-        rand::rng().fill_bytes(&mut group_hash);
-        let genesis = chrono::Utc::now().timestamp() - 60;
-        let hash = lottery::beacon::chain::chain_hash(
-            period,
-            genesis,
-            &public_key,
-            &group_hash,
-            "standin",
-        );
-        let chain_hash = hex::encode(hash);
-        let info = json!({
-            "public_key": hex::encode(public_key),
-            "period": period,
-            "genesis_time": genesis,
-            "hash": chain_hash,
-            "groupHash": hex::encode(group_hash),
-            "schemeID": "bls-unchained-g1-rfc9380",
-            "metadata": {"beaconID": "standin"},
-        });
+        let chain = Arc::new(MadeChain::new(period, chrono::Utc::now().timestamp() - 60));
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Serving,
             asked: HashMap::new(),
         }));
-        let server = MockServer::start().await;
+        // A server of its own, not one from wiremock's pool: an app from a
+        // test that ended may still be asking its old beacon's address.
+        let server = MockServer::builder().start().await;
         Mock::given(method("GET"))
+            .and(path_regex(format!("^/{}/", chain.hash)))
             .respond_with(Relay {
                 state: state.clone(),
-                chain_hash: chain_hash.clone(),
-                info: info.clone(),
-                key,
-                other_key: random_scalar(),
-                genesis,
-                period,
+                chain: chain.clone(),
+                other_key: random_key(),
             })
             .mount(&server)
             .await;
         Self {
             server,
             state,
-            chain_hash,
-            info,
-            genesis,
-            key,
+            chain_hash: chain.hash.clone(),
+            info: chain.info.clone(),
+            made: chain,
         }
     }
 
@@ -212,6 +148,6 @@ impl StandIn {
 
     /// Round `round`'s signature, as the chain signs it.
     pub fn signature(&self, round: u64) -> Vec<u8> {
-        sign(&self.key, round)
+        sign(&self.made.key, round)
     }
 }

@@ -12,6 +12,8 @@ mod concurrency;
 mod content_check;
 mod contract;
 mod corrupt_rows;
+#[path = "../support/drand_chain.rs"]
+mod drand_chain;
 mod draw;
 mod events;
 mod helpers;
