@@ -169,6 +169,21 @@ pub async fn draw(
             if let Some(token) = fence {
                 script.push(ownership::fence_sql(id, token));
             }
+            let participants = canonical_order(participants);
+            // A beacon draw goes on only over the list whose hash it
+            // published, whatever it ends in.
+            let mut signature = None;
+            if let Some(beacon) = &beacon {
+                let listed = beacon_draw::participants_hash(&participants);
+                if listed != beacon.participants_hash {
+                    return Err(AppError::internal(format!(
+                        "event {id}'s participants changed after their hash {} was published \
+                         (now {listed}): not drawn",
+                        beacon.participants_hash
+                    )));
+                }
+                signature = beacon.signature.clone();
+            }
             // Too few came: cancelled instead, in the transaction a draw
             // would have used, with the cancellation's notices.
             if join_rules::too_few(min_participants, count) {
@@ -187,20 +202,10 @@ pub async fn draw(
                 script.push("COMMIT".into());
                 return Ok(script.join(";\n"));
             }
-            let participants = canonical_order(participants);
-            let mut signature = None;
-            if let Some(beacon) = &beacon {
-                let listed = beacon_draw::participants_hash(&participants);
-                if listed != beacon.participants_hash {
-                    return Err(AppError::internal(format!(
-                        "event {id}'s participants changed after their hash {} was published \
-                         (now {listed}): not drawn",
-                        beacon.participants_hash
-                    )));
-                }
-                signature = Some(beacon.signature.clone().ok_or_else(|| {
-                    AppError::internal(format!("event {id}'s beacon round is not fetched yet"))
-                })?);
+            if beacon.is_some() && signature.is_none() {
+                return Err(AppError::internal(format!(
+                    "event {id}'s beacon round is not fetched yet: not drawn"
+                )));
             }
             let awards = pick(participants);
             for chunk in awards.chunks(1000) {
@@ -309,7 +314,6 @@ pub struct BeaconUse {
 pub async fn fix_for_beacon(
     db: &Db,
     id: i64,
-    now: DateTime<Utc>,
     fence: Option<Token>,
     round_after: impl Fn(i64) -> u64 + Send,
 ) -> AppResult<Fixed> {
@@ -345,8 +349,22 @@ pub async fn fix_for_beacon(
                 .select(participants::user_id)
                 .load(conn)
                 .await?;
-            let participants = canonical_order(participants);
-            let hash = beacon_draw::participants_hash(&participants);
+            // Sorting and hashing a million ids is CPU work: off the event
+            // loop.
+            let (count, hash) = tokio::task::spawn_blocking(move || {
+                let participants = canonical_order(participants);
+                (
+                    participants.len(),
+                    beacon_draw::participants_hash(&participants),
+                )
+            })
+            .await
+            .map_err(|err| AppError::internal(format!("hashing the participants failed: {err}")))?;
+            // The instant the list is published is this write's: the round
+            // is the first after it, so the time is read just before it
+            // (not before the pool and the read, which a storm can make
+            // longer than a period).
+            let now = Utc::now();
             let round = round_after(now.timestamp());
             let fence_sql = fence.map(|token| ownership::fence_sql(id, token) + ";\n");
             // Conditional: of two writers, the first one's round stands.
@@ -356,12 +374,21 @@ pub async fn fix_for_beacon(
                  WHERE id = {id} AND status = {drawing} AND beacon_round IS NULL;\nCOMMIT",
                 fence_sql.unwrap_or_default(),
                 sql_time(now),
-                count = participants.len(),
                 drawing = EventStatus::Drawing.to_db(),
             );
             if let Err(err) = conn.batch_execute(&script).await {
                 let _ = conn.batch_execute("ROLLBACK").await;
                 return Err(err.into());
+            }
+            if round_after(Utc::now().timestamp()) != round {
+                // The commit took past the round's time: the hash became
+                // public after the round did (a database stalled longer
+                // than a period). Still drawn with it; worth knowing.
+                tracing::warn!(
+                    event_id = id,
+                    round,
+                    "the participants' hash was stored after its beacon round's time"
+                );
             }
             row = fixed.first::<Row>(conn).await?;
         }

@@ -54,17 +54,18 @@ pub async fn redraw(
             if locked == 0 {
                 return Ok(None);
             }
-            let (round, claim_days, seed, beacon_signature): (i16, i16, Vec<u8>, Option<String>) =
-                events::table
-                    .find(id)
-                    .select((
-                        events::rounds,
-                        events::claim_days,
-                        events::seed,
-                        events::beacon_signature,
-                    ))
-                    .first(conn)
-                    .await?;
+            type Row = (i16, i16, Vec<u8>, Option<String>, Option<String>);
+            let (round, claim_days, seed, beacon_chain, beacon_signature): Row = events::table
+                .find(id)
+                .select((
+                    events::rounds,
+                    events::claim_days,
+                    events::seed,
+                    events::beacon_chain,
+                    events::beacon_signature,
+                ))
+                .first(conn)
+                .await?;
             let expired: Vec<(i64, i64, i64)> = claims::table
                 .filter(claims::event_id.eq(id))
                 .filter(claims::status.eq(ClaimStatus::Unclaimed))
@@ -99,12 +100,13 @@ pub async fn redraw(
                 .map_err(|_| AppError::internal(format!("event {id}'s seed is not 32 bytes")))?;
             // A beacon event's re-draws use its draw's randomness too, with
             // their own round numbers.
-            let seed = match beacon_signature.as_deref().map(hex::decode) {
-                None => seed,
-                Some(Ok(signature)) => mixed_seed(&seed, &randomness_of(&signature)),
-                Some(Err(_)) => {
+            let seed = match (&beacon_chain, beacon_signature.as_deref().map(hex::decode)) {
+                (None, _) => seed,
+                (Some(_), Some(Ok(signature))) => mixed_seed(&seed, &randomness_of(&signature)),
+                // Never the seed alone for a beacon event.
+                (Some(_), _) => {
                     return Err(AppError::internal(format!(
-                        "event {id}'s beacon signature is not hex"
+                        "event {id} is a beacon event without a readable round signature"
                     )))
                 }
             };

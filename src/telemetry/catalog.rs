@@ -195,7 +195,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "lottery_beacon_waiting_draws",
         "gauge",
-        "Beacon draws waiting for their round (its time not come, or the beacon not answering)",
+        "Beacon draws started and not written yet: normally for up to one period plus a fetch; longer while the beacon fails",
     ),
     (
         "lottery_beacon_wait_seconds",

@@ -57,6 +57,7 @@ impl EventActor {
             if let Some(Closing::Cancel(Some(reply))) = live.event.closing.take() {
                 let _ = reply.send(Err(AppError::Fenced));
             }
+            unstick(live);
         }
         self.phase = Phase::Unavailable;
         // A write in flight is let finish (the fence decides whether it
@@ -134,6 +135,11 @@ impl EventActor {
                 let draws = self.draws.clone();
                 let notices = self.notices.queues();
                 let chain = live.beacon_chain.clone();
+                if chain.is_some() && live.beacon_wait.is_none() {
+                    // Counted until the draw is written or the actor stops
+                    // (the guard goes with the live state), across retries.
+                    live.beacon_wait = Some(BeaconWait::new());
+                }
                 let page = self.page.clone();
                 let write = async move {
                     let mut with_beacon = None;
@@ -302,10 +308,8 @@ async fn beacon_round(
     };
     let fixed = {
         let _permit = draws.permits.acquire().await;
-        store::draws::fix_for_beacon(db, event_id, Utc::now(), owner, |t| {
-            beacon.chain().first_round_after(t)
-        })
-        .await?
+        store::draws::fix_for_beacon(db, event_id, owner, |t| beacon.chain().first_round_after(t))
+            .await?
     };
     let fix = match fixed {
         Fixed::Fixed(fix) => fix,
@@ -321,11 +325,7 @@ async fn beacon_round(
             randomness: None,
         });
     }
-    let waiting = metrics::gauge!("lottery_beacon_waiting_draws");
-    waiting.increment(1.0);
-    let verified = beacon.when_published(fix.round).await;
-    waiting.decrement(1.0);
-    let verified = verified.map_err(|err| {
+    let verified = beacon.when_published(fix.round).await.map_err(|err| {
         AppError::Unavailable(format!("beacon round {} for the draw: {err}", fix.round))
     })?;
     metrics::histogram!("lottery_beacon_wait_seconds")
@@ -337,4 +337,23 @@ async fn beacon_round(
         },
         randomness: Some(verified.randomness),
     })
+}
+
+/// A beacon draw counted in `lottery_beacon_waiting_draws` from its start
+/// until it is written: held by the event's live state, so it goes when
+/// the draw is written, the actor stops or is fenced.
+pub(super) struct BeaconWait(metrics::Gauge);
+
+impl BeaconWait {
+    fn new() -> Self {
+        let gauge = metrics::gauge!("lottery_beacon_waiting_draws");
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for BeaconWait {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }

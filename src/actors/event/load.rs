@@ -63,6 +63,7 @@ impl Live {
             group_only: e.group_only,
             risk_check: e.risk_check,
             beacon_chain: e.beacon_chain.clone(),
+            beacon_wait: None,
         })
     }
 }

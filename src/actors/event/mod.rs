@@ -123,6 +123,8 @@ struct Live {
     /// A beacon event: drawn with this drand chain's round (hex chain
     /// hash); None: the seed alone.
     beacon_chain: Option<String>,
+    /// A beacon draw under way, counted in `lottery_beacon_waiting_draws`.
+    beacon_wait: Option<finish::BeaconWait>,
 }
 
 impl Live {
