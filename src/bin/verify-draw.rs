@@ -68,6 +68,15 @@ fn chain_hash_bytes(hex_hash: &str) -> Result<[u8; 32], String> {
         .ok_or_else(|| format!("the record's chain_hash {hex_hash:?} is not 64 hex digits"))
 }
 
+/// `url`'s JSON answer, any failure named with the URL.
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
+    let answer = reqwest::get(url)
+        .await
+        .and_then(|answer| answer.error_for_status())
+        .map_err(|e| format!("{url}: {e}"))?;
+    answer.json().await.map_err(|e| format!("{url}: {e}"))
+}
+
 /// The chain the record names, from where the user said, authenticated by
 /// the record's chain hash.
 async fn chain_for(args: &Args, chain_hash: &str) -> Result<(Chain, &'static str), String> {
@@ -78,14 +87,7 @@ async fn chain_for(args: &Args, chain_hash: &str) -> Result<(Chain, &'static str
         (info, "the chain information given")
     } else if let Some(url) = &args.beacon_url {
         let url = format!("{}/{chain_hash}/info", url.trim_end_matches('/'));
-        let info = reqwest::get(&url)
-            .await
-            .and_then(|answer| answer.error_for_status())
-            .map_err(|e| format!("{url}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        (info, "the beacon")
+        (get_json(&url).await?, "the beacon")
     } else if chain_hash.eq_ignore_ascii_case(QUICKNET_HASH) {
         let info = serde_json::from_str(QUICKNET_INFO).map_err(|e| e.to_string())?;
         (info, "quicknet's information this program carries")
@@ -109,13 +111,7 @@ async fn same_round_online(url: &str, record: &FairnessRecord) -> Result<(), Str
         beacon.chain_hash,
         beacon.round
     );
-    let round: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(|answer| answer.error_for_status())
-        .map_err(|e| format!("{url}: {e}"))?
-        .json()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
+    let round: serde_json::Value = get_json(&url).await?;
     let published = round
         .get("signature")
         .and_then(|s| s.as_str())

@@ -69,21 +69,7 @@ async fn fairness_record(app: &TestApp, id: i64) -> FairnessRecord {
 
 /// `verify-draw` with `args`, the record on its stdin.
 fn verify_draw(record: &FairnessRecord, args: &[&str]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verify-draw"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(record).unwrap().as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    crate::draw::run_verify_draw(&serde_json::to_string(record).unwrap(), args)
 }
 
 /// The whole path: the list's hash and round published when the draw

@@ -29,23 +29,7 @@ async fn verify_draw_checks_the_hash_recorded_before_the_draw(backend: Backend) 
     app.post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
         .await;
     let record = app.get(&format!("/events/{id}/fairness"), None).await.body;
-    let run = |args: &[&str]| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verify-draw"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(record.to_string().as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str]| run_verify_draw(&record.to_string(), args);
     let ok = run(&["--seed-hash", &recorded]);
     assert!(
         ok.status.success(),
@@ -93,6 +77,25 @@ async fn published_results_are_built_once(backend: Backend) {
             .data(),
         &fairness
     );
+}
+
+/// `verify-draw` with `args`, `record` (JSON) on its stdin.
+pub fn run_verify_draw(record: &str, args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verify-draw"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(record.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The participants a published fairness record says the draw took.
