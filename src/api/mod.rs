@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod claim_views;
 pub mod client_addr;
+pub mod conditional;
 pub mod cors;
 pub mod envelope;
 pub mod error_response;

@@ -7,10 +7,12 @@
 //! first requests for one answer share one build.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
+use sha2::{Digest, Sha256};
 
 use crate::error::AppResult;
 
@@ -36,17 +38,39 @@ impl Published {
     }
 }
 
+/// A built answer, and for published results its entity tag: the start
+/// of SHA-256 of its bytes, computed once with the build (a million
+/// participants' fairness record is megabytes; a tag per request would
+/// hash it each time).
+#[derive(Clone)]
+pub struct Answer {
+    pub body: Bytes,
+    /// `"…"`, quoted as a header carries it; None for pages not tagged.
+    pub etag: Option<Arc<str>>,
+}
+
+impl Answer {
+    fn tagged(body: Bytes) -> Self {
+        let digest = Sha256::digest(&body);
+        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+        Self {
+            body,
+            etag: Some(etag.into()),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct ByLength;
 
-impl Weighter<(i64, Published), Bytes> for ByLength {
-    fn weight(&self, _: &(i64, Published), body: &Bytes) -> u64 {
-        body.len() as u64
+impl Weighter<(i64, Published), Answer> for ByLength {
+    fn weight(&self, _: &(i64, Published), answer: &Answer) -> u64 {
+        answer.body.len() as u64
     }
 }
 
 pub struct DrawResults {
-    cache: Cache<(i64, Published), Bytes, ByLength>,
+    cache: Cache<(i64, Published), Answer, ByLength>,
 }
 
 impl DrawResults {
@@ -79,6 +103,32 @@ impl DrawResults {
         what: Published,
         build: impl Future<Output = AppResult<Bytes>>,
     ) -> AppResult<Bytes> {
+        let answer = self
+            .lookup(event_id, what, async {
+                build.await.map(|body| Answer { body, etag: None })
+            })
+            .await?;
+        Ok(answer.body)
+    }
+
+    /// As `get_or_build`, with the answer's entity tag (published results,
+    /// which clients and caches revalidate).
+    pub async fn get_or_build_tagged(
+        &self,
+        event_id: i64,
+        what: Published,
+        build: impl Future<Output = AppResult<Bytes>>,
+    ) -> AppResult<Answer> {
+        self.lookup(event_id, what, async { build.await.map(Answer::tagged) })
+            .await
+    }
+
+    async fn lookup(
+        &self,
+        event_id: i64,
+        what: Published,
+        build: impl Future<Output = AppResult<Answer>>,
+    ) -> AppResult<Answer> {
         let hit = self.cache.get(&(event_id, what)).is_some();
         metrics::counter!(
             "lottery_draw_results_cache_total",

@@ -12,6 +12,7 @@ both_backends!(
     when_full_draws_on_the_last_join,
     at_time_draws_at_draw_at,
     published_results_are_built_once,
+    published_results_revalidate_by_etag,
     verify_draw_checks_the_hash_recorded_before_the_draw
 );
 
@@ -40,6 +41,82 @@ async fn verify_draw_checks_the_hash_recorded_before_the_draw(backend: Backend) 
     let refused = run(&["--seed-hash", &other]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("recorded before the draw"));
+}
+
+/// `/winners` and `/fairness` carry an ETag and `Cache-Control: public,
+/// no-cache`; the tag in `If-None-Match` gets 304 without a body, another
+/// the answer. A winner's new nickname changes `/winners` (a new tag, the
+/// old one answered in full) and leaves `/fairness` as it was.
+async fn published_results_revalidate_by_etag(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _) = app.login("owner").await;
+    let mut body = event_body(3600);
+    body["draw_mode"] = json!("manual");
+    let id = app.create_event(&owner, body).await["id"].as_i64().unwrap();
+    let users = app.joined_users(id, "e", 4).await;
+    let drawn = app
+        .post(&format!("/events/{id}/draw"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(drawn.status, 200);
+    let tagged = |path: String, held: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(format!("{}/api/v1{path}", app.base));
+            if let Some(tag) = held {
+                req = req.header("If-None-Match", tag);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let etag = res
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_string());
+            let cache = res
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, etag, cache, res.bytes().await.unwrap().len())
+        }
+    };
+    for what in ["winners", "fairness"] {
+        let path = format!("/events/{id}/{what}");
+        let (status, etag, cache, len) = tagged(path.clone(), None).await;
+        assert_eq!(status, 200);
+        assert!(len > 0);
+        assert_eq!(cache.as_deref(), Some("public, no-cache"));
+        let etag = etag.expect("an ETag");
+        let (status, again, _, len) = tagged(path.clone(), Some(etag.clone())).await;
+        assert_eq!((status, len), (304, 0), "{what}");
+        assert_eq!(again.as_deref(), Some(etag.as_str()));
+        let weak_list = format!("\"other\", W/{etag}");
+        assert_eq!(tagged(path.clone(), Some(weak_list)).await.0, 304);
+        assert_eq!(tagged(path.clone(), Some("\"other\"".into())).await.0, 200);
+    }
+    let (_, winners_tag, _, _) = tagged(format!("/events/{id}/winners"), None).await;
+    let (_, fairness_tag, _, _) = tagged(format!("/events/{id}/fairness"), None).await;
+    let winners = app.get(&format!("/events/{id}/winners"), None).await;
+    let winner = winners.data()["items"][0]["user"]["id"].as_i64().unwrap();
+    let token = &users.iter().find(|(_, u)| *u == winner).unwrap().0;
+    let renamed = app
+        .call(
+            reqwest::Method::PATCH,
+            "/me",
+            Some(token),
+            Some(json!({"nickname": "Renamed"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    let (status, new_tag, _, _) =
+        tagged(format!("/events/{id}/winners"), winners_tag.clone()).await;
+    assert_eq!(status, 200, "the winners changed");
+    assert_ne!(new_tag, winners_tag);
+    assert_eq!(
+        tagged(format!("/events/{id}/fairness"), fairness_tag)
+            .await
+            .0,
+        304,
+        "the fairness record did not"
+    );
 }
 
 /// A drawn event's winners and fairness record never change: the first

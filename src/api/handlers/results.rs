@@ -2,11 +2,12 @@
 //! the draw (docs/FAIRNESS.md). Both never change once published, so each
 //! is built once and kept (`cache::results`).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::envelope::{ok_body, ok_serialized};
+use crate::api::conditional::revalidated;
+use crate::api::envelope::ok_body;
 use crate::api::event_id;
 use crate::api::state::AppState;
 use crate::api::views::{PrizeRef, UserRef};
@@ -50,11 +51,13 @@ pub(super) async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> 
 #[utoipa::path(get, path = "/api/v1/events/{id}/winners", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the winners", body = crate::api::envelope::Envelope<Items<Winner>>),
+        (status = 200, description = "the winners (with an ETag; Cache-Control: public, no-cache)", body = crate::api::envelope::Envelope<Items<Winner>>),
+        (status = 304, description = "If-None-Match names the current ETag: no body"),
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
         (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn winners(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
@@ -78,22 +81,24 @@ pub async fn winners(
             .collect();
         Ok(ok_body(&Items { items }))
     };
-    let body = state
+    let answer = state
         .results
-        .get_or_build(id, Published::Winners, build)
+        .get_or_build_tagged(id, Published::Winners, build)
         .await?;
-    Ok(ok_serialized(body))
+    Ok(revalidated(&req, answer))
 }
 
 /// Everything needed to re-run the draw offline (docs/FAIRNESS.md).
 #[utoipa::path(get, path = "/api/v1/events/{id}/fairness", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the fairness record", body = crate::api::envelope::Envelope<FairnessRecord>),
+        (status = 200, description = "the fairness record (with an ETag; Cache-Control: public, no-cache)", body = crate::api::envelope::Envelope<FairnessRecord>),
+        (status = 304, description = "If-None-Match names the current ETag: no body"),
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
         (status = 409, description = "40901: not drawn yet", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn fairness(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
@@ -132,9 +137,9 @@ pub async fn fairness(
             redraws: store::redraws::published(&state.db, id).await?,
         }))
     };
-    let body = state
+    let answer = state
         .results
-        .get_or_build(id, Published::Fairness, build)
+        .get_or_build_tagged(id, Published::Fairness, build)
         .await?;
-    Ok(ok_serialized(body))
+    Ok(revalidated(&req, answer))
 }
