@@ -66,6 +66,7 @@ async fn serve() -> ExitCode {
 }
 
 /// SIGTERM (an orchestrator's stop) or SIGINT (Ctrl-C).
+#[cfg(unix)]
 async fn stop_requested() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
@@ -80,4 +81,11 @@ async fn stop_requested() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// Ctrl-C (Windows' console interrupt): the one stop a desktop sends.
+#[cfg(not(unix))]
+async fn stop_requested() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("Ctrl-C");
 }
