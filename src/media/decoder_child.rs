@@ -98,6 +98,8 @@ pub fn run() -> ExitCode {
 /// allocation limit (two copies of the largest image at 16 bits per
 /// channel, 640 MB by default) with room to spare; past it, allocations
 /// fail in the decoder instead of the machine's memory running out.
+/// (Linux's rlimit; other systems have no such bound here.)
+#[cfg(target_os = "linux")]
 const ADDRESS_SPACE: u64 = 4 << 30;
 
 /// A session of its own (a new autogroup) at the least priority, death
