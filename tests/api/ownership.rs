@@ -92,6 +92,9 @@ async fn a_stale_owner_writes_nothing_and_the_new_owner_sees_everything(backend:
     let draw =
         store::draws::draw(&db, id, now, Default::default(), Some(5), None, |_| vec![]).await;
     assert!(matches!(draw, Err(AppError::Fenced)), "{draw:?}");
+    // A beacon draw's fixing of its list and round too (issue 25).
+    let fixed = store::draws::fix_for_beacon(&db, id, Some(5), |t| t as u64).await;
+    assert!(matches!(fixed, Err(AppError::Fenced)), "{fixed:?}");
     assert_eq!(status(&db, id).await, "open");
     let again = store::live::load_live(&db, id, Some(5)).await;
     assert!(
