@@ -59,10 +59,8 @@ impl Chain {
     pub fn authenticate(info: &InfoJson, expected: &[u8; 32]) -> Result<Self, String> {
         let public_key =
             hex::decode(&info.public_key).map_err(|_| "the chain's public_key is not hex")?;
-        let group_hash: [u8; 32] = hex::decode(&info.group_hash)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or("the chain's group hash is not 32 bytes of hex")?;
+        let group_hash =
+            hash32(&info.group_hash).ok_or("the chain's group hash is not 32 bytes of hex")?;
         let beacon_id = info
             .beacon_id
             .clone()
@@ -122,6 +120,11 @@ impl Chain {
     }
 }
 
+/// 32 bytes written as 64 hex digits (a chain hash, a group hash).
+pub fn hash32(text: &str) -> Option<[u8; 32]> {
+    hex::decode(text).ok()?.try_into().ok()
+}
+
 /// drand's chain hash of these fields.
 pub fn chain_hash(
     period: u32,
@@ -152,7 +155,7 @@ mod tests {
         "7672797f548f3f4748ac4bf3352fc6c6b6468c9ad40ad456a397545c6e2df5bf";
 
     fn hash32(text: &str) -> [u8; 32] {
-        hex::decode(text).unwrap().try_into().unwrap()
+        super::hash32(text).unwrap()
     }
 
     fn quicknet() -> Chain {

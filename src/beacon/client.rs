@@ -1,7 +1,9 @@
 //! The beacon as draws use it: the chain read once at start and believed
 //! only when its fields hash to the configured chain hash, and rounds
-//! fetched when due, each verified once and shared by every draw waiting
-//! on it (10,000 events due in the same second make one request).
+//! fetched when due: the draws waiting on one round share its requests
+//! (one at a time; a failure is shared for `FAILURE_HOLD`), and once
+//! verified it is kept (10,000 events due in one second made one request
+//! per round in load-tests/beacon-storm.sh).
 //!
 //! drand's HTTP API (v1 paths, which every relay serves):
 //! `GET {url}/{chain hash}/info` and `GET {url}/{chain hash}/public/{round}`
@@ -17,7 +19,7 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use super::chain::{Chain, InfoJson, QUICKNET_HASH, QUICKNET_INFO};
+use super::chain::{hash32, Chain, InfoJson, QUICKNET_HASH, QUICKNET_INFO};
 use super::round;
 
 /// One request to the beacon.
@@ -109,10 +111,8 @@ impl Beacon {
     /// Reads the chain's `/info` from `url` and keeps it when its fields
     /// hash to `chain_hash` (hex).
     pub async fn connect(url: &str, chain_hash: &str) -> Result<Self, String> {
-        let expected: [u8; 32] = hex::decode(chain_hash.trim())
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or("LOTTERY_BEACON_CHAIN_HASH must be 64 hex digits")?;
+        let expected =
+            hash32(chain_hash.trim()).ok_or("LOTTERY_BEACON_CHAIN_HASH must be 64 hex digits")?;
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(3))

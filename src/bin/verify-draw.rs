@@ -18,7 +18,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use lottery::beacon::chain::{Chain, InfoJson, QUICKNET_HASH, QUICKNET_INFO};
+use lottery::beacon::chain::{hash32, Chain, InfoJson, QUICKNET_HASH, QUICKNET_INFO};
 use lottery::domain::fairness::{verify, FairnessRecord};
 
 const USAGE: &str = "usage: verify-draw [--seed-hash <seed_hash recorded before the draw>] \
@@ -62,9 +62,7 @@ fn record(text: &str) -> Result<FairnessRecord, String> {
 }
 
 fn chain_hash_bytes(hex_hash: &str) -> Result<[u8; 32], String> {
-    hex::decode(hex_hash)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
+    hash32(hex_hash)
         .ok_or_else(|| format!("the record's chain_hash {hex_hash:?} is not 64 hex digits"))
 }
 

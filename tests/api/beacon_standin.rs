@@ -142,7 +142,7 @@ impl StandIn {
     /// The chain as the server authenticates it.
     pub fn chain(&self) -> lottery::beacon::chain::Chain {
         let info = serde_json::from_value(self.info.clone()).unwrap();
-        let hash: [u8; 32] = hex::decode(&self.chain_hash).unwrap().try_into().unwrap();
+        let hash = lottery::beacon::chain::hash32(&self.chain_hash).unwrap();
         lottery::beacon::chain::Chain::authenticate(&info, &hash).unwrap()
     }
 
