@@ -8,6 +8,7 @@ pub mod beacon;
 pub mod cache;
 pub mod clock;
 pub mod cluster;
+pub mod coding;
 pub mod config;
 pub mod domain;
 pub mod error;

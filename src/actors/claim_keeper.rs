@@ -4,7 +4,10 @@
 //! ago and never confirmed (the claim row stays, without details). An
 //! unclaimed or expired claim never had details. Every instance sweeps;
 //! the erasure is one conditional update, so two sweeps agree. Time is the
-//! claim clock's, so tests move it and sweep at once (`SweepNow`).
+//! claim clock's, so tests move it and sweep at once (`SweepNow`). The
+//! same sweep forgets Idempotency-Keys past their keeping time
+//! (`domain::idempotency::KEEP_HOURS`): they hold no personal data, but
+//! nothing else would ever delete them.
 
 use std::time::Duration;
 
@@ -40,6 +43,14 @@ async fn sweep(db: Db, clock: Clock) -> AppResult<usize> {
     if erased > 0 {
         metrics::counter!("lottery_claim_details_erased_total").increment(erased as u64);
         tracing::info!(erased, "delivery details past their keeping time erased");
+    }
+    let keys = store::idempotency::forget_before(
+        &db,
+        now - chrono::Duration::hours(crate::domain::idempotency::KEEP_HOURS),
+    )
+    .await?;
+    if keys > 0 {
+        tracing::info!(keys, "Idempotency-Keys past their keeping time forgotten");
     }
     Ok(erased)
 }

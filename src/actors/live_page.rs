@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
-use crate::cache::answers::{Answers, Seen};
+use crate::cache::answers::{Answer, Answers, Seen};
 use crate::domain::count::ParticipantCount;
 use crate::domain::event::EventStatus;
 use crate::domain::membership::Committed;
@@ -256,14 +256,14 @@ impl LivePage {
         &self,
         viewer: Option<i64>,
         build: impl FnOnce(EventRecord, Option<ViewerState>) -> Bytes,
-    ) -> Option<Bytes> {
+    ) -> Option<Answer> {
         let count = self.count()?;
         let page = self.page.read();
         let page = page.as_ref()?;
         let kind = page.kind(viewer);
         Some(page.answers.get_or_build(count, kind, || {
             let (record, state) = page.view(Some(count), kind);
-            build(record, state)
+            Answer::plain(build(record, state))
         }))
     }
 }

@@ -17,6 +17,10 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// A required JSON body.
 pub struct JsonBody<T>(pub T);
 
+/// A required JSON body and its bytes as sent (a retry under an
+/// Idempotency-Key is compared with them).
+pub struct JsonBodyAndBytes<T>(pub T, pub web::Bytes);
+
 /// A JSON body that may be absent (an empty body reads as `T::default()`).
 pub struct OptionalJsonBody<T>(pub T);
 
@@ -139,11 +143,12 @@ fn without_values(detail: &str) -> String {
     out
 }
 
-/// Reads and parses a body; `None` when it is empty (or only whitespace).
+/// Reads and parses a body, kept with its bytes; `None` when it is empty
+/// (or only whitespace).
 fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
-) -> LocalBoxFuture<'static, Result<Option<T>, AppError>> {
+) -> LocalBoxFuture<'static, Result<Option<(T, web::Bytes)>, AppError>> {
     let mut payload = payload.take();
     let deadlines = deadlines(req);
     Box::pin(async move {
@@ -151,8 +156,13 @@ fn read_json<T: DeserializeOwned + 'static>(
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        parse(&bytes).map(Some)
+        let value = parse(&bytes)?;
+        Ok(Some((value, bytes.freeze())))
     })
+}
+
+fn required<T>(body: Option<(T, web::Bytes)>) -> Result<(T, web::Bytes), AppError> {
+    body.ok_or_else(|| AppError::InvalidArgument("a JSON body is required".into()))
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -161,10 +171,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json(req, payload);
+        Box::pin(async move { required(body.await?).map(|(value, _)| JsonBody(value)) })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBodyAndBytes<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload);
         Box::pin(async move {
-            body.await?
-                .map(JsonBody)
-                .ok_or_else(|| AppError::InvalidArgument("a JSON body is required".into()))
+            required(body.await?).map(|(value, bytes)| JsonBodyAndBytes(value, bytes))
         })
     }
 }
@@ -175,7 +193,11 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json(req, payload);
-        Box::pin(async move { Ok(OptionalJsonBody(body.await?.unwrap_or_default())) })
+        Box::pin(async move {
+            Ok(OptionalJsonBody(
+                body.await?.map(|(value, _)| value).unwrap_or_default(),
+            ))
+        })
     }
 }
 

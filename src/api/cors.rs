@@ -15,9 +15,12 @@ pub fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("x-lottery-timestamp"),
             header::HeaderName::from_static("x-lottery-nonce"),
             header::HeaderName::from_static("x-lottery-signature"),
+            header::HeaderName::from_static("idempotency-key"),
+            header::IF_NONE_MATCH,
         ])
         .expose_headers([
             header::RETRY_AFTER,
+            header::ETAG,
             header::HeaderName::from_static("x-request-id"),
         ])
         .max_age(3600);

@@ -5,10 +5,9 @@
 //! (`cache::answers`). The database answers the rest. The viewer's `me`
 //! comes from the same place as the page.
 
-use actix_web::web::Bytes;
-
 use crate::api::state::AppState;
 use crate::api::views::EventView;
+use crate::cache::answers::Answer;
 use crate::cache::finished::FinishedEvent;
 use crate::cache::results::Published;
 use crate::domain::draw;
@@ -51,7 +50,7 @@ pub async fn list(
 /// `LivePage::body`) or finished and cached (`FinishedEvent::body`): most
 /// views of a hot event end here.
 #[cfg(not(feature = "mailbox-views"))]
-pub fn from_memory(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Bytes> {
+pub fn from_memory(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Answer> {
     let build = |record, me: Option<ViewerState>| {
         crate::api::envelope::ok_body(&EventView::new(record, me.as_ref(), &state.media_urls))
     };
@@ -70,7 +69,7 @@ pub fn from_memory(state: &AppState, id: i64, viewer: Option<i64>) -> Option<Byt
 
 /// With `mailbox-views` every live view takes the round trip in `view`.
 #[cfg(feature = "mailbox-views")]
-pub fn from_memory(_: &AppState, _: i64, _: Option<i64>) -> Option<Bytes> {
+pub fn from_memory(_: &AppState, _: i64, _: Option<i64>) -> Option<Answer> {
     None
 }
 

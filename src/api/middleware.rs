@@ -153,7 +153,7 @@ pub async fn request_context(
     } else {
         None
     };
-    let mut res = if let Some(err) = refuse {
+    let res = if let Some(err) = refuse {
         refusal(req, &err)
     } else {
         next.call(req)
@@ -161,6 +161,7 @@ pub async fn request_context(
             .await?
             .map_into_left_body()
     };
+    let mut res = crate::api::compression::encode_response(res).await;
     let status = res.status().as_u16();
     let route = route_label(res.request().path());
     metrics::histogram!("lottery_http_request_seconds", "route" => route)

@@ -5,9 +5,72 @@
 //! version of the page (its count); a finished page never changes.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::web::Bytes;
 use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
+
+use crate::coding::Coding;
+
+/// A built answer, its entity tag when it has one, and its compressed
+/// copies, each made by the first request that asks for that coding and
+/// then kept as long as the answer is (a hot page is compressed once per
+/// version, not once per view).
+#[derive(Clone)]
+pub struct Answer {
+    pub body: Bytes,
+    /// `"…"`, quoted as a header carries it; None for answers that are
+    /// not revalidated (a live page changes with every join).
+    pub etag: Option<Arc<str>>,
+    encoded: Arc<Encoded>,
+}
+
+#[derive(Default)]
+struct Encoded {
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
+}
+
+impl Answer {
+    pub fn plain(body: Bytes) -> Self {
+        Self {
+            body,
+            etag: None,
+            encoded: Arc::default(),
+        }
+    }
+
+    /// With its entity tag: the start of SHA-256 of its bytes, computed
+    /// once with the build (a million participants' fairness record is
+    /// megabytes; a tag per request would hash it each time). Answers that
+    /// differ by viewer differ in bytes, so in tags.
+    pub fn tagged(body: Bytes) -> Self {
+        let digest = Sha256::digest(&body);
+        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+        Self {
+            etag: Some(etag.into()),
+            ..Self::plain(body)
+        }
+    }
+
+    /// The body in `coding`, compressed by the first caller.
+    pub fn encoded(&self, coding: Coding) -> Bytes {
+        let slot = match coding {
+            Coding::Gzip => &self.encoded.gzip,
+            Coding::Brotli => &self.encoded.brotli,
+        };
+        slot.get_or_init(|| coding.encode(&self.body)).clone()
+    }
+
+    /// Whether the copy in `coding` is made already.
+    pub fn has_encoded(&self, coding: Coding) -> bool {
+        match coding {
+            Coding::Gzip => self.encoded.gzip.get().is_some(),
+            Coding::Brotli => self.encoded.brotli.get().is_some(),
+        }
+    }
+}
 
 /// What sets one viewer's answer apart from another's: `me`.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -24,13 +87,13 @@ pub enum Seen {
 /// prizes plus three), all of one version.
 #[derive(Default)]
 pub struct Answers<V> {
-    held: RwLock<(Option<V>, HashMap<Seen, Bytes>)>,
+    held: RwLock<(Option<V>, HashMap<Seen, Answer>)>,
 }
 
 impl<V: Copy + PartialEq> Answers<V> {
     /// The answer for `seen` at `version`, built by `build` when none of
     /// that version is held. Answers of an older version are dropped.
-    pub fn get_or_build(&self, version: V, seen: Seen, build: impl FnOnce() -> Bytes) -> Bytes {
+    pub fn get_or_build(&self, version: V, seen: Seen, build: impl FnOnce() -> Answer) -> Answer {
         {
             let held = self.held.read();
             if held.0 == Some(version) {
@@ -63,10 +126,12 @@ mod tests {
         let answers = Answers::<u32>::default();
         let mut builds = 0;
         let mut get = |version, seen| {
-            answers.get_or_build(version, seen, || {
-                builds += 1;
-                Bytes::from(format!("{version} {seen:?}"))
-            })
+            answers
+                .get_or_build(version, seen, || {
+                    builds += 1;
+                    Answer::plain(Bytes::from(format!("{version} {seen:?}")))
+                })
+                .body
         };
         assert_eq!(get(1, Seen::Anonymous), "1 Anonymous");
         assert_eq!(get(1, Seen::Anonymous), "1 Anonymous");
@@ -78,5 +143,20 @@ mod tests {
             "older versions are dropped"
         );
         assert_eq!(builds, 4);
+    }
+
+    #[test]
+    fn a_tag_follows_the_bytes_and_a_copy_is_made_once() {
+        let a = Answer::tagged(Bytes::from_static(b"{\"me\":null}"));
+        let b = Answer::tagged(Bytes::from_static(b"{\"me\":{}}"));
+        assert_ne!(a.etag, b.etag, "viewers' answers never share a tag");
+        assert_eq!(a.etag, Answer::tagged(a.body.clone()).etag);
+        assert!(Answer::plain(a.body.clone()).etag.is_none());
+        assert!(!a.has_encoded(Coding::Gzip));
+        let copy = a.clone();
+        let first = a.encoded(Coding::Gzip);
+        assert!(copy.has_encoded(Coding::Gzip), "clones share the copies");
+        assert_eq!(copy.encoded(Coding::Gzip).as_ptr(), first.as_ptr());
+        assert!(!copy.has_encoded(Coding::Brotli));
     }
 }

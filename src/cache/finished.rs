@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
-use crate::cache::answers::{Answers, Seen};
+use crate::cache::answers::{Answer, Answers, Seen};
 use crate::error::AppResult;
 use crate::store::events::{EventRecord, ViewerState};
 
@@ -60,13 +60,14 @@ impl FinishedEvent {
         (self.record.clone(), viewer)
     }
 
-    /// The serialized answer for `viewer`, built once per kind of viewer
-    /// with `build` (given what `view` gives).
+    /// The serialized answer for `viewer` with its entity tag (a finished
+    /// page changes no more), built once per kind of viewer with `build`
+    /// (given what `view` gives).
     pub fn body(
         &self,
         viewer: Option<i64>,
         build: impl FnOnce(EventRecord, Option<ViewerState>) -> Bytes,
-    ) -> Bytes {
+    ) -> Answer {
         let seen = match viewer {
             None => Seen::Anonymous,
             Some(user_id) => match self.winners.get(&user_id) {
@@ -77,7 +78,7 @@ impl FinishedEvent {
         };
         self.answers.get_or_build((), seen, || {
             let (record, me) = self.view(viewer);
-            build(record, me)
+            Answer::tagged(build(record, me))
         })
     }
 

@@ -7,13 +7,12 @@
 //! first requests for one answer share one build.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
-use sha2::{Digest, Sha256};
 
+use crate::cache::answers::Answer;
 use crate::error::AppResult;
 
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -38,31 +37,11 @@ impl Published {
     }
 }
 
-/// A built answer, and for published results its entity tag: the start
-/// of SHA-256 of its bytes, computed once with the build (a million
-/// participants' fairness record is megabytes; a tag per request would
-/// hash it each time).
-#[derive(Clone)]
-pub struct Answer {
-    pub body: Bytes,
-    /// `"…"`, quoted as a header carries it; None for pages not tagged.
-    pub etag: Option<Arc<str>>,
-}
-
-impl Answer {
-    fn tagged(body: Bytes) -> Self {
-        let digest = Sha256::digest(&body);
-        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-        Self {
-            body,
-            etag: Some(etag.into()),
-        }
-    }
-}
-
 #[derive(Clone)]
 struct ByLength;
 
+/// The body's bytes; its compressed copies (made later, a fifth of it or
+/// less each) are not weighed: the bound is on what was built.
 impl Weighter<(i64, Published), Answer> for ByLength {
     fn weight(&self, _: &(i64, Published), answer: &Answer) -> u64 {
         answer.body.len() as u64
@@ -102,13 +81,9 @@ impl DrawResults {
         event_id: i64,
         what: Published,
         build: impl Future<Output = AppResult<Bytes>>,
-    ) -> AppResult<Bytes> {
-        let answer = self
-            .lookup(event_id, what, async {
-                build.await.map(|body| Answer { body, etag: None })
-            })
-            .await?;
-        Ok(answer.body)
+    ) -> AppResult<Answer> {
+        self.lookup(event_id, what, async { build.await.map(Answer::plain) })
+            .await
     }
 
     /// As `get_or_build`, with the answer's entity tag (published results,

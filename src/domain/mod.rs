@@ -7,6 +7,7 @@ pub mod count;
 pub mod draw;
 pub mod event;
 pub mod fairness;
+pub mod idempotency;
 pub mod join_rules;
 pub mod live;
 pub mod media;

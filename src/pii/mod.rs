@@ -8,6 +8,8 @@
 //!   sealed with the first key, old data opens with whichever key sealed
 //!   it (so keys rotate without rewriting rows).
 //! - `join_password.rs`: join passwords, kept only as keyed digests.
+//! - `request_digest.rs`: the body of a creation under an Idempotency-Key,
+//!   kept only as a keyed digest to compare a retry with.
 //! - `key_file.rs`: the embedded default's key, made once beside the
 //!   SQLite file (mode 0600), so `cargo run` needs no setting.
 
@@ -15,5 +17,6 @@ pub mod details;
 pub mod join_password;
 pub mod key_file;
 pub mod keyring;
+pub mod request_digest;
 
 pub use keyring::{Keyring, OpenError, Sealed};

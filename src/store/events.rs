@@ -57,12 +57,14 @@ pub async fn open_count(db: &Db, creator_id: i64) -> AppResult<i64> {
     db_run!(db, |conn| Ok(open_of(creator_id).get_result(conn).await?))
 }
 
-/// What a new event is drawn with: its committed seed, and the drand
-/// chain (hex hash) of a beacon event.
+/// What the creation adds to the creator's draft: the committed seed, the
+/// drand chain (hex hash) of a beacon event, and the Idempotency-Key and
+/// attempt it is made under (`store::idempotency`).
 #[derive(Clone, Copy)]
-pub struct DrawTerms<'a> {
+pub struct Creation<'a> {
     pub seed: &'a Seed,
     pub beacon_chain: Option<&'a str>,
+    pub under_key: Option<(&'a str, i64)>,
 }
 
 /// Stores a new open event with its prizes and returns its id. The id is
@@ -77,10 +79,11 @@ pub async fn create(
     creator_id: i64,
     new: &NewEvent,
     password_digest: Option<String>,
-    terms: DrawTerms<'_>,
+    terms: Creation<'_>,
     now: DateTime<Utc>,
     max_open: u32,
 ) -> AppResult<i64> {
+    let under_key = terms.under_key;
     let seed = terms.seed;
     let hash = seed_hash(seed);
     let rules = new.join_rules;
@@ -136,6 +139,22 @@ pub async fn create(
                     ))
                     .execute(conn)
                     .await?;
+            }
+            // Under an Idempotency-Key: the key names the event in the
+            // same commit, or nothing is created (another attempt holds it).
+            if let Some((key, attempt)) = under_key {
+                use super::schema::idempotency_keys as keys;
+                let bound = diesel::update(
+                    keys::table
+                        .find((creator_id, key))
+                        .filter(keys::attempt.eq(attempt).and(keys::event_id.is_null())),
+                )
+                .set(keys::event_id.eq(Some(id)))
+                .execute(conn)
+                .await?;
+                if bound != 1 {
+                    return Err(super::idempotency::taken_over());
+                }
             }
             Ok(id)
         })

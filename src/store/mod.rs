@@ -20,6 +20,7 @@ pub mod draws;
 pub mod errors;
 pub mod events;
 pub mod groups;
+pub mod idempotency;
 pub mod join_tries;
 pub mod live;
 pub mod media;

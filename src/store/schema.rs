@@ -149,6 +149,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> BigInt,
+        idem_key -> Text,
+        request_digest -> Text,
+        attempt -> BigInt,
+        event_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> users (creator_id));
 diesel::joinable!(event_groups -> events (event_id));
 diesel::joinable!(prizes -> events (event_id));
@@ -171,5 +182,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     claims,
     event_groups,
     join_tries,
-    media
+    media,
+    idempotency_keys
 );

@@ -1,74 +1,110 @@
 //! Events: create, read, cancel and manual draw.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use crate::actors::event::EventActor;
 use crate::actors::messages::{Cancel, DrawNow, Reply};
 use crate::api::auth::{Caller, MaybeCaller};
-use crate::api::body::JsonBody;
-use crate::api::envelope::{created, ok, ok_serialized};
+use crate::api::body::JsonBodyAndBytes;
+use crate::api::conditional::{revalidated, Audience};
+use crate::api::envelope::{created, ok, ok_body};
 use crate::api::event_id;
 use crate::api::event_pages;
+use crate::api::idempotency::{self, Held, Reserved};
 use crate::api::state::AppState;
 use crate::api::views::EventView;
+use crate::cache::answers::Answer;
 use crate::config::Profile;
 use crate::domain::draw;
+use crate::domain::event::EventStatus;
 use crate::domain::media::MediaStatus;
 use crate::domain::validation::{validate_event, EventDraft, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::pii::join_password;
 use crate::store;
-use crate::store::events::DrawTerms;
+use crate::store::events::Creation;
 use crate::wechat;
 
 /// Creates an event; its seed is committed to by `fairness.seed_hash`.
+/// With an `Idempotency-Key`, a retry with the same key and body answers
+/// the event the first request made.
 #[utoipa::path(post, path = "/api/v1/events", operation_id = "create_event", tag = "events",
     request_body = EventDraft,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters (a UUID): a retry with the same key and body within 24 hours answers the first creation (201, same event) instead of creating another")),
     responses(
-        (status = 201, description = "created", body = crate::api::envelope::Envelope<EventView>),
-        (status = 409, description = "40901: the user already has LOTTERY_MAX_OPEN_EVENTS_PER_USER events open (not drawn or cancelled)", body = crate::api::envelope::ErrorEnvelope),
+        (status = 201, description = "created (or, for a retry under the same Idempotency-Key and body, the event the first request created)", body = crate::api::envelope::Envelope<EventView>),
+        (status = 409, description = "40901: the user already has LOTTERY_MAX_OPEN_EVENTS_PER_USER events open (not drawn or cancelled); or the Idempotency-Key was used with another body, or its first request is still being handled", body = crate::api::envelope::ErrorEnvelope),
         (status = 502, description = "50200: WeChat's content check did not answer (prod)", body = crate::api::envelope::ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 pub async fn create(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    body: JsonBody<EventDraft>,
+    body: JsonBodyAndBytes<EventDraft>,
 ) -> AppResult<HttpResponse> {
+    let key = idempotency::key_of(&req)?;
     let now = Utc::now();
-    let new = validate_event(body.0, now)?;
+    let JsonBodyAndBytes(draft, bytes) = body;
+    let new = validate_event(draft, now)?;
     if new.join_rules.risk_check && state.tokens.is_none() {
         return Err(AppError::InvalidArgument(
             "risk_check needs WeChat: this server has no WeChat app configured".into(),
         ));
     }
     images_usable(&state, caller.user_id, &new).await?;
+    let held = match key {
+        None => None,
+        Some(key) => match idempotency::reserve(&state, caller.user_id, key, &bytes).await? {
+            Reserved::Made(id) => {
+                return Ok(created(
+                    event_pages::stored_view(&state, id, Some(caller.user_id)).await?,
+                ))
+            }
+            Reserved::Held(held) => Some(held),
+        },
+    };
+    let made = make_event(&state, caller.user_id, &new, held.as_ref()).await;
+    if let (Err(_), Some(held)) = (&made, &held) {
+        idempotency::release(&state, caller.user_id, held).await;
+    }
+    let id = made?;
+    state.events.schedule(id, new.draw_at);
+    // From the database: creating events must not start their actors.
+    Ok(created(
+        event_pages::stored_view(&state, id, Some(caller.user_id)).await?,
+    ))
+}
+
+/// The quota, WeChat's content check and the stored event (bound to the
+/// Idempotency-Key `held`, when there is one, in the same transaction).
+async fn make_event(
+    state: &AppState,
+    user_id: i64,
+    new: &NewEvent,
+    held: Option<&Held>,
+) -> AppResult<i64> {
     // Before WeChat's content check, which each creation costs; the
     // creation's transaction checks again under a lock.
     let quota = state.config.max_open_events_per_user;
     crate::domain::event::check_open_quota(
-        store::events::open_count(&state.db, caller.user_id).await?,
+        store::events::open_count(&state.db, user_id).await?,
         quota,
     )?;
-    screen_event(&state, caller.user_id, &new).await?;
+    screen_event(state, user_id, new).await?;
     let seed = draw::new_seed();
     let digest = new
         .join_password
         .as_ref()
         .map(|password| join_password::digest(&state.pii, password));
     // Events created while a beacon is configured are drawn with it.
-    let terms = DrawTerms {
+    let creation = Creation {
         seed: &seed,
         beacon_chain: state.config.beacon.as_ref().map(|b| b.chain_hash.as_str()),
+        under_key: held.map(|held| (held.key.as_str(), held.attempt)),
     };
-    let id =
-        store::events::create(&state.db, caller.user_id, &new, digest, terms, now, quota).await?;
-    state.events.schedule(id, new.draw_at);
-    // From the database: creating events must not start their actors.
-    Ok(created(
-        event_pages::stored_view(&state, id, Some(caller.user_id)).await?,
-    ))
+    store::events::create(&state.db, user_id, new, digest, creation, Utc::now(), quota).await
 }
 
 /// The images the event names are the caller's own and not rejected
@@ -118,21 +154,35 @@ async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResu
 #[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "get_event", tag = "events",
     params(("id" = i64, Path, description = "the event id")),
     responses(
-        (status = 200, description = "the event", body = crate::api::envelope::Envelope<EventView>),
+        (status = 200, description = "the event (drawn or cancelled: with an ETag; Cache-Control: no-cache, private with a token)", body = crate::api::envelope::Envelope<EventView>),
+        (status = 304, description = "a drawn or cancelled event whose If-None-Match names the current ETag: no body"),
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
     ),
     security((), ("bearer" = [])))]
 pub async fn get(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = event_id::from_route(path)?;
     let viewer = caller.0.map(|c| c.user_id);
-    if let Some(body) = event_pages::from_memory(&state, id, viewer) {
-        return Ok(ok_serialized(body));
+    let audience = Audience::Viewer(viewer);
+    if let Some(answer) = event_pages::from_memory(&state, id, viewer) {
+        return Ok(revalidated(&req, answer, audience).await);
     }
-    Ok(ok(event_pages::view(&state, id, viewer).await?))
+    let view = event_pages::view(&state, id, viewer).await?;
+    // Tagged as the finished-events cache tags it: the same bytes.
+    let finished = [EventStatus::Drawn, EventStatus::Cancelled]
+        .iter()
+        .any(|status| status.as_str() == view.status);
+    let body = ok_body(&view);
+    let answer = if finished {
+        Answer::tagged(body)
+    } else {
+        Answer::plain(body)
+    };
+    Ok(revalidated(&req, answer, audience).await)
 }
 
 /// The longest a creator's order keeps its caller waiting: a draw queued

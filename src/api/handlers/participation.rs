@@ -8,7 +8,8 @@ use crate::actors::messages::{Join, Leave};
 use crate::api::auth::Caller;
 use crate::api::body::OptionalJsonBody;
 use crate::api::client_addr;
-use crate::api::envelope::{ok, ok_body, ok_serialized};
+use crate::api::conditional;
+use crate::api::envelope::{ok, ok_body};
 use crate::api::event_id;
 use crate::api::handlers::groups::{self, GroupProof};
 use crate::api::page::Page;
@@ -194,6 +195,7 @@ pub struct ParticipantView {
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
     ))]
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
@@ -211,8 +213,8 @@ pub async fn list(
     if let Some(head) = head {
         let what = Published::FirstParticipants { limit, head };
         let build = async { Ok(ok_body(&page_body(&state, id, None, limit).await?)) };
-        let body = state.results.get_or_build(id, what, build).await?;
-        return Ok(ok_serialized(body));
+        let answer = state.results.get_or_build(id, what, build).await?;
+        return Ok(conditional::send(&req, &answer).await);
     }
     Ok(ok(page_body(&state, id, after, limit).await?))
 }

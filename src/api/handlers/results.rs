@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::conditional::revalidated;
+use crate::api::conditional::{revalidated, Audience};
 use crate::api::envelope::ok_body;
 use crate::api::event_id;
 use crate::api::state::AppState;
@@ -85,7 +85,7 @@ pub async fn winners(
         .results
         .get_or_build_tagged(id, Published::Winners, build)
         .await?;
-    Ok(revalidated(&req, answer))
+    Ok(revalidated(&req, answer, Audience::Everyone).await)
 }
 
 /// Everything needed to re-run the draw offline (docs/FAIRNESS.md).
@@ -141,5 +141,5 @@ pub async fn fairness(
         .results
         .get_or_build_tagged(id, Published::Fairness, build)
         .await?;
-    Ok(revalidated(&req, answer))
+    Ok(revalidated(&req, answer, Audience::Everyone).await)
 }
