@@ -7,6 +7,9 @@
 # participants and the owner's /me/events. MySQL + Redis (database
 # lottery_views, Redis db 1). Loopback only; each phase is 5 s.
 #   load-tests/views.sh [server binary]   (default: this checkout's release build)
+# ENCODING=gzip (or br) sends `Accept-Encoding: $ENCODING` with every
+# request and prints the bytes each answer took; DESCRIPTION_CHARS=N gives
+# the events an N-character description (pages over 1 KiB are compressed).
 # Needs wrk (apt-get install wrk).
 source "$(dirname "$0")/common.sh"
 command -v wrk >/dev/null || { echo "views.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
@@ -23,20 +26,29 @@ OWNER="$(token owner)"
 # last participant's token).
 event_with_participants() {
   EVENT="$(curl -fsS -XPOST "$API/events" -H "Authorization: Bearer $OWNER" \
-    -d "{\"title\":\"$1\",\"draw_mode\":\"$2\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":$3}]}" |
+    -d "{\"title\":\"$1\",\"description\":\"$DESCRIPTION\",\"draw_mode\":\"$2\",\"draw_at\":\"$(date -u -d '+1 hour' +%FT%TZ)\",\"prizes\":[{\"name\":\"p\",\"quantity\":$3}]}" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])')"
   for i in $(seq 1 50); do
     LAST_TOKEN="$(token "$1$i")"
     curl -fsS -XPUT "$API/events/$EVENT/participants/me" -H "Authorization: Bearer $LAST_TOKEN" >/dev/null
   done
 }
+DESCRIPTION="$(seq 1 1000 | tr '\n' ' ' | head -c "${DESCRIPTION_CHARS:-0}")"
+ENCODING="${ENCODING:-}"
 event_with_participants live at_time 1
 ID="$EVENT" USER_TOKEN="$LAST_TOKEN"
 event_with_participants drawn manual 3
 DRAWN="$EVENT" DRAWN_TOKEN="$LAST_TOKEN"
 curl -fsS -XPOST "$API/events/$DRAWN/draw" -H "Authorization: Bearer $OWNER" >/dev/null
-run() { wrk -t2 -c128 -d5s --latency "$@" | awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {printf "%s req/s p99 %s", r, p}'; }
-echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $(basename "$SERVER_BIN")"
+# The answer's size on the wire as this client asks for it (last argument: the URL).
+size() { curl -sS -o /dev/null -w '%{size_download}' ${ENCODING:+-H "Accept-Encoding: $ENCODING"} "$@"; }
+run() {
+  local rate
+  rate="$(wrk -t2 -c128 -d5s --latency ${ENCODING:+-H "Accept-Encoding: $ENCODING"} "$@" |
+    awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {printf "%s req/s p99 %s", r, p}')"
+  if [ -n "$ENCODING" ]; then echo "$rate, $(size "$@") bytes"; else echo "$rate"; fi
+}
+echo "# $(date -u +%FT%TZ) $(nproc) cores; MySQL + Redis; $(basename "$SERVER_BIN")${ENCODING:+; Accept-Encoding: $ENCODING}${DESCRIPTION_CHARS:+; descriptions of $DESCRIPTION_CHARS characters}"
 echo "healthz: $(run "$BASE/healthz")"
 echo "event, anonymous: $(run "$API/events/$ID")"
 echo "event, with a token: $(run -H "Authorization: Bearer $USER_TOKEN" "$API/events/$ID")"

@@ -12,6 +12,7 @@ pub mod coding;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod healthcheck;
 pub mod limits;
 pub mod media;
 pub mod pii;

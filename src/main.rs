@@ -10,6 +10,10 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(lottery::media::decoder_child::ARG.as_ref()) {
         return lottery::media::decoder_child::run();
     }
+    // A container's health probe (deploy/Dockerfile): no server started.
+    if std::env::args_os().nth(1).as_deref() == Some(lottery::healthcheck::ARG.as_ref()) {
+        return lottery::healthcheck::run();
+    }
     not_dumpable();
     actix_web::rt::System::new().block_on(serve())
 }

@@ -331,3 +331,33 @@ async fn a_flood_of_probes_pings_the_dependencies_at_most_once_a_second() {
         "{pinged} pings for 501 probes in {seconds} s"
     );
 }
+
+/// `lottery healthcheck` (the container image's HEALTHCHECK): exit 0 while
+/// the server at `LOTTERY_BIND`'s port answers `/healthz`, 1 (saying why)
+/// when nothing listens there.
+#[actix_web::test]
+async fn the_healthcheck_command_follows_the_servers_health() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let check = |bind: String| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
+            .arg("healthcheck")
+            .env("LOTTERY_BIND", bind)
+            .env_remove("LOTTERY_TLS_CERT")
+            .output()
+            .await
+            .unwrap()
+    };
+    let up = check(format!("0.0.0.0:{port}")).await;
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = free.local_addr().unwrap().port();
+    drop(free);
+    let down = check(format!("127.0.0.1:{closed}")).await;
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("/healthz"));
+}
