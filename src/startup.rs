@@ -26,6 +26,7 @@ use crate::cache::changes::{PublishedCaches, ResultChanges};
 use crate::cache::finished::FinishedEvents;
 use crate::cache::groups::KnownGroups;
 use crate::cache::nonces::Nonces;
+use crate::cache::redis_pool::RedisTarget;
 use crate::cache::results::DrawResults;
 use crate::cache::risk_ranks::RiskRanks;
 use crate::cache::send_rate::SendRate;
@@ -102,16 +103,23 @@ impl StopSignal {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let metrics = telemetry::metrics_handle();
-        let db = Db::connect(
+        let db = Db::connect_with_tls(
             config.database_url.expose(),
             config.db_pool_size,
             config.db_lock_timeout,
+            config.database_tls.clone(),
         )
         .await?;
         // Before anything listens: a server that could not open what it
         // sealed must not start.
         let pii = Arc::new(config.pii_keyring()?);
-        let redis = config.redis();
+        let redis_target = config
+            .redis_url
+            .as_ref()
+            .map(|url| RedisTarget::new(url.expose(), config.redis_tls.clone()));
+        let redis = redis_target
+            .as_ref()
+            .map(|target| (target, config.redis_prefix.as_str()));
         let sessions = match redis {
             Some((url, prefix)) => {
                 SessionStore::redis(url, prefix, config.session_ttl, config.session_cache_ttl)?

@@ -2,13 +2,44 @@
 //! cluster's instances need to talk over TLS (issue 24, finding 4), and
 //! what lets an instance face a network without a terminating proxy. Keys
 //! and certificates are PEM files; ring is the provider (reqwest's too).
+//! Also what a client of a backing service is given to speak TLS to it
+//! (`ClientTls`: MySQL, Redis, etcd).
 
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
+
+/// TLS to a backing service, as read from its settings
+/// (`config::client_tls`): the CA its certificate must chain to, and this
+/// client's certificate for a server that asks for one.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    /// PEM: the CAs the server's certificate must chain to; None: the
+    /// client's usual roots.
+    pub ca: Option<Vec<u8>>,
+    /// PEM: this client's certificate chain and private key.
+    pub identity: Option<Identity>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+/// Never prints a key, nor a certificate's bytes.
+impl fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("ca", &self.ca.as_ref().map(|_| "<pem>"))
+            .field("identity", &self.identity.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
 
 /// The server's TLS configuration from its certificate chain and key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, String> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bb8_redis::redis::{self, AsyncCommands};
 use serde::{Deserialize, Serialize};
 
-use super::redis_pool::{self, RedisPool};
+use super::redis_pool::{self, RedisPool, RedisTarget};
 
 const COMMAND_DEADLINE: Duration = Duration::from_millis(1000);
 
@@ -41,7 +41,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0";
 
 impl SharedToken {
-    pub fn new(url: &str, prefix: &str) -> Result<Self, String> {
+    pub fn new(url: &RedisTarget, prefix: &str) -> Result<Self, String> {
         Ok(Self {
             pool: redis_pool::lazy_pool(url, 4, Duration::from_millis(800))?,
             key: format!("{prefix}wechat:access_token"),

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
@@ -20,10 +21,26 @@ use crate::coding::Coding;
 #[derive(Clone)]
 pub struct Answer {
     pub body: Bytes,
-    /// `"…"`, quoted as a header carries it; None for answers that are
-    /// not revalidated (a live page changes with every join).
-    pub etag: Option<Arc<str>>,
+    /// None for answers that are not revalidated (a live page changes
+    /// with every join).
+    pub etag: Option<Arc<EntityTag>>,
     encoded: Arc<Encoded>,
+}
+
+/// An answer's entity tag as the headers carry it, made once with the
+/// answer: the strong form (`"…"`) for its bytes and the weak one
+/// (`W/"…"`) for its compressed copies.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EntityTag {
+    pub strong: HeaderValue,
+    pub weak: HeaderValue,
+}
+
+impl EntityTag {
+    /// `"…"`, quoted.
+    pub fn as_str(&self) -> &str {
+        self.strong.to_str().unwrap_or_default()
+    }
 }
 
 #[derive(Default)]
@@ -47,9 +64,13 @@ impl Answer {
     /// differ by viewer differ in bytes, so in tags.
     pub fn tagged(body: Bytes) -> Self {
         let digest = Sha256::digest(&body);
-        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+        let hex = hex::encode(&digest[..16]);
+        let header = |text: String| HeaderValue::from_str(&text).expect("hex is a header value");
         Self {
-            etag: Some(etag.into()),
+            etag: Some(Arc::new(EntityTag {
+                strong: header(format!("\"{hex}\"")),
+                weak: header(format!("W/\"{hex}\"")),
+            })),
             ..Self::plain(body)
         }
     }

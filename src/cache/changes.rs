@@ -12,11 +12,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bb8_redis::redis::{self, AsyncCommands};
+use bb8_redis::redis::AsyncCommands;
 
 use super::finished::FinishedEvents;
 use super::pubsub::{self, Follower};
-use super::redis_pool::{self, RedisPool};
+use super::redis_pool::{self, RedisPool, RedisTarget};
 use super::results::{DrawResults, Published};
 
 const PUBLISH_DEADLINE: Duration = Duration::from_millis(1000);
@@ -62,7 +62,10 @@ struct Following {
 
 impl ResultChanges {
     /// Follows the other instances' changes when Redis is configured.
-    pub fn new(caches: PublishedCaches, redis: Option<(&str, &str)>) -> Result<Self, String> {
+    pub fn new(
+        caches: PublishedCaches,
+        redis: Option<(&RedisTarget, &str)>,
+    ) -> Result<Self, String> {
         let channel = redis.map(|(_, prefix)| format!("{prefix}results_changed"));
         let caches = Arc::new(Following {
             caches,
@@ -70,11 +73,7 @@ impl ResultChanges {
         });
         let shared = match redis {
             Some((url, _)) => {
-                let clients = redis_pool::seeds(url)
-                    .into_iter()
-                    .map(redis::Client::open)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+                let clients = url.clients()?;
                 tokio::spawn(pubsub::follow(clients, Arc::downgrade(&caches)));
                 Some(redis_pool::lazy_pool(url, 2, Duration::from_millis(800))?)
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::redis_pool::{self, RedisPool};
+use super::redis_pool::{self, RedisPool, RedisTarget};
 use crate::error::{AppError, AppResult};
 
 const COMMAND_DEADLINE: Duration = Duration::from_millis(500);
@@ -21,7 +21,7 @@ pub enum Nonces {
 }
 
 impl Nonces {
-    pub fn new(redis: Option<(&str, &str)>) -> Result<Self, String> {
+    pub fn new(redis: Option<(&RedisTarget, &str)>) -> Result<Self, String> {
         Ok(match redis {
             Some((url, prefix)) => Self::Redis {
                 pool: redis_pool::lazy_pool(url, 8, Duration::from_millis(500))?,

@@ -16,11 +16,63 @@ use bb8_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
 use bb8_redis::redis::cluster::{ClusterClient, ClusterClientBuilder};
 use bb8_redis::redis::cluster_async::ClusterConnection;
 use bb8_redis::redis::{self, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
-use bb8_redis::RedisConnectionManager;
+use redis::{ClientTlsConfig, TlsCertificates};
 
+use crate::tls::ClientTls;
+
+/// Where Redis is (`LOTTERY_REDIS_URL`: one URL, or a Redis Cluster's
+/// seeds) and how to speak TLS to it: a `rediss://` URL checks the
+/// server against the system's roots, or against `LOTTERY_REDIS_CA` when
+/// set, and presents `LOTTERY_REDIS_CLIENT_CERT` to a server that asks.
+#[derive(Clone, Debug)]
+pub struct RedisTarget {
+    pub url: String,
+    pub tls: Option<ClientTls>,
+}
+
+impl RedisTarget {
+    pub fn new(url: &str, tls: Option<ClientTls>) -> Self {
+        Self {
+            url: url.to_string(),
+            tls,
+        }
+    }
+
+    pub fn seeds(&self) -> Vec<&str> {
+        seeds(&self.url)
+    }
+
+    /// A client of the node at `url` (one of the seeds).
+    pub fn client(&self, url: &str) -> RedisResult<redis::Client> {
+        match self.certificates() {
+            None => redis::Client::open(url),
+            Some(certificates) => redis::Client::build_with_tls(url, certificates),
+        }
+    }
+
+    /// A client of every seed, for the pub/sub followers.
+    pub fn clients(&self) -> Result<Vec<redis::Client>, String> {
+        self.seeds()
+            .into_iter()
+            .map(|seed| self.client(seed))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))
+    }
+
+    fn certificates(&self) -> Option<TlsCertificates> {
+        self.tls.as_ref().map(|tls| TlsCertificates {
+            client_tls: tls.identity.as_ref().map(|identity| ClientTlsConfig {
+                client_cert: identity.cert.clone(),
+                client_key: identity.key.clone(),
+            }),
+            root_cert: tls.ca.clone(),
+        })
+    }
+}
+
+/// Both boxed: either client is hundreds of bytes, the pool keeps one.
 pub enum Manager {
-    Single(RedisConnectionManager),
-    /// Boxed: the cluster client is twice the single manager's size.
+    Single(Box<redis::Client>),
     Cluster(Box<ClusterClient>),
 }
 
@@ -73,20 +125,27 @@ pub fn seeds(url: &str) -> Vec<&str> {
 }
 
 impl Manager {
-    pub fn new(url: &str) -> Result<Self, RedisError> {
-        let seeds = seeds(url);
+    pub fn new(target: &RedisTarget) -> Result<Self, RedisError> {
+        let seeds = target.seeds();
         if seeds.len() > 1 {
             // Answers within the callers' deadlines; a master's failover
             // shows as errors until the cluster promotes its replica, then
             // the client re-reads the slots.
-            ClusterClientBuilder::new(seeds)
+            let builder = ClusterClientBuilder::new(seeds)
                 .connection_timeout(Duration::from_millis(500))
                 .response_timeout(Duration::from_millis(900))
-                .retries(2)
+                .retries(2);
+            let builder = match target.certificates() {
+                Some(certificates) => builder.certs(certificates),
+                None => builder,
+            };
+            builder
                 .build()
                 .map(|client| Self::Cluster(Box::new(client)))
         } else {
-            RedisConnectionManager::new(url).map(Self::Single)
+            target
+                .client(&target.url)
+                .map(|client| Self::Single(Box::new(client)))
         }
     }
 }
@@ -97,7 +156,9 @@ impl bb8::ManageConnection for Manager {
 
     async fn connect(&self) -> Result<Connection, RedisError> {
         let inner = match self {
-            Self::Single(manager) => RedisConn::Single(manager.connect().await?),
+            Self::Single(client) => {
+                RedisConn::Single(client.get_multiplexed_async_connection().await?)
+            }
             Self::Cluster(client) => RedisConn::Cluster(client.get_async_connection().await?),
         };
         Ok(Connection {
@@ -121,8 +182,12 @@ impl bb8::ManageConnection for Manager {
 pub type RedisPool = bb8::Pool<Manager>;
 
 /// A pool that connects lazily, so the server starts while Redis is down.
-pub fn lazy_pool(url: &str, max_size: u32, checkout: Duration) -> Result<RedisPool, String> {
-    let manager = Manager::new(url).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+pub fn lazy_pool(
+    target: &RedisTarget,
+    max_size: u32,
+    checkout: Duration,
+) -> Result<RedisPool, String> {
+    let manager = Manager::new(target).map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
     Ok(bb8::Pool::builder()
         .max_size(max_size)
         .test_on_check_out(false)
@@ -167,11 +232,11 @@ mod tests {
             vec!["redis://a:1", "redis://b:2"]
         );
         assert!(matches!(
-            super::Manager::new("redis://a:1,redis://b:2"),
+            super::Manager::new(&super::RedisTarget::new("redis://a:1,redis://b:2", None)),
             Ok(super::Manager::Cluster(_))
         ));
         assert!(matches!(
-            super::Manager::new("redis://a:1"),
+            super::Manager::new(&super::RedisTarget::new("redis://a:1", None)),
             Ok(super::Manager::Single(_))
         ));
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bb8_redis::redis::AsyncCommands;
 use quick_cache::sync::Cache;
 
-use super::redis_pool::{self, RedisPool};
+use super::redis_pool::{self, RedisPool, RedisTarget};
 
 const COMMAND_DEADLINE: Duration = Duration::from_millis(500);
 
@@ -19,7 +19,7 @@ pub struct RiskRanks {
 }
 
 impl RiskRanks {
-    pub fn new(redis: Option<(&str, &str)>, keep: Duration) -> Result<Self, String> {
+    pub fn new(redis: Option<(&RedisTarget, &str)>, keep: Duration) -> Result<Self, String> {
         let shared = match redis {
             Some((url, prefix)) => Some((
                 redis_pool::lazy_pool(url, 4, Duration::from_millis(250))?,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bb8_redis::redis;
 use parking_lot::Mutex;
 
-use super::redis_pool::{self, RedisPool};
+use super::redis_pool::{self, RedisPool, RedisTarget};
 
 const COMMAND_DEADLINE: Duration = Duration::from_millis(1000);
 
@@ -32,7 +32,7 @@ pub struct SendRate {
 }
 
 impl SendRate {
-    pub fn new(per_second: u32, redis: Option<(&str, &str)>) -> Result<Self, String> {
+    pub fn new(per_second: u32, redis: Option<(&RedisTarget, &str)>) -> Result<Self, String> {
         let shared = match redis {
             Some((url, prefix)) => Some((
                 redis_pool::lazy_pool(url, 2, Duration::from_millis(800))?,

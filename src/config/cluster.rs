@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::client_tls;
 use super::parse::Vars;
 use super::peers::Peers;
 use crate::secret::Secret;
+use crate::tls::ClientTls;
 
 /// The hop secret's least length: 32 characters of `openssl rand -hex 32`
 /// or the like.
@@ -38,6 +40,10 @@ pub struct ClusterSettings {
     /// This instance serves HTTPS (`LOTTERY_TLS_CERT`): its default
     /// advertised URL is `https://`.
     pub tls: bool,
+    /// The CA and client certificate of `https://` etcd endpoints
+    /// (`LOTTERY_ETCD_CA`, `_CLIENT_CERT`, `_CLIENT_KEY`); without them an
+    /// `https://` endpoint is checked against the system's roots.
+    pub etcd_tls: Option<ClientTls>,
 }
 
 /// Cluster mode's settings, when `LOTTERY_ETCD_ENDPOINTS` is set. The
@@ -58,6 +64,9 @@ pub(super) fn cluster_settings(
             "LOTTERY_INSTANCE_ID",
             "LOTTERY_ADVERTISE_URL",
             "LOTTERY_CLUSTER_SECRET",
+            "LOTTERY_ETCD_CA",
+            "LOTTERY_ETCD_CLIENT_CERT",
+            "LOTTERY_ETCD_CLIENT_KEY",
             "LOTTERY_CLUSTER_PEERS",
             "LOTTERY_CLUSTER_CA",
         ] {
@@ -87,6 +96,20 @@ pub(super) fn cluster_settings(
                 "LOTTERY_ETCD_ENDPOINTS: expected URLs like http://127.0.0.1:2379, got {endpoint:?}"
             ));
         }
+    }
+    // One client speaks TLS to every endpoint or to none.
+    let https = endpoints
+        .iter()
+        .filter(|e| e.starts_with("https://"))
+        .count();
+    if https != 0 && https != endpoints.len() {
+        return Err("LOTTERY_ETCD_ENDPOINTS: all https:// or all http://, not both".into());
+    }
+    let etcd_tls = client_tls::read(vars, "LOTTERY_ETCD")?;
+    if etcd_tls.is_some() && https == 0 {
+        return Err(
+            "LOTTERY_ETCD_CA and _CLIENT_CERT/_KEY need https:// LOTTERY_ETCD_ENDPOINTS".into(),
+        );
     }
     let advertise_url = vars
         .get("LOTTERY_ADVERTISE_URL")
@@ -150,6 +173,7 @@ pub(super) fn cluster_settings(
         peers,
         ca: vars.get("LOTTERY_CLUSTER_CA").map(PathBuf::from),
         tls,
+        etcd_tls,
     }))
 }
 

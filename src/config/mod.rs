@@ -12,8 +12,10 @@ use crate::limits::LimitSettings;
 use crate::pii::{key_file, Keyring};
 use crate::secret::Secret;
 use crate::store::Db;
+use crate::tls::ClientTls;
 use ipnet::IpNet;
 
+mod client_tls;
 mod cluster;
 mod keys;
 mod layers;
@@ -45,7 +47,13 @@ pub struct Config {
     pub profile: Profile,
     /// URLs may carry a password: Debug prints them redacted.
     pub database_url: Secret,
+    /// TLS to MySQL beyond the URL's own `require_ssl` (`LOTTERY_DATABASE_CA`,
+    /// `_CLIENT_CERT`, `_CLIENT_KEY`): set, every connection uses TLS.
+    pub database_tls: Option<ClientTls>,
     pub redis_url: Option<Secret>,
+    /// The CA and client certificate of a `rediss://` Redis
+    /// (`LOTTERY_REDIS_CA`, `_CLIENT_CERT`, `_CLIENT_KEY`).
+    pub redis_tls: Option<ClientTls>,
     pub wechat_appid: Option<String>,
     pub wechat_secret: Option<Secret>,
     pub wechat_api_base: String,
@@ -195,6 +203,33 @@ impl Default for BodyDeadlines {
     }
 }
 
+/// TLS settings for MySQL: only a `mysql://` database has them.
+fn database_tls(vars: &Vars, url: &str) -> Result<Option<ClientTls>, String> {
+    let tls = client_tls::read(vars, "LOTTERY_DATABASE")?;
+    if tls.is_some() && !url.starts_with("mysql://") {
+        return Err(
+            "LOTTERY_DATABASE_CA and _CLIENT_CERT/_KEY are for a mysql:// LOTTERY_DATABASE_URL"
+                .into(),
+        );
+    }
+    Ok(tls)
+}
+
+/// TLS settings for Redis: every URL must then be `rediss://`.
+fn redis_tls(vars: &Vars) -> Result<Option<ClientTls>, String> {
+    let tls = client_tls::read(vars, "LOTTERY_REDIS")?;
+    let url = vars.get("LOTTERY_REDIS_URL").unwrap_or_default();
+    let all_tls = url
+        .split(',')
+        .map(str::trim)
+        .filter(|seed| !seed.is_empty())
+        .all(|seed| seed.starts_with("rediss://"));
+    if tls.is_some() && (url.is_empty() || !all_tls) {
+        return Err("LOTTERY_REDIS_CA and _CLIENT_CERT/_KEY need a rediss:// LOTTERY_REDIS_URL (every seed)".into());
+    }
+    Ok(tls)
+}
+
 /// The API port's certificate chain and private key, PEM files.
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
@@ -230,7 +265,9 @@ impl Config {
                 .get("LOTTERY_BIND")
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             profile,
+            database_tls: database_tls(&vars, &database_url)?,
             database_url: Secret::new(database_url),
+            redis_tls: redis_tls(&vars)?,
             redis_url: vars.get("LOTTERY_REDIS_URL").map(Secret::new),
             wechat_appid: vars.get("LOTTERY_WECHAT_APPID"),
             wechat_secret: vars.get("LOTTERY_WECHAT_SECRET").map(Secret::new),
@@ -383,14 +420,6 @@ impl Config {
             );
         }
         Ok(config)
-    }
-
-    /// Redis's URL and this deployment's key prefix, when Redis is
-    /// configured: what every Redis-backed store is built from.
-    pub fn redis(&self) -> Option<(&str, &str)> {
-        self.redis_url
-            .as_ref()
-            .map(|url| (url.expose(), self.redis_prefix.as_str()))
     }
 
     /// Whether content passes WeChat's check before it is published.

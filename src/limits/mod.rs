@@ -17,6 +17,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use crate::cache::redis_pool::RedisTarget;
 use crate::error::{AppError, AppResult};
 use shared::SharedCells;
 pub use shared::UNSYNCED_MAX;
@@ -124,7 +125,10 @@ pub struct RateLimits {
 
 impl RateLimits {
     /// `redis`: (URL, key prefix) to share the limits with every instance.
-    pub fn new(settings: &LimitSettings, redis: Option<(&str, &str)>) -> Result<Self, String> {
+    pub fn new(
+        settings: &LimitSettings,
+        redis: Option<(&RedisTarget, &str)>,
+    ) -> Result<Self, String> {
         let shared = match redis {
             Some((url, prefix)) => Some(Arc::new(SharedCells::new(url, prefix)?)),
             None => None,

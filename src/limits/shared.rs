@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use bb8_redis::redis::Script;
 
 use super::{Key, LimitKind, LimitSpec};
-use crate::cache::redis_pool::{self, RedisPool};
+use crate::cache::redis_pool::{self, RedisPool, RedisTarget};
 
 /// A limit check is on every request's path: Redis slower than this counts
 /// as down.
@@ -93,7 +93,7 @@ pub struct SharedCells {
 }
 
 impl SharedCells {
-    pub fn new(url: &str, prefix: &str) -> Result<Self, String> {
+    pub fn new(url: &RedisTarget, prefix: &str) -> Result<Self, String> {
         Ok(Self {
             pool: redis_pool::lazy_pool(url, 16, Duration::from_millis(250))?,
             prefix: prefix.to_string(),

@@ -13,6 +13,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use pool::Manager;
 
 use crate::secret::redact_url;
+use crate::tls::ClientTls;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod claims;
@@ -25,6 +27,7 @@ pub mod join_tries;
 pub mod live;
 pub mod media;
 pub mod models;
+pub mod mysql_connection;
 pub mod notices;
 pub mod ownership;
 pub mod participants;
@@ -125,10 +128,20 @@ impl Db {
         pool_size: u32,
         lock_timeout: Duration,
     ) -> Result<Self, String> {
+        Self::connect_with_tls(url, pool_size, lock_timeout, None).await
+    }
+
+    /// As `connect`, with TLS settings for MySQL (`LOTTERY_DATABASE_CA`…).
+    pub async fn connect_with_tls(
+        url: &str,
+        pool_size: u32,
+        lock_timeout: Duration,
+        tls: Option<ClientTls>,
+    ) -> Result<Self, String> {
         if let Some(path) = Self::sqlite_file(url) {
             Self::connect_sqlite(path.to_string(), pool_size, lock_timeout).await
         } else if url.starts_with("mysql://") {
-            Self::connect_mysql(url, pool_size, lock_timeout).await
+            Self::connect_mysql(url, pool_size, lock_timeout, tls).await
         } else {
             Err(format!(
                 "LOTTERY_DATABASE_URL must start with sqlite:// or mysql://, got {:?}",
@@ -158,7 +171,9 @@ impl Db {
         .await
         .map_err(|e| e.to_string())??;
 
-        let pool = pool_with_setup::<SqliteConn>(&path, pragmas, pool_size.clamp(1, 8))
+        let establish: Establish<SqliteConn> =
+            Arc::new(|url| Box::pin(async move { SqliteConn::establish(&url).await }));
+        let pool = pool_with_setup(&path, pragmas, pool_size.clamp(1, 8), establish)
             .await
             .map_err(|e| format!("cannot open SQLite pool: {e}"))?;
         Ok(Self::Sqlite(pool))
@@ -168,15 +183,16 @@ impl Db {
         url: &str,
         pool_size: u32,
         lock_timeout: Duration,
+        tls: Option<ClientTls>,
     ) -> Result<Self, String> {
-        create_mysql_database(url).await?;
-        let migrate_url = url.to_string();
+        create_mysql_database(url, tls.as_ref()).await?;
+        // Migrations run on diesel's synchronous harness: the async
+        // connection (TLS and all) wrapped for it, off the runtime's threads.
+        let migrate = mysql_connection::establish(url, tls.as_ref())
+            .await
+            .map_err(|e| format!("cannot connect to MySQL: {e}"))?;
         tokio::task::spawn_blocking(move || -> Result<(), String> {
-            let mut conn =
-                <AsyncConnectionWrapper<AsyncMysqlConnection> as diesel::Connection>::establish(
-                    &migrate_url,
-                )
-                .map_err(|e| format!("cannot connect to MySQL: {e}"))?;
+            let mut conn = AsyncConnectionWrapper::<AsyncMysqlConnection>::from(migrate);
             conn.run_pending_migrations(MYSQL_MIGRATIONS)
                 .map_err(|e| format!("MySQL migrations failed: {e}"))?;
             Ok(())
@@ -184,10 +200,16 @@ impl Db {
         .await
         .map_err(|e| e.to_string())??;
 
-        let pool = pool_with_setup::<AsyncMysqlConnection>(
+        let tls = tls.map(Arc::new);
+        let establish: Establish<AsyncMysqlConnection> = Arc::new(move |url| {
+            let tls = tls.clone();
+            Box::pin(async move { mysql_connection::establish(&url, tls.as_deref()).await })
+        });
+        let pool = pool_with_setup(
             url,
             mysql_session(lock_timeout),
             pool_size.max(1),
+            establish,
         )
         .await
         .map_err(|e| format!("cannot open MySQL pool: {e}"))?;
@@ -296,12 +318,21 @@ pub(crate) fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
-/// A pool whose every new connection first runs `setup` (the session
-/// settings), so a connection bb8 replaces gets them too.
+/// How a pool makes a connection from its URL.
+type Establish<C> = Arc<
+    dyn Fn(String) -> futures::future::BoxFuture<'static, diesel::ConnectionResult<C>>
+        + Send
+        + Sync,
+>;
+
+/// A pool whose every new connection is made by `establish` and first
+/// runs `setup` (the session settings), so a connection bb8 replaces gets
+/// them too.
 async fn pool_with_setup<C>(
     url: &str,
     setup: String,
     max_size: u32,
+    establish: Establish<C>,
 ) -> Result<bb8::Pool<Manager<C>>, diesel_async::pooled_connection::PoolError>
 where
     C: AsyncConnection + SimpleAsyncConnection + Send + 'static,
@@ -312,8 +343,9 @@ where
     manager_config.custom_setup = Box::new(move |url| {
         let url = url.to_string();
         let setup = setup.clone();
+        let establish = establish.clone();
         Box::pin(async move {
-            let mut conn = C::establish(&url).await?;
+            let mut conn = establish(url).await?;
             conn.batch_execute(&setup)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -332,25 +364,29 @@ where
         .await
 }
 
-/// `mysql://user:pass@host:port/db?opts` → (server URL without the database, db).
+/// `mysql://user:pass@host:port/db?opts` → (the server's URL without the
+/// database, with the options: `require_ssl` holds for it too; db).
 fn split_mysql_url(url: &str) -> Result<(String, String), String> {
     let rest = &url["mysql://".len()..];
     let slash = rest
         .find('/')
         .ok_or("the MySQL URL must name a database: mysql://user:pass@host:port/db")?;
     let (server, path) = rest.split_at(slash);
-    let db = path[1..].split('?').next().unwrap_or_default().to_string();
+    let (db, options) = match path[1..].split_once('?') {
+        Some((db, options)) => (db.to_string(), format!("/?{options}")),
+        None => (path[1..].to_string(), String::new()),
+    };
     if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!(
             "the MySQL database name must be [A-Za-z0-9_]+, got {db:?}"
         ));
     }
-    Ok((format!("mysql://{server}"), db))
+    Ok((format!("mysql://{server}{options}"), db))
 }
 
-async fn create_mysql_database(url: &str) -> Result<(), String> {
+async fn create_mysql_database(url: &str, tls: Option<&ClientTls>) -> Result<(), String> {
     let (server, db) = split_mysql_url(url)?;
-    let mut conn = AsyncMysqlConnection::establish(&server)
+    let mut conn = mysql_connection::establish(&server, tls)
         .await
         .map_err(|e| format!("cannot connect to MySQL at {}: {e}", redact_url(&server)))?;
     conn.batch_execute(&format!(
@@ -365,9 +401,12 @@ mod tests {
     #[test]
     fn mysql_urls_split_into_server_and_database() {
         let (server, db) =
-            super::split_mysql_url("mysql://root:pw@127.0.0.1:3306/lottery?x=1").unwrap();
-        assert_eq!(server, "mysql://root:pw@127.0.0.1:3306");
+            super::split_mysql_url("mysql://root:pw@127.0.0.1:3306/lottery?require_ssl=true")
+                .unwrap();
+        assert_eq!(server, "mysql://root:pw@127.0.0.1:3306/?require_ssl=true");
         assert_eq!(db, "lottery");
+        let (server, _) = super::split_mysql_url("mysql://root@h:1/lottery").unwrap();
+        assert_eq!(server, "mysql://root@h:1");
         assert!(super::split_mysql_url("mysql://root@h:1").is_err());
         assert!(super::split_mysql_url("mysql://root@h:1/a;drop").is_err());
     }

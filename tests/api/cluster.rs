@@ -738,27 +738,12 @@ async fn an_etcd_writer_receives_nothing_and_the_hop_opens_only_forwarded_writes
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
-/// A CA, and a server certificate for 127.0.0.1 signed by it; written to
-/// `dir` as `<name>-ca.pem`, `<name>-cert.pem`, `<name>-key.pem`.
-fn make_certificates(dir: &std::path::Path, name: &str) -> [String; 3] {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, format!("lottery test CA {name}"));
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    let cert = server
-        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
-        .unwrap();
-    let paths = ["ca", "cert", "key"]
-        .map(|kind| dir.join(format!("{name}-{kind}.pem")).display().to_string());
-    std::fs::write(&paths[0], ca_cert.pem()).unwrap();
-    std::fs::write(&paths[1], cert.pem()).unwrap();
-    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
-    paths
+/// A CA, and a server certificate for 127.0.0.1 signed by it: the files
+/// of the CA, the certificate and its key.
+fn make_certificates(name: &str) -> [String; 3] {
+    let pki = crate::helpers::TestPki::new(name);
+    let (cert, key) = pki.issue("server", &["127.0.0.1"]);
+    [pki.ca, cert, key]
 }
 
 /// Issue 24, finding 4: instance-to-instance traffic can use TLS. With
@@ -772,11 +757,8 @@ fn make_certificates(dir: &std::path::Path, name: &str) -> [String; 3] {
     ignore = "needs LOTTERY_TEST_ETCD_URL and LOTTERY_TEST_REDIS_URL"
 )]
 async fn forwarded_writes_travel_over_tls_to_a_certificate_the_cluster_ca_signed() {
-    let tag: u64 = rand::rng().random();
-    let dir = std::env::temp_dir().join(format!("lottery-tests/tls-{tag:016x}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let [ca, cert, key] = make_certificates(&dir, "cluster");
-    let [other_ca, _, _] = make_certificates(&dir, "other");
+    let [ca, cert, key] = make_certificates("cluster");
+    let [other_ca, _, _] = make_certificates("other");
     let cluster = Cluster::start_with(3, |i| {
         let trusted = if i == 2 { &other_ca } else { &ca };
         vec![
@@ -828,7 +810,6 @@ async fn forwarded_writes_travel_over_tls_to_a_certificate_the_cluster_ca_signed
     // The port speaks nothing but TLS.
     let plain = reqwest::get(a.base.replace("https://", "http://") + "/healthz").await;
     assert!(plain.is_err() || plain.unwrap().status() != 200);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A beacon draw taken over (issue 25): the owner fixed the list's hash and
@@ -880,4 +861,86 @@ async fn a_beacon_draw_taken_over_uses_the_round_its_owner_fixed() {
         .expect("drawn with the beacon")
         .check_with_chain(&beacon.chain())
         .unwrap();
+}
+
+/// Issue 27, item 3: etcd over TLS. An etcd started here on `https://`
+/// with `--client-cert-auth` and certificates the test makes: two
+/// instances given `LOTTERY_ETCD_CA` and a client certificate form a
+/// cluster through it (a join on the instance that does not own the event
+/// is forwarded to the one that does, and stored); an instance without
+/// the client certificate cannot join etcd and does not start.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(lottery_test_etcd, lottery_test_redis, lottery_test_tls)),
+    ignore = "needs LOTTERY_TEST_ETCD_URL, LOTTERY_TEST_REDIS_URL and LOTTERY_TEST_TLS_SERVERS"
+)]
+async fn instances_reach_etcd_over_tls_with_a_client_certificate() {
+    use crate::backing_tls::{free_port, wait_for_port, Spawned};
+    let pki = crate::helpers::TestPki::new("etcd");
+    let (cert, key) = pki.issue("etcd", &["127.0.0.1", "localhost"]);
+    let (client_cert, client_key) = pki.issue("client", &["lottery-instance"]);
+    let (port, peer) = (free_port(), free_port());
+    let etcd = std::process::Command::new("etcd")
+        .arg("--data-dir")
+        .arg(pki.dir.join("etcd"))
+        .args(["--listen-client-urls", &format!("https://127.0.0.1:{port}")])
+        .args([
+            "--advertise-client-urls",
+            &format!("https://127.0.0.1:{port}"),
+        ])
+        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+        .args([
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+        ])
+        .args([
+            "--initial-cluster",
+            &format!("default=http://127.0.0.1:{peer}"),
+        ])
+        .args(["--cert-file", &cert, "--key-file", &key])
+        .args(["--trusted-ca-file", &pki.ca, "--client-cert-auth"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("etcd starts");
+    let _etcd = Spawned(etcd);
+    wait_for_port(port, "etcd").await;
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let tls = [
+        ("LOTTERY_ETCD_ENDPOINTS", endpoint.as_str()),
+        ("LOTTERY_ETCD_CA", pki.ca.as_str()),
+        ("LOTTERY_ETCD_CLIENT_CERT", client_cert.as_str()),
+        ("LOTTERY_ETCD_CLIENT_KEY", client_key.as_str()),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let cluster = Cluster::start_with(2, |_| tls.to_vec()).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    let (creator, _) = a.login("etcd_tls_creator").await;
+    let id = a.create_event(&creator, event_body(3600)).await["id"]
+        .as_i64()
+        .unwrap();
+    let (joiner, _) = b.login("etcd_tls_joiner").await;
+    for app in [a, b] {
+        let joined = join_at(app, &joiner, id).await;
+        assert_eq!(joined.status, 200, "{:?}", joined.body);
+    }
+    // Stored once, whichever instance owns the event.
+    for app in [a, b] {
+        let list = app.get(&format!("/events/{id}/participants"), None).await;
+        assert_eq!(list.data()["items"].as_array().unwrap().len(), 1);
+    }
+
+    let mut vars: std::collections::HashMap<String, String> = tls[..2].iter().cloned().collect();
+    vars.extend(redis_settings(&redis_server().unwrap()));
+    vars.insert(
+        "LOTTERY_DATABASE_URL".into(),
+        fresh_database(Backend::Sqlite),
+    );
+    vars.insert("LOTTERY_BIND".into(), "127.0.0.1:0".into());
+    vars.insert("LOTTERY_CLUSTER_SECRET".into(), HOP_SECRET.into());
+    vars.insert("LOTTERY_INSTANCE_ID".into(), "no-cert".into());
+    let config = lottery::config::Config::from_map(&vars).unwrap();
+    let refused = lottery::startup::Application::build(config).await.err();
+    let refused = refused.expect("no client certificate, no cluster");
+    assert!(refused.to_string().contains("etcd"), "{refused}");
 }

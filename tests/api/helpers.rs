@@ -473,3 +473,57 @@ pub async fn stored_text(app: &TestApp) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A certificate authority made for one test, and certificates it signs,
+/// written as PEM files into a directory of their own.
+pub struct TestPki {
+    pub dir: std::path::PathBuf,
+    /// The CA's certificate file.
+    pub ca: String,
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+}
+
+impl TestPki {
+    pub fn new(name: &str) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let tag: u64 = rand::rng().random();
+        let dir = std::env::temp_dir().join(format!("lottery-tests/pki-{name}-{tag:016x}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("lottery test CA {name}"));
+        let ca = dir.join("ca.pem").display().to_string();
+        std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
+        Self {
+            dir,
+            ca,
+            params,
+            key,
+        }
+    }
+
+    /// A certificate for `names` (an IP address is an IP SAN) and its key,
+    /// signed by this CA: the files `<file>-cert.pem`, `<file>-key.pem`.
+    pub fn issue(&self, file: &str, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params
+            .signed_by(&key, &rcgen::Issuer::from_params(&self.params, &self.key))
+            .unwrap();
+        let [cert_path, key_path] = ["cert", "key"].map(|kind| {
+            self.dir
+                .join(format!("{file}-{kind}.pem"))
+                .display()
+                .to_string()
+        });
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    }
+}

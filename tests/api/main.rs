@@ -2,6 +2,7 @@
 
 mod actors;
 mod auth;
+mod backing_tls;
 mod beacon;
 mod beacon_standin;
 mod claims;

@@ -58,18 +58,14 @@ impl SessionStore {
 
     /// A Redis-backed store, following logouts when sessions are cached.
     pub fn redis(
-        url: &str,
+        url: &crate::cache::redis_pool::RedisTarget,
         prefix: &str,
         ttl: Duration,
         cache_ttl: Duration,
     ) -> Result<Self, String> {
         // Logouts are followed on one node at a time: in a Redis Cluster
         // a PUBLISH reaches the subscribers of every node.
-        let clients = crate::cache::redis_pool::seeds(url)
-            .into_iter()
-            .map(bb8_redis::redis::Client::open)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("bad LOTTERY_REDIS_URL: {e}"))?;
+        let clients = url.clients()?;
         let store = RedisSessions::new(url, prefix, ttl, cache_ttl)?;
         if store.local.enabled() {
             tokio::spawn(crate::cache::pubsub::follow(
@@ -176,7 +172,7 @@ mod tests {
     async fn a_closed_redis_port_is_a_fast_503() {
         // Port 1 on loopback: nothing listens there.
         let store = SessionStore::redis(
-            "redis://127.0.0.1:1/",
+            &crate::cache::redis_pool::RedisTarget::new("redis://127.0.0.1:1/", None),
             "t:",
             Duration::from_secs(60),
             Duration::from_secs(1),

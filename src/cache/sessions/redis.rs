@@ -38,7 +38,7 @@ impl RedisSessions {
     /// The pool connects lazily, so the server starts (and says 503 on
     /// /readyz) while Redis is down.
     pub fn new(
-        url: &str,
+        url: &redis_pool::RedisTarget,
         prefix: &str,
         ttl: Duration,
         cache_ttl: Duration,

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, Identity, KeyValue, PutOptions,
+    TlsOptions, Txn, TxnOp, TxnOpResponse,
 };
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
@@ -101,6 +102,24 @@ fn first_kv(response: &etcd_client::TxnResponse) -> Option<KeyValue> {
     })
 }
 
+/// TLS for `https://` endpoints: the CA of `LOTTERY_ETCD_CA` (else the
+/// system's roots) and the client certificate etcd asks for with
+/// `--client-cert-auth`. None for `http://` endpoints.
+fn tls_options(settings: &ClusterSettings) -> Option<TlsOptions> {
+    if !settings.endpoints.iter().all(|e| e.starts_with("https://")) {
+        return None;
+    }
+    let mut tls = TlsOptions::new();
+    match settings.etcd_tls.as_ref().and_then(|t| t.ca.as_ref()) {
+        Some(ca) => tls = tls.ca_certificate(Certificate::from_pem(ca)),
+        None => tls = tls.with_native_roots(),
+    }
+    if let Some(identity) = settings.etcd_tls.as_ref().and_then(|t| t.identity.as_ref()) {
+        tls = tls.identity(Identity::from_pem(&identity.cert, &identity.key));
+    }
+    Some(tls)
+}
+
 impl Membership {
     /// Joins the cluster: connects, reads (or makes) the hop secret, takes
     /// a lease, registers this instance and starts the keep-alive and the
@@ -110,6 +129,10 @@ impl Membership {
         let options = ConnectOptions::new()
             .with_connect_timeout(CALL_TIMEOUT)
             .with_timeout(CALL_TIMEOUT);
+        let options = match tls_options(settings) {
+            Some(tls) => options.with_tls(tls),
+            None => options,
+        };
         let mut client = Client::connect(&settings.endpoints, Some(options))
             .await
             .map_err(|e| format!("cannot reach etcd at {:?}: {e}", settings.endpoints))?;
