@@ -37,4 +37,15 @@ dockerfile = open("deploy/Dockerfile").read()
 for needed in ("protobuf-compiler", "USER 10001", "HEALTHCHECK", '"healthcheck"', "--locked"):
     assert needed in dockerfile, needed
 print("deploy/: manifests, compose file and Dockerfile hold what deploy/README.md says")
+
+# Every alert: a conventional severity and a runbook section that exists.
+rules = yaml.safe_load(open("docs/ops/alerts.yml"))["groups"][0]["rules"]
+sections = {line[3:].strip().lower() for line in open("docs/ops/runbook.md") if line.startswith("## ")}
+for rule in rules:
+    name = rule["alert"]
+    assert rule["labels"]["severity"] in ("critical", "warning", "info"), name
+    url = rule["annotations"]["runbook_url"]
+    assert url == f"docs/ops/runbook.md#{name.lower()}", (name, url)
+    assert name.lower() in sections, f"docs/ops/runbook.md has no section {name}"
+print(f"docs/ops: {len(rules)} alerts, each with a severity and its runbook section")
 PY

@@ -164,7 +164,7 @@ pub async fn request_context(
     let mut res = crate::api::compression::encode_response(res).await;
     let status = res.status().as_u16();
     let route = route_label(res.request().path());
-    metrics::histogram!("lottery_http_request_seconds", "route" => route)
+    metrics::histogram!("lottery_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("lottery_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);

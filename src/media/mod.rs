@@ -71,7 +71,8 @@ impl Media {
             .decoders
             .process(format, self.settings.limits, &bytes)
             .await;
-        metrics::histogram!("lottery_media_decode_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("lottery_media_decode_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         done
     }
 }

@@ -169,7 +169,7 @@ impl Objects {
             Ok(Ok(_)) => "ok",
             _ => "error",
         };
-        metrics::histogram!("lottery_media_store_seconds", "store" => self.kind, "op" => op, "result" => result)
+        metrics::histogram!("lottery_media_store_duration_seconds", "store" => self.kind, "op" => op, "result" => result)
             .record(started.elapsed().as_secs_f64());
     }
 

@@ -12,7 +12,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "HTTP requests answered, by route and status",
     ),
     (
-        "lottery_http_request_seconds",
+        "lottery_http_request_duration_seconds",
         "histogram",
         "Time to answer an HTTP request, by route",
     ),
@@ -87,7 +87,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Images uploaded and stored, by stored format",
     ),
     (
-        "lottery_media_decode_seconds",
+        "lottery_media_decode_duration_seconds",
         "histogram",
         "Time to check, decode and re-encode an upload in a decoding process",
     ),
@@ -102,7 +102,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Decoding processes replaced, by why (failed, timeout)",
     ),
     (
-        "lottery_media_store_seconds",
+        "lottery_media_store_duration_seconds",
         "histogram",
         "Calls to the media store, by store (fs, s3), operation and result",
     ),
@@ -152,7 +152,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Changes committed per group commit",
     ),
     (
-        "lottery_event_batch_commit_seconds",
+        "lottery_event_batch_commit_duration_seconds",
         "histogram",
         "Time to commit one group of changes",
     ),
@@ -163,7 +163,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
     ("lottery_draws_total", "counter", "Events drawn"),
     (
-        "lottery_draw_seconds",
+        "lottery_draw_duration_seconds",
         "histogram",
         "Time to write one draw (winners and status)",
     ),

@@ -74,7 +74,7 @@ async fn health_readiness_metrics_and_request_ids(backend: Backend) {
     assert!(text.contains("lottery_event_actors"), "{text}");
     assert!(text.contains("lottery_joins_total"), "{text}");
     assert!(
-        text.contains("lottery_event_batch_commit_seconds"),
+        text.contains("lottery_event_batch_commit_duration_seconds"),
         "{text}"
     );
 

@@ -88,7 +88,7 @@ impl EventActor {
             .await
         };
         ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
-            metrics::histogram!("lottery_event_batch_commit_seconds")
+            metrics::histogram!("lottery_event_batch_commit_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
             let Phase::Live(live) = &mut act.phase else {
                 // Relinquished meanwhile (see `fenced`).

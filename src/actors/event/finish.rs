@@ -166,7 +166,7 @@ impl EventActor {
                         .map(move |result, act, ctx| match result {
                             Ok(status) => {
                                 metrics::counter!("lottery_draws_total").increment(1);
-                                metrics::histogram!("lottery_draw_seconds")
+                                metrics::histogram!("lottery_draw_duration_seconds")
                                     .record(started.elapsed().as_secs_f64());
                                 // How late a draw its time started was
                                 // committed (not a full event's, nor an
