@@ -4,7 +4,7 @@
 //! "Retrying a creation"). The rules are `domain::idempotency`'s, the rows
 //! `store::idempotency`'s; this is the order of the steps.
 
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 use chrono::Utc;
 use rand::Rng;
 
@@ -62,7 +62,7 @@ pub async fn reserve(
                 match idempotency::decide(&found, same, now) {
                     Retry::Answer(event_id) => return Ok(Reserved::Made(event_id)),
                     Retry::Refuse(err) => return Err(err),
-                    Retry::TakeOver(attempt) => Some(attempt),
+                    Retry::TakeOver(row) => Some(row),
                 }
             }
         };
@@ -74,6 +74,67 @@ pub async fn reserve(
         }
     }
     Err(idempotency::in_progress())
+}
+
+/// The event an earlier request with this key and this body made, if
+/// any (read only: the request is answered with it before any check).
+pub async fn made_by(
+    state: &AppState,
+    user_id: i64,
+    key: &str,
+    body: &[u8],
+) -> AppResult<Option<i64>> {
+    let Some((found, stored)) = store::idempotency::get(&state.db, user_id, key).await? else {
+        return Ok(None);
+    };
+    let same = request_digest::matches(&state.pii, &stored, body);
+    Ok(match idempotency::decide(&found, same, Utc::now()) {
+        Retry::Answer(event_id) => Some(event_id),
+        Retry::Refuse(_) | Retry::TakeOver(_) => None,
+    })
+}
+
+/// A held key, let go unless its creation succeeded: at once when it
+/// failed (`settle`), or, when the request is dropped before it settles
+/// (the client went away), by a task the drop spawns.
+pub struct Guard {
+    state: web::Data<AppState>,
+    user_id: i64,
+    pub held: Held,
+    armed: bool,
+}
+
+impl Guard {
+    pub fn new(state: web::Data<AppState>, user_id: i64, held: Held) -> Self {
+        Self {
+            state,
+            user_id,
+            held,
+            armed: true,
+        }
+    }
+
+    /// The creation ended: a failed one releases the key before the
+    /// answer, so the client's retry starts afresh.
+    pub async fn settle(mut self, made: bool) {
+        self.armed = false;
+        if !made {
+            release(&self.state, self.user_id, &self.held).await;
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.armed {
+            let (state, user_id) = (self.state.clone(), self.user_id);
+            let held = Held {
+                key: std::mem::take(&mut self.held.key),
+                attempt: self.held.attempt,
+            };
+            actix_web::rt::spawn(async move { release(&state, user_id, &held).await });
+        }
+    }
 }
 
 /// Lets a key go after its creation failed, so that a retry starts afresh

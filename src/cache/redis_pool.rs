@@ -24,10 +24,20 @@ use crate::tls::ClientTls;
 /// seeds) and how to speak TLS to it: a `rediss://` URL checks the
 /// server against the system's roots, or against `LOTTERY_REDIS_CA` when
 /// set, and presents `LOTTERY_REDIS_CLIENT_CERT` to a server that asks.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisTarget {
     pub url: String,
     pub tls: Option<ClientTls>,
+}
+
+/// The URL without its password (it may carry one).
+impl std::fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTarget")
+            .field("url", &crate::secret::redact_url(&self.url))
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl RedisTarget {

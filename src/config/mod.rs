@@ -243,6 +243,13 @@ impl Config {
         Self::from_map(&layers::from_process()?)
     }
 
+    /// The settings as the server reads them (the environment over the
+    /// `LOTTERY_CONFIG` file), unchecked: for `lottery healthcheck`, which
+    /// needs only where the server listens.
+    pub fn raw_settings() -> Result<HashMap<String, String>, String> {
+        layers::from_process()
+    }
+
     /// Settings from `LOTTERY_*` keys. An unknown key and a value out of
     /// its range are errors that name the key.
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, String> {

@@ -40,15 +40,15 @@ pub enum Retry {
     Answer(i64),
     /// Refuse (409 40901); nothing is created.
     Refuse(AppError),
-    /// The key is free again: take it over from this attempt.
-    TakeOver(i64),
+    /// The key is free again: take it over from the row as read.
+    TakeOver(KeyState),
 }
 
 /// What a request whose body is (`same_body`) or is not the key's gets.
 pub fn decide(key: &KeyState, same_body: bool, now: DateTime<Utc>) -> Retry {
     let age = now - key.since;
     if age >= Duration::hours(KEEP_HOURS) {
-        return Retry::TakeOver(key.attempt);
+        return Retry::TakeOver(*key);
     }
     if !same_body {
         return Retry::Refuse(AppError::InvalidState(
@@ -58,7 +58,7 @@ pub fn decide(key: &KeyState, same_body: bool, now: DateTime<Utc>) -> Retry {
     }
     match key.event_id {
         Some(id) => Retry::Answer(id),
-        None if age >= Duration::seconds(ABANDONED_AFTER_SECS) => Retry::TakeOver(key.attempt),
+        None if age >= Duration::seconds(ABANDONED_AFTER_SECS) => Retry::TakeOver(*key),
         None => Retry::Refuse(in_progress()),
     }
 }
@@ -114,7 +114,7 @@ mod tests {
         ));
         assert!(matches!(
             decide(&key(None, ABANDONED_AFTER_SECS, now), true, now),
-            Retry::TakeOver(7)
+            Retry::TakeOver(KeyState { attempt: 7, .. })
         ));
         let day = KEEP_HOURS * 3600;
         assert!(matches!(
@@ -123,7 +123,7 @@ mod tests {
         ));
         assert!(matches!(
             decide(&key(Some(5), day, now), false, now),
-            Retry::TakeOver(7)
+            Retry::TakeOver(KeyState { attempt: 7, .. })
         ));
     }
 

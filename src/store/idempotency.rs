@@ -44,16 +44,18 @@ pub async fn get(db: &Db, user_id: i64, key: &str) -> AppResult<Option<(KeyState
 }
 
 /// Takes the key for `attempt`: inserts the row, or, when `replacing` is
-/// the attempt of a row that may be taken over (expired, or abandoned
-/// while creating), replaces that row only if it is still as read. False
-/// when another request holds the key (it inserted or replaced first).
+/// a row that may be taken over (expired, or abandoned while creating),
+/// replaces it only if it is still as read: the same attempt and the same
+/// event (an abandoned key's creation that commits after all binds its
+/// event, and the takeover then finds nothing to replace). False when
+/// another request got there first.
 pub async fn take(
     db: &Db,
     user_id: i64,
     key: &str,
     digest: &str,
     attempt: i64,
-    replacing: Option<i64>,
+    replacing: Option<KeyState>,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
     let key = key.to_string();
@@ -82,20 +84,30 @@ pub async fn take(
                 }
             }
             Some(old) => {
-                diesel::update(
-                    keys::table
-                        .find((user_id, &key))
-                        .filter(keys::attempt.eq(old)),
-                )
-                .set((
+                let row = keys::table
+                    .find((user_id, &key))
+                    .filter(keys::attempt.eq(old.attempt));
+                let renewed = (
                     keys::request_digest.eq(&digest),
                     keys::attempt.eq(attempt),
                     keys::event_id.eq(None::<i64>),
                     keys::created_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-                    == 1
+                );
+                let replaced = match old.event_id {
+                    Some(id) => {
+                        diesel::update(row.filter(keys::event_id.eq(id)))
+                            .set(renewed)
+                            .execute(conn)
+                            .await?
+                    }
+                    None => {
+                        diesel::update(row.filter(keys::event_id.is_null()))
+                            .set(renewed)
+                            .execute(conn)
+                            .await?
+                    }
+                };
+                replaced == 1
             }
         };
         Ok(taken)

@@ -97,12 +97,24 @@ async fn a_retry_with_the_same_key_and_body_answers_the_first_event(backend: Bac
             "{bad:?}"
         );
     }
+    // A retry after the draw time passed still gets its event (the body
+    // would no longer pass the checks a new creation goes through).
+    let mut soon = event_body(2);
+    soon["title"] = json!("Soon drawn");
+    let made = create(&app, &alice, Some("k-soon"), &soon).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let late = create(&app, &alice, Some("k-soon"), &soon).await;
+    assert_eq!(late.status, 201, "{:?}", late.body);
+    assert_eq!(late.data()["id"], made.data()["id"]);
+    let fresh = create(&app, &alice, Some("k-soon-2"), &soon).await;
+    assert_eq!(fresh.code(), 40000, "a new key checks the body");
     let unkeyed = [
         create(&app, &alice, None, &body).await,
         create(&app, &alice, None, &body).await,
     ];
     assert!(unkeyed.iter().all(|r| r.status == 201));
-    assert_eq!(created_ids(&app, &alice).await.len(), 3);
+    assert_eq!(created_ids(&app, &alice).await.len(), 4);
     assert!(!stored_text(&app).await.contains("口令 7319"));
 }
 
@@ -194,6 +206,34 @@ async fn a_key_held_by_a_failed_or_abandoned_creation_is_free_again(backend: Bac
     assert_eq!(taken.status, 201, "{:?}", taken.body);
     let third_id = taken.data()["id"].as_i64().unwrap();
     assert!(third_id != second_id && third_id != first_id);
+    // A takeover decided on a stale read (the key looked abandoned, but its
+    // creation has bound its event since) replaces nothing.
+    let (bound, _) = lottery::store::idempotency::get(db, alice_id, "k-second")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bound.event_id, Some(third_id));
+    let stale = lottery::domain::idempotency::KeyState {
+        event_id: None,
+        ..bound
+    };
+    let replaced = lottery::store::idempotency::take(
+        db,
+        alice_id,
+        "k-second",
+        "digest",
+        1,
+        Some(stale),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(!replaced);
+    let (after, _) = lottery::store::idempotency::get(db, alice_id, "k-second")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, bound, "the binding stands");
     app.post(
         &format!("/events/{third_id}/cancel"),
         Some(&alice),

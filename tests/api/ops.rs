@@ -344,6 +344,7 @@ async fn the_healthcheck_command_follows_the_servers_health() {
             .arg("healthcheck")
             .env("LOTTERY_BIND", bind)
             .env_remove("LOTTERY_TLS_CERT")
+            .env_remove("LOTTERY_CONFIG")
             .output()
             .await
             .unwrap()
@@ -353,6 +354,23 @@ async fn the_healthcheck_command_follows_the_servers_health() {
         up.status.success(),
         "{}",
         String::from_utf8_lossy(&up.stderr)
+    );
+    // Where the server reads its address from a LOTTERY_CONFIG file.
+    let file = std::env::temp_dir().join(format!("lottery-healthcheck-{port}.env"));
+    std::fs::write(&file, format!("LOTTERY_BIND=127.0.0.1:{port}\n")).unwrap();
+    let from_file = tokio::process::Command::new(env!("CARGO_BIN_EXE_lottery"))
+        .arg("healthcheck")
+        .env("LOTTERY_CONFIG", &file)
+        .env_remove("LOTTERY_BIND")
+        .env_remove("LOTTERY_TLS_CERT")
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        from_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_file.stderr)
     );
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = free.local_addr().unwrap().port();

@@ -47,6 +47,15 @@ pub async fn create(
     let key = idempotency::key_of(&req)?;
     let now = Utc::now();
     let JsonBodyAndBytes(draft, bytes) = body;
+    // A retry of a creation that was made answers it before any check:
+    // its draw time may have passed, or an image been refused, since.
+    if let Some(key) = &key {
+        if let Some(id) = idempotency::made_by(&state, caller.user_id, key, &bytes).await? {
+            return Ok(created(
+                event_pages::stored_view(&state, id, Some(caller.user_id)).await?,
+            ));
+        }
+    }
     let new = validate_event(draft, now)?;
     if new.join_rules.risk_check && state.tokens.is_none() {
         return Err(AppError::InvalidArgument(
@@ -65,9 +74,18 @@ pub async fn create(
             Reserved::Held(held) => Some(held),
         },
     };
-    let made = make_event(&state, caller.user_id, &new, held.as_ref()).await;
-    if let (Err(_), Some(held)) = (&made, &held) {
-        idempotency::release(&state, caller.user_id, held).await;
+    // A client that gives up mid-way (its request dropped) lets the key go
+    // too: the guard releases it when dropped still armed.
+    let guard = held.map(|held| idempotency::Guard::new(state.clone(), caller.user_id, held));
+    let made = make_event(
+        &state,
+        caller.user_id,
+        &new,
+        guard.as_ref().map(|g| &g.held),
+    )
+    .await;
+    if let Some(guard) = guard {
+        guard.settle(made.is_ok()).await;
     }
     let id = made?;
     state.events.schedule(id, new.draw_at);
