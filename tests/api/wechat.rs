@@ -280,11 +280,14 @@ async fn wechat_requests_are_counted_and_timed_by_api_and_result() {
             format!("lottery_wechat_requests_total{{api=\"jscode2session\",result=\"{labels}\"}}");
         series(&after, &name) - series(&before, &name)
     };
-    assert_eq!(delta("ok"), 1.0, "{after}");
-    assert_eq!(delta("refused"), 1.0);
-    assert_eq!(delta("http_error"), 1.0);
+    // At least this test's three: tests running beside it (the whole suite
+    // shares the recorder; in CI's cluster run, dozens at once) log in
+    // through their own mocks too, so an exact delta was flaky.
+    assert!(delta("ok") >= 1.0, "{after}");
+    assert!(delta("refused") >= 1.0);
+    assert!(delta("http_error") >= 1.0);
     let timed = "lottery_wechat_request_duration_seconds_count{api=\"jscode2session\"}";
-    assert_eq!(series(&after, timed) - series(&before, timed), 3.0);
+    assert!(series(&after, timed) - series(&before, timed) >= 3.0);
     assert!(
         after.contains(concat!(
             "lottery_build_info{version=\"",
