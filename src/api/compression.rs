@@ -25,14 +25,30 @@ pub async fn body_for(req: &HttpRequest, answer: &Answer) -> (Bytes, Option<Codi
     let Some(coding) = coding::for_request(req, answer.body.len()) else {
         return (answer.body.clone(), None);
     };
-    if answer.body.len() <= ON_WORKER_MAX || answer.has_encoded(coding) {
-        return (answer.encoded(coding), Some(coding));
-    }
+    // A copy made already costs nothing to take.
+    let len = if answer.has_encoded(coding) {
+        0
+    } else {
+        answer.body.len()
+    };
     let copy = answer.clone();
-    match web::block(move || copy.encoded(coding)).await {
-        Ok(encoded) => (encoded, Some(coding)),
+    match off_the_worker_if_large(len, move || copy.encoded(coding)).await {
+        Some(encoded) => (encoded, Some(coding)),
         // The blocking pool is gone (shutting down): the plain body.
-        Err(_) => (answer.body.clone(), None),
+        None => (answer.body.clone(), None),
+    }
+}
+
+/// `encode()` for a body of `len` bytes: on this worker when small, on
+/// the blocking pool when large; None when that pool is gone.
+async fn off_the_worker_if_large(
+    len: usize,
+    encode: impl FnOnce() -> Bytes + Send + 'static,
+) -> Option<Bytes> {
+    if len <= ON_WORKER_MAX {
+        Some(encode())
+    } else {
+        web::block(encode).await.ok()
     }
 }
 
@@ -77,12 +93,8 @@ pub async fn encode_response<B: MessageBody>(
             return ServiceResponse::new(req, response.set_body(body)).map_into_left_body()
         }
     };
-    let encoded = if len <= ON_WORKER_MAX {
-        Some(coding.encode(&plain))
-    } else {
-        let copy = plain.clone();
-        web::block(move || coding.encode(&copy)).await.ok()
-    };
+    let copy = plain.clone();
+    let encoded = off_the_worker_if_large(len, move || coding.encode(&copy)).await;
     let Some(encoded) = encoded else {
         return ServiceResponse::new(req, response.set_body(EitherBody::right(plain)));
     };

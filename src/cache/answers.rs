@@ -77,18 +77,20 @@ impl Answer {
 
     /// The body in `coding`, compressed by the first caller.
     pub fn encoded(&self, coding: Coding) -> Bytes {
-        let slot = match coding {
-            Coding::Gzip => &self.encoded.gzip,
-            Coding::Brotli => &self.encoded.brotli,
-        };
-        slot.get_or_init(|| coding.encode(&self.body)).clone()
+        self.copy(coding)
+            .get_or_init(|| coding.encode(&self.body))
+            .clone()
     }
 
     /// Whether the copy in `coding` is made already.
     pub fn has_encoded(&self, coding: Coding) -> bool {
+        self.copy(coding).get().is_some()
+    }
+
+    fn copy(&self, coding: Coding) -> &OnceLock<Bytes> {
         match coding {
-            Coding::Gzip => self.encoded.gzip.get().is_some(),
-            Coding::Brotli => self.encoded.brotli.get().is_some(),
+            Coding::Gzip => &self.encoded.gzip,
+            Coding::Brotli => &self.encoded.brotli,
         }
     }
 }

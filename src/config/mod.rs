@@ -219,10 +219,8 @@ fn database_tls(vars: &Vars, url: &str) -> Result<Option<ClientTls>, String> {
 fn redis_tls(vars: &Vars) -> Result<Option<ClientTls>, String> {
     let tls = client_tls::read(vars, "LOTTERY_REDIS")?;
     let url = vars.get("LOTTERY_REDIS_URL").unwrap_or_default();
-    let all_tls = url
-        .split(',')
-        .map(str::trim)
-        .filter(|seed| !seed.is_empty())
+    let all_tls = crate::cache::redis_pool::seeds(&url)
+        .iter()
         .all(|seed| seed.starts_with("rediss://"));
     if tls.is_some() && (url.is_empty() || !all_tls) {
         return Err("LOTTERY_REDIS_CA and _CLIENT_CERT/_KEY need a rediss:// LOTTERY_REDIS_URL (every seed)".into());
