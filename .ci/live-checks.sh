@@ -58,6 +58,9 @@ echo "CI: openapi-spec-validator on a live /api/v1/openapi.json"
 curl -sf "$BASE/api/v1/openapi.json" >"$WORK/openapi.json"
 openapi-spec-validator "$WORK/openapi.json"
 
+# The document as clients use it: schemathesis, generated clients.
+bash .ci/openapi-checks.sh "$BASE"
+
 echo "CI: SIGTERM: the server exits 0"
 kill -TERM "$SERVER"
 wait "$SERVER"

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 pub struct ShipmentView {
     pub carrier: String,
     pub tracking_no: String,
+    #[schema(format = DateTime)]
     pub shipped_at: String,
 }
 
@@ -27,16 +28,20 @@ pub struct ClaimView {
     /// 1 for the draw, k for the k-th re-draw.
     pub round: i16,
     /// `unclaimed`, `claimed`, `shipped`, `received` or `expired`.
-    #[schema(value_type = String, example = "unclaimed")]
+    #[schema(value_type = crate::domain::claim::ClaimStatus, example = "unclaimed")]
     pub status: &'static str,
+    #[schema(format = DateTime)]
     pub claim_by: String,
     /// `{"name", "phone", "address", "note"}` (address mode) or
     /// `{"contact", "note"}` (contact mode); null before the claim and
     /// once erased.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, required)]
     pub details: Option<Details>,
+    #[schema(required)]
     pub shipment: Option<ShipmentView>,
+    #[schema(format = DateTime, required)]
     pub claimed_at: Option<String>,
+    #[schema(format = DateTime, required)]
     pub received_at: Option<String>,
 }
 

@@ -25,7 +25,7 @@ pub struct ImageView {
     pub bytes: i32,
     /// `pending` (WeChat's check has not answered; only you see it),
     /// `approved` or `rejected`.
-    #[schema(value_type = String, example = "approved")]
+    #[schema(value_type = crate::domain::media::MediaStatus, example = "approved")]
     pub status: &'static str,
 }
 

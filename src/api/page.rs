@@ -18,6 +18,7 @@ pub struct PageQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    #[schema(required)]
     pub next_cursor: Option<String>,
 }
 

@@ -6,9 +6,10 @@ use utoipa::ToSchema;
 
 use crate::api::media_views::ImageView;
 use crate::domain::beacon_draw::{randomness_of, BeaconRecord};
+use crate::domain::claim::{ClaimMode, ClaimStatus};
 use crate::domain::count::ParticipantCount;
 use crate::domain::draw::ALGORITHM;
-use crate::domain::event::{CancelReason, EventStatus};
+use crate::domain::event::{CancelReason, DrawMode, EventStatus};
 use crate::domain::join_rules::JoinRules;
 use crate::media::urls::MediaUrls;
 use crate::store::events::{EventRecord, ViewerState};
@@ -25,8 +26,11 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
     pub id: i64,
+    #[schema(required)]
     pub nickname: Option<String>,
+    #[schema(required)]
     pub avatar_url: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -44,6 +48,7 @@ impl From<UserRow> for UserView {
 #[derive(Serialize, ToSchema)]
 pub struct UserRef {
     pub id: i64,
+    #[schema(required)]
     pub nickname: Option<String>,
 }
 
@@ -58,22 +63,26 @@ pub struct PrizeView {
     pub id: i64,
     pub name: String,
     pub quantity: i32,
+    #[schema(required)]
     pub image_url: Option<String>,
     /// The prize's uploaded picture, once WeChat approved it.
+    #[schema(required)]
     pub image: Option<ImageView>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Fairness {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, example = "sha256-fisher-yates-v1")]
     pub algorithm: &'static str,
     pub seed_hash: String,
     /// Hidden until the draw: it decides the winners.
+    #[schema(required)]
     pub seed: Option<String>,
     /// A beacon event's draw (docs/FAIRNESS.md, "Beacon draws"): null while
     /// open and for events drawn from the seed alone; from the instant the
     /// draw starts the participants' hash and the round, then the round's
     /// randomness and signature once fetched.
+    #[schema(required)]
     pub beacon: Option<BeaconRecord>,
 }
 
@@ -97,6 +106,7 @@ pub fn beacon_of(e: &EventRow) -> Option<BeaconRecord> {
 #[derive(Serialize, ToSchema)]
 pub struct MeView {
     pub joined: bool,
+    #[schema(required)]
     pub prize: Option<PrizeRef>,
     /// The caller's claim on their prize: only in `/me/events?role=won`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,8 +117,9 @@ pub struct MeView {
 #[derive(Serialize, ToSchema)]
 pub struct MyClaim {
     /// `unclaimed`, `claimed`, `shipped`, `received` or `expired`.
-    #[schema(value_type = String, example = "unclaimed")]
+    #[schema(value_type = ClaimStatus, example = "unclaimed")]
     pub status: &'static str,
+    #[schema(format = DateTime)]
     pub claim_by: String,
 }
 
@@ -122,6 +133,7 @@ pub struct JoinRulesView {
     /// Accounts WeChat rates as likely fraud are refused.
     pub risk_check: bool,
     /// Fewer participants at the draw cancel the event.
+    #[schema(required)]
     pub min_participants: Option<i32>,
 }
 
@@ -143,36 +155,42 @@ pub struct EventView {
     pub description: String,
     pub creator: UserRef,
     /// `open`, `drawing`, `drawn` or `cancelled`.
-    #[schema(value_type = String, example = "open")]
+    #[schema(value_type = EventStatus, example = "open")]
     pub status: &'static str,
     /// `at_time`, `when_full` or `manual`.
-    #[schema(value_type = String, example = "at_time")]
+    #[schema(value_type = DrawMode, example = "at_time")]
     pub draw_mode: &'static str,
     /// RFC 3339, UTC.
-    #[schema(example = "2026-12-01T12:00:00Z")]
+    #[schema(format = DateTime, example = "2026-12-01T12:00:00Z")]
     pub draw_at: String,
+    #[schema(required)]
     pub max_participants: Option<i32>,
     #[schema(value_type = i32)]
     pub participant_count: ParticipantCount,
     pub prizes: Vec<PrizeView>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime, required)]
     pub drawn_at: Option<String>,
+    #[schema(format = DateTime, required)]
     pub cancelled_at: Option<String>,
     /// Why a cancelled event was: `creator` or `too_few_participants`;
     /// null otherwise.
-    #[schema(value_type = Option<String>, example = "creator")]
+    #[schema(value_type = Option<CancelReason>, required, example = "creator")]
     pub cancel_reason: Option<&'static str>,
     /// Days winners have to claim their prizes after the draw.
     pub claim_days: i16,
     /// `address` or `contact`: what winners give to claim.
-    #[schema(value_type = String, example = "address")]
+    #[schema(value_type = ClaimMode, example = "address")]
     pub claim_mode: &'static str,
     /// Who may join (never the password itself).
     pub join_rules: JoinRulesView,
     /// The uploaded cover picture, once WeChat approved it.
+    #[schema(required)]
     pub cover: Option<ImageView>,
     pub fairness: Fairness,
-    /// The caller's participation; absent without a token.
+    /// The caller's participation; null without a token.
+    #[schema(required)]
     pub me: Option<MeView>,
 }
 

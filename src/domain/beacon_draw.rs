@@ -48,14 +48,17 @@ pub struct BeaconRecord {
     pub chain_hash: String,
     pub round: u64,
     /// Hex: SHA-256 of `signature`.
+    #[schema(required)]
     pub randomness: Option<String>,
     /// Hex: the round's BLS signature.
+    #[schema(required)]
     pub signature: Option<String>,
     /// Hex: SHA-256 of the participants' ids in ascending order, 8 bytes
     /// big-endian each, published when the draw started.
     pub participants_hash: String,
     /// When the list was fixed (RFC 3339): the round is the first whose
     /// time is after it.
+    #[schema(format = DateTime)]
     pub fixed_at: String,
 }
 

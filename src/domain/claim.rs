@@ -27,8 +27,12 @@ pub const CLAIM_DAYS: std::ops::RangeInclusive<i64> = 1..=90;
 /// Stored as SMALLINT (`store::types` maps it). A stored `Expired` is a
 /// claim whose prize went to a re-draw; an `Unclaimed` one past `claim_by`
 /// shows as expired before that (`status_at`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = diesel::sql_types::SmallInt)]
+#[schema(
+    rename_all = "snake_case",
+    description = "Where a winner's claim stands."
+)]
 pub enum ClaimStatus {
     Unclaimed,
     Claimed,
@@ -77,8 +81,12 @@ impl ClaimStatus {
 
 /// What a winner gives: where to ship, or how to reach them. Stored as
 /// SMALLINT (`store::types` maps it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = diesel::sql_types::SmallInt)]
+#[schema(
+    rename_all = "snake_case",
+    description = "What winners give to claim: an address, or a contact."
+)]
 pub enum ClaimMode {
     Address,
     Contact,

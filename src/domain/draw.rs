@@ -107,6 +107,7 @@ pub(crate) fn pick(mut rng: ChaCha20Rng, participants: &[i64], slots: Vec<i64>) 
 pub struct RecordPrize {
     pub id: i64,
     #[serde(default)]
+    #[schema(required)]
     pub name: String,
     pub quantity: u32,
 }

@@ -10,8 +10,9 @@ use crate::domain::count::ParticipantCount;
 use crate::error::AppError;
 
 /// Stored as SMALLINT (`store::types` maps it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = diesel::sql_types::SmallInt)]
+#[schema(rename_all = "snake_case", description = "An event's status.")]
 pub enum EventStatus {
     Open,
     Drawing,
@@ -61,8 +62,12 @@ impl EventStatus {
 }
 
 /// Stored as SMALLINT (`store::types` maps it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = diesel::sql_types::SmallInt)]
+#[schema(
+    rename_all = "snake_case",
+    description = "When an event draws: at `draw_at`, once full, or when its creator asks."
+)]
 pub enum DrawMode {
     AtTime,
     WhenFull,
@@ -112,8 +117,9 @@ impl DrawMode {
 
 /// Why a cancelled event was cancelled. Stored as SMALLINT (`store::types`
 /// maps it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = diesel::sql_types::SmallInt)]
+#[schema(rename_all = "snake_case", description = "Why an event was cancelled.")]
 pub enum CancelReason {
     /// Its creator cancelled it before the draw.
     Creator,

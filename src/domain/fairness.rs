@@ -27,6 +27,7 @@ pub struct FairnessRecord {
     /// A beacon event's round, with which the seed was mixed (null: the
     /// seed alone). Records published before beacons existed lack it.
     #[serde(default)]
+    #[schema(required)]
     pub beacon: Option<BeaconRecord>,
 }
 

@@ -88,8 +88,12 @@ impl Stored {
 }
 
 /// Where WeChat's content check has an image. Stored as SMALLINT.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = diesel::sql_types::SmallInt)]
+#[schema(
+    rename_all = "snake_case",
+    description = "Where WeChat's content check has an image."
+)]
 pub enum MediaStatus {
     /// Asked, no verdict yet: shown to its uploader only.
     Pending,

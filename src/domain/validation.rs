@@ -2,7 +2,7 @@
 //! the 40000 message tells the mini-program developer what to fix.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use super::event::DrawMode;
@@ -30,30 +30,37 @@ pub const MAX_NICKNAME_CHARS: usize = 32;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "Year-end raffle", "draw_at": "2026-12-31T12:00:00Z", "draw_mode": "at_time", "prizes": [{"name": "Headphones", "quantity": 1}]}))]
 pub struct EventDraft {
-    /// Required; 1 to 64 characters.
-    #[schema(required)]
+    /// Required; 1 to 64 characters, trimmed, one line.
+    #[schema(value_type = String, required, min_length = 1, max_length = 64)]
     pub title: Option<String>,
     /// Up to 1000 characters.
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// Required; RFC 3339 with an offset, in the future, at most 366 days ahead.
-    #[schema(required)]
+    #[schema(value_type = String, required, format = DateTime)]
     pub draw_at: Option<String>,
     /// `at_time` (default), `when_full` or `manual`.
+    #[schema(value_type = Option<DrawMode>)]
     pub draw_mode: Option<String>,
     /// 1 to 1000000; required for `when_full`.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_participants: Option<i64>,
     /// Required; 1 to 20 prizes, 100000 in all.
-    #[schema(required)]
+    #[schema(value_type = Vec<PrizeDraft>, required, min_items = 1, max_items = 20)]
     pub prizes: Option<Vec<PrizeDraft>>,
     /// Days winners have to claim their prizes after the draw: 1 to 90,
     /// default 7.
+    #[schema(minimum = 1, maximum = 90)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub claim_days: Option<i64>,
     /// What winners give: `address` (default: name, phone, address) or
     /// `contact`.
+    #[schema(value_type = Option<ClaimMode>)]
     pub claim_mode: Option<String>,
     /// 1 to 32 characters: joins must give it (`password`), compared
     /// exactly. Never shown again.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 32)]
     pub join_password: Option<Secret>,
     /// Joins need proof of one of the WeChat groups the creator binds
     /// (`POST /events/{id}/groups`).
@@ -61,24 +68,45 @@ pub struct EventDraft {
     /// Joins are refused to accounts WeChat rates as likely fraud.
     pub risk_check: Option<bool>,
     /// 1 to 1000000: fewer participants at the draw cancel the event.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub min_participants: Option<i64>,
     /// The id of an image the caller uploaded (`POST /media`): the cover.
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
     pub cover: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrizeDraft {
-    /// Required; 1 to 32 characters.
-    #[schema(required)]
+    /// Required; 1 to 32 characters, trimmed, one line.
+    #[schema(value_type = String, required, min_length = 1, max_length = 32)]
     pub name: Option<String>,
     /// Required; 1 to 10000.
-    #[schema(required)]
+    #[schema(value_type = i64, required, minimum = 1, maximum = 10_000)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub quantity: Option<i64>,
-    /// An https URL.
+    /// An https URL of at most 512 bytes.
+    #[schema(max_length = 512, pattern = "^https://[^/?#\\s]+\\S*$")]
     pub image_url: Option<String>,
     /// The id of an image the caller uploaded (`POST /media`).
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
     pub image: Option<String>,
+}
+
+/// A JSON number that is a whole number, written `7` or `7.0`: JSON Schema
+/// calls both integers (the document says `integer`), serde's `i64` takes
+/// only the first. Beyond i64 it saturates, so the range check names the
+/// field; `7.5` is refused.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    n.as_i64()
+        .or_else(|| n.as_u64().map(|_| i64::MAX))
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number")))
 }
 
 /// A draft that passed every rule.

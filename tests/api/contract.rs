@@ -199,5 +199,139 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
         .unwrap()
         .starts_with("text/html"));
     let html = page.text().await.unwrap();
-    assert!(html.contains("api-reference") && html.contains("/api/v1/events/{id}/participants/me"));
+    // Swagger UI, its script and style in the page: nothing from another
+    // host (the contract), the document fetched from this server.
+    assert!(html.contains("SwaggerUIBundle") && html.contains(r#"url: "/api/v1/openapi.json""#));
+    for outside in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+    ] {
+        assert!(!html.contains(outside), "the docs page loads {outside}…");
+    }
+}
+
+/// What client generators rely on (issue 27, item 7): an ASCII title,
+/// envelopes that name their answer's schema, every operation's errors
+/// enveloped whatever the status, an optional join body that is absent
+/// rather than null, enums and times typed, bounds that the server keeps.
+#[actix_web::test]
+async fn the_openapi_document_types_what_generated_clients_use() {
+    let app = TestApp::spawn_on(fresh_database(Backend::Sqlite), &[]).await;
+    let doc = app.get("/api/v1/openapi.json", None).await.body;
+    assert!(doc["info"]["title"].as_str().unwrap().is_ascii());
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Envelope_EventView"]["properties"]["data"]["$ref"],
+        "#/components/schemas/EventView"
+    );
+    assert_eq!(
+        schemas["Page_EventView"]["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/EventView"
+    );
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/")
+            || path.starts_with("/api/v1/openapi")
+            || path.ends_with("/docs")
+        {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            assert_eq!(
+                operation["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorEnvelope",
+                "{method} {path}: no enveloped default answer"
+            );
+        }
+    }
+    let join = &doc["paths"]["/api/v1/events/{id}/participants/me"]["put"];
+    assert_eq!(join["requestBody"]["required"], false);
+    assert_eq!(
+        join["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/JoinRequest"
+    );
+    assert_eq!(join["parameters"][0]["schema"]["minimum"], 1);
+    assert_eq!(
+        schemas["EventStatus"]["enum"],
+        json!(["open", "drawing", "drawn", "cancelled"])
+    );
+    assert_eq!(
+        schemas["DrawMode"]["enum"],
+        json!(["at_time", "when_full", "manual"])
+    );
+    assert_eq!(
+        schemas["CancelReason"]["enum"],
+        json!(["creator", "too_few_participants"])
+    );
+    assert_eq!(
+        schemas["ClaimStatus"]["enum"],
+        json!(["unclaimed", "claimed", "shipped", "received", "expired"])
+    );
+    let event = &schemas["EventView"];
+    assert_eq!(event["properties"]["draw_at"]["format"], "date-time");
+    assert_eq!(event["properties"]["drawn_at"]["format"], "date-time");
+    let required: Vec<&str> = event["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for always in [
+        "drawn_at",
+        "cancelled_at",
+        "cover",
+        "me",
+        "max_participants",
+    ] {
+        assert!(
+            required.contains(&always),
+            "EventView.{always} is always present"
+        );
+    }
+    let login = &schemas["LoginRequest"];
+    assert_eq!(login["required"], json!(["code"]));
+    assert_eq!(
+        login["properties"]["code"]["type"], "string",
+        "code is not nullable"
+    );
+    let limit = &doc["paths"]["/api/v1/me/events"]["get"]["parameters"][1];
+    assert_eq!(
+        (
+            &limit["name"],
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"]
+        ),
+        (&json!("limit"), &json!(1), &json!(100))
+    );
+}
+
+/// JSON Schema's `integer` takes `1.0` as well as `1` (the document says
+/// integer): the server reads both, and still refuses `1.5`.
+#[actix_web::test]
+async fn whole_numbers_written_with_a_fraction_are_integers() {
+    let app = TestApp::spawn_on(fresh_database(Backend::Sqlite), &[]).await;
+    let (token, _) = app.login("whole").await;
+    let draw_at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = |quantity: serde_json::Value| json!({"title": "t", "draw_at": draw_at, "claim_days": 3.0, "prizes": [{"name": "p", "quantity": quantity}]});
+    let made = app
+        .post("/api/v1/events", Some(&token), body(json!(2.0)))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.body["data"]["prizes"][0]["quantity"], 2);
+    assert_eq!(made.body["data"]["claim_days"], 3);
+    let refused = app
+        .post("/api/v1/events", Some(&token), body(json!(1.5)))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["code"], 40000);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("whole number"),
+        "{}",
+        refused.body
+    );
 }

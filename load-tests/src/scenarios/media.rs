@@ -51,14 +51,30 @@ async fn upload(
     token: &str,
     body: &(String, Vec<u8>),
 ) -> Result<Value, String> {
-    let res = client
-        .post(format!("{base}/api/v1/media"))
-        .bearer_auth(token)
-        .header("content-type", &body.0)
-        .body(body.1.clone())
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
+    // A busy decoding pool answers 503 with Retry-After, as a client is
+    // told to expect: waited out and tried again, as the mini-program
+    // would (a slow debug build on a loaded machine met it in CI).
+    let mut tries = 0;
+    let res = loop {
+        let res = client
+            .post(format!("{base}/api/v1/media"))
+            .bearer_auth(token)
+            .header("content-type", &body.0)
+            .body(body.1.clone())
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        tries += 1;
+        if res.status() != 503 || tries == 30 {
+            break res;
+        }
+        let wait = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(1);
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    };
     let status = res.status().as_u16();
     let answer: Value = res.json().await.map_err(|e| e.to_string())?;
     if status != 201 {

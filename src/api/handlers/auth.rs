@@ -18,7 +18,9 @@ use crate::wechat::open_data;
 /// `code` from `wx.login()`; with dev login on, `dev:<name>`.
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "dev:alice")]
+    /// 1 to 256 bytes (WeChat's codes are 32 ASCII characters; the
+    /// document allows visible ASCII so that its length is its bytes).
+    #[schema(value_type = String, required, min_length = 1, max_length = 256, pattern = "^[!-~]+$", example = "dev:alice")]
     code: Option<String>,
 }
 

@@ -35,7 +35,7 @@ fn view(state: &AppState, record: ClaimRecord) -> AppResult<HttpResponse> {
 
 /// The caller's own claim.
 #[utoipa::path(get, path = "/api/v1/events/{id}/claim", operation_id = "get_claim", tag = "claims",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the caller's claim", body = crate::api::envelope::Envelope<ClaimView>),
         (status = 403, description = "40300: the caller did not win", body = crate::api::envelope::ErrorEnvelope),
@@ -55,7 +55,7 @@ pub async fn own(
 
 /// Gives (or corrects) the delivery details, until shipped or `claim_by`.
 #[utoipa::path(put, path = "/api/v1/events/{id}/claim", operation_id = "give_claim_details", tag = "claims",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     request_body(content = Object, description = "address mode: {name 1..=32, phone 5..=20 of digits, spaces, + and -, address 1..=200, note? 0..=200}; contact mode: {contact 1..=200, note? 0..=200}"),
     responses(
         (status = 200, description = "the claim, claimed", body = crate::api::envelope::Envelope<ClaimView>),
@@ -89,7 +89,7 @@ pub async fn give_details(
 
 /// The winner confirms the prize arrived.
 #[utoipa::path(post, path = "/api/v1/events/{id}/claim/received", operation_id = "confirm_received", tag = "claims",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the claim, received", body = crate::api::envelope::Envelope<ClaimView>),
         (status = 403, description = "40300: the caller did not win", body = crate::api::envelope::ErrorEnvelope),
@@ -125,9 +125,9 @@ async fn creators_event(state: &AppState, id: i64, caller: &Caller) -> AppResult
 /// Every winner's claim, in the order they were drawn (creator only).
 #[utoipa::path(get, path = "/api/v1/events/{id}/claims", operation_id = "list_claims", tag = "claims",
     params(
-        ("id" = i64, Path, description = "the event id"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("id" = i64, Path, minimum = 1, description = "the event id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page of this list, as it was (opaque; another list's, or an edited one, is refused with 40000)"),
     ),
     responses(
         (status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<ClaimView>>),
@@ -164,7 +164,7 @@ pub async fn list(
 
 /// Every claim as a CSV file (creator only; errors are enveloped).
 #[utoipa::path(get, path = "/api/v1/events/{id}/claims/export", operation_id = "export_claims", tag = "claims",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "UTF-8 with a byte-order mark, a header row, one row per winner of every round", content_type = "text/csv; charset=utf-8", body = String),
         (status = 403, description = "40300: not the event's creator", body = crate::api::envelope::ErrorEnvelope),
@@ -194,8 +194,8 @@ pub async fn export(
 /// The creator ships a claimed prize.
 #[utoipa::path(post, path = "/api/v1/events/{id}/claims/{user_id}/ship", operation_id = "ship_prize", tag = "claims",
     params(
-        ("id" = i64, Path, description = "the event id"),
-        ("user_id" = i64, Path, description = "the winner"),
+        ("id" = i64, Path, minimum = 1, description = "the event id"),
+        ("user_id" = i64, Path, minimum = 1, description = "the winner (a user id)"),
     ),
     request_body(content = Object, description = "{carrier 1..=32, tracking_no 1..=64}"),
     responses(

@@ -170,7 +170,7 @@ async fn screen_event(state: &AppState, user_id: i64, new: &NewEvent) -> AppResu
 
 /// One event; with a token, `me` tells the caller's participation and prize.
 #[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "get_event", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the event (drawn or cancelled: with an ETag; Cache-Control: no-cache, private with a token)", body = crate::api::envelope::Envelope<EventView>),
         (status = 304, description = "a drawn or cancelled event whose If-None-Match names the current ETag: no body"),
@@ -234,7 +234,7 @@ where
 
 /// The creator cancels the event before its draw.
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", operation_id = "cancel_event", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "cancelled", body = crate::api::envelope::Envelope<EventView>),
         (status = 403, description = "40300: only the creator may cancel", body = crate::api::envelope::ErrorEnvelope),
@@ -256,7 +256,7 @@ pub async fn cancel(
 
 /// The creator draws a `manual` event now.
 #[utoipa::path(post, path = "/api/v1/events/{id}/draw", operation_id = "draw_event", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "drawn", body = crate::api::envelope::Envelope<EventView>),
         (status = 403, description = "40300: only the creator may draw", body = crate::api::envelope::ErrorEnvelope),

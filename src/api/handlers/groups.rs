@@ -22,9 +22,9 @@ use crate::wechat::open_data::{self, DEV_APPID};
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupProof {
-    #[schema(required)]
+    #[schema(value_type = String, required, min_length = 1)]
     encrypted_data: Option<String>,
-    #[schema(required)]
+    #[schema(value_type = String, required, min_length = 1)]
     iv: Option<String>,
 }
 
@@ -77,7 +77,7 @@ pub(crate) async fn shows_group(
 /// Binds the WeChat group the proof names to a group-only event (creator
 /// only, while the event is open). Binding a group again changes nothing.
 #[utoipa::path(post, path = "/api/v1/events/{id}/groups", operation_id = "bind_group", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     request_body = GroupProof,
     responses(
         (status = 200, description = "the number of groups bound", body = crate::api::envelope::Envelope<GroupsView>),

@@ -23,13 +23,25 @@ use crate::store;
 use crate::store::events::{Role, Selection};
 use crate::wechat;
 
+/// Which of the caller's events `GET /me/events` lists.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // described only: the query is read by hand, for our own error message
+enum EventsRole {
+    Created,
+    Joined,
+    Won,
+}
+
 /// Fields to change; absent ones stay.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    /// 1 to 32 characters.
+    /// 1 to 32 characters, trimmed; no control characters.
+    #[schema(min_length = 1, max_length = 32)]
     nickname: Option<String>,
     /// An https URL of at most 512 bytes.
+    #[schema(max_length = 512, pattern = "^https://[^/?#\\s]+\\S*$")]
     avatar_url: Option<String>,
 }
 
@@ -44,7 +56,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpRe
 
 /// Changes the caller's nickname or avatar.
 #[utoipa::path(patch, path = "/api/v1/me", operation_id = "update_me", tag = "me",
-    request_body = ProfilePatch,
+    request_body(content = Option<ProfilePatch>, description = "optional: without a body, nothing changes"),
     responses((status = 200, description = "the profile as changed", body = crate::api::envelope::Envelope<UserView>)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -81,9 +93,9 @@ pub async fn update(
 /// Events the caller created, joined or won, newest first.
 #[utoipa::path(get, path = "/api/v1/me/events", operation_id = "my_events", tag = "me",
     params(
-        ("role" = Option<String>, Query, description = "`created` (default), `joined` or `won`"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("role" = inline(Option<EventsRole>), Query, description = "`created` (default), `joined` or `won`"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page of this list, as it was (opaque; another list's, or an edited one, is refused with 40000)"),
     ),
     responses((status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<EventView>>)),
     security(("bearer" = [])))]

@@ -95,7 +95,7 @@ pub async fn upload(
 
 /// One image: approved ones to anyone, others to their uploader only.
 #[utoipa::path(get, path = "/api/v1/media/{id}", operation_id = "get_image", tag = "media",
-    params(("id" = String, Path, description = "the image id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{22}$", description = "the image id")),
     responses(
         (status = 200, description = "the image", body = crate::api::envelope::Envelope<ImageView>),
         (status = 404, description = "40400: no such image (or not yours while it is pending)", body = crate::api::envelope::ErrorEnvelope),
@@ -140,13 +140,14 @@ pub struct Signed {
 /// same answer, so the URL does not tell whether an image exists).
 #[utoipa::path(get, path = "/media/{name}", operation_id = "image_file", tag = "media",
     params(
-        ("name" = String, Path, description = "`<id>.<jpg|png>` or `<id>.thumb.<jpg|png>`, as an Image's url gives it"),
+        ("name" = String, Path, pattern = "^[A-Za-z0-9_-]{22}(\\.thumb)?\\.(jpg|png)$", description = "`<id>.<jpg|png>` or `<id>.thumb.<jpg|png>`, as an Image's url gives it"),
         ("expires" = Option<i64>, Query, description = "a pending image's signed URL: when it expires (Unix seconds)"),
         ("sig" = Option<String>, Query, description = "a pending image's signed URL: its signature"),
     ),
     responses(
         (status = 200, description = "the image (image/jpeg or image/png); approved ones are immutable", content_type = "image/jpeg", body = Vec<u8>),
         (status = 304, description = "If-None-Match matched the ETag"),
+        (status = 400, description = "40000: a query parameter that does not parse", body = crate::api::envelope::ErrorEnvelope),
         (status = 404, description = "no such image, rejected, or pending without a valid signature"),
     ))]
 pub async fn file(

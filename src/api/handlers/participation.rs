@@ -34,13 +34,23 @@ pub struct JoinRequest {
     notify: Option<bool>,
     /// The templates the user accepted in `wx.requestSubscribeMessage`:
     /// `result`, `claim_reminder`. Each allows one message of its kind.
+    #[schema(value_type = Option<Vec<SubscribeTemplate>>)]
     subscribe: Option<Vec<String>>,
-    /// The event's password (口令), when it has one.
+    /// The event's password (口令), when it has one (ignored otherwise).
     #[schema(value_type = Option<String>)]
     password: Option<Secret>,
     /// For a group-only event: what `wx.getGroupEnterInfo` returned when
     /// the user opened the event from a group.
     group: Option<GroupProof>,
+}
+
+/// A subscribe-message template a user accepted, by its name here.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // described only: `subscribe` is read as names, for our own error message
+enum SubscribeTemplate {
+    Result,
+    ClaimReminder,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -62,8 +72,8 @@ impl From<Membership> for MembershipView {
 /// Joins the event (idempotent; a repeat may change `notify`). Answered
 /// once stored.
 #[utoipa::path(put, path = "/api/v1/events/{id}/participants/me", operation_id = "join_event", tag = "participation",
-    params(("id" = i64, Path, description = "the event id")),
-    request_body(content = Option<JoinRequest>, description = "optional"),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
+    request_body(content = Option<JoinRequest>, description = "optional: without a body, a join without notices"),
     responses(
         (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
         (status = 403, description = "40310: the password is missing or wrong; 40311: not shown to be in one of the event's groups; 40312: refused by WeChat's fraud check", body = crate::api::envelope::ErrorEnvelope),
@@ -156,7 +166,7 @@ impl JoinTerms {
 
 /// Leaves the event (idempotent). Answered once stored.
 #[utoipa::path(delete, path = "/api/v1/events/{id}/participants/me", operation_id = "leave_event", tag = "participation",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the participation as stored", body = crate::api::envelope::Envelope<MembershipView>),
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
@@ -186,9 +196,9 @@ pub struct ParticipantView {
 /// Participants in joining order.
 #[utoipa::path(get, path = "/api/v1/events/{id}/participants", operation_id = "list_participants", tag = "participation",
     params(
-        ("id" = i64, Path, description = "the event id"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("id" = i64, Path, minimum = 1, description = "the event id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page of this list, as it was (opaque; another list's, or an edited one, is refused with 40000)"),
     ),
     responses(
         (status = 200, description = "one page", body = crate::api::envelope::Envelope<Page<ParticipantView>>),

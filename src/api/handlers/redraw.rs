@@ -31,7 +31,7 @@ pub struct RedrawView {
 /// Re-draws every prize whose claim expired, among participants who have
 /// won nothing in this event (creator only).
 #[utoipa::path(post, path = "/api/v1/events/{id}/redraw", operation_id = "redraw", tag = "claims",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the round and its winners", body = crate::api::envelope::Envelope<RedrawView>),
         (status = 403, description = "40300: not the event's creator", body = crate::api::envelope::ErrorEnvelope),

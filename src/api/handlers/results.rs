@@ -49,7 +49,7 @@ pub(super) async fn drawn_row(state: &AppState, id: i64) -> AppResult<EventRow> 
 
 /// Who won what, once the event is drawn.
 #[utoipa::path(get, path = "/api/v1/events/{id}/winners", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the winners (with an ETag; Cache-Control: public, no-cache)", body = crate::api::envelope::Envelope<Items<Winner>>),
         (status = 304, description = "If-None-Match names the current ETag: no body"),
@@ -90,7 +90,7 @@ pub async fn winners(
 
 /// Everything needed to re-run the draw offline (docs/FAIRNESS.md).
 #[utoipa::path(get, path = "/api/v1/events/{id}/fairness", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the fairness record (with an ETag; Cache-Control: public, no-cache)", body = crate::api::envelope::Envelope<FairnessRecord>),
         (status = 304, description = "If-None-Match names the current ETag: no body"),

@@ -10,7 +10,7 @@ use crate::store;
 
 /// The event's mini-program code as a PNG (not enveloped; errors are).
 #[utoipa::path(get, path = "/api/v1/events/{id}/share-code", operation_id = "share_code", tag = "events",
-    params(("id" = i64, Path, description = "the event id")),
+    params(("id" = i64, Path, minimum = 1, description = "the event id")),
     responses(
         (status = 200, description = "the code: WeChat's mini-program code of the share page, or a standard QR code without WeChat", content_type = "image/png", body = Vec<u8>),
         (status = 404, description = "40400: no such event", body = crate::api::envelope::ErrorEnvelope),
