@@ -41,7 +41,10 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init_tracing(config.log_format);
+    if let Err(err) = telemetry::init_tracing(config.log_format) {
+        eprintln!("lottery: traces: {err}");
+        return ExitCode::FAILURE;
+    }
     let bind = config.bind.clone();
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -60,7 +63,10 @@ async fn serve() -> ExitCode {
         eprintln!("lottery: second signal, exiting at once");
         std::process::exit(130);
     });
-    match app.run_until_stopped().await {
+    let stopped = app.run_until_stopped().await;
+    // The spans of the last requests and of the drain, before the exit.
+    telemetry::traces::flush();
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("lottery: {err}");

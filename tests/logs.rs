@@ -22,7 +22,7 @@ async fn json_lines_carry_request_user_event_and_trace_ids() {
     std::env::set_var("RUST_LOG", "debug");
     let capture = Capture::default();
     let writer = capture.clone();
-    lottery::telemetry::init_tracing_to(LogFormat::Json, move || writer.clone());
+    lottery::telemetry::init_tracing_to(LogFormat::Json, move || writer.clone()).unwrap();
 
     let vars = settings("logs", &[("LOTTERY_LOG_FORMAT", "json")]);
     let config = Config::from_map(&vars).unwrap();

@@ -91,6 +91,9 @@ pub struct Settled;
 pub struct Timed<M> {
     pub queued_at: Instant,
     pub message: M,
+    /// The sender's span while traces are exported (else none): the write
+    /// that carries the request out links to it.
+    pub sender: tracing::Span,
 }
 
 impl<M: Message<Result = ()>> Message for Timed<M> {
@@ -102,6 +105,7 @@ impl<M> Timed<M> {
         Self {
             queued_at: Instant::now(),
             message,
+            sender: crate::telemetry::traces::current_if_exporting(),
         }
     }
 }

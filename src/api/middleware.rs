@@ -24,6 +24,7 @@ use super::event_id;
 use super::route_label;
 use super::state::AppState;
 use crate::error::AppError;
+use crate::telemetry::traces;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -95,26 +96,52 @@ pub async fn request_context(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(new_request_id);
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.path(),
-        // Recorded when known; the user's id by the `Caller` extractor.
-        event_id = tracing::field::Empty,
-        user_id = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
+    let exporting = traces::exporting();
+    let span = if exporting {
+        // The exported span's name, kind and attributes follow
+        // OpenTelemetry's HTTP server conventions.
+        let route = route_label(req.path());
+        tracing::info_span!(
+            "request",
+            otel.name = %format_args!("{} {route}", req.method()),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path(),
+            event_id = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
+    } else {
+        tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path(),
+            // Recorded when known; the user's id by the `Caller` extractor.
+            event_id = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
+    };
     if let Some(event_id) = event_id::in_path(req.path()) {
         span.record("event_id", event_id);
     }
-    if let Some(trace_id) = req
-        .headers()
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(trace_id)
-    {
-        span.record("trace_id", trace_id);
+    let trace = if exporting {
+        // The caller's trace continued, or a new one: its id in the logs.
+        traces::continue_trace(&span, req.headers())
+    } else {
+        req.headers()
+            .get(&TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(trace_id)
+            .map(str::to_string)
+    };
+    if let Some(trace) = trace {
+        span.record("trace_id", trace);
     }
     let started = Instant::now();
     let state = req.app_data::<actix_web::web::Data<AppState>>();
@@ -163,6 +190,12 @@ pub async fn request_context(
     };
     let mut res = crate::api::compression::encode_response(res).await;
     let status = res.status().as_u16();
+    if exporting {
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "error");
+        }
+    }
     let route = route_label(res.request().path());
     metrics::histogram!("lottery_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());

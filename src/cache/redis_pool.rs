@@ -214,22 +214,31 @@ where
     F: FnOnce(RedisConn) -> Fut,
     Fut: std::future::Future<Output = RedisResult<T>>,
 {
-    let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
-    let conn = pooled.inner.clone();
-    match tokio::time::timeout(deadline, command(conn)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => {
-            pooled.broken = err.is_io_error()
-                || err.is_connection_dropped()
-                || err.is_connection_refusal()
-                || err.is_timeout();
-            Err(err.to_string())
-        }
-        Err(_) => {
-            pooled.broken = true;
-            Err("no answer in time".into())
-        }
-    }
+    let span = crate::telemetry::traces::child(|| {
+        tracing::info_span!("redis", otel.kind = "client", db.system.name = "redis")
+    });
+    tracing::Instrument::instrument(
+        async move {
+            let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
+            let conn = pooled.inner.clone();
+            match tokio::time::timeout(deadline, command(conn)).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(err)) => {
+                    pooled.broken = err.is_io_error()
+                        || err.is_connection_dropped()
+                        || err.is_connection_refusal()
+                        || err.is_timeout();
+                    Err(err.to_string())
+                }
+                Err(_) => {
+                    pooled.broken = true;
+                    Err("no answer in time".into())
+                }
+            }
+        },
+        span,
+    )
+    .await
 }
 
 #[cfg(test)]

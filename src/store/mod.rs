@@ -92,18 +92,32 @@ macro_rules! db_run {
         #[allow(unused_imports)]
         use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
         match $db {
-            $crate::store::Db::Mysql(pool) => $crate::db_run!(@pooled pool, $conn, $body),
-            $crate::store::Db::Sqlite(pool) => $crate::db_run!(@pooled pool, $conn, $body),
+            $crate::store::Db::Mysql(pool) => $crate::db_run!(@pooled pool, $conn, $body, "mysql"),
+            $crate::store::Db::Sqlite(pool) => $crate::db_run!(@pooled pool, $conn, $body, "sqlite"),
         }
     }};
     // One backend's arm: the body on a pooled connection, which is marked
     // broken (so bb8 replaces it) when the body found the connection gone.
-    (@pooled $pool:ident, $conn:ident, $body:expr) => {{
-        let mut pooled = $pool.get().await?;
-        let result: $crate::error::AppResult<_> = async {
-            let $conn = &mut pooled.conn;
-            $body
-        }
+    (@pooled $pool:ident, $conn:ident, $body:expr, $system:literal) => {{
+        // While traces are exported, each call is a client span named
+        // after the store's file (`db lottery::store::participants`).
+        let span = $crate::telemetry::traces::child(|| {
+            tracing::info_span!(
+                "db",
+                otel.name = concat!("db ", module_path!()),
+                otel.kind = "client",
+                db.system.name = $system,
+                code.line.number = line!(),
+            )
+        });
+        let mut pooled = tracing::Instrument::instrument($pool.get(), span.clone()).await?;
+        let result: $crate::error::AppResult<_> = tracing::Instrument::instrument(
+            async {
+                let $conn = &mut pooled.conn;
+                $body
+            },
+            span,
+        )
         .await;
         if matches!(result, Err($crate::error::AppError::DatabaseLost)) {
             pooled.broken = true;

@@ -3,51 +3,68 @@
 
 pub mod catalog;
 pub mod scrape;
+pub mod traces;
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
 /// Installs the process's log subscriber, writing to stdout: colored for
-/// a terminal, plain text for a file or a log collector.
-pub fn init_tracing(format: LogFormat) {
+/// a terminal, plain text for a file or a log collector; and the span
+/// exporter when OTLP is configured (traces.rs).
+pub fn init_tracing(format: LogFormat) -> Result<(), String> {
     use std::io::IsTerminal;
-    install(format, std::io::stdout, std::io::stdout().is_terminal());
+    install(format, std::io::stdout, std::io::stdout().is_terminal())
 }
 
 /// Installs the log subscriber writing to `writer` (tests capture it). In
 /// JSON each line is one object: `timestamp`, `level`, `fields` (the
 /// message among them) and `span`, the request's fields: `request_id`,
 /// `method`, `path`, and once known `user_id`, `event_id`, `trace_id`.
-pub fn init_tracing_to<W>(format: LogFormat, writer: W)
+pub fn init_tracing_to<W>(format: LogFormat, writer: W) -> Result<(), String>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    install(format, writer, false);
+    install(format, writer, false)
 }
 
-fn install<W>(format: LogFormat, writer: W, ansi: bool)
+fn install<W>(format: LogFormat, writer: W, ansi: bool) -> Result<(), String>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(ansi)
         .with_writer(writer);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .boxed(),
     };
+    // Each layer has its own filter: the logs RUST_LOG's, the exported
+    // spans this crate's at info and above, whatever RUST_LOG lets into
+    // the logs. (Callsites every filter disables still cost nothing.)
+    let spans = traces::layer()?
+        .map(|spans| spans.with_filter(Targets::new().with_target("lottery", Level::INFO)));
+    let _ = tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(spans)
+        .try_init();
+    Ok(())
 }
 
 /// The process-wide recorder; installed once, shared by every app in the

@@ -11,14 +11,27 @@ pub struct Call {
     api: &'static str,
     started: Instant,
     recorded: bool,
+    /// While traces are exported: the call's client span, closed with it.
+    span: tracing::Span,
 }
 
 impl Call {
     pub fn start(api: &'static str) -> Self {
+        let span = crate::telemetry::traces::child(|| {
+            tracing::info_span!(
+                "wechat",
+                otel.name = %format_args!("wechat {api}"),
+                otel.kind = "client",
+                otel.status_code = tracing::field::Empty,
+                wechat.api = api,
+                wechat.result = tracing::field::Empty,
+            )
+        });
         Self {
             api,
             started: Instant::now(),
             recorded: false,
+            span,
         }
     }
 
@@ -48,6 +61,12 @@ impl Call {
 
     fn record(mut self, result: &'static str) {
         self.recorded = true;
+        self.span.record("wechat.result", result);
+        // A refusal of what was asked (an unsubscribed user) is WeChat
+        // working; anything else is a failed call.
+        if !matches!(result, "ok" | "refused") {
+            self.span.record("otel.status_code", "error");
+        }
         let api = self.api;
         metrics::counter!("lottery_wechat_requests_total", "api" => api, "result" => result)
             .increment(1);

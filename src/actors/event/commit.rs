@@ -13,6 +13,8 @@ use crate::actors::messages::Reply;
 use crate::domain::membership::{Membership, Released};
 use crate::error::AppError;
 use crate::store;
+use crate::telemetry::traces;
+use tracing::Instrument;
 
 /// How far the event row's participant count may lag the committed rows
 /// while the actor lives (see `store::participants::apply_batch`).
@@ -76,6 +78,9 @@ impl EventActor {
             + changes.notify_on.len()
             + changes.remind_on.len();
         metrics::histogram!("lottery_event_batch_size").record(rows as f64);
+        let span = traces::linked(std::mem::take(&mut self.senders), || {
+            tracing::info_span!("event.batch_commit", event_id, rows, otel.kind = "internal")
+        });
         let write = async move {
             store::participants::apply_batch(
                 &db,
@@ -86,7 +91,8 @@ impl EventActor {
                 owner,
             )
             .await
-        };
+        }
+        .instrument(span);
         ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
             metrics::histogram!("lottery_event_batch_commit_duration_seconds")
                 .record(started.elapsed().as_secs_f64());

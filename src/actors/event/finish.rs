@@ -17,6 +17,8 @@ use crate::store::draws::{BeaconUse, Fixed};
 use crate::store::notices::Queues;
 use crate::store::ownership::Token;
 use crate::store::{self, Db};
+use crate::telemetry::traces;
+use tracing::Instrument;
 
 /// Pause before the first retry of a failed draw; it doubles with each
 /// failure up to `DRAW_RETRY_MAX`. (A failed cancel is not retried: the
@@ -141,6 +143,9 @@ impl EventActor {
                     live.beacon_wait = Some(BeaconWait::new());
                 }
                 let page = self.page.clone();
+                let span = traces::linked(std::mem::take(&mut self.senders), || {
+                    tracing::info_span!("event.draw", event_id, participants, because_full)
+                });
                 let write = async move {
                     let mut with_beacon = None;
                     if let Some(chain) = chain {
@@ -159,7 +164,8 @@ impl EventActor {
                         draw::draw(&seed, &people, &prizes)
                     })
                     .await
-                };
+                }
+                .instrument(span);
                 ctx.spawn(
                     write
                         .into_actor(self)

@@ -100,6 +100,9 @@ macro_rules! timed_handlers {
                     )
                 })
                 .record(timed.queued_at.elapsed().as_secs_f64());
+                if <$request as Request>::WRITES && !timed.sender.is_none() {
+                    self.senders.push(timed.sender);
+                }
                 <Self as Handler<$request>>::handle(self, timed.message, ctx);
             }
         }

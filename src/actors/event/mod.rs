@@ -85,6 +85,9 @@ pub struct EventActor {
     /// Whether a write reached this actor; one a view started may be
     /// evicted until then (shared with the directory's entry).
     writes: Arc<Writes>,
+    /// While traces are exported: the spans of the writes taken since the
+    /// last commit, which the next commit's span links to.
+    senders: Vec<tracing::Span>,
 }
 
 enum Phase {
@@ -170,6 +173,7 @@ impl EventActor {
             notices,
             pii,
             writes,
+            senders: Vec::new(),
         }
     }
 
