@@ -1,8 +1,9 @@
 //! What utoipa's generics leave for the document's readers to mend, done
 //! once on the JSON: an envelope's `data` names its answer's schema instead
 //! of copying it (so a client generator makes one `EventView`, not one per
-//! envelope), and an optional request body is one that may be absent, not
-//! one that may be `null` (a generated client then sends no body).
+//! envelope), an optional request body is one that may be absent, not
+//! one that may be `null` (a generated client then sends no body), and an
+//! image answer is bytes, not utoipa's array of integers for `Vec<u8>`.
 
 use serde_json::{json, Map, Value};
 
@@ -30,6 +31,24 @@ pub(super) fn refer_to_answers(doc: &mut Value) {
     if let Some(paths) = doc.get_mut("paths") {
         refer(paths, &named, "");
         optional_bodies_absent(paths);
+        images_are_bytes(paths);
+    }
+}
+
+/// Every `image/*` answer's schema: a string of bytes (`format: binary`,
+/// which generators turn into a file or a blob).
+fn images_are_bytes(value: &mut Value) {
+    if let Some(content) = value.get_mut("content").and_then(Value::as_object_mut) {
+        for (media, described) in content.iter_mut() {
+            if media.starts_with("image/") {
+                described["schema"] = json!({"type": "string", "format": "binary"});
+            }
+        }
+    }
+    match value {
+        Value::Object(map) => map.values_mut().for_each(images_are_bytes),
+        Value::Array(list) => list.iter_mut().for_each(images_are_bytes),
+        _ => {}
     }
 }
 
@@ -148,5 +167,17 @@ mod tests {
         );
         assert_eq!(body["required"], false);
         assert_eq!(doc["paths"]["/x"]["post"]["requestBody"]["required"], true);
+    }
+
+    #[test]
+    fn image_answers_are_bytes() {
+        let mut doc = json!({"components": {"schemas": {}}, "paths": {"/i": {"get": {"responses": {"200": {
+            "content": {"image/png": {"schema": {"type": "array", "items": {"type": "integer"}}}}
+        }}}}}});
+        refer_to_answers(&mut doc);
+        assert_eq!(
+            doc["paths"]["/i"]["get"]["responses"]["200"]["content"]["image/png"]["schema"],
+            json!({"type": "string", "format": "binary"})
+        );
     }
 }
