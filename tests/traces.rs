@@ -124,7 +124,8 @@ async fn requests_continue_the_callers_trace_and_the_actors_writes_are_their_chi
     assert!(lottery::telemetry::traces::exporting());
 
     let vars = settings("traces", &[("LOTTERY_LOG_FORMAT", "json")]);
-    let base = format!("{}/api/v1", start(Config::from_map(&vars).unwrap()).await);
+    let root = start(Config::from_map(&vars).unwrap()).await;
+    let base = format!("{root}/api/v1");
     let http = reqwest::Client::new();
     let login = |name: &str| {
         let (http, url) = (http.clone(), format!("{base}/auth/login"));
@@ -231,4 +232,17 @@ async fn requests_continue_the_callers_trace_and_the_actors_writes_are_their_chi
         .find(|l| l["span"]["request_id"] == "req-traces-draw" && l["fields"]["message"] == "done")
         .unwrap_or_else(|| panic!("no line of the draw in {text}"));
     assert_eq!(line["span"]["trace_id"], hex(&request.trace_id), "{line}");
+
+    // Probes are logged, never traced.
+    let probed = http.get(format!("{root}/healthz")).send().await.unwrap();
+    assert_eq!(probed.status(), 200);
+    lottery::telemetry::traces::flush();
+    let spans = received.lock().unwrap().clone();
+    assert!(
+        !spans
+            .iter()
+            .any(|s| attribute(s, "path").as_deref() == Some("/healthz")),
+        "{:#?}",
+        names(&spans)
+    );
 }

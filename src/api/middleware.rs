@@ -96,8 +96,22 @@ pub async fn request_context(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(new_request_id);
-    let exporting = traces::exporting();
-    let span = if exporting {
+    // Probes and scrapes are not traced: every few seconds from every
+    // orchestrator, they would bury the requests worth following.
+    let probe = matches!(req.path(), "/healthz" | "/readyz" | "/metrics");
+    let exporting = traces::exporting() && !probe;
+    let span = if probe {
+        tracing::info_span!(
+            target: traces::UNTRACED,
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path(),
+            event_id = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
+    } else if exporting {
         // The exported span's name, kind and attributes follow
         // OpenTelemetry's HTTP server conventions.
         let route = route_label(req.path());

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Level;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -58,8 +58,13 @@ where
     // Each layer has its own filter: the logs RUST_LOG's, the exported
     // spans this crate's at info and above, whatever RUST_LOG lets into
     // the logs. (Callsites every filter disables still cost nothing.)
-    let spans = traces::layer()?
-        .map(|spans| spans.with_filter(Targets::new().with_target("lottery", Level::INFO)));
+    let spans = traces::layer()?.map(|spans| {
+        spans.with_filter(
+            Targets::new()
+                .with_target("lottery", Level::INFO)
+                .with_target(traces::UNTRACED, LevelFilter::OFF),
+        )
+    });
     let _ = tracing_subscriber::registry()
         .with(lines.with_filter(filter))
         .with(spans)

@@ -20,6 +20,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
+/// The target of spans that are logged but never exported (probes).
+pub const UNTRACED: &str = "lottery::untraced";
+
 const ENDPOINTS: [&str; 2] = [
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
