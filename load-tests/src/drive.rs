@@ -25,13 +25,14 @@ pub struct Target {
 
 /// How much of a phase to run: `concurrency` connections until the items
 /// (`count`, or without end when None) or `seconds` run out, closed-loop
-/// or at `pace` items a second.
+/// or at `pace` items a second; its timeline in stretches of `resolution`.
 #[derive(Clone, Copy)]
 pub struct Load {
     pub concurrency: usize,
     pub seconds: u64,
     pub count: Option<usize>,
     pub pace: Option<Rate>,
+    pub resolution: Duration,
 }
 
 /// Runs `op` over the phase's items with `load.concurrency` workers, each
@@ -56,6 +57,7 @@ where
             start: started,
         }),
         name: name.to_string(),
+        resolution: load.resolution,
     });
     let progress = {
         let shared = shared.clone();
@@ -117,10 +119,11 @@ struct Shared {
     count: Option<usize>,
     schedule: Option<Schedule>,
     name: String,
+    resolution: Duration,
 }
 
 fn new_report(shared: &Shared) -> Report {
-    let mut report = Report::new(&shared.name, shared.started);
+    let mut report = Report::new(&shared.name, shared.started).with_resolution(shared.resolution);
     report.paced = shared.schedule.map(|s| (s.rate, Lag::default()));
     report
 }
@@ -159,14 +162,16 @@ where
         if shared.count.is_some_and(|n| i >= n) {
             break;
         }
-        // Paced: wait for the item's time, or send at once when late.
+        // Paced: wait for the item's time, or send at once when late. The
+        // phase ends at its deadline even with a backlog (what was due and
+        // not sent is reported as such).
         let mut intended = None;
         if let Some(schedule) = shared.schedule {
             let due = schedule.intended(i);
-            if due >= shared.deadline {
+            let taken = Instant::now();
+            if due >= shared.deadline || taken >= shared.deadline {
                 break;
             }
-            let taken = Instant::now();
             if taken < due {
                 tokio::time::sleep_until(due.into()).await;
             } else if let Some((_, lag)) = &mut report.borrow_mut().paced {
@@ -254,6 +259,7 @@ mod tests {
             seconds: 1,
             count: Some(50),
             pace,
+            resolution: Duration::from_secs(1),
         };
         drive("slow", target, load, async |_, conn: &mut Conn| {
             conn.get("get", "/", None).await?.ok()

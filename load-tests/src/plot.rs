@@ -39,10 +39,12 @@ impl FromStr for Mark {
     }
 }
 
-/// One phase's timeline, `offset` seconds after the chart's second 0.
+/// One phase's timeline, `offset` seconds after the chart's second 0, a
+/// point every `step` seconds.
 pub struct Series {
     pub name: String,
     pub offset: f64,
+    pub step: f64,
     pub points: Vec<Point>,
 }
 
@@ -55,6 +57,7 @@ impl Series {
                 .started
                 .saturating_duration_since(origin)
                 .as_secs_f64(),
+            step: report.resolution.as_secs_f64(),
             points: report.timeline(),
         }
     }
@@ -64,6 +67,7 @@ impl Series {
         Self {
             name: report.name.clone(),
             offset: 0.0,
+            step: report.resolution.as_secs_f64(),
             points: report.timeline(),
         }
     }
@@ -109,7 +113,7 @@ fn panel(
         .iter()
         .flat_map(|s| s.points.iter().map(value))
         .fold(0.0_f64, f64::max);
-    let max = if max > 0.0 { max * 1.05 } else { 1.0 };
+    let max = round_up(max);
     let bottom = top + height;
     let y = |v: f64| bottom - height * v / max;
     let right = WIDTH - RIGHT;
@@ -163,7 +167,7 @@ fn panel(
             .map(|(i, p)| {
                 format!(
                     "{:.1},{:.1}",
-                    x_of(series.offset + i as f64 + 0.5, span),
+                    x_of(series.offset + (i as f64 + 0.5) * series.step, span),
                     y(value(p))
                 )
             })
@@ -177,16 +181,33 @@ fn panel(
     }
 }
 
-/// 12,345 as 12.3k: axis labels stay short.
+/// The axis's top: `max` rounded up to 1, 2, 4, 6, 8 or 10 times a power
+/// of ten, so that its quarters are round numbers too.
+fn round_up(max: f64) -> f64 {
+    if max <= 0.0 {
+        return 1.0;
+    }
+    let power = 10f64.powf(max.log10().floor());
+    [1.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|top| *top >= max)
+        .unwrap_or(10.0 * power)
+}
+
+/// 12,500 as 12.5k: axis labels stay short.
 fn short(v: f64) -> String {
-    if v >= 10_000.0 {
-        format!("{:.0}k", v / 1000.0)
-    } else if v >= 1000.0 {
-        format!("{:.1}k", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0}")
+    let trimmed = |text: String| {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    };
+    if v >= 1000.0 {
+        trimmed(format!("{:.2}", v / 1000.0)) + "k"
     } else {
-        format!("{v:.1}")
+        trimmed(format!("{v:.2}"))
     }
 }
 
@@ -201,7 +222,7 @@ pub fn svg(chart: &Chart) -> String {
     let span = chart
         .series
         .iter()
-        .map(|s| s.offset + s.points.len() as f64)
+        .map(|s| s.offset + s.points.len() as f64 * s.step)
         .chain(chart.marks.iter().map(|m| m.at + 1.0))
         .fold(1.0_f64, f64::max)
         .ceil();
@@ -225,18 +246,26 @@ pub fn svg(chart: &Chart) -> String {
         );
         x += 40.0 + 7.0 * series.name.chars().count() as f64;
     }
+    // Points a second apart unless the phases were timed finer.
+    let step = chart.series.first().map_or(1.0, |s| s.step);
+    let every = if step == 1.0 {
+        "each second".to_string()
+    } else {
+        format!("each {} s", short(step))
+    };
     let mut top = TOP;
     let panels: [(&str, Figure); 3] = [
         ("successes per second", |p| p.rate),
-        ("p99 latency per second (ms)", |p| p.p99_ms),
+        ("p99 latency (ms)", |p| p.p99_ms),
         ("failures per second", |p| p.failed),
     ];
     for (title, value) in panels.into_iter().take(2 + usize::from(chart.failures)) {
+        let title = format!("{title}, {every}");
         panel(
             &mut svg,
             top + 10.0,
             panel_height,
-            title,
+            &title,
             chart,
             span,
             value,
@@ -254,6 +283,18 @@ pub fn write_svg(path: &str, chart: &Chart) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axes_end_on_round_numbers() {
+        assert_eq!(round_up(0.0), 1.0);
+        assert_eq!(round_up(3.3), 4.0);
+        assert_eq!(round_up(113_876.0), 200_000.0);
+        assert_eq!(round_up(9.0), 10.0);
+        assert_eq!(short(150_000.0), "150k");
+        assert_eq!(short(12_500.0), "12.5k");
+        assert_eq!(short(0.25), "0.25");
+        assert_eq!(short(40.0), "40");
+    }
 
     #[test]
     fn marks_are_read_and_drawn() {
@@ -276,6 +317,7 @@ mod tests {
             series: vec![Series {
                 name: "cluster".into(),
                 offset: 2.0,
+                step: 1.0,
                 points: vec![point; 10],
             }],
             marks: vec!["8=SIGKILL".parse().unwrap()],

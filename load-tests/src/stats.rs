@@ -26,15 +26,16 @@ fn record(h: &mut Histogram<u64>, latency: Duration) {
     h.saturating_record(latency.as_micros().min(MAX_US as u128) as u64);
 }
 
-/// One second of a phase: latencies of what succeeded in it, and failures.
+/// One stretch of the timeline (a second, or `Report::resolution`):
+/// latencies of what succeeded in it, and failures.
 #[derive(Clone)]
-pub struct Second {
+pub struct Stretch {
     pub ok: Histogram<u64>,
     pub failed: u64,
 }
 
-/// A point of the timeline: per second, successes and failures (each per
-/// second of the time covered) and the p99 latency of the successes.
+/// A point of the timeline: successes and failures per second of the
+/// stretch covered, and the p99 latency of the successes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
     pub rate: f64,
@@ -103,7 +104,9 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     /// Indices of the items whose request was answered with success.
     pub succeeded: Vec<usize>,
-    pub seconds: Vec<Second>,
+    /// The timeline, in stretches of `resolution` from `started`.
+    pub stretches: Vec<Stretch>,
+    pub resolution: Duration,
     /// The schedule's rate and how it was kept, for a paced phase.
     pub paced: Option<(Rate, Lag)>,
 }
@@ -118,27 +121,35 @@ impl Report {
             steps: BTreeMap::new(),
             errors: BTreeMap::new(),
             succeeded: Vec::new(),
-            seconds: Vec::new(),
+            stretches: Vec::new(),
+            resolution: Duration::from_secs(1),
             paced: None,
         }
     }
 
-    fn second(&mut self, at: Instant) -> &mut Second {
-        let i = (at.saturating_duration_since(self.started).as_secs()) as usize;
-        while self.seconds.len() <= i {
-            self.seconds.push(Second {
+    /// The same with a finer timeline: phases that last about a second
+    /// (share-storm's) would be one point each.
+    pub fn with_resolution(self, resolution: Duration) -> Self {
+        Self { resolution, ..self }
+    }
+
+    fn stretch(&mut self, at: Instant) -> &mut Stretch {
+        let since = at.saturating_duration_since(self.started);
+        let i = (since.as_nanos() / self.resolution.as_nanos().max(1)) as usize;
+        while self.stretches.len() <= i {
+            self.stretches.push(Stretch {
                 ok: histogram(2),
                 failed: 0,
             });
         }
-        &mut self.seconds[i]
+        &mut self.stretches[i]
     }
 
     /// An item that succeeded: `item` (its index, when the phase has
     /// items), its latency, and when it was answered.
     pub fn succeeded(&mut self, item: Option<usize>, latency: Duration, done: Instant) {
         record(&mut self.latency, latency);
-        record(&mut self.second(done).ok, latency);
+        record(&mut self.stretch(done).ok, latency);
         self.succeeded.extend(item);
     }
 
@@ -154,7 +165,7 @@ impl Report {
     /// timeline's failures.
     pub fn failed(&mut self, label: String, at: Instant) {
         *self.errors.entry(label).or_default() += 1;
-        self.second(at).failed += 1;
+        self.stretch(at).failed += 1;
     }
 
     /// An item answered with a refusal the scenario expects (a full event's
@@ -163,7 +174,7 @@ impl Report {
         *self.errors.entry(label).or_default() += 1;
     }
 
-    /// Adds another share of the same phase (same start).
+    /// Adds another share of the same phase (same start and resolution).
     pub fn merge(&mut self, other: Report) {
         self.latency.add(&other.latency).expect("same bounds");
         for (step, h) in other.steps {
@@ -178,12 +189,12 @@ impl Report {
             *self.errors.entry(label).or_default() += n;
         }
         self.succeeded.extend(other.succeeded);
-        for (i, s) in other.seconds.into_iter().enumerate() {
-            if i < self.seconds.len() {
-                self.seconds[i].ok.add(&s.ok).expect("same bounds");
-                self.seconds[i].failed += s.failed;
+        for (i, s) in other.stretches.into_iter().enumerate() {
+            if i < self.stretches.len() {
+                self.stretches[i].ok.add(&s.ok).expect("same bounds");
+                self.stretches[i].failed += s.failed;
             } else {
-                self.seconds.push(s);
+                self.stretches.push(s);
             }
         }
         if let (Some((_, mine)), Some((_, theirs))) = (&mut self.paced, other.paced) {
@@ -204,14 +215,15 @@ impl Report {
         Percentiles::of(&self.latency)
     }
 
-    /// Per second of the phase. A final stretch shorter than a quarter
-    /// second is left out: too few requests to say anything.
+    /// Per stretch of `resolution` of the phase. A final stretch shorter
+    /// than a quarter of it is left out: too few requests to say anything.
     pub fn timeline(&self) -> Vec<Point> {
+        let step = self.resolution.as_secs_f64();
         let elapsed = self.elapsed.as_secs_f64();
-        let whole = (elapsed.ceil() as usize).max(1);
+        let whole = ((elapsed / step).ceil() as usize).max(1);
         (0..whole)
-            .map(|i| ((elapsed - i as f64).min(1.0), self.seconds.get(i)))
-            .filter(|(span, _)| *span >= 0.25)
+            .map(|i| ((elapsed - i as f64 * step).min(step), self.stretches.get(i)))
+            .filter(|(span, _)| *span >= step / 4.0)
             .map(|(span, s)| match s {
                 Some(s) => Point {
                     rate: s.ok.len() as f64 / span,

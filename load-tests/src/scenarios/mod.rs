@@ -14,6 +14,8 @@ pub mod setup;
 pub mod share_storm;
 pub mod verify_joins;
 
+use std::time::Duration;
+
 use crate::drive::{Load, Target};
 use crate::pace::Rate;
 use crate::plot::Mark;
@@ -66,6 +68,7 @@ impl Args {
             seconds,
             count,
             pace: None,
+            resolution: Duration::from_secs(1),
         }
     }
 

@@ -16,6 +16,7 @@ use super::setup::{event_body, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
 use crate::drive::drive;
+use crate::drive::Load;
 use crate::output::{self, say};
 use crate::plot::{self, Chart, Mark, Series};
 use crate::verify;
@@ -28,6 +29,17 @@ fn rank(status: &Value) -> u8 {
         Some("locked") => 1,
         Some("drawn") => 2,
         _ => 3,
+    }
+}
+
+/// The chart's resolution: with tens of thousands of users the share and
+/// result phases last about a second each.
+const STRETCH: Duration = Duration::from_millis(250);
+
+fn phase(args: &Args, seconds: u64, count: Option<usize>) -> Load {
+    Load {
+        resolution: STRETCH,
+        ..args.load(seconds, count)
     }
 }
 
@@ -59,7 +71,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let flow = drive(
         "share",
         args.target,
-        args.load(lead - 1, Some(n)),
+        phase(args, lead - 1, Some(n)),
         async move |i, conn: &mut Conn| {
             let token = u[i].0.as_str();
             let before = conn.get("open", &p, Some(token)).await?.data()?;
@@ -94,7 +106,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let during = drive(
         "views across the draw",
         args.target,
-        args.load(until, None),
+        phase(args, until, None),
         async move |i, conn: &mut Conn| {
             let after_drawn = seen.load(Ordering::Acquire);
             let view = conn.get("view", &p, Some(&u[i % n].0)).await?.data()?;
@@ -131,7 +143,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let read = drive(
         "result",
         args.target,
-        args.load(args.seconds.max(30), Some(n)),
+        phase(args, args.seconds.max(30), Some(n)),
         async move |i, conn: &mut Conn| {
             let view = conn.get("result", &p, Some(&u[i].0)).await?.data()?;
             if view["status"] != "drawn" {
