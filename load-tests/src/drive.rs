@@ -254,9 +254,11 @@ mod tests {
             addr: slow_server(Duration::from_millis(300)),
             threads: 1,
         };
+        // Items due over the first second; the second one is a margin
+        // for a slow machine to send them all.
         let load = Load {
             concurrency: 1,
-            seconds: 1,
+            seconds: 2,
             count: Some(50),
             pace,
             resolution: Duration::from_secs(1),
