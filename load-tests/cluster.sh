@@ -13,6 +13,9 @@
 # drawn once, as their seeds give. The script fails when a check fails or
 # an event stays unavailable longer than 10 s after an instance's death.
 #   load-tests/cluster.sh [full|small]
+# PLOT=prefix also draws each phase (`cluster --plot`): requests/s, p99
+# and failures per second with the fault marked, in prefix-kill.svg,
+# prefix-stop.svg, prefix-etcd.svg and prefix-redis.svg.
 # small: CI's version (debug build, fewer users, shorter phases, no
 # throughput figure). Needs etcd, nginx and redis-server (Debian:
 # etcd-server, nginx, redis-server) and protoc to build (protobuf-compiler).
@@ -112,14 +115,21 @@ if [ "$MODE" = full ]; then
   echo "throughput direct: $direct" >>"$RESULTS"
 fi
 
-# run_phase NAME FAULT: the cluster scenario for PHASE_SECS, FAULT (a
-# function) called FAULT_AT seconds in; prints and records the summary.
+# run_phase NAME FAULT MARK...: the cluster scenario for PHASE_SECS, FAULT
+# (a function) called FAULT_AT seconds in; prints and records the
+# summary. With PLOT, the phase's chart with each MARK (SECONDS=LABEL).
 run_phase() {
   local name=$1 fault=$2 out="$WORK/phase-$1.out"
+  shift 2
+  local plot=()
+  if [ -n "${PLOT:-}" ]; then
+    plot=(--plot "$PLOT-$name.svg")
+    for mark in "$@"; do plot+=(--mark "$mark"); done
+  fi
   echo "== phase $name"
   timeout $((PHASE_SECS + 180)) "$BIN/lottery-load" cluster --base "$LB" --users "$USERS" \
     --concurrency "$CONC" --events 6 --seconds "$PHASE_SECS" --lead $((FAULT_AT + LEAD)) \
-    --record "$WORK/phase-$name.acked" >"$out" 2>"$WORK/phase-$name.err" &
+    --record "$WORK/phase-$name.acked" "${plot[@]}" >"$out" 2>"$WORK/phase-$name.err" &
   local load=$!
   # The fault comes FAULT_AT seconds into the traffic (after the logins).
   until grep -q '^cluster: events' "$WORK/phase-$name.err" 2>/dev/null; do
@@ -210,18 +220,18 @@ metric() { # port name: the metric's value on that instance (0 when absent)
   curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2; found=1} END {if (!found) print 0}'
 }
 
-run_phase kill fault_kill
+run_phase kill fault_kill "$FAULT_AT=SIGKILL the owner"
 after_kill
-run_phase stop fault_stop
+run_phase stop fault_stop "$FAULT_AT=SIGSTOP the owner" "$((FAULT_AT + TTL + 4))=SIGCONT"
 stopped_port=${INSTANCE_PORTS[$victim]}
 fenced=$(metric "$stopped_port" lottery_cluster_fenced_total)
 losses=$(metric "$stopped_port" lottery_cluster_lease_losses_total)
 echo "   the stopped instance: $losses lease loss(es), $fenced actor(s) fenced by the database"
 echo "stop-instance lease_losses=$losses fenced=$fenced" >>"$RESULTS"
 [ "${losses%.*}" -ge 1 ] || { echo "the stopped instance never gave its events up" >&2; exit 1; }
-run_phase etcd fault_etcd
+run_phase etcd fault_etcd "$FAULT_AT=SIGKILL the etcd leader"
 after_etcd
-run_phase redis fault_redis
+run_phase redis fault_redis "$FAULT_AT=SIGKILL a Redis master"
 after_redis
 
 echo "== every event drawn at most once"

@@ -1,258 +1,350 @@
-//! Measuring a phase: throughput, latency percentiles, error counts, and a
-//! progress line every second while it runs.
+//! What one phase measured: successes, errors by label, latencies in
+//! HdrHistograms (constant memory whatever the phase's length, merged
+//! across connections and threads without losing the tail), the same per
+//! second for the timeline, and how well a paced phase kept its schedule.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::wire::Conn;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
 
-/// What one phase measured.
-#[derive(Default)]
+use crate::pace::Rate;
+
+/// Latencies are kept in microseconds, up to an hour (a paced phase far
+/// above the server's rate builds up a long backlog); longer ones are
+/// recorded as an hour.
+const MAX_US: u64 = 3_600_000_000;
+
+/// Three significant digits for a phase's percentiles (0.1 %); two for a
+/// second's p99 in the timeline (1 %, a tenth of the memory).
+fn histogram(digits: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, digits).expect("histogram bounds")
+}
+
+fn record(h: &mut Histogram<u64>, latency: Duration) {
+    h.saturating_record(latency.as_micros().min(MAX_US as u128) as u64);
+}
+
+/// One stretch of the timeline (a second, or `Report::resolution`):
+/// latencies of what succeeded in it, and failures.
+#[derive(Clone)]
+pub struct Stretch {
+    pub ok: Histogram<u64>,
+    pub failed: u64,
+}
+
+/// A point of the timeline: successes and failures per second of the
+/// stretch covered, and the p99 latency of the successes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub rate: f64,
+    pub p99_ms: f64,
+    pub failed: f64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Self {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            p50: ms(0.50),
+            p90: ms(0.90),
+            p99: ms(0.99),
+            p99_9: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"p50": self.p50, "p90": self.p90, "p99": self.p99, "p99_9": self.p99_9, "max": self.max})
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
+            self.p50, self.p90, self.p99, self.p99_9, self.max
+        )
+    }
+}
+
+/// How a paced phase (`--rate`) kept to its schedule.
+#[derive(Clone, Debug, Default)]
+pub struct Lag {
+    /// Items taken after their intended time: no connection was free then.
+    pub behind: u64,
+    pub max_behind: Duration,
+    /// Items due before the phase ended (some may never have been sent).
+    pub scheduled: u64,
+}
+
+/// What one phase measured (or one generator thread's share of it, merged
+/// into the phase's at the end).
 pub struct Report {
     pub name: String,
-    pub latencies_us: Vec<u64>,
-    /// When each success finished, in ms from the phase's start (same
-    /// order as `latencies_us`), for the timeline.
-    pub finished_ms: Vec<u32>,
-    pub errors: BTreeMap<String, u64>,
+    /// When the phase began: the timeline's second 0.
+    pub started: Instant,
     pub elapsed: Duration,
-    /// Indices of the items whose request was answered with success.
-    pub succeeded: Vec<usize>,
+    /// Latency of each item answered with success: from its first
+    /// request's send (or intended time, when paced and late) to its last
+    /// answer.
+    pub latency: Histogram<u64>,
     /// Latency of every answered request by step (a flow of several
     /// requests per item, as in share-storm, reports each step apart).
-    pub steps: BTreeMap<String, Vec<u64>>,
+    pub steps: BTreeMap<&'static str, Histogram<u64>>,
+    pub errors: BTreeMap<String, u64>,
+    /// Indices of the items whose request was answered with success.
+    pub succeeded: Vec<usize>,
+    /// The timeline, in stretches of `resolution` from `started`.
+    pub stretches: Vec<Stretch>,
+    pub resolution: Duration,
+    /// The schedule's rate and how it was kept, for a paced phase.
+    pub paced: Option<(Rate, Lag)>,
 }
 
 impl Report {
+    pub fn new(name: &str, started: Instant) -> Self {
+        Self {
+            name: name.to_string(),
+            started,
+            elapsed: Duration::ZERO,
+            latency: histogram(3),
+            steps: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            succeeded: Vec::new(),
+            stretches: Vec::new(),
+            resolution: Duration::from_secs(1),
+            paced: None,
+        }
+    }
+
+    /// The same with a finer timeline: phases that last about a second
+    /// (share-storm's) would be one point each.
+    pub fn with_resolution(self, resolution: Duration) -> Self {
+        Self { resolution, ..self }
+    }
+
+    fn stretch(&mut self, at: Instant) -> &mut Stretch {
+        let since = at.saturating_duration_since(self.started);
+        let i = (since.as_nanos() / self.resolution.as_nanos().max(1)) as usize;
+        while self.stretches.len() <= i {
+            self.stretches.push(Stretch {
+                ok: histogram(2),
+                failed: 0,
+            });
+        }
+        &mut self.stretches[i]
+    }
+
+    /// An item that succeeded: `item` (its index, when the phase has
+    /// items), its latency, and when it was answered.
+    pub fn succeeded(&mut self, item: Option<usize>, latency: Duration, done: Instant) {
+        record(&mut self.latency, latency);
+        record(&mut self.stretch(done).ok, latency);
+        self.succeeded.extend(item);
+    }
+
+    /// One answered request of step `step`.
+    pub fn step(&mut self, step: &'static str, latency: Duration) {
+        record(
+            self.steps.entry(step).or_insert_with(|| histogram(3)),
+            latency,
+        );
+    }
+
+    /// An item that failed at `at`: counted under `label` and in the
+    /// timeline's failures.
+    pub fn failed(&mut self, label: String, at: Instant) {
+        *self.errors.entry(label).or_default() += 1;
+        self.stretch(at).failed += 1;
+    }
+
+    /// An item answered with a refusal the scenario expects (a full event's
+    /// 409): counted under `label`, not a failure of the server.
+    pub fn refused(&mut self, label: String) {
+        *self.errors.entry(label).or_default() += 1;
+    }
+
+    /// Adds another share of the same phase (same start and resolution).
+    pub fn merge(&mut self, other: Report) {
+        self.latency.add(&other.latency).expect("same bounds");
+        for (step, h) in other.steps {
+            match self.steps.get_mut(step) {
+                Some(mine) => mine.add(&h).expect("same bounds"),
+                None => {
+                    self.steps.insert(step, h);
+                }
+            }
+        }
+        for (label, n) in other.errors {
+            *self.errors.entry(label).or_default() += n;
+        }
+        self.succeeded.extend(other.succeeded);
+        for (i, s) in other.stretches.into_iter().enumerate() {
+            if i < self.stretches.len() {
+                self.stretches[i].ok.add(&s.ok).expect("same bounds");
+                self.stretches[i].failed += s.failed;
+            } else {
+                self.stretches.push(s);
+            }
+        }
+        if let (Some((_, mine)), Some((_, theirs))) = (&mut self.paced, other.paced) {
+            mine.behind += theirs.behind;
+            mine.max_behind = mine.max_behind.max(theirs.max_behind);
+        }
+    }
+
     pub fn ok(&self) -> usize {
-        self.latencies_us.len()
+        self.latency.len() as usize
     }
 
     pub fn rate(&self) -> f64 {
         self.ok() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn percentile(sorted: &[u64], p: f64) -> f64 {
-        if sorted.is_empty() {
-            return 0.0;
-        }
-        sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)] as f64 / 1000.0
+    pub fn percentiles(&self) -> Percentiles {
+        Percentiles::of(&self.latency)
     }
 
-    /// Per second of the phase: (successes per second, p99 ms). A final
-    /// stretch shorter than a quarter second is left out: too few requests
-    /// to say anything.
-    pub fn timeline(&self) -> Vec<(f64, f64)> {
+    /// Per stretch of `resolution` of the phase. A final stretch shorter
+    /// than a quarter of it is left out: too few requests to say anything.
+    pub fn timeline(&self) -> Vec<Point> {
+        let step = self.resolution.as_secs_f64();
         let elapsed = self.elapsed.as_secs_f64();
-        let seconds = (elapsed.ceil() as usize).max(1);
-        let mut buckets: Vec<Vec<u64>> = vec![vec![]; seconds];
-        for (&at, &latency) in self.finished_ms.iter().zip(&self.latencies_us) {
-            let second = (at as usize / 1000).min(seconds - 1);
-            buckets[second].push(latency);
-        }
-        buckets
-            .into_iter()
-            .enumerate()
-            .map(|(i, b)| ((elapsed - i as f64).min(1.0), b))
-            .filter(|(span, _)| *span >= 0.25)
-            .map(|(span, mut b)| {
-                b.sort_unstable();
-                (b.len() as f64 / span, Self::percentile(&b, 0.99))
+        let whole = ((elapsed / step).ceil() as usize).max(1);
+        (0..whole)
+            .map(|i| ((elapsed - i as f64 * step).min(step), self.stretches.get(i)))
+            .filter(|(span, _)| *span >= step / 4.0)
+            .map(|(span, s)| match s {
+                Some(s) => Point {
+                    rate: s.ok.len() as f64 / span,
+                    p99_ms: s.ok.value_at_quantile(0.99) as f64 / 1000.0,
+                    failed: s.failed as f64 / span,
+                },
+                None => Point {
+                    rate: 0.0,
+                    p99_ms: 0.0,
+                    failed: 0.0,
+                },
             })
             .collect()
     }
 
-    pub fn print(&self) {
-        let mut sorted = self.latencies_us.clone();
-        sorted.sort_unstable();
-        println!(
-            "{}: {} ok in {:.2}s = {:.0} req/s; latency ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}; errors {:?}",
+    /// The human report: one line, then one per step when an item is a
+    /// flow of several requests.
+    pub fn text(&self) -> Vec<String> {
+        let mut line = format!(
+            "{}: {} ok in {:.2}s = {:.0} req/s; latency ms {}; errors {:?}",
             self.name,
             self.ok(),
             self.elapsed.as_secs_f64(),
             self.rate(),
-            Self::percentile(&sorted, 0.50),
-            Self::percentile(&sorted, 0.95),
-            Self::percentile(&sorted, 0.99),
-            Self::percentile(&sorted, 1.0),
+            self.percentiles().text(),
             self.errors
         );
-        // A phase whose items are flows of several requests also reports
-        // each kind of request.
+        if let Some((rate, lag)) = &self.paced {
+            line += &format!(
+                "; paced at {}/s: {} scheduled, {} behind schedule (at most {:.2} ms), {} not sent",
+                rate.per_second(),
+                lag.scheduled,
+                lag.behind,
+                lag.max_behind.as_secs_f64() * 1000.0,
+                self.unsent()
+            );
+        }
+        let mut lines = vec![line];
         if self.steps.len() > 1 {
-            for (step, latencies) in &self.steps {
-                let mut sorted = latencies.clone();
-                sorted.sort_unstable();
-                println!(
-                    "  {}/{step}: {} answered = {:.0} req/s; latency ms p50 {:.2} p99 {:.2}",
+            for (step, h) in &self.steps {
+                lines.push(format!(
+                    "  {}/{step}: {} answered = {:.0} req/s; latency ms {}",
                     self.name,
-                    sorted.len(),
-                    sorted.len() as f64 / self.elapsed.as_secs_f64().max(1e-9),
-                    Self::percentile(&sorted, 0.50),
-                    Self::percentile(&sorted, 0.99),
-                );
+                    h.len(),
+                    h.len() as f64 / self.elapsed.as_secs_f64().max(1e-9),
+                    Percentiles::of(h).text(),
+                ));
             }
         }
+        lines
     }
-}
 
-/// Where a phase sends its load: the server's address and how many OS
-/// threads the generator runs (each a single-threaded runtime with its
-/// share of the connections, as wrk's `-t` does).
-#[derive(Clone, Copy)]
-pub struct Target {
-    pub addr: SocketAddr,
-    pub threads: usize,
-}
+    /// Items due before the end of a paced phase that were never sent.
+    fn unsent(&self) -> u64 {
+        let sent = self.ok() as u64 + self.errors.values().sum::<u64>();
+        self.paced
+            .as_ref()
+            .map_or(0, |(_, lag)| lag.scheduled.saturating_sub(sent))
+    }
 
-/// Runs `op` over `count` items (or forever when `count` is None) with
-/// `concurrency` workers, each on its own kept-open connection, until the
-/// items or `seconds` run out. `op` answers Ok(()) for success or
-/// Err(label) to count under that label; the latency of every request it
-/// sends is kept by step (`Conn::send`).
-pub async fn drive<F>(
-    name: &str,
-    target: Target,
-    concurrency: usize,
-    seconds: u64,
-    count: Option<usize>,
-    op: F,
-) -> Report
-where
-    F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
-{
-    let op = Arc::new(op);
-    let shared = Arc::new(Shared {
-        next: AtomicUsize::new(0),
-        done: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        started: Instant::now(),
-        deadline: Instant::now() + Duration::from_secs(seconds),
-        count,
-    });
-    let progress = {
-        let (shared, name) = (shared.clone(), name.to_string());
-        tokio::spawn(async move {
-            let mut last = 0;
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let now = shared.done.load(Ordering::Relaxed);
-                eprintln!(
-                    "  {name}: {:>5.1}s {now} ok ({}/s), {} errors",
-                    shared.started.elapsed().as_secs_f64(),
-                    now - last,
-                    shared.failed.load(Ordering::Relaxed)
-                );
-                last = now;
-            }
+    /// The phase in the `--json` report (load-tests/README.md gives the
+    /// shape).
+    pub fn json(&self) -> Value {
+        let seconds = self.elapsed.as_secs_f64();
+        let steps: serde_json::Map<String, Value> = self
+            .steps
+            .iter()
+            .map(|(step, h)| {
+                let v = json!({
+                    "count": h.len(),
+                    "rate": h.len() as f64 / seconds.max(1e-9),
+                    "latency_ms": Percentiles::of(h).json(),
+                });
+                (step.to_string(), v)
+            })
+            .collect();
+        json!({
+            "name": self.name,
+            "count": self.ok(),
+            "errors": self.errors,
+            "seconds": seconds,
+            "rate": self.rate(),
+            "latency_ms": self.percentiles().json(),
+            "steps": steps,
+            "schedule": self.paced.as_ref().map(|(rate, lag)| json!({
+                "rate": rate.per_second(),
+                "scheduled": lag.scheduled,
+                "behind": lag.behind,
+                "max_behind_ms": lag.max_behind.as_secs_f64() * 1000.0,
+                "unsent": self.unsent(),
+            })),
         })
-    };
-    let concurrency = concurrency.max(1);
-    let threads = target.threads.clamp(1, concurrency);
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            // Connections t, t + threads, t + 2·threads, … live on thread t.
-            let workers = (t..concurrency).step_by(threads).count();
-            let (op, shared) = (op.clone(), shared.clone());
-            std::thread::spawn(move || run_thread(target.addr, workers, op, shared))
-        })
-        .collect();
-    let reports = tokio::task::spawn_blocking(move || {
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("generator thread"))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .expect("generator threads");
-    let mut total = Report {
-        name: name.to_string(),
-        ..Default::default()
-    };
-    for r in reports {
-        total.latencies_us.extend(r.latencies_us);
-        total.finished_ms.extend(r.finished_ms);
-        total.succeeded.extend(r.succeeded);
-        for (k, v) in r.errors {
-            *total.errors.entry(k).or_default() += v;
-        }
-        for (k, v) in r.steps {
-            total.steps.entry(k).or_default().extend(v);
-        }
     }
-    total.elapsed = shared.started.elapsed();
-    progress.abort();
-    total
 }
 
-/// What a phase's workers share.
-struct Shared {
-    next: AtomicUsize,
-    done: AtomicU64,
-    failed: AtomicU64,
-    started: Instant,
-    deadline: Instant,
-    count: Option<usize>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// One generator thread: `workers` connections on a single-threaded
-/// runtime, polled together by one task (no spawning, no work stealing,
-/// no cross-thread wake-ups on the hot path).
-fn run_thread<F>(addr: SocketAddr, workers: usize, op: Arc<F>, shared: Arc<Shared>) -> Vec<Report>
-where
-    F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("generator runtime");
-    runtime.block_on(futures::future::join_all(
-        (0..workers).map(|_| worker(addr, op.clone(), shared.clone())),
-    ))
-}
-
-async fn worker<F>(addr: SocketAddr, op: Arc<F>, shared: Arc<Shared>) -> Report
-where
-    F: AsyncFn(usize, &mut Conn) -> Result<(), String>,
-{
-    let mut conn = Conn::new(addr);
-    let mut report = Report::default();
-    // The deadline is checked against the last answer's time (no extra
-    // clock read per item).
-    let mut now = Instant::now();
-    while now < shared.deadline {
-        let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        if shared.count.is_some_and(|n| i >= n) {
-            break;
+    #[test]
+    fn percentiles_timeline_and_merge() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut a = Report::new("p", t0);
+        let mut b = Report::new("p", t0);
+        for i in 0..99 {
+            a.succeeded(Some(i), ms(1), t0 + ms(100));
         }
-        conn.begin();
-        match op(i, &mut conn).await {
-            Ok(()) => {
-                let finished = conn.last_answered.unwrap_or_else(Instant::now);
-                let took = conn.item_time().unwrap_or_default();
-                report.latencies_us.push(took.as_micros() as u64);
-                report
-                    .finished_ms
-                    .push((finished - shared.started).as_millis() as u32);
-                report.succeeded.push(i);
-                shared.done.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(label) => {
-                *report.errors.entry(label).or_default() += 1;
-                shared.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        now = match conn.last_answered {
-            Some(t) => t,
-            None => Instant::now(),
-        };
+        b.succeeded(Some(99), ms(500), t0 + ms(1500));
+        b.failed("HTTP 503 code 50300".into(), t0 + ms(1600));
+        a.merge(b);
+        a.elapsed = ms(2000);
+        assert_eq!(a.ok(), 100);
+        let p = a.percentiles();
+        assert!((p.p50 - 1.0).abs() < 0.01, "{p:?}");
+        assert!((p.max - 500.0).abs() < 0.5, "{p:?}");
+        let t = a.timeline();
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].rate, t[0].failed), (99.0, 0.0));
+        assert_eq!((t[1].rate, t[1].failed), (1.0, 1.0));
+        assert!((t[1].p99_ms - 500.0).abs() < 5.0);
+        assert_eq!(a.errors["HTTP 503 code 50300"], 1);
     }
-    report.steps = std::mem::take(&mut conn.steps)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    report
 }

@@ -10,7 +10,6 @@
 //! Answers must carry Content-Length (the server's always do: it sends no
 //! chunked bodies without Accept-Encoding, and we send none).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,7 +19,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-/// One worker's connection and the latencies of its requests by step.
+/// One worker's connection and the requests of its current item.
 pub struct Conn {
     addr: SocketAddr,
     host: String,
@@ -29,13 +28,18 @@ pub struct Conn {
     buf: BytesMut,
     /// The request being written (reused: no allocation per request).
     out: Vec<u8>,
-    /// Microseconds per answered request, by the step named in `send`.
-    pub steps: BTreeMap<&'static str, Vec<u64>>,
-    /// When the first request since `begin` was sent and the last answer
-    /// came in: the worker times a whole item from these, so a request
-    /// costs two clock reads (on this VM a clock read is a system call).
-    first_sent: Option<Instant>,
-    pub last_answered: Option<Instant>,
+    /// The answered requests since `begin`: two clock reads per request
+    /// (on this VM a clock read is a system call), from which the worker
+    /// times each step and the whole item.
+    exchanges: Vec<Exchange>,
+}
+
+/// One answered request: its step (named in `send`), when it was sent
+/// and when its whole answer was in.
+pub struct Exchange {
+    pub step: &'static str,
+    pub sent: Instant,
+    pub answered: Instant,
 }
 
 /// An answer: its HTTP status and its body, not yet parsed.
@@ -80,21 +84,18 @@ impl Conn {
             stream: None,
             buf: BytesMut::with_capacity(16 * 1024),
             out: Vec::with_capacity(1024),
-            steps: BTreeMap::new(),
-            first_sent: None,
-            last_answered: None,
+            exchanges: Vec::with_capacity(4),
         }
     }
 
-    /// Starts timing an item: the next request sent opens it.
+    /// Starts an item: forgets the last item's requests.
     pub fn begin(&mut self) {
-        self.first_sent = None;
-        self.last_answered = None;
+        self.exchanges.clear();
     }
 
-    /// How long the item took, from its first request to its last answer.
-    pub fn item_time(&self) -> Option<std::time::Duration> {
-        Some(self.last_answered? - self.first_sent?)
+    /// The requests answered since `begin`, in order.
+    pub fn exchanges(&self) -> &[Exchange] {
+        &self.exchanges
     }
 
     /// Sends one request and reads its whole answer; on a transport error
@@ -123,20 +124,18 @@ impl Conn {
         }
         let _ = write!(self.out, "Content-Length: {}\r\n\r\n", body.len());
         self.out.extend_from_slice(&body);
-        let started = Instant::now();
-        self.first_sent.get_or_insert(started);
+        let sent = Instant::now();
         let result = self.exchange().await;
         if result.is_err() {
             self.stream = None;
             self.buf.clear();
         }
         let reply = result?;
-        let answered = Instant::now();
-        self.last_answered = Some(answered);
-        self.steps
-            .entry(step)
-            .or_default()
-            .push((answered - started).as_micros() as u64);
+        self.exchanges.push(Exchange {
+            step,
+            sent,
+            answered: Instant::now(),
+        });
         Ok(reply)
     }
 

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use super::setup::{event_body, in_secs, join_op, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
-use crate::stats::drive;
+use crate::drive::drive;
+use crate::output::{self, say};
 use crate::verify;
 
 pub async fn run(args: &Args) -> Result<(), String> {
@@ -19,17 +20,17 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let joins = drive(
         "join",
         args.target,
-        args.concurrency,
-        3600,
-        Some(users.len()),
+        args.load(3600, Some(users.len())),
         join_op(&users, event_id, false),
     )
     .await;
-    joins.print();
+    output::phase(&joins);
     let acked: HashSet<i64> = joins.succeeded.iter().map(|&i| users[i].1).collect();
     let took = api.draw(&owner, event_id).await?;
-    println!("big-draw: {} participants drawn; POST /draw answered in {:.3}s (committed before the answer)", acked.len(), took.as_secs_f64());
+    say!("big-draw: {} participants drawn; POST /draw answered in {:.3}s (committed before the answer)", acked.len(), took.as_secs_f64());
+    output::result("participants", acked.len());
+    output::result("draw_answer_s", took.as_secs_f64());
     let winners = verify::draw_is_sound(&api, event_id, Some(&acked)).await?;
-    println!("verify: {winners} distinct winners reproduce from the seed; the draw took exactly the {} acknowledged participants", acked.len());
+    output::verified(format!("{winners} distinct winners reproduce from the seed; the draw took exactly the {} acknowledged participants", acked.len()));
     Ok(())
 }

@@ -11,7 +11,8 @@ use futures::StreamExt;
 use super::setup::{event_body, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
-use crate::stats::drive;
+use crate::drive::drive;
+use crate::output::{self, say};
 use crate::verify;
 use crate::wire::Conn;
 
@@ -54,9 +55,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let created = drive(
         "create",
         args.target,
-        args.concurrency,
-        args.lead,
-        Some(args.events),
+        args.load(args.lead, Some(args.events)),
         async move |i, conn: &mut Conn| {
             let body = event_body(d.clone(), "at_time", 3);
             let id = conn.create_event(&o[i % o.len()].0, &body).await?;
@@ -65,7 +64,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         },
     )
     .await;
-    created.print();
+    output::phase(&created);
     let ids: Vec<i64> = ids.iter().filter_map(|c| c.get().copied()).collect();
     if ids.len() != args.events {
         return Err(format!(
@@ -80,16 +79,14 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let joins = drive(
         "join",
         args.target,
-        args.concurrency,
-        args.lead,
-        Some(pairs),
+        args.load(args.lead, Some(pairs)),
         async move |i, conn: &mut Conn| {
             let (event, user) = storm_pair(i, per_event, u.len());
             conn.join(&u[user].0, e[event], false).await?.ok()
         },
     )
     .await;
-    joins.print();
+    output::phase(&joins);
     let mut acked: HashMap<i64, HashSet<i64>> = HashMap::new();
     for &i in &joins.succeeded {
         let (event, user) = storm_pair(i, per_event, users.len());
@@ -143,10 +140,12 @@ pub async fn run(args: &Args) -> Result<(), String> {
         pending = still;
     }
     let spread = (last_drawn - due).num_milliseconds() as f64 / 1000.0;
-    println!(
+    say!(
         "draw-storm: {} events due at one second, the last drawn {spread:.2}s after the due time",
         ids.len()
     );
+    output::result("events", ids.len());
+    output::result("last_drawn_after_s", spread);
     let empty = HashSet::new();
     let mut checks = futures::stream::iter(ids.iter().copied())
         .map(|id| {
@@ -162,6 +161,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
             eprintln!("  verified {verified} draws");
         }
     }
-    println!("verify: {} draws reproduce from their seeds and took exactly the acknowledged participants", ids.len());
+    output::verified(format!(
+        "{} draws reproduce from their seeds and took exactly the acknowledged participants",
+        ids.len()
+    ));
     Ok(())
 }

@@ -1,19 +1,20 @@
-//! `healthz`: `GET /healthz` as fast as possible, the baseline.
+//! `healthz`: `GET /healthz` as fast as possible (or at `--rate`), the
+//! baseline.
 
 use super::Args;
-use crate::stats::{drive, Report};
+use crate::drive::drive;
+use crate::output;
+use crate::stats::Report;
 use crate::wire::Conn;
 
 pub async fn run(args: &Args) -> Report {
     let report = drive(
         "healthz",
         args.target,
-        args.concurrency,
-        args.seconds,
-        None,
+        args.timed(None),
         async |_, conn: &mut Conn| conn.get("healthz", "/healthz", None).await?.ok(),
     )
     .await;
-    report.print();
+    output::phase(&report);
     report
 }

@@ -1,4 +1,5 @@
-//! `hot-join`: N fresh users join one event as fast as they can.
+//! `hot-join`: N fresh users join one event as fast as they can (or at
+//! `--rate`).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -10,7 +11,9 @@ use super::setup::{
 };
 use super::Args;
 use crate::api::Api;
-use crate::stats::{drive, Report};
+use crate::drive::drive;
+use crate::output;
+use crate::stats::Report;
 use crate::verify;
 
 pub async fn run(args: &Args) -> Result<Report, String> {
@@ -59,9 +62,7 @@ pub async fn run(args: &Args) -> Result<Report, String> {
         let rated = drive(
             "risk-rating",
             args.target,
-            args.concurrency,
-            3600,
-            Some(users.len()),
+            args.load(3600, Some(users.len())),
             join_op_with(&users, warm, None),
         )
         .await;
@@ -82,13 +83,11 @@ pub async fn run(args: &Args) -> Result<Report, String> {
     let report = drive(
         "hot-join",
         args.target,
-        args.concurrency,
-        args.seconds,
-        Some(users.len()),
+        args.timed(Some(users.len())),
         join_op_with(&users, event_id, bodies),
     )
     .await;
-    report.print();
+    output::phase(&report);
     let acked: HashSet<i64> = report.succeeded.iter().map(|&i| users[i].1).collect();
     if let Some(path) = &args.record {
         let mut file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
@@ -99,12 +98,13 @@ pub async fn run(args: &Args) -> Result<Report, String> {
             "hot-join: {} acknowledged joins recorded in {path}",
             acked.len()
         );
+        output::result("recorded", acked.len());
         return Ok(report);
     }
     verify::participants_are(&api, event_id, &acked).await?;
-    println!(
-        "verify: event {event_id} holds exactly the {} joins answered 200",
+    output::verified(format!(
+        "event {event_id} holds exactly the {} joins answered 200",
         acked.len()
-    );
+    ));
     Ok(report)
 }

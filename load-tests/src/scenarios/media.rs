@@ -16,7 +16,9 @@ use serde_json::Value;
 use super::setup::{event_body, in_secs, run_tag};
 use super::{healthz, hot_join, Args};
 use crate::api::Api;
-use crate::stats::{drive, Report};
+use crate::drive::drive;
+use crate::output::{self, say};
+use crate::stats::Report;
 use crate::wire::Conn;
 
 /// A photo like a phone's: 3000 × 2000 pixels of gradient and grain,
@@ -88,16 +90,14 @@ async fn serve_rate(args: &Args, name: &'static str, path: String) -> Report {
     let report = drive(
         name,
         args.target,
-        args.concurrency,
-        args.seconds,
-        None,
+        args.load(args.seconds, None),
         async move |_, conn: &mut Conn| {
             conn.get(name, &path, None).await?;
             Ok(())
         },
     )
     .await;
-    report.print();
+    output::phase(&report);
     report
 }
 
@@ -145,12 +145,14 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     let during = during?;
     let upload_rate = uploaded.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "uploads: {} photos of {} KB stored during the second hot-join ({upload_rate:.1}/s), {} failed",
         uploaded.load(Ordering::Relaxed),
         body.1.len() / 1024,
         failed.load(Ordering::Relaxed)
     );
+    output::result("uploads", uploaded.load(Ordering::Relaxed));
+    output::result("uploads_per_second", upload_rate);
     if failed.load(Ordering::Relaxed) > 0 {
         return Err("some uploads failed".into());
     }
@@ -169,7 +171,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let thumbs = serve_rate(args, "image-thumb", path_of("thumb_url")?).await;
     let files = serve_rate(args, "image-full", path_of("url")?).await;
     let full_bytes = image["bytes"].as_f64().unwrap_or(0.0);
-    println!(
+    say!(
         "image-full: {:.0} MB/s ({} KB each)",
         files.rate() * full_bytes / 1e6,
         full_bytes as u64 / 1024
@@ -185,13 +187,19 @@ pub async fn run(args: &Args) -> Result<(), String> {
     .await;
 
     let ratio = |r: &Report| r.rate() / base.rate().max(1e-9);
-    println!("ratio hot-join alone / healthz = {:.3}", ratio(&alone));
-    println!(
-        "ratio hot-join during uploads / healthz = {:.3}",
-        ratio(&during)
-    );
-    println!("ratio image thumbnail / healthz = {:.3}", ratio(&thumbs));
-    println!("ratio image full / healthz = {:.3}", ratio(&files));
-    println!("ratio share code / healthz = {:.3}", ratio(&codes));
+    for (key, text, phase) in [
+        ("ratio_join_alone", "hot-join alone", &alone),
+        (
+            "ratio_join_during_uploads",
+            "hot-join during uploads",
+            &during,
+        ),
+        ("ratio_image_thumb", "image thumbnail", &thumbs),
+        ("ratio_image_full", "image full", &files),
+        ("ratio_share_code", "share code", &codes),
+    ] {
+        say!("ratio {text} / healthz = {:.3}", ratio(phase));
+        output::result(key, ratio(phase));
+    }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `mixed`: mini-program traffic over many events: browse, join, leave, list.
+//! `mixed`: mini-program traffic over many events: browse, join, leave, list
+//! (closed-loop, or at `--rate`).
 //! A user's requests never overlap (a lock per user, held until the answer
 //! is recorded), so the last acknowledged answer per (user, event) is the
 //! state the server must hold. (Two overlapping requests of one user are
@@ -12,7 +13,9 @@ use rand::Rng;
 use super::setup::{event_body, in_secs, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
-use crate::stats::{drive, Report};
+use crate::drive::drive;
+use crate::output;
+use crate::stats::Report;
 use crate::verify;
 use crate::wire::Conn;
 
@@ -81,16 +84,8 @@ pub async fn run(args: &Args) -> Result<Report, String> {
             Ok(())
         }
     };
-    let report = drive(
-        "mixed",
-        args.target,
-        args.concurrency,
-        args.seconds,
-        None,
-        op,
-    )
-    .await;
-    report.print();
+    let report = drive("mixed", args.target, args.timed(None), op).await;
+    output::phase(&report);
     let expected = expected.lock().unwrap().clone();
     for &event in events.iter() {
         let members: HashSet<i64> = expected
@@ -100,9 +95,9 @@ pub async fn run(args: &Args) -> Result<Report, String> {
             .collect();
         verify::participants_are(&api, event, &members).await?;
     }
-    println!(
-        "verify: {} events hold exactly their acknowledged participants",
+    output::verified(format!(
+        "{} events hold exactly their acknowledged participants",
         events.len()
-    );
+    ));
     Ok(report)
 }

@@ -14,8 +14,13 @@ pub mod setup;
 pub mod share_storm;
 pub mod verify_joins;
 
-use crate::stats::Target;
+use std::time::Duration;
 
+use crate::drive::{Load, Target};
+use crate::pace::Rate;
+use crate::plot::Mark;
+
+/// What a scenario is given (from its flags: `cli.rs`).
 pub struct Args {
     pub base: String,
     /// The server's address and the generator's threads, for timed phases.
@@ -23,18 +28,23 @@ pub struct Args {
     pub concurrency: usize,
     pub users: usize,
     pub seconds: u64,
+    /// `--rate`: the timed phase at a fixed arrival rate (healthz,
+    /// hot-join, mixed); None: closed-loop.
+    pub pace: Option<Rate>,
     pub events: usize,
     pub per_event: usize,
     pub lead: u64,
     /// Prize slots of a big-draw event (at most 100,000).
     pub prizes: u32,
     pub record: Option<String>,
-    /// Where `ratio` writes its SVG chart.
+    /// Where `ratio`, `share-storm` and `cluster` write their SVG chart.
     pub plot: Option<String>,
+    /// `cluster`: labelled lines on its chart (the faults).
+    pub marks: Vec<Mark>,
     /// The `wechat-mock` the server sends its notices to (`notices`).
     pub wechat: Option<String>,
     /// The server's LOTTERY_NOTIFY_RATE, to compare the drain with.
-    pub rate: u64,
+    pub notify_rate: f64,
     /// `hot-join` / `ratio`: the hot event's join rule (`password`,
     /// `group`: dev login makes the proofs; `risk`: the server uses the
     /// `wechat-mock`, and every user is rated before the timed phase), or
@@ -47,4 +57,26 @@ pub struct Args {
     /// how many photos a second they upload in all (0: without pause).
     pub uploaders: usize,
     pub upload_rate: f64,
+}
+
+impl Args {
+    /// A phase of `count` items (or without end) over the scenario's
+    /// connections, for at most `seconds`, closed-loop.
+    pub fn load(&self, seconds: u64, count: Option<usize>) -> Load {
+        Load {
+            concurrency: self.concurrency,
+            seconds,
+            count,
+            pace: None,
+            resolution: Duration::from_secs(1),
+        }
+    }
+
+    /// The scenario's timed phase: `--seconds`, at `--rate` when given.
+    pub fn timed(&self, count: Option<usize>) -> Load {
+        Load {
+            pace: self.pace,
+            ..self.load(self.seconds, count)
+        }
+    }
 }

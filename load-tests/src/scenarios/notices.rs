@@ -3,7 +3,7 @@
 //! row per participant), so its answer time is the draw with its outbox;
 //! then the notifier drains it into the WeChat mock (`wechat-mock`, whose
 //! `/stats` counts what arrived) at the server's `LOTTERY_NOTIFY_RATE`,
-//! which `--rate` tells this tool. Verifies: every participant got exactly
+//! which `--rate` tells this tool (a figure to compare with, not a load rate). Verifies: every participant got exactly
 //! one message, none twice.
 
 use std::time::{Duration, Instant};
@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::setup::{event_body, in_secs, join_op, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
-use crate::stats::drive;
+use crate::drive::drive;
+use crate::output::{self, say};
 
 async fn mock_stats(http: &reqwest::Client, wechat: &str) -> Result<Value, String> {
     http.get(format!("{wechat}/stats"))
@@ -45,13 +46,11 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let joins = drive(
         "join (notify)",
         args.target,
-        args.concurrency,
-        3600,
-        Some(users.len()),
+        args.load(3600, Some(users.len())),
         join_op(&users, event_id, true),
     )
     .await;
-    joins.print();
+    output::phase(&joins);
     let n = joins.ok() as u64;
     if n != users.len() as u64 {
         return Err(format!("only {n} of {} joins succeeded", users.len()));
@@ -59,13 +58,15 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let before = mock_stats(&http, wechat).await?;
     let started = Instant::now();
     let took = api.draw(&owner, event_id).await?;
-    println!(
+    say!(
         "notices: {n} participants with notice; POST /draw (winners and {n} outbox rows in one transaction) answered in {:.3}s",
         took.as_secs_f64()
     );
+    output::result("participants", n);
+    output::result("draw_answer_s", took.as_secs_f64());
 
     // Bounded: twice the time the rate allows, plus a minute.
-    let bound = Duration::from_secs(60 + 2 * n / args.rate.max(1));
+    let bound = Duration::from_secs_f64(60.0 + 2.0 * n as f64 / args.notify_rate);
     let mut stats;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -93,17 +94,31 @@ pub async fn run(args: &Args) -> Result<(), String> {
         .map(|s| s.iter().filter_map(Value::as_u64).max().unwrap_or(0))
         .unwrap_or(0);
     let fetches = count(&stats, "token_fetches") - count(&before, "token_fetches");
-    println!(
+    say!(
         "notices: {arrived} messages in {span:.1}s after the first: {drain_rate:.0}/s against the configured {} ({:.2}), busiest second {busiest}; drawn to last message {:.1}s; {fetches} token fetches during the drain",
-        args.rate,
-        drain_rate / args.rate as f64,
+        args.notify_rate,
+        drain_rate / args.notify_rate,
         started.elapsed().as_secs_f64() - 2.0,
+    );
+    output::result(
+        "drain",
+        serde_json::json!({
+            "messages": arrived,
+            "twice": twice,
+            "span_s": span,
+            "rate": drain_rate,
+            "configured_rate": args.notify_rate,
+            "busiest_second": busiest,
+            "token_fetches": fetches,
+        }),
     );
     if arrived != n || twice != 0 {
         return Err(format!(
             "{arrived} messages for {n} participants, {twice} sent twice"
         ));
     }
-    println!("verify: each of the {n} participants got exactly one message");
+    output::verified(format!(
+        "each of the {n} participants got exactly one message"
+    ));
     Ok(())
 }

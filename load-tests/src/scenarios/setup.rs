@@ -7,7 +7,8 @@ use lottery::wechat::open_data;
 use serde_json::{json, Value};
 
 use super::Args;
-use crate::stats::drive;
+use crate::drive::drive;
+use crate::output;
 use crate::wire::Conn;
 
 pub type Users = Arc<Vec<(String, i64)>>;
@@ -42,9 +43,7 @@ pub async fn login_many(args: &Args, prefix: &str, n: usize) -> Result<Users, St
     let report = drive(
         "login",
         args.target,
-        args.concurrency,
-        3600,
-        Some(n),
+        args.load(3600, Some(n)),
         async move |i, conn: &mut Conn| {
             let user = conn.login(&format!("{p}_{i}")).await?;
             let _ = s[i].set(user);
@@ -52,7 +51,7 @@ pub async fn login_many(args: &Args, prefix: &str, n: usize) -> Result<Users, St
         },
     )
     .await;
-    report.print();
+    output::phase(&report);
     if report.ok() != n {
         return Err(format!("only {} of {n} logins succeeded", report.ok()));
     }

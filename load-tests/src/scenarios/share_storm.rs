@@ -15,7 +15,10 @@ use serde_json::Value;
 use super::setup::{event_body, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
-use crate::stats::drive;
+use crate::drive::drive;
+use crate::drive::Load;
+use crate::output::{self, say};
+use crate::plot::{self, Chart, Mark, Series};
 use crate::verify;
 use crate::wire::Conn;
 
@@ -26,6 +29,17 @@ fn rank(status: &Value) -> u8 {
         Some("locked") => 1,
         Some("drawn") => 2,
         _ => 3,
+    }
+}
+
+/// The chart's resolution: with tens of thousands of users the share and
+/// result phases last about a second each.
+const STRETCH: Duration = Duration::from_millis(250);
+
+fn phase(args: &Args, seconds: u64, count: Option<usize>) -> Load {
+    Load {
+        resolution: STRETCH,
+        ..args.load(seconds, count)
     }
 }
 
@@ -44,6 +58,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
             event_body(draw_text.clone(), "at_time", args.prizes),
         )
         .await?;
+    // The draw time on the generator's clock, for the chart's mark.
+    let draw_instant = Instant::now() + (draw_at - chrono::Utc::now()).to_std().unwrap_or_default();
     let page = Arc::new(format!("/api/v1/events/{event_id}"));
     eprintln!("share-storm: event {event_id}, {n} users, draw at {draw_text}");
 
@@ -55,9 +71,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let flow = drive(
         "share",
         args.target,
-        args.concurrency,
-        lead - 1,
-        Some(n),
+        phase(args, lead - 1, Some(n)),
         async move |i, conn: &mut Conn| {
             let token = u[i].0.as_str();
             let before = conn.get("open", &p, Some(token)).await?.data()?;
@@ -75,7 +89,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         },
     )
     .await;
-    flow.print();
+    output::phase(&flow);
 
     // 2. Views go on across the draw: a view sent after another view showed
     // the event drawn must show it drawn too (no cache may serve an older
@@ -92,9 +106,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let during = drive(
         "views across the draw",
         args.target,
-        args.concurrency,
-        until,
-        None,
+        phase(args, until, None),
         async move |i, conn: &mut Conn| {
             let after_drawn = seen.load(Ordering::Acquire);
             let view = conn.get("view", &p, Some(&u[i % n].0)).await?.data()?;
@@ -109,7 +121,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         },
     )
     .await;
-    during.print();
+    output::phase(&during);
     let event = wait_drawn(&api, event_id).await?;
     let drawn_at = event["drawn_at"]
         .as_str()
@@ -131,9 +143,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let read = drive(
         "result",
         args.target,
-        args.concurrency,
-        args.seconds.max(30),
-        Some(n),
+        phase(args, args.seconds.max(30), Some(n)),
         async move |i, conn: &mut Conn| {
             let view = conn.get("result", &p, Some(&u[i].0)).await?.data()?;
             if view["status"] != "drawn" {
@@ -149,7 +159,27 @@ pub async fn run(args: &Args) -> Result<(), String> {
         },
     )
     .await;
-    read.print();
+    output::phase(&read);
+    if let Some(path) = &args.plot {
+        let origin = flow.started;
+        let chart = Chart {
+            caption: format!(
+                "share-storm: {n} users, {} connections (a share item: open + join + reopen; a result item: result + winners)",
+                args.concurrency
+            ),
+            series: [&flow, &during, &read]
+                .into_iter()
+                .map(|r| Series::at(r, origin))
+                .collect(),
+            marks: vec![Mark {
+                at: draw_instant.saturating_duration_since(origin).as_secs_f64(),
+                label: format!("draw_at (drawn {lag:.2} s after)"),
+            }],
+            failures: false,
+        };
+        plot::write_svg(path, &chart)?;
+        say!("plot: {path}");
+    }
 
     // Verification.
     let acked: HashSet<i64> = (0..n)
@@ -187,18 +217,23 @@ pub async fn run(args: &Args) -> Result<(), String> {
             "{stale} pages right after a join did not show it; {backwards} views showed an older state after one showed the draw"
         ));
     }
-    println!(
+    say!(
         "share-storm: {} users through open + join + reopen at {:.0} users/s; drawn {lag:.2}s after draw_at; {} users read their result and the winners at {:.0} users/s",
         flow.ok(),
         flow.rate(),
         read.ok(),
         read.rate()
     );
-    println!(
-        "verify: {} acknowledged joins stored and drawn from, {} distinct winners re-run from the seed, {checked} users' me.prize agree with the winners list, no stale page",
+    output::result("users_through", flow.ok());
+    output::result("users_through_per_second", flow.rate());
+    output::result("drawn_after_draw_at_s", lag);
+    output::result("results_read", read.ok());
+    output::result("results_read_per_second", read.rate());
+    output::verified(format!(
+        "{} acknowledged joins stored and drawn from, {} distinct winners re-run from the seed, {checked} users' me.prize agree with the winners list, no stale page",
         acked.len(),
         won.len()
-    );
+    ));
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Args;
 use crate::api::Api;
+use crate::output::{self, say};
 
 pub async fn run(args: &Args) -> Result<(), String> {
     let path = args
@@ -23,10 +24,14 @@ pub async fn run(args: &Args) -> Result<(), String> {
     for (event_id, acked) in by_event {
         let stored: HashSet<i64> = api.participants(event_id).await?.into_iter().collect();
         let missing = acked.difference(&stored).count();
-        println!(
+        say!(
             "verify-joins: event {event_id}: {} acknowledged, {} stored, {missing} acknowledged but missing",
             acked.len(),
             stored.len()
+        );
+        output::result(
+            &format!("event {event_id}"),
+            serde_json::json!({"acknowledged": acked.len(), "stored": stored.len(), "missing": missing}),
         );
         if missing > 0 {
             return Err("acknowledged joins were lost".into());

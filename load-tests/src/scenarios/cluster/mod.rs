@@ -21,6 +21,9 @@ use serde_json::json;
 use super::setup::{event_body, in_secs, login_many, run_tag};
 use super::Args;
 use crate::api::Api;
+use crate::output::{self, say};
+use crate::plot::{self, Chart, Series};
+use crate::stats::Report;
 use outages::percentile;
 use traffic::Run;
 use verification::verify_run;
@@ -54,8 +57,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
         "cluster: events {events:?} (capped at {cap}: {capped}; due in {} s: {due:?}), {} users, {} connections, {} s",
         args.lead, args.users, args.concurrency, args.seconds
     );
-    let run = Arc::new(Run::new(api.clone(), users, events.clone()));
     let started = Instant::now();
+    let run = Arc::new(Run::new(api.clone(), users, events.clone(), started));
     let until = started + Duration::from_secs(args.seconds);
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| tokio::spawn(run.clone().worker(until)))
@@ -64,6 +67,15 @@ pub async fn run(args: &Args) -> Result<(), String> {
         worker.await.map_err(|e| e.to_string())?;
     }
     let elapsed = started.elapsed();
+    {
+        let mut report = run.report.lock().unwrap();
+        report.elapsed = elapsed;
+        output::phase(&report);
+        if let Some(path) = &args.plot {
+            plot::write_svg(path, &chart(args, &report))?;
+            say!("plot: {path}");
+        }
+    }
 
     let (outages, unresolved) = run.outages.ended_and_open();
     let t = &run.tally;
@@ -79,7 +91,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         "outage_max_s": outages.last().map_or(0.0, Duration::as_secs_f64),
         "unresolved": unresolved.len(),
     });
-    println!(
+    say!(
         "cluster: {} joins and {} views answered 200 in {:.1} s ({:.0} req/s); {} answers 503/502/504 or no answer; {} outages, p99 {:.2} s, longest {:.2} s",
         summary["joins_ok"],
         summary["views_ok"],
@@ -91,7 +103,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
         percentile(&outages, 0.99),
         outages.last().map_or(0.0, Duration::as_secs_f64),
     );
-    println!("cluster-json {summary}");
+    say!("cluster-json {summary}");
+    output::result("cluster", summary);
     if !unresolved.is_empty() {
         return Err(format!(
             "events still unavailable at the end: {unresolved:?}"
@@ -112,4 +125,18 @@ pub async fn run(args: &Args) -> Result<(), String> {
         }
     }
     verify_run(&api, &events, capped, cap, &due, &acked).await
+}
+
+/// The traffic per second: answers 200 and their p99, failures (503, 502,
+/// 504 or no answer), with `--mark`'s lines where cluster.sh put faults.
+fn chart(args: &Args, report: &Report) -> Chart {
+    Chart {
+        caption: format!(
+            "cluster: hot-join and share traffic through the balancer, {} connections, {} users",
+            args.concurrency, args.users
+        ),
+        series: vec![Series::at(report, report.started)],
+        marks: args.marks.clone(),
+        failures: true,
+    }
 }

@@ -1,6 +1,7 @@
 //! The traffic: workers taking turns over the events and users, one
 //! request in four a view, the rest joins; what each answer says about
-//! its event, and which joins were acknowledged.
+//! its event, which joins were acknowledged, and each request's latency
+//! and second (for the report and the chart).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::outages::Outages;
 use crate::api::Api;
+use crate::stats::Report;
 
 #[derive(Default)]
 pub struct Tally {
@@ -32,10 +34,17 @@ pub struct Run {
     pub acked: Mutex<HashSet<(i64, i64)>>,
     pub outages: Outages,
     pub unexpected_examples: Mutex<Vec<String>>,
+    /// Latencies of the answers 200, and failures per second.
+    pub report: Mutex<Report>,
 }
 
 impl Run {
-    pub fn new(api: Api, users: Arc<Vec<(String, i64)>>, events: Vec<i64>) -> Self {
+    pub fn new(
+        api: Api,
+        users: Arc<Vec<(String, i64)>>,
+        events: Vec<i64>,
+        started: Instant,
+    ) -> Self {
         Self {
             api,
             users,
@@ -45,6 +54,7 @@ impl Run {
             acked: Mutex::default(),
             outages: Outages::default(),
             unexpected_examples: Mutex::default(),
+            report: Mutex::new(Report::new("cluster traffic", started)),
         }
     }
 
@@ -55,6 +65,8 @@ impl Run {
             let (token, user) = &self.users[(k / self.events.len()) % self.users.len()];
             // One request in four is a visitor opening a shared event.
             let view = rand::rng().random_ratio(1, 4);
+            let step = if view { "view" } else { "join" };
+            let sent = Instant::now();
             let answer = if view {
                 self.api
                     .call(
@@ -74,8 +86,13 @@ impl Run {
                     )
                     .await
             };
+            let done = Instant::now();
             match answer {
                 Ok(a) if a.status == 200 => {
+                    let mut report = self.report.lock().unwrap();
+                    report.step(step, done - sent);
+                    report.succeeded(None, done - sent, done);
+                    drop(report);
                     self.outages.served(event);
                     if view {
                         self.tally.views_ok.fetch_add(1, Ordering::Relaxed);
@@ -86,20 +103,29 @@ impl Run {
                 }
                 // Full, or closed once drawn: the event answered.
                 Ok(a) if a.status == 409 => {
+                    let mut report = self.report.lock().unwrap();
+                    report.step(step, done - sent);
+                    report.refused("HTTP 409 (full or drawn)".into());
+                    drop(report);
                     self.outages.served(event);
                     self.tally.refused.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(a) if a.status == 503 || a.status == 502 || a.status == 504 => {
+                    let label = format!("HTTP {}", a.status);
+                    self.report.lock().unwrap().failed(label, done);
                     self.outages.failed(event);
                     self.tally.unavailable.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Err(_) => {
+                Err(e) => {
+                    self.report.lock().unwrap().failed(e, done);
                     self.outages.failed(event);
                     self.tally.unavailable.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Ok(a) => {
+                    let label = format!("HTTP {} code {}", a.status, a.code);
+                    self.report.lock().unwrap().failed(label, done);
                     self.tally.unexpected.fetch_add(1, Ordering::Relaxed);
                     let mut examples = self.unexpected_examples.lock().unwrap();
                     if examples.len() < 5 {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::api::Api;
+use crate::output;
 use crate::verify;
 
 pub async fn verify_run(
@@ -38,10 +39,10 @@ pub async fn verify_run(
             ));
         }
     }
-    println!(
-        "verify: all {} acknowledged joins are stored; the capped event holds at most {cap}",
+    output::verified(format!(
+        "all {} acknowledged joins are stored; the capped event holds at most {cap}",
         acked.len()
-    );
+    ));
     for &event in due {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -72,10 +73,10 @@ pub async fn verify_run(
                 "event {event}: the draw left out an acknowledged participant"
             ));
         }
-        println!(
-            "verify: due event {event} drawn: {winners} winners as its seed gives, among {} participants",
+        output::verified(format!(
+            "due event {event} drawn: {winners} winners as its seed gives, among {} participants",
             considered.len()
-        );
+        ));
     }
     Ok(())
 }
