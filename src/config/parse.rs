@@ -4,13 +4,7 @@
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
-/// How log lines are written: for people (`text`) or for a log pipeline
-/// (`json`, one object per line).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use crate::telemetry::LogFormat;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {

@@ -13,7 +13,15 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// How log lines are written: for people (`text`) or for a log pipeline
+/// (`json`, one object per line). Here, not in config/, because the store
+/// (its spans) depends on telemetry and config on the cache, which depends
+/// on the store: telemetry depends on nothing of ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Installs the process's log subscriber, writing to stdout: colored for
 /// a terminal, plain text for a file or a log collector; and the span
