@@ -143,8 +143,9 @@ fn without_values(detail: &str) -> String {
     out
 }
 
-/// Reads and parses a body, kept with its bytes; `None` when it is empty
-/// (or only whitespace).
+/// Reads and parses a body, kept with its bytes; `None` when it is empty.
+/// Whitespace alone is not JSON (RFC 8259: a text is a value) and is
+/// refused like any other malformed body, as the document says.
 fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
@@ -153,7 +154,7 @@ fn read_json<T: DeserializeOwned + 'static>(
     let deadlines = deadlines(req);
     Box::pin(async move {
         let bytes = read_limited(&mut payload, deadlines).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.is_empty() {
             return Ok(None);
         }
         let value = parse(&bytes)?;

@@ -22,9 +22,9 @@ use crate::wechat::open_data::{self, DEV_APPID};
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupProof {
-    #[schema(value_type = String, required, min_length = 1)]
+    #[schema(value_type = String, required)]
     encrypted_data: Option<String>,
-    #[schema(value_type = String, required, min_length = 1)]
+    #[schema(value_type = String, required)]
     iv: Option<String>,
 }
 
