@@ -100,6 +100,8 @@ pub async fn request_context(
     // orchestrator, they would bury the requests worth following.
     let probe = matches!(req.path(), "/healthz" | "/readyz" | "/metrics");
     let exporting = traces::exporting() && !probe;
+    // Once: the exported span's name and the request figures' label.
+    let route = route_label(req.path());
     let span = if probe {
         tracing::info_span!(
             target: traces::UNTRACED,
@@ -114,7 +116,6 @@ pub async fn request_context(
     } else if exporting {
         // The exported span's name, kind and attributes follow
         // OpenTelemetry's HTTP server conventions.
-        let route = route_label(req.path());
         tracing::info_span!(
             "request",
             otel.name = %format_args!("{} {route}", req.method()),
@@ -210,7 +211,6 @@ pub async fn request_context(
             span.record("otel.status_code", "error");
         }
     }
-    let route = route_label(res.request().path());
     metrics::histogram!("lottery_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("lottery_http_requests_total", "route" => route, "status" => status.to_string())
