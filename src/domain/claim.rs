@@ -17,7 +17,7 @@ use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
 use serde::Deserialize;
 
-use crate::domain::text::{required_text, required_text_in, shown_text, text_in_range, Lines};
+use crate::domain::text::{required_text, required_text_in, shown_text, trimmed_within, Lines};
 use crate::error::AppError;
 
 /// Days a winner has to claim, unless the event says otherwise.
@@ -271,8 +271,7 @@ fn not_in_mode(field: &str, value: &Option<String>, mode: ClaimMode) -> Result<(
 pub fn validate_details(mode: ClaimMode, draft: DetailsDraft) -> Result<Details, AppError> {
     let note = match draft.note {
         Some(note) => {
-            let note = note.trim().to_string();
-            text_in_range("note", &note, 0, 200)?;
+            let note = trimmed_within("note", &note, 200)?;
             shown_text("note", &note, Lines::Many)?;
             note
         }

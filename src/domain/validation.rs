@@ -559,5 +559,9 @@ mod tests {
         assert!(validate_nickname(&"字".repeat(32)).is_ok());
         assert!(validate_nickname(&"字".repeat(33)).is_err());
         assert!(validate_nickname("  ").is_err());
+        // The bound holds on the text as sent, as the document's maxLength
+        // says: padding does not trim a 33-character value into range.
+        assert!(validate_nickname(&format!("\t{}", "字".repeat(32))).is_err());
+        assert!(validate_nickname(&format!(" {} ", "字".repeat(30))).is_ok());
     }
 }
