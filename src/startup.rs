@@ -286,6 +286,7 @@ impl Application {
             None => None,
         };
         let with_metrics = admin.is_none();
+        let load_test_sessions = state.config.load_test_sessions;
         let connections = (state.config.max_connections_per_address > 0).then(|| {
             ConnectionCap::new(
                 state.config.max_connections_per_address,
@@ -328,6 +329,11 @@ impl Application {
                     api::cors::cors(&cors_origins),
                 ))
                 .configure(|cfg| api::routes(cfg, with_metrics))
+                .configure(|cfg| {
+                    if load_test_sessions {
+                        api::load_test_routes(cfg)
+                    }
+                })
         })
         .workers(workers);
         // Before `listen`, which takes it along; none at all when off.

@@ -76,6 +76,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/wechat/push"),
 ];
 
+/// Bulk sessions for load tests, registered only when
+/// `LOTTERY_LOAD_TEST_SESSIONS` is on: outside `ROUTES` and the OpenAPI
+/// document, because no client of the API may rely on it.
+pub fn load_test_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/load-test/sessions",
+        web::post().to(handlers::load_test::sessions),
+    );
+}
+
 /// What the default service answers when no route has this path.
 pub const NO_SUCH_ENDPOINT: &str = "no such endpoint";
 

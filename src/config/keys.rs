@@ -92,6 +92,7 @@ const KNOWN: &[&str] = &[
     "LOTTERY_WECHAT_SHARE_ENV_VERSION",
     "LOTTERY_BEACON_URL",
     "LOTTERY_BEACON_CHAIN_HASH",
+    "LOTTERY_LOAD_TEST_SESSIONS",
 ];
 
 /// Contract settings (API v1.1) this version does not implement yet:

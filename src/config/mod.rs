@@ -103,6 +103,9 @@ pub struct Config {
     pub actor_threads: usize,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// `POST /load-test/sessions` is served (load tests only; refused in
+    /// the prod profile).
+    pub load_test_sessions: bool,
     /// Rate limits per user, per client address and for logins.
     pub limits: LimitSettings,
     /// WeChat's fraud check of joins to `risk_check` events.
@@ -352,6 +355,15 @@ impl Config {
             )?),
             actor_threads: vars.number("LOTTERY_ACTOR_THREADS", 0, 0..=1024)? as usize,
             http_workers: vars.number("LOTTERY_HTTP_WORKERS", cores, 1..=1024)? as usize,
+            load_test_sessions: match vars.get("LOTTERY_LOAD_TEST_SESSIONS").as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "LOTTERY_LOAD_TEST_SESSIONS must be true or false, got {other:?}"
+                    ))
+                }
+            },
             limits: LimitSettings::default(),
             trusted_proxies: Vec::new(),
             pii_keys: vars.get("LOTTERY_PII_KEYS").map(Secret::new),
@@ -395,6 +407,14 @@ impl Config {
             config.redis_url.is_some(),
             config.tls.is_some(),
         )?;
+        // Sessions for anyone who asks: a load test's, never a deployment's.
+        if config.profile == Profile::Prod && config.load_test_sessions {
+            return Err(
+                "LOTTERY_LOAD_TEST_SESSIONS hands out sessions without a login: \
+                 the prod profile refuses it"
+                    .into(),
+            );
+        }
         if config.profile == Profile::Prod && !has_app {
             return Err(
                 "the prod profile needs LOTTERY_WECHAT_APPID and LOTTERY_WECHAT_SECRET".into(),
@@ -730,7 +750,27 @@ mod tests {
         ]))
         .unwrap();
         assert!(!c.dev_login_enabled());
+        assert!(!c.load_test_sessions);
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bulk_load_test_sessions_are_never_on_in_prod() {
+        let prod = [
+            ("LOTTERY_PROFILE", "prod"),
+            ("LOTTERY_WECHAT_APPID", "wx1"),
+            ("LOTTERY_WECHAT_SECRET", "s"),
+            ("LOTTERY_PII_KEYS", TEST_KEYS),
+            ("LOTTERY_PUBLIC_URL", "https://api.example.com"),
+            ("LOTTERY_LOAD_TEST_SESSIONS", "true"),
+        ];
+        let err = Config::from_map(&map(&prod)).unwrap_err();
+        assert!(err.contains("LOTTERY_LOAD_TEST_SESSIONS"), "{err}");
+        let dev = Config::from_map(&map(&[("LOTTERY_LOAD_TEST_SESSIONS", "true")])).unwrap();
+        assert!(dev.load_test_sessions);
+        assert!(!Config::from_map(&map(&[])).unwrap().load_test_sessions);
+        let bad = Config::from_map(&map(&[("LOTTERY_LOAD_TEST_SESSIONS", "yes")])).unwrap_err();
+        assert!(bad.contains("true or false"), "{bad}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::models::{to_db_time, UserRow};
 use super::schema::{events, participants, users, winners};
-use super::Db;
+use super::{multi_row_insert, sql_time, Db};
 use crate::db_run;
 use crate::error::{AppError, AppResult};
 
@@ -37,6 +37,52 @@ pub async fn upsert_by_openid(
             .first(conn)
             .await?)
     })
+}
+
+/// Users by openid, created where missing, in one statement per chunk:
+/// the bulk sessions of load tests (`api::handlers::load_test`), which
+/// make a million users without a million round trips. Answers (openid,
+/// id) in no particular order. The openids are written into the statement
+/// (diesel-async has no multi-row insert for SQLite), so only
+/// `[A-Za-z0-9_-]` is taken.
+pub async fn upsert_many(
+    db: &Db,
+    openids: &[String],
+    now: DateTime<Utc>,
+) -> AppResult<Vec<(String, i64)>> {
+    const CHUNK: usize = 1000;
+    let plain = |o: &String| {
+        o.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if let Some(bad) = openids.iter().find(|o| !plain(o)) {
+        return Err(AppError::internal(format!(
+            "bulk openid outside [A-Za-z0-9_-]: {bad:?}"
+        )));
+    }
+    let created_at = sql_time(now);
+    let skip_existing = match db {
+        Db::Mysql(_) => " ON DUPLICATE KEY UPDATE id = id",
+        Db::Sqlite(_) => " ON CONFLICT (openid) DO NOTHING",
+    };
+    let mut found = Vec::with_capacity(openids.len());
+    for chunk in openids.chunks(CHUNK) {
+        let insert = multi_row_insert(
+            "users (openid, created_at)",
+            chunk.iter().map(|o| format!("('{o}','{created_at}')")),
+            skip_existing,
+        );
+        let ids: Vec<(String, i64)> = db_run!(db, |conn| {
+            conn.batch_execute(&insert).await?;
+            Ok(users::table
+                .filter(users::openid.eq_any(chunk))
+                .select((users::openid, users::id))
+                .load(conn)
+                .await?)
+        })?;
+        found.extend(ids);
+    }
+    Ok(found)
 }
 
 pub async fn get(db: &Db, id: i64) -> AppResult<UserRow> {

@@ -21,6 +21,7 @@ mod helpers;
 mod idempotency;
 mod join_rules;
 mod limits;
+mod load_sessions;
 mod media;
 mod media_check;
 mod media_s3;

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod claims;
 pub mod events;
 pub mod groups;
+pub mod load_test;
 pub mod me;
 pub mod media;
 pub mod ops;

@@ -72,6 +72,29 @@ impl RedisSessions {
         Ok(())
     }
 
+    /// `insert` for many sessions, in one pipeline.
+    pub(super) async fn insert_many(&self, entries: Vec<(TokenHash, Stored)>) -> AppResult<()> {
+        let expires_at = chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64;
+        let seconds = self.ttl.as_secs().max(1);
+        let mut pipe = redis::pipe();
+        for (token_hash, stored) in &entries {
+            let stored = Stored {
+                expires_at: Some(expires_at),
+                ..stored.clone()
+            };
+            let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
+            pipe.set_ex(self.key(token_hash), value, seconds).ignore();
+        }
+        self.run(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+            .await?;
+        let seen = self.local.logouts_seen();
+        for (token_hash, stored) in entries {
+            self.local
+                .remember(token_hash, stored.user_id, Some(expires_at), seen);
+        }
+        Ok(())
+    }
+
     pub(super) async fn resolve(&self, token: &str) -> AppResult<i64> {
         let token_hash = hash(token);
         if let Some(user_id) = self.local.get(&token_hash) {
