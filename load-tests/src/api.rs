@@ -108,6 +108,62 @@ impl Api {
         Ok(took)
     }
 
+    /// Users `<prefix>_<first>` … in bulk, each with a session (the
+    /// server's `POST /load-test/sessions`, on with
+    /// `LOTTERY_LOAD_TEST_SESSIONS=true`): (token, user id) in that order.
+    pub async fn bulk_sessions(
+        &self,
+        prefix: &str,
+        first: u64,
+        count: u32,
+    ) -> Result<Vec<(String, i64)>, String> {
+        let res = self
+            .client
+            .post(self.url("/load-test/sessions"))
+            .json(&json!({"prefix": prefix, "first": first, "count": count}))
+            .send()
+            .await
+            .map_err(|e| short_error(&e))?;
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            return Err(format!(
+                "POST /load-test/sessions: HTTP {status} code {} (is LOTTERY_LOAD_TEST_SESSIONS=true?)",
+                body["code"]
+            ));
+        }
+        body["data"]["sessions"]
+            .as_array()
+            .ok_or("POST /load-test/sessions: no sessions")?
+            .iter()
+            .map(|s| match (s["token"].as_str(), s["user_id"].as_i64()) {
+                (Some(token), Some(id)) => Ok((token.to_string(), id)),
+                _ => Err(format!("POST /load-test/sessions: a bad session {s}")),
+            })
+            .collect()
+    }
+
+    /// A GET's status, its body's bytes as sent (`Accept-Encoding: br,
+    /// gzip`; this client does not decompress) and its Content-Encoding.
+    pub async fn get_encoded(&self, path: &str) -> Result<(u16, usize, String), String> {
+        let res = self
+            .client
+            .get(self.url(path))
+            .header("Accept-Encoding", "br, gzip")
+            .send()
+            .await
+            .map_err(|e| short_error(&e))?;
+        let status = res.status().as_u16();
+        let encoding = res
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("identity")
+            .to_string();
+        let bytes = res.bytes().await.map_err(|e| short_error(&e))?;
+        Ok((status, bytes.len(), encoding))
+    }
+
     /// The data of a GET that must answer 200.
     pub async fn get_data(&self, path: &str) -> Result<Value, String> {
         let a = self.call(reqwest::Method::GET, path, None, None).await?;

@@ -190,6 +190,34 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// one event joined by --users users (bulk sessions) with notice, views during the joins, the draw, every result, /fairness, the notices drained: all verified
+    Million {
+        #[command(flatten)]
+        server: Server,
+        #[command(flatten)]
+        generator: Generator,
+        #[command(flatten)]
+        people: People,
+        /// The server's LOTTERY_NOTIFY_RATE (messages a second), to compare the drain with: not a load rate
+        #[arg(long, default_value = "200", value_name = "N/s")]
+        rate: Rate,
+        /// URL of `lottery-load wechat-mock` (loopback only)
+        #[arg(long, value_name = "URL", value_parser = loopback_url, required = true)]
+        wechat: String,
+        #[command(flatten)]
+        prizes: Prizes,
+        /// all; joins (stop after the joins, writing --state); draw (go on from --state, after a restart)
+        #[arg(long, default_value = "all", value_parser = ["all", "joins", "draw"])]
+        stage: String,
+        /// Where --stage joins writes the run and --stage draw reads it
+        #[arg(long, value_name = "FILE")]
+        state: Option<String>,
+        /// Views of the live page during the joins (a fixed rate)
+        #[arg(long, default_value = "100/s", value_name = "N/s")]
+        view_rate: Rate,
+        #[command(flatten)]
+        output: Output,
+    },
     /// hot-join and share traffic through a cluster's balancer while cluster.sh injects a fault
     Cluster {
         #[command(flatten)]
@@ -389,6 +417,9 @@ fn args(server: &Server, generator: &Generator) -> Args {
         appid: lottery::wechat::open_data::DEV_APPID.to_string(),
         uploaders: 2,
         upload_rate: 0.0,
+        stage: "all".into(),
+        state: None,
+        view_rate: "100/s".parse().expect("a rate"),
     }
 }
 
@@ -541,6 +572,28 @@ pub fn scenario(command: Command) -> Option<(&'static str, Args, bool)> {
             a.wechat = Some(wechat);
             a.prizes = prizes.prizes;
             ("notices", a, output.json)
+        }
+        Command::Million {
+            server,
+            generator,
+            people,
+            rate,
+            wechat,
+            prizes,
+            stage,
+            state,
+            view_rate,
+            output,
+        } => {
+            let mut a = args(&server, &generator);
+            a.users = people.users as usize;
+            a.notify_rate = rate.per_second();
+            a.wechat = Some(wechat);
+            a.prizes = prizes.prizes;
+            a.stage = stage;
+            a.state = state;
+            a.view_rate = view_rate;
+            ("million", a, output.json)
         }
         Command::Cluster {
             server,

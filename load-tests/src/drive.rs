@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,21 @@ pub async fn drive<F>(name: &str, target: Target, load: Load, op: F) -> Report
 where
     F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
 {
+    drive_until(name, target, load, None, op).await
+}
+
+/// `drive`, ending early once `stop` is set (a phase that runs beside
+/// another, as long as that one does: the views during `million`'s joins).
+pub async fn drive_until<F>(
+    name: &str,
+    target: Target,
+    load: Load,
+    stop: Option<Arc<AtomicBool>>,
+    op: F,
+) -> Report
+where
+    F: AsyncFn(usize, &mut Conn) -> Result<(), String> + Send + Sync + 'static,
+{
     let op = Arc::new(op);
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -58,6 +73,7 @@ where
         }),
         name: name.to_string(),
         resolution: load.resolution,
+        stop,
     });
     let progress = {
         let shared = shared.clone();
@@ -120,6 +136,7 @@ struct Shared {
     schedule: Option<Schedule>,
     name: String,
     resolution: Duration,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 fn new_report(shared: &Shared) -> Report {
@@ -159,7 +176,9 @@ where
     let mut now = Instant::now();
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        if shared.count.is_some_and(|n| i >= n) {
+        if shared.count.is_some_and(|n| i >= n)
+            || shared.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             break;
         }
         // Paced: wait for the item's time, or send at once when late. The

@@ -21,7 +21,7 @@ use cli::{Cli, Command};
 use output::say;
 use plot::{Chart, Series};
 use scenarios::{
-    big_draw, cluster, draw_storm, healthz, hot_join, media, mixed, notices, share_storm,
+    big_draw, cluster, draw_storm, healthz, hot_join, media, million, mixed, notices, share_storm,
     verify_joins, Args,
 };
 
@@ -58,6 +58,7 @@ async fn run(scenario: &str, args: &Args) -> Result<(), String> {
         "draw-storm" => draw_storm::run(args).await?,
         "big-draw" => big_draw::run(args).await?,
         "notices" => notices::run(args).await?,
+        "million" => million::run(args).await?,
         "cluster" => cluster::run(args).await?,
         "verify-joins" => verify_joins::run(args).await?,
         other => unreachable!("{other} has no subcommand"),

@@ -8,6 +8,7 @@ pub mod draw_storm;
 pub mod healthz;
 pub mod hot_join;
 pub mod media;
+pub mod million;
 pub mod mixed;
 pub mod notices;
 pub mod setup;
@@ -57,6 +58,11 @@ pub struct Args {
     /// how many photos a second they upload in all (0: without pause).
     pub uploaders: usize,
     pub upload_rate: f64,
+    /// `million`: `all`, `joins` (then write `state`) or `draw` (from it).
+    pub stage: String,
+    pub state: Option<String>,
+    /// `million`: the live page's views during the joins, a fixed rate.
+    pub view_rate: Rate,
 }
 
 impl Args {

@@ -16,7 +16,8 @@ use crate::api::Api;
 use crate::drive::drive;
 use crate::output::{self, say};
 
-async fn mock_stats(http: &reqwest::Client, wechat: &str) -> Result<Value, String> {
+/// What the mock has counted so far (`before` a draw, to count from).
+pub async fn mock_stats(http: &reqwest::Client, wechat: &str) -> Result<Value, String> {
     http.get(format!("{wechat}/stats"))
         .send()
         .await
@@ -65,13 +66,28 @@ pub async fn run(args: &Args) -> Result<(), String> {
     output::result("participants", n);
     output::result("draw_answer_s", took.as_secs_f64());
 
+    await_drain(&http, wechat, &before, n, args.notify_rate, started).await
+}
+
+/// Waits for `n` messages more than `before` at the mock, bounded by twice
+/// the time `notify_rate` allows plus a minute; reports the drain (rate
+/// against the configured one, busiest second, token fetches) and checks
+/// that each of the `n` participants got exactly one.
+pub async fn await_drain(
+    http: &reqwest::Client,
+    wechat: &str,
+    before: &Value,
+    n: u64,
+    notify_rate: f64,
+    started: Instant,
+) -> Result<(), String> {
     // Bounded: twice the time the rate allows, plus a minute.
-    let bound = Duration::from_secs_f64(60.0 + 2.0 * n as f64 / args.notify_rate);
+    let bound = Duration::from_secs_f64(60.0 + 2.0 * n as f64 / notify_rate);
     let mut stats;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        stats = mock_stats(&http, wechat).await?;
-        let arrived = count(&stats, "sent") - count(&before, "sent");
+        stats = mock_stats(http, wechat).await?;
+        let arrived = count(&stats, "sent") - count(before, "sent");
         if arrived >= n {
             break;
         }
@@ -84,20 +100,20 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     // Anything late (a repeat) shows within a claim's poll.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stats = mock_stats(&http, wechat).await?;
-    let arrived = count(&stats, "sent") - count(&before, "sent");
-    let twice = count(&stats, "twice") - count(&before, "twice");
+    stats = mock_stats(http, wechat).await?;
+    let arrived = count(&stats, "sent") - count(before, "sent");
+    let twice = count(&stats, "twice") - count(before, "twice");
     let span = stats["span_secs"].as_f64().unwrap_or(0.0);
     let drain_rate = (n.saturating_sub(1)) as f64 / span.max(1e-9);
     let busiest = stats["per_second"]
         .as_array()
         .map(|s| s.iter().filter_map(Value::as_u64).max().unwrap_or(0))
         .unwrap_or(0);
-    let fetches = count(&stats, "token_fetches") - count(&before, "token_fetches");
+    let fetches = count(&stats, "token_fetches") - count(before, "token_fetches");
     say!(
         "notices: {arrived} messages in {span:.1}s after the first: {drain_rate:.0}/s against the configured {} ({:.2}), busiest second {busiest}; drawn to last message {:.1}s; {fetches} token fetches during the drain",
-        args.notify_rate,
-        drain_rate / args.notify_rate,
+        notify_rate,
+        drain_rate / notify_rate,
         started.elapsed().as_secs_f64() - 2.0,
     );
     output::result(
@@ -107,7 +123,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
             "twice": twice,
             "span_s": span,
             "rate": drain_rate,
-            "configured_rate": args.notify_rate,
+            "configured_rate": notify_rate,
             "busiest_second": busiest,
             "token_fetches": fetches,
         }),
