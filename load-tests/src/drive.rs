@@ -177,7 +177,10 @@ where
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         if shared.count.is_some_and(|n| i >= n)
-            || shared.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+            || shared
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
         {
             break;
         }

@@ -30,6 +30,10 @@ use crate::wechat::token::AccessTokens;
 
 /// Sends in flight at once: also the most a crash can send twice.
 pub const IN_FLIGHT: usize = 16;
+/// Participants a fan-out is expanded by at a time: one transaction of at
+/// most this many outbox rows (about 60 ms on MySQL), a few seconds of
+/// sends at the rates WeChat allows.
+const FANOUT_PAGE: i64 = 10_000;
 /// How often the outbox is looked at without a ring.
 const POLL: Duration = Duration::from_secs(1);
 /// How often the pending gauge is refreshed.
@@ -133,7 +137,13 @@ impl Actor for Notifier {
             let db = act.sender.db.clone();
             ctx.spawn(
                 async move {
-                    match notices::pending(&db).await {
+                    // Rows not sent yet, and those the fan-outs will still write.
+                    let depth = async {
+                        Ok::<_, crate::error::AppError>(
+                            notices::pending(&db).await? + notices::unexpanded(&db).await?,
+                        )
+                    };
+                    match depth.await {
                         Ok(n) => metrics::gauge!("lottery_notices_pending").set(n as f64),
                         Err(err) => tracing::debug!(error = %err, "cannot count pending notices"),
                     }
@@ -240,6 +250,16 @@ impl Sender {
         // A batch takes at most half its claim at the full rate.
         let size = (u64::from(self.settings.rate) * hold.as_secs() / 2).clamp(1, 500) as i64;
         let batch = notices::claim(&self.db, self.clock.now(), hold, size).await?;
+        if (batch.len() as i64) < size {
+            // The outbox runs low: the next page of a draw's or a cancel's
+            // fan-out becomes its rows. Done here, by the senders, the big
+            // draw's transaction writes one row, and the rows are written
+            // about as fast as they are sent.
+            let expanded = notices::expand_fanout(&self.db, self.clock.now(), FANOUT_PAGE).await?;
+            if batch.is_empty() {
+                return Ok(usize::from(expanded));
+            }
+        }
         // Past this, the claim may run out: the rest goes back rather than
         // risk a second sender taking rows this one is still sending.
         let deadline = Instant::now() + hold.mul_f64(0.75);

@@ -115,8 +115,8 @@ pub async fn cancel(
 /// committed on its own, so a crash after it resumes the draw), then the
 /// stored participants go to `pick` (the draw algorithm, in canonical
 /// order), and its winners, their claims and drawing → drawn are written in one
-/// transaction, with (as `queues` says) one outbox row per participant who
-/// asked for the result and one claim reminder, due a day before
+/// transaction, with (as `queues` says) the fan-out of the result's notice
+/// to every participant who asked for it and one claim reminder, due a day before
 /// `claim_by`, per winner who accepted it. An event with fewer than its
 /// `min_participants` is cancelled instead (`too_few_participants`), with
 /// the cancellation's notices, in the same one transaction. The draw takes the participants from the database, not

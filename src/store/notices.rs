@@ -14,7 +14,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::{Queryable, Selectable};
 
 use super::models::{from_db_time, to_db_time};
-use super::schema::{claims, events, notices, prizes, users, winners};
+use super::schema::{
+    claims, events, notice_fanouts, notices, participants, prizes, users, winners,
+};
 use super::{sql_time, Db};
 use crate::db_run;
 use crate::domain::claim::{self, ClaimStatus};
@@ -32,17 +34,118 @@ pub struct Queues {
 }
 
 /// The statement that queues one notice of `kind` for every participant of
-/// `event_id` who asked for notice. It runs inside the transaction that
-/// ends the event, so the end and its notices commit together.
+/// `event_id` who asked for notice, as a fan-out: one row, which the
+/// notifier expands into outbox rows a page at a time (`expand_fanout`).
+/// It runs inside the transaction that ends the event, so the end and its
+/// notices commit together; a million participants cost that transaction
+/// one row instead of a million (docs/NOTIFICATIONS.md).
 pub fn queue_sql(event_id: i64, kind: NoticeKind, now: DateTime<Utc>) -> String {
-    let now = sql_time(now);
     format!(
-        "INSERT INTO notices (event_id, user_id, kind, state, attempts, due_at, created_at) \
-         SELECT event_id, user_id, {kind}, {pending}, 0, '{now}', '{now}' \
-         FROM participants WHERE event_id = {event_id} AND notify = 1",
+        "INSERT INTO notice_fanouts (event_id, kind, after_participant, created_at) \
+         VALUES ({event_id}, {kind}, 0, '{now}')",
         kind = kind.to_db(),
-        pending = NoticeState::Pending.to_db(),
+        now = sql_time(now),
     )
+}
+
+/// Expands the oldest fan-out by one page of `page` participants (in join
+/// order): the outbox rows of those who asked for notice, and the
+/// fan-out's cursor moved past them (the row deleted with its last page),
+/// in one transaction. The rows are written only while the fan-out still
+/// stands where this read it, and a row already there is skipped (the
+/// outbox's unique key on event, user and kind), so two senders expanding
+/// at once, or an expansion retried after a crash, write each notice once.
+/// Answers whether there was a fan-out to expand.
+pub async fn expand_fanout(db: &Db, now: DateTime<Utc>, page: i64) -> AppResult<bool> {
+    let begin = db.begin_write();
+    let skip_existing = match db {
+        Db::Mysql(_) => " ON DUPLICATE KEY UPDATE id = notices.id",
+        Db::Sqlite(_) => " ON CONFLICT (event_id, user_id, kind) DO NOTHING",
+    };
+    let now = sql_time(now);
+    db_run!(db, |conn| {
+        let oldest: Option<(i64, i64, i16, i64, NaiveDateTime)> = notice_fanouts::table
+            .order(notice_fanouts::id)
+            .select((
+                notice_fanouts::id,
+                notice_fanouts::event_id,
+                notice_fanouts::kind,
+                notice_fanouts::after_participant,
+                notice_fanouts::created_at,
+            ))
+            .first(conn)
+            .await
+            .optional()?;
+        let Some((id, event_id, kind, after, created_at)) = oldest else {
+            return Ok(false);
+        };
+        // The page's last participant; None: what is left is a page or less.
+        let last: Option<i64> = participants::table
+            .filter(participants::event_id.eq(event_id))
+            .filter(participants::id.gt(after))
+            .order(participants::id)
+            .offset(page - 1)
+            .limit(1)
+            .select(participants::id)
+            .first(conn)
+            .await
+            .optional()?;
+        let (upper, advance) = match last {
+            Some(last) => (
+                format!(" AND p.id <= {last}"),
+                format!(
+                    "UPDATE notice_fanouts SET after_participant = {last} \
+                     WHERE id = {id} AND after_participant = {after}"
+                ),
+            ),
+            None => (
+                String::new(),
+                format!(
+                    "DELETE FROM notice_fanouts WHERE id = {id} AND after_participant = {after}"
+                ),
+            ),
+        };
+        let script = format!(
+            "{begin};\n\
+             INSERT INTO notices (event_id, user_id, kind, state, attempts, due_at, created_at) \
+             SELECT p.event_id, p.user_id, {kind}, {pending}, 0, '{now}', '{created}' \
+             FROM participants p WHERE p.event_id = {event_id} AND p.notify = 1 \
+             AND p.id > {after}{upper} AND EXISTS (SELECT 1 FROM notice_fanouts f \
+             WHERE f.id = {id} AND f.after_participant = {after}){skip_existing};\n\
+             {advance};\n\
+             COMMIT",
+            pending = NoticeState::Pending.to_db(),
+            created = created_at.format("%Y-%m-%d %H:%M:%S%.6f"),
+        );
+        if let Err(err) = conn.batch_execute(&script).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            return Err(err.into());
+        }
+        Ok(true)
+    })
+}
+
+/// Participants the fan-outs have not reached yet (with `pending`, the
+/// outbox's depth). An upper bound: counting only those who asked for
+/// notice would read every row, where this counts an index range.
+pub async fn unexpanded(db: &Db) -> AppResult<i64> {
+    db_run!(db, |conn| {
+        let fanouts: Vec<(i64, i64)> = notice_fanouts::table
+            .select((notice_fanouts::event_id, notice_fanouts::after_participant))
+            .load(conn)
+            .await?;
+        let mut left = 0;
+        for (event_id, after) in fanouts {
+            let n: i64 = participants::table
+                .filter(participants::event_id.eq(event_id))
+                .filter(participants::id.gt(after))
+                .count()
+                .get_result(conn)
+                .await?;
+            left += n;
+        }
+        Ok(left)
+    })
 }
 
 /// The statement that queues one claim reminder, due at `due_at`, for

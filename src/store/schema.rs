@@ -160,6 +160,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notice_fanouts (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        kind -> SmallInt,
+        after_participant -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> users (creator_id));
 diesel::joinable!(event_groups -> events (event_id));
 diesel::joinable!(prizes -> events (event_id));
@@ -179,6 +189,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     participants,
     winners,
     notices,
+    notice_fanouts,
     claims,
     event_groups,
     join_tries,

@@ -148,6 +148,7 @@ both_backends!(
     a_graceful_stop_finishes_its_sends_and_gives_the_rest_back,
     a_notice_of_an_unknown_kind_is_recorded_failed_and_the_rest_go,
     too_few_participants_tell_those_who_asked_it_was_cancelled,
+    a_fanout_expands_in_pages_once_per_participant_under_races,
 );
 
 async fn a_draw_tells_exactly_those_who_asked(backend: Backend) {
@@ -528,4 +529,97 @@ async fn a_notice_of_an_unknown_kind_is_recorded_failed_and_the_rest_go(backend:
         openids[..2].iter().all(|o| rows[o].0 == 1),
         "the known ones are sent: {rows:?}"
     );
+}
+
+/// The fan-out a draw records (`store::notices::queue_sql`) expanded a
+/// page of 4 participants at a time by two senders at once: every
+/// participant who asked gets exactly one outbox row, the others (and one
+/// who left, a gap in the join order) none, and the fan-out is gone at the
+/// end. Each page commits on its own, so a sender that dies between pages
+/// (a crash) leaves the rest to the other, as here.
+async fn a_fanout_expands_in_pages_once_per_participant_under_races(backend: Backend) {
+    use lottery::domain::notice::NoticeKind;
+    use lottery::store::notices::{expand_fanout, queue_sql};
+    // No WeChat configured: no notifier, and the draw records no fan-out
+    // of its own; the test records one and expands it itself.
+    let app = TestApp::spawn(backend).await;
+    let (creator, _) = app.login("fan_creator").await;
+    let event = manual_event(&app, &creator, "Fan-out").await;
+    let mut asked = std::collections::BTreeSet::new();
+    for i in 0..23 {
+        let (token, user_id) = app.login(&format!("fan{i}")).await;
+        let notify = i % 3 != 0;
+        let r = app
+            .call(
+                Method::PUT,
+                &format!("/events/{event}/participants/me"),
+                Some(&token),
+                Some(json!({ "notify": notify })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        if i == 10 {
+            let left = app
+                .call(
+                    Method::DELETE,
+                    &format!("/events/{event}/participants/me"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(left.status, 200, "{:?}", left.body);
+        } else if notify {
+            asked.insert(user_id);
+        }
+    }
+    draw(&app, &creator, event).await;
+    let db = lottery::store::Db::connect(&app.database_url, 2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        !expand_fanout(&db, chrono::Utc::now(), 4).await.unwrap(),
+        "no template, no fan-out"
+    );
+    execute_sql(
+        &db,
+        queue_sql(event, NoticeKind::Result, chrono::Utc::now()),
+    )
+    .await;
+
+    let expand = || async {
+        let mut pages = 0;
+        while expand_fanout(&db, chrono::Utc::now(), 4).await.unwrap() {
+            pages += 1;
+        }
+        pages
+    };
+    let (a, b) = futures::join!(expand(), expand());
+    // 22 participants in pages of 4: 6 pages, the last one deleting the
+    // fan-out; a page both read is written by one and skipped by the other.
+    assert!(a + b >= 6, "{a} + {b} pages");
+    let rows: Vec<(i64, i16)> = async {
+        lottery::db_run!(&db, |conn| {
+            use lottery::store::schema::notices;
+            Ok(notices::table
+                .filter(notices::event_id.eq(event))
+                .select((notices::user_id, notices::kind))
+                .load(conn)
+                .await?)
+        })
+    }
+    .await
+    .unwrap();
+    let mut users: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    users.sort_unstable();
+    assert_eq!(
+        users,
+        asked.iter().copied().collect::<Vec<_>>(),
+        "one row per participant who asked"
+    );
+    assert!(rows.iter().all(|r| r.1 == NoticeKind::Result.to_db()));
+    assert!(
+        !expand_fanout(&db, chrono::Utc::now(), 4).await.unwrap(),
+        "the fan-out is gone"
+    );
+    app.stop().await;
 }

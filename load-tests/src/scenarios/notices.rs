@@ -1,7 +1,7 @@
 //! `notices`: one manual event, `--users` participants who all ask for
-//! notice, then `POST /draw`. The draw's transaction writes the outbox (one
-//! row per participant), so its answer time is the draw with its outbox;
-//! then the notifier drains it into the WeChat mock (`wechat-mock`, whose
+//! notice, then `POST /draw`. The draw's transaction records their
+//! notices (a fan-out the notifier expands into outbox rows), so its answer
+//! time is the draw with its notices; then the notifier drains them into the WeChat mock (`wechat-mock`, whose
 //! `/stats` counts what arrived) at the server's `LOTTERY_NOTIFY_RATE`,
 //! which `--rate` tells this tool (a figure to compare with, not a load rate). Verifies: every participant got exactly
 //! one message, none twice.
@@ -60,7 +60,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let took = api.draw(&owner, event_id).await?;
     say!(
-        "notices: {n} participants with notice; POST /draw (winners and {n} outbox rows in one transaction) answered in {:.3}s",
+        "notices: {n} participants with notice; POST /draw (winners and the notices to {n} participants in one transaction) answered in {:.3}s",
         took.as_secs_f64()
     );
     output::result("participants", n);
