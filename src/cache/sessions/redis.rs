@@ -72,21 +72,42 @@ impl RedisSessions {
         Ok(())
     }
 
-    /// `insert` for many sessions, in one pipeline.
+    /// `insert` for many sessions: one pipeline on a single Redis; on a
+    /// Redis Cluster, whose pipelines cannot span slots, every command in
+    /// flight at once on the multiplexed connection.
     pub(super) async fn insert_many(&self, entries: Vec<(TokenHash, Stored)>) -> AppResult<()> {
         let expires_at = chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64;
         let seconds = self.ttl.as_secs().max(1);
-        let mut pipe = redis::pipe();
+        let mut writes = Vec::with_capacity(entries.len());
         for (token_hash, stored) in &entries {
             let stored = Stored {
                 expires_at: Some(expires_at),
                 ..stored.clone()
             };
             let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
-            pipe.set_ex(self.key(token_hash), value, seconds).ignore();
+            writes.push((self.key(token_hash), value));
         }
-        self.run(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
-            .await?;
+        self.run(|conn| async move {
+            match conn {
+                RedisConn::Single(_) => {
+                    let mut pipe = redis::pipe();
+                    for (key, value) in writes {
+                        pipe.set_ex(key, value, seconds).ignore();
+                    }
+                    let mut conn = conn;
+                    pipe.query_async::<()>(&mut conn).await
+                }
+                RedisConn::Cluster(_) => {
+                    futures::future::try_join_all(writes.into_iter().map(|(key, value)| {
+                        let mut conn = conn.clone();
+                        async move { conn.set_ex::<_, _, ()>(key, value, seconds).await }
+                    }))
+                    .await
+                    .map(|_| ())
+                }
+            }
+        })
+        .await?;
         let seen = self.local.logouts_seen();
         for (token_hash, stored) in entries {
             self.local
