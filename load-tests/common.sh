@@ -4,12 +4,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lottery-target}"
 PROFILE="${PROFILE:-release}"
-BIN="$CARGO_TARGET_DIR/$PROFILE"
+# PREBUILT=DIR: the binaries in DIR (lottery, lottery-load, verify-draw),
+# not built here: for comparing builds copied aside.
+BIN="${PREBUILT:-$CARGO_TARGET_DIR/$PROFILE}"
 PORT="${PORT:-18300}"
 BASE="http://127.0.0.1:$PORT"
 SERVER_PID=""
 
 build() {
+  [ -n "${PREBUILT:-}" ] && return 0
   local flag=""
   [ "$PROFILE" = release ] && flag="--release"
   (cd "$ROOT" && cargo build $flag -q -p lottery -p lottery-load)
