@@ -34,6 +34,8 @@ pub const IN_FLIGHT: usize = 16;
 /// most this many outbox rows (about 60 ms on MySQL), a few seconds of
 /// sends at the rates WeChat allows.
 const FANOUT_PAGE: i64 = 10_000;
+/// How often the expander looks again while it is a page ahead.
+const EXPAND_CHECK: Duration = Duration::from_millis(200);
 /// How often the outbox is looked at without a ring.
 const POLL: Duration = Duration::from_secs(1);
 /// How often the pending gauge is refreshed.
@@ -131,7 +133,8 @@ impl Actor for Notifier {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let sender = self.sender.clone();
         let bell = self.bell.bell.clone().unwrap_or_default();
-        ctx.spawn(sender.run(bell).into_actor(self));
+        ctx.spawn(sender.clone().run(bell).into_actor(self));
+        ctx.spawn(sender.expand_ahead().into_actor(self));
         ctx.run_interval(PURGE_EVERY, |act, ctx| act.purge(ctx));
         ctx.run_interval(GAUGE_EVERY, |act, ctx| {
             let db = act.sender.db.clone();
@@ -240,6 +243,36 @@ impl Sender {
                     tracing::warn!(error = %err, "notice outbox unavailable; retrying");
                     tokio::time::sleep(POLL).await;
                 }
+            }
+        }
+    }
+
+    /// Keeps the fan-outs' expansion ahead of the senders: while a fan-out
+    /// is left and fewer than a page of notices are due, the next page is
+    /// expanded, so the senders never wait for a page's transaction (when
+    /// they did, a million-participant drain ran at 0.94 of the rate).
+    /// `drain_batch` expands too, when it finds nothing due (the first
+    /// page after a draw); the two never write a notice twice.
+    async fn expand_ahead(self: Arc<Self>) {
+        loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let step = async {
+                let due = notices::due_now(&self.db, self.clock.now(), FANOUT_PAGE).await?;
+                if due >= FANOUT_PAGE {
+                    return Ok(EXPAND_CHECK);
+                }
+                let expanded =
+                    notices::expand_fanout(&self.db, self.clock.now(), FANOUT_PAGE).await?;
+                Ok::<_, crate::error::AppError>(if expanded { Duration::ZERO } else { POLL })
+            };
+            let pause = step.await.unwrap_or_else(|err| {
+                tracing::debug!(error = %err, "cannot expand notice fan-outs now");
+                POLL
+            });
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
         }
     }

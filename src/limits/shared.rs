@@ -83,12 +83,28 @@ enum Verdict {
     },
 }
 
+/// One lock's share of the keys, and how many new keys it has seen (every
+/// `SWEEP_EVERY`-th new key sweeps it).
+#[derive(Default)]
+struct Shard {
+    cells: HashMap<String, Local>,
+    new_keys: u64,
+}
+
+/// A shard drops the keys past their window every this many new keys: a
+/// key past its window and not refused is as good as absent (its next
+/// request starts a new window), and a million distinct users joining
+/// within a minute would otherwise stay until the minute's sweep
+/// (issue 26: memory at a million participants). What stays is about the
+/// keys of the last window.
+const SWEEP_EVERY: u64 = 1024;
+
 pub struct SharedCells {
     pool: RedisPool,
     prefix: String,
     script: Script,
     last_warning: AtomicU64,
-    local: Vec<Mutex<HashMap<String, Local>>>,
+    local: Vec<Mutex<Shard>>,
     hasher: RandomState,
 }
 
@@ -109,15 +125,25 @@ impl SharedCells {
         (self.pool.config().max_size, self.pool.state())
     }
 
-    fn shard(&self, cell: &str) -> &Mutex<HashMap<String, Local>> {
+    fn shard(&self, cell: &str) -> &Mutex<Shard> {
         &self.local[self.hasher.hash_one(cell) as usize % SHARDS]
     }
 
     /// The local decision: let through, refuse, or ask Redis.
     fn decide_locally(&self, cell: &str, window: Duration) -> Verdict {
         let now = Instant::now();
-        let mut shard = self.shard(cell).lock();
-        let local = shard.entry(cell.to_string()).or_insert(Local {
+        let mut guard = self.shard(cell).lock();
+        let shard = &mut *guard;
+        if !shard.cells.contains_key(cell) {
+            shard.new_keys += 1;
+            if shard.new_keys % SWEEP_EVERY == 0 {
+                shard.cells.retain(|_, local| {
+                    local.blocked_until.is_some_and(|until| until > now)
+                        || now.duration_since(local.since) <= window
+                });
+            }
+        }
+        let local = shard.cells.entry(cell.to_string()).or_insert(Local {
             unsynced: 0,
             allowance: UNSYNCED_MAX,
             since: now,
@@ -149,7 +175,7 @@ impl SharedCells {
     /// Redis's verdict: a refusal holds until its wait is over; an
     /// allowance near the limit makes this instance ask sooner.
     fn remember(&self, cell: &str, wait: Duration, headroom: u64) {
-        if let Some(local) = self.shard(cell).lock().get_mut(cell) {
+        if let Some(local) = self.shard(cell).lock().cells.get_mut(cell) {
             if wait.is_zero() {
                 local.allowance = headroom.min(u64::from(UNSYNCED_MAX)) as u32;
             } else {
@@ -162,7 +188,7 @@ impl SharedCells {
     pub fn forget_quiet_keys(&self) {
         let now = Instant::now();
         for shard in &self.local {
-            shard.lock().retain(|_, local| {
+            shard.lock().cells.retain(|_, local| {
                 local.blocked_until.is_some_and(|until| until > now)
                     || now.duration_since(local.since) < Duration::from_secs(60)
             });
@@ -231,5 +257,36 @@ impl SharedCells {
         {
             tracing::warn!(%detail, "rate limits unchecked: Redis does not answer");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood of distinct keys leaves about a window's worth behind, not
+    /// every key until the minute's sweep; a refused key stays refused.
+    #[tokio::test]
+    async fn keys_past_their_window_are_swept_as_new_ones_come() {
+        let target = RedisTarget::new("redis://127.0.0.1:1/", None);
+        let cells = SharedCells::new(&target, "t:").unwrap();
+        let window = Duration::from_millis(20);
+        cells.decide_locally("blocked", window);
+        cells.remember("blocked", Duration::from_secs(60), 0);
+        for i in 0..40_000 {
+            assert!(matches!(
+                cells.decide_locally(&format!("k{i}"), window),
+                Verdict::Allow
+            ));
+            if i % 5_000 == 0 {
+                std::thread::sleep(window * 2);
+            }
+        }
+        let kept: usize = cells.local.iter().map(|s| s.lock().cells.len()).sum();
+        assert!(kept < 10_000 + SHARDS * SWEEP_EVERY as usize, "{kept} kept");
+        assert!(matches!(
+            cells.decide_locally("blocked", window),
+            Verdict::Refuse(_)
+        ));
     }
 }

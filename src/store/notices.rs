@@ -125,6 +125,23 @@ pub async fn expand_fanout(db: &Db, now: DateTime<Utc>, page: i64) -> AppResult<
     })
 }
 
+/// Notices due now and not claimed, counted up to `cap` (an index range
+/// of at most `cap` rows): how far the fan-outs' expansion is ahead of the
+/// senders.
+pub async fn due_now(db: &Db, now: DateTime<Utc>, cap: i64) -> AppResult<i64> {
+    let now = to_db_time(now);
+    db_run!(db, |conn| {
+        let ids: Vec<i64> = notices::table
+            .filter(notices::state.eq(NoticeState::Pending))
+            .filter(notices::due_at.le(now))
+            .limit(cap)
+            .select(notices::id)
+            .load(conn)
+            .await?;
+        Ok(ids.len() as i64)
+    })
+}
+
 /// Participants the fan-outs have not reached yet (with `pending`, the
 /// outbox's depth). An upper bound: counting only those who asked for
 /// notice would read every row, where this counts an index range.

@@ -18,19 +18,51 @@ use super::SWEEP_EVERY;
 /// The longest a cached session is trusted while logouts are subscribed.
 const SUBSCRIBED_TRUST: Duration = Duration::from_secs(600);
 
+/// Sessions kept at most: a million participants would otherwise keep a
+/// million entries (issue 26). Seven eighths of 2^20, so the table stays
+/// at 2^20 slots of 41 bytes: about 43 MB when full. Past it, half the
+/// entries (chosen by a bit of their hash: at random) are dropped; their
+/// next use asks Redis, as a first use here does.
+pub const MAX_ENTRIES: usize = 917_504;
+
+/// The first half of a token's SHA-256: a key of 128 bits is as unlikely
+/// to be met by another token as the whole hash (finding one is a
+/// preimage search of 2^128), in half the room.
+type Key = [u8; 16];
+
+fn key_of(token_hash: &TokenHash) -> Key {
+    let mut key = [0; 16];
+    key.copy_from_slice(&token_hash[..16]);
+    key
+}
+
+/// A cached session in 24 bytes (times are milliseconds since the cache
+/// began): trusted until `long_until` while the subscription it was cached
+/// under is still up, and until `long_until - short_gap` otherwise.
 #[derive(Clone, Copy)]
 struct Cached {
     user_id: i64,
-    cached_at: Instant,
-    expires_at: Instant,
-    /// The subscription epoch it was cached under, if one was up.
-    epoch: Option<u64>,
+    /// The session's expiry or `SUBSCRIBED_TRUST` after caching, whichever
+    /// comes first.
+    long_until: u64,
+    /// How much earlier the trust ends without the subscription (its
+    /// expiry or `cache_ttl` after caching, whichever comes first).
+    short_gap: u32,
+    /// The subscription epoch it was cached under; `NO_EPOCH`: none was up.
+    epoch: u32,
 }
+
+const NO_EPOCH: u32 = u32::MAX;
 
 pub struct LocalCache {
     cache_ttl: Duration,
-    entries: RwLock<HashMap<TokenHash, Cached>>,
+    /// What the entries' times count from.
+    began: Instant,
+    entries: RwLock<HashMap<Key, Cached>>,
+    max_entries: usize,
     inserts: AtomicU64,
+    /// Halvings so far (which half goes next).
+    evictions: AtomicU64,
     /// Bumped whenever the logout subscription is lost: entries trusted
     /// under an older subscription fall back to `cache_ttl`.
     epoch: AtomicU64,
@@ -42,10 +74,17 @@ pub struct LocalCache {
 
 impl LocalCache {
     pub fn new(cache_ttl: Duration) -> Self {
+        Self::with_max(cache_ttl, MAX_ENTRIES)
+    }
+
+    fn with_max(cache_ttl: Duration, max_entries: usize) -> Self {
         Self {
             cache_ttl,
+            began: Instant::now(),
             entries: RwLock::default(),
+            max_entries,
             inserts: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
             logouts_seen: AtomicU64::new(0),
@@ -56,27 +95,32 @@ impl LocalCache {
         !self.cache_ttl.is_zero()
     }
 
+    fn now_ms(&self) -> u64 {
+        self.began.elapsed().as_millis() as u64
+    }
+
     fn current_epoch(&self) -> Option<u64> {
         self.subscribed
             .load(Ordering::Acquire)
             .then(|| self.epoch.load(Ordering::Acquire))
     }
 
-    /// Whether a cached entry may still be trusted now.
-    fn trusts(&self, entry: &Cached, now: Instant) -> bool {
-        if entry.expires_at <= now {
-            return false;
+    /// Whether a cached entry may still be trusted at `now` (ms).
+    fn trusts(&self, entry: &Cached, now: u64) -> bool {
+        let subscribed_throughout =
+            entry.epoch != NO_EPOCH && self.current_epoch().map(|e| e as u32) == Some(entry.epoch);
+        if subscribed_throughout {
+            now < entry.long_until
+        } else {
+            now < entry.long_until - u64::from(entry.short_gap)
         }
-        let subscribed_throughout = entry.epoch.is_some() && entry.epoch == self.current_epoch();
-        subscribed_throughout && now < entry.cached_at + SUBSCRIBED_TRUST
-            || now < entry.cached_at + self.cache_ttl
     }
 
     /// The user of a trusted cached session.
     pub fn get(&self, token_hash: &TokenHash) -> Option<i64> {
-        let now = Instant::now();
+        let now = self.now_ms();
         let entries = self.entries.read();
-        let entry = entries.get(token_hash)?;
+        let entry = entries.get(&key_of(token_hash))?;
         self.trusts(entry, now).then_some(entry.user_id)
     }
 
@@ -97,31 +141,43 @@ impl LocalCache {
         if !self.enabled() {
             return;
         }
-        let now = Instant::now();
+        let now = self.now_ms();
+        let ms = |d: Duration| d.as_millis() as u64;
         let left = expires_at.map_or(self.cache_ttl, |t| {
             Duration::from_secs((t - chrono::Utc::now().timestamp()).max(0) as u64)
         });
+        let long_until = now + ms(left.min(SUBSCRIBED_TRUST));
+        let short_until = now + ms(left.min(self.cache_ttl));
         // Under the lock, so a logout message is either handled before
         // this check (and the entry gets only the short trust) or after the
         // insert (and removes it).
         let mut entries = self.entries.write();
         let entry = Cached {
             user_id,
-            cached_at: now,
-            expires_at: now + left,
+            long_until,
+            short_gap: (long_until - short_until).min(u64::from(u32::MAX)) as u32,
             // A logout handled meanwhile may have been this session's.
             epoch: self
                 .current_epoch()
-                .filter(|_| self.logouts_seen.load(Ordering::Acquire) == seen_before),
+                .filter(|_| self.logouts_seen.load(Ordering::Acquire) == seen_before)
+                .map_or(NO_EPOCH, |e| e as u32),
         };
-        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+        let inserts = self.inserts.fetch_add(1, Ordering::Relaxed);
+        if inserts % SWEEP_EVERY == SWEEP_EVERY - 1 || entries.len() >= self.max_entries {
             entries.retain(|_, e| self.trusts(e, now));
         }
-        entries.insert(token_hash, entry);
+        while entries.len() >= self.max_entries {
+            // Still full of trusted sessions: half of them go (one bit of
+            // the hash, the other bit next time), so the next fill is as
+            // far off. Two passes empty it, so this ends.
+            let bit = (self.evictions.fetch_add(1, Ordering::Relaxed) & 1) as u8;
+            entries.retain(|key, _| key[0] & 1 != bit);
+        }
+        entries.insert(key_of(&token_hash), entry);
     }
 
     pub fn forget(&self, token_hash: &TokenHash) {
-        self.entries.write().remove(token_hash);
+        self.entries.write().remove(&key_of(token_hash));
     }
 
     /// A logout published by some instance (`None`: a payload we could not
@@ -130,7 +186,7 @@ impl LocalCache {
         let mut entries = self.entries.write();
         self.logouts_seen.fetch_add(1, Ordering::AcqRel);
         if let Some(hash) = token_hash {
-            entries.remove(&hash);
+            entries.remove(&key_of(&hash));
         }
     }
 
@@ -151,6 +207,7 @@ impl LocalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     const T: TokenHash = [7; 32];
     const SHORT: Duration = Duration::from_millis(30);
@@ -199,6 +256,28 @@ mod tests {
         cache.remember(T, 1, far(), mark);
         std::thread::sleep(SHORT * 2);
         assert_eq!(cache.get(&T), None);
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_its_maximum() {
+        let cache = LocalCache::with_max(Duration::from_secs(5), 64);
+        cache.subscription_up();
+        let hash = |i: u32| -> TokenHash {
+            let mut h: TokenHash = Sha256::digest(i.to_le_bytes()).into();
+            h[31] = 0;
+            h
+        };
+        for i in 0..1000 {
+            cache.remember(hash(i), i64::from(i), far(), cache.logouts_seen());
+            assert!(cache.entries.read().len() <= 64);
+            assert_eq!(
+                cache.get(&hash(i)),
+                Some(i64::from(i)),
+                "the newest is kept"
+            );
+        }
+        let kept = (0..1000).filter(|&i| cache.get(&hash(i)).is_some()).count();
+        assert!((16..=64).contains(&kept), "{kept}");
     }
 
     #[test]
