@@ -136,7 +136,7 @@ impl SharedCells {
         let shard = &mut *guard;
         if !shard.cells.contains_key(cell) {
             shard.new_keys += 1;
-            if shard.new_keys % SWEEP_EVERY == 0 {
+            if shard.new_keys.is_multiple_of(SWEEP_EVERY) {
                 shard.cells.retain(|_, local| {
                     local.blocked_until.is_some_and(|until| until > now)
                         || now.duration_since(local.since) <= window
