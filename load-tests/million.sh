@@ -55,14 +55,17 @@ echo "rss after the joins: $(rss_mb) MB (peak $(peak_mb) MB)"
 stop_server
 STARTED=$(date +%s.%N)
 start_server "${SETTINGS[@]}"
-echo "restart: healthy after $(awk -v s="$STARTED" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')s"
+echo "restart: healthy after $(awk -v s="$STARTED" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')s, rss $(rss_mb) MB"
+# The first view loads the event's members into its actor: the reload.
+EVENT="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["event_id"])' "$STATE")"
+echo "reload: first view answered in $(curl -fsS -o /dev/null -w '%{time_total}' "$BASE/api/v1/events/$EVENT")s"
+echo "rss with the live event loaded (fresh process): $(rss_mb) MB"
 load million --stage draw --state "$STATE" --users "$USERS" --prizes "$PRIZES" \
   --concurrency "$CONCURRENCY" --wechat "$WECHAT_URL" --rate "$RATE" | tee /tmp/million-draw.out
 echo "rss after the draw, the results and the drain: $(rss_mb) MB (peak since the restart $(peak_mb) MB)"
 echo "server: $(metric lottery_draw_duration_seconds_sum)"
 
 # verify-draw on the record, with the seed hash the open event showed.
-EVENT="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["event_id"])' "$STATE")"
 RECORD="$(mktemp)"
 curl -fsS "$BASE/api/v1/events/$EVENT/fairness" >"$RECORD"
 HASH="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["seed_hash"])' "$RECORD")"
