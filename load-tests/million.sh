@@ -34,6 +34,9 @@ else
   SETTINGS=(LOTTERY_DATABASE_URL="sqlite://$DBFILE")
 fi
 SETTINGS+=(LOTTERY_LOAD_TEST_SESSIONS=true "${WECHAT_SETTINGS[@]}")
+# EXTRA="VAR=value ...": more server settings (an experiment's).
+read -r -a EXTRA_SETTINGS <<<"${EXTRA:-}"
+SETTINGS+=("${EXTRA_SETTINGS[@]}")
 
 rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
 peak_mb() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }

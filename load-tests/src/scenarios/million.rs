@@ -6,7 +6,9 @@
 //! each participant notified exactly once.
 //!
 //! Sessions come in bulk (`POST /load-test/sessions`), so a million logins
-//! do not dominate the run. `--stage joins` stops after the joins and
+//! do not dominate the run, a block of `BLOCK` users at a time just before
+//! that block joins (and reads its results), as people log in shortly
+//! before they join; the timed phases count only the joins and reads. `--stage joins` stops after the joins and
 //! writes `--state`; `--stage draw` goes on from it (million.sh restarts
 //! the server between the two, to time the reload of a live event of that
 //! size); `--stage all` does both without a restart.
@@ -37,6 +39,12 @@ struct Run {
 
 /// Sessions per bulk request (the server's most).
 const BULK: usize = 10_000;
+/// Users whose sessions are made before they join (or read) together: a
+/// tenth of an instance's session cache (`trust::MAX_ENTRIES`), so a
+/// block's sessions are all still cached when it joins. Made all at once
+/// before a million joins, half of them would no longer be, and those
+/// joins would each ask Redis (docs/BENCHMARKS.md measures both).
+const BLOCK: usize = 100_000;
 
 pub async fn run(args: &Args) -> Result<(), String> {
     let wechat = args
@@ -69,12 +77,12 @@ fn read_state(args: &Args) -> Result<Run, String> {
     })
 }
 
-/// `n` users `<prefix>_0` … in bulk requests of `BULK`, two at a time.
-async fn bulk_users(api: &Api, prefix: &str, n: usize) -> Result<Users, String> {
-    let started = Instant::now();
-    let chunks: Vec<(u64, u32)> = (0..n)
+/// Users `<prefix>_<first>` … `<prefix>_<end - 1>` in bulk requests of
+/// `BULK`, two at a time.
+async fn bulk_users(api: &Api, prefix: &str, first: usize, end: usize) -> Result<Users, String> {
+    let chunks: Vec<(u64, u32)> = (first..end)
         .step_by(BULK)
-        .map(|first| (first as u64, (n - first).min(BULK) as u32))
+        .map(|from| (from as u64, (end - from).min(BULK) as u32))
         .collect();
     let parts: Vec<Result<Vec<(String, i64)>, String>> = futures::stream::iter(chunks)
         .map(|(first, count)| {
@@ -84,17 +92,52 @@ async fn bulk_users(api: &Api, prefix: &str, n: usize) -> Result<Users, String> 
         .buffered(2)
         .collect()
         .await;
-    let mut users = Vec::with_capacity(n);
+    let mut users = Vec::with_capacity(end - first);
     for part in parts {
         users.extend(part?);
     }
-    let took = started.elapsed().as_secs_f64();
+    Ok(Arc::new(users))
+}
+
+/// Runs `phase` over the users block by block, each block's sessions made
+/// just before it; the phase's reports merged (elapsed: the phases' own
+/// time, not the sessions'). Returns the merged report and every user.
+async fn in_blocks<F, Fut>(
+    api: &Api,
+    prefix: &str,
+    n: usize,
+    mut phase: F,
+) -> Result<(crate::stats::Report, Vec<(String, i64)>), String>
+where
+    F: FnMut(Users) -> Fut,
+    Fut: std::future::Future<Output = crate::stats::Report>,
+{
+    let mut merged: Option<crate::stats::Report> = None;
+    let mut everyone = Vec::with_capacity(n);
+    let mut sessions = Duration::ZERO;
+    for first in (0..n).step_by(BLOCK) {
+        let started = Instant::now();
+        let users = bulk_users(api, prefix, first, (first + BLOCK).min(n)).await?;
+        sessions += started.elapsed();
+        let report = phase(users.clone()).await;
+        everyone.extend(users.iter().cloned());
+        merged = Some(match merged {
+            None => report,
+            Some(mut total) => {
+                let elapsed = total.elapsed + report.elapsed;
+                total.merge(report);
+                total.elapsed = elapsed;
+                total
+            }
+        });
+    }
+    let took = sessions.as_secs_f64();
     say!(
-        "sessions: {n} users with sessions in {took:.1}s ({:.0}/s, bulk)",
+        "sessions: {n} users with sessions in {took:.1}s ({:.0}/s, bulk, a block of {BLOCK} before its phase)",
         n as f64 / took.max(1e-9)
     );
     output::result("sessions_s", took);
-    Ok(Arc::new(users))
+    Ok((merged.ok_or("no users")?, everyone))
 }
 
 fn owner_prefix(tag: &str) -> String {
@@ -117,14 +160,14 @@ async fn joins(args: &Args, api: &Api) -> Result<Run, String> {
         .create_event(&owner, event_body(in_secs(86_400), "manual", args.prizes))
         .await?;
     output::result("event_id", event_id);
-    let users = bulk_users(api, &users_prefix(&tag), args.users).await?;
+    let viewers = bulk_users(api, &format!("mv{tag}"), 0, 64).await?;
 
-    // The live page during the joins, with a participant's token (its `me`
-    // is filled), at --view-rate: a fixed rate, so its latencies count any
-    // wait behind the joins.
+    // The live page during the joins, with a token (its `me` is filled),
+    // at --view-rate: a fixed rate, so its latencies count any wait
+    // behind the joins.
     let stop = Arc::new(AtomicBool::new(false));
     let views = {
-        let (users, stop) = (users.clone(), stop.clone());
+        let (users, stop) = (viewers, stop.clone());
         let path = format!("/api/v1/events/{event_id}");
         let load = Load {
             concurrency: 4,
@@ -151,14 +194,17 @@ async fn joins(args: &Args, api: &Api) -> Result<Run, String> {
             .await
         })
     };
-    let joined = drive(
-        "join (notify)",
-        args.target,
-        args.load(3600, Some(users.len())),
-        join_op(&users, event_id, true),
-    )
+    let joined = in_blocks(api, &users_prefix(&tag), args.users, |users| {
+        drive(
+            "join (notify)",
+            args.target,
+            args.load(3600, Some(users.len())),
+            join_op(&users, event_id, true),
+        )
+    })
     .await;
     stop.store(true, Ordering::Relaxed);
+    let (joined, users) = joined?;
     let views = views.await.map_err(|e| format!("views: {e}"))?;
     output::phase(&joined);
     output::phase(&views);
@@ -198,9 +244,6 @@ async fn draw(args: &Args, api: &Api, wechat: &str, run: &Run) -> Result<(), Str
         ));
     }
     let owner = owner(api, &run.tag).await?;
-    // The same users as the joins (bulk sessions of the same names).
-    let users = bulk_users(api, &users_prefix(&run.tag), n).await?;
-    let acked: HashSet<i64> = users.iter().map(|u| u.1).collect();
 
     let http = reqwest::Client::new();
     let before = mock_stats(&http, wechat).await?;
@@ -213,14 +256,15 @@ async fn draw(args: &Args, api: &Api, wechat: &str, run: &Run) -> Result<(), Str
     output::result("participants", n);
     output::result("draw_answer_s", took.as_secs_f64());
 
-    // Every user reads their result.
+    // Every user reads their result (the same users as the joins: bulk
+    // sessions of the same names, a block at a time).
     let winners = Arc::new(AtomicUsize::new(0));
-    let results = {
-        let (users, winners, page) = (users.clone(), winners.clone(), page.clone());
+    let (results, users) = in_blocks(api, &users_prefix(&run.tag), n, |users| {
+        let (winners, page) = (winners.clone(), page.clone());
         drive(
             "result (every participant)",
             args.target,
-            args.load(3600, Some(n)),
+            args.load(3600, Some(users.len())),
             async move |i, conn: &mut Conn| {
                 let data = conn.get("result", &page, Some(&users[i].0)).await?.data()?;
                 if data["me"]["joined"] != true {
@@ -232,8 +276,9 @@ async fn draw(args: &Args, api: &Api, wechat: &str, run: &Run) -> Result<(), Str
                 Ok(())
             },
         )
-        .await
-    };
+    })
+    .await?;
+    let acked: HashSet<i64> = users.iter().map(|u| u.1).collect();
     output::phase(&results);
     let won = winners.load(Ordering::Relaxed);
     let slots = (args.prizes as usize).min(n);
