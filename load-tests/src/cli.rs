@@ -179,12 +179,8 @@ pub enum Command {
         generator: Generator,
         #[command(flatten)]
         people: People,
-        /// The server's LOTTERY_NOTIFY_RATE (messages a second), to compare the drain with: not a load rate
-        #[arg(long, default_value = "200", value_name = "N/s")]
-        rate: Rate,
-        /// URL of `lottery-load wechat-mock` (loopback only)
-        #[arg(long, value_name = "URL", value_parser = loopback_url, required = true)]
-        wechat: String,
+        #[command(flatten)]
+        drain: Drain,
         #[command(flatten)]
         prizes: Prizes,
         #[command(flatten)]
@@ -198,12 +194,8 @@ pub enum Command {
         generator: Generator,
         #[command(flatten)]
         people: People,
-        /// The server's LOTTERY_NOTIFY_RATE (messages a second), to compare the drain with: not a load rate
-        #[arg(long, default_value = "200", value_name = "N/s")]
-        rate: Rate,
-        /// URL of `lottery-load wechat-mock` (loopback only)
-        #[arg(long, value_name = "URL", value_parser = loopback_url, required = true)]
-        wechat: String,
+        #[command(flatten)]
+        drain: Drain,
         #[command(flatten)]
         prizes: Prizes,
         /// all; joins (stop after the joins, writing --state); draw (go on from --state, after a restart)
@@ -271,6 +263,17 @@ pub enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         period: u32,
     },
+}
+
+/// Where a server's notices go and how fast it sends them.
+#[derive(Group, Debug)]
+pub struct Drain {
+    /// The server's LOTTERY_NOTIFY_RATE (messages a second), to compare the drain with: not a load rate
+    #[arg(long, default_value = "200", value_name = "N/s")]
+    rate: Rate,
+    /// URL of `lottery-load wechat-mock` (loopback only)
+    #[arg(long, value_name = "URL", value_parser = loopback_url, required = true)]
+    wechat: String,
 }
 
 /// The server under load.
@@ -561,15 +564,14 @@ pub fn scenario(command: Command) -> Option<(&'static str, Args, bool)> {
             server,
             generator,
             people,
-            rate,
-            wechat,
+            drain,
             prizes,
             output,
         } => {
             let mut a = args(&server, &generator);
             a.users = people.users as usize;
-            a.notify_rate = rate.per_second();
-            a.wechat = Some(wechat);
+            a.notify_rate = drain.rate.per_second();
+            a.wechat = Some(drain.wechat);
             a.prizes = prizes.prizes;
             ("notices", a, output.json)
         }
@@ -577,8 +579,7 @@ pub fn scenario(command: Command) -> Option<(&'static str, Args, bool)> {
             server,
             generator,
             people,
-            rate,
-            wechat,
+            drain,
             prizes,
             stage,
             state,
@@ -587,8 +588,8 @@ pub fn scenario(command: Command) -> Option<(&'static str, Args, bool)> {
         } => {
             let mut a = args(&server, &generator);
             a.users = people.users as usize;
-            a.notify_rate = rate.per_second();
-            a.wechat = Some(wechat);
+            a.notify_rate = drain.rate.per_second();
+            a.wechat = Some(drain.wechat);
             a.prizes = prizes.prizes;
             a.stage = stage;
             a.state = state;

@@ -33,16 +33,21 @@ pub struct LoginResponse {
     user: UserView,
 }
 
+/// 1 to `max` of `[A-Za-z0-9_-]`: a dev login's name (and a bulk session
+/// prefix's, `load_test`).
+pub(crate) fn is_dev_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// `dev:<name>` → the openid `dev_<name>`, when dev login is on.
 fn dev_openid(code: &str) -> AppResult<Option<String>> {
     let Some(name) = code.strip_prefix("dev:") else {
         return Ok(None);
     };
-    let valid = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid {
+    if !is_dev_name(name, 64) {
         return Err(AppError::InvalidArgument(
             "code: a dev login name is 1 to 64 of [A-Za-z0-9_-]".into(),
         ));

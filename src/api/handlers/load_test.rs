@@ -45,11 +45,7 @@ pub async fn sessions(
         first,
         count,
     } = body.0;
-    let valid_prefix = (1..=40).contains(&prefix.len())
-        && prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid_prefix {
+    if !super::auth::is_dev_name(&prefix, 40) {
         return Err(AppError::InvalidArgument(
             "prefix: 1 to 40 of [A-Za-z0-9_-]".into(),
         ));
