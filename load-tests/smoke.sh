@@ -34,4 +34,13 @@ stop_server
 start_wechat_mock 500
 start_server "${SETTINGS[@]}" "${WECHAT_SETTINGS[@]}"
 load notices --users 300 --rate 500 --prizes 20 --concurrency 16 --wechat "$WECHAT_URL" 2>/dev/null
+# The million scenario, small: bulk sessions, joins, a restart with the
+# event live, then the draw, results and drain.
+stop_server
+STATE="$(mktemp)"
+start_server "${SETTINGS[@]}" "${WECHAT_SETTINGS[@]}" LOTTERY_LOAD_TEST_SESSIONS=true
+load million --stage joins --state "$STATE" --users 300 --rate 500 --prizes 20 --concurrency 16 --wechat "$WECHAT_URL" 2>/dev/null
+stop_server
+start_server "${SETTINGS[@]}" "${WECHAT_SETTINGS[@]}" LOTTERY_LOAD_TEST_SESSIONS=true
+load million --stage draw --state "$STATE" --users 300 --rate 500 --prizes 20 --concurrency 16 --wechat "$WECHAT_URL" 2>/dev/null
 echo "load-tests smoke ($BACKEND): all scenarios verified"
