@@ -84,11 +84,13 @@ enum Verdict {
 }
 
 /// One lock's share of the keys, and how many new keys it has seen (every
-/// `SWEEP_EVERY`-th new key sweeps it).
+/// `SWEEP_EVERY`-th new key has the next call sweep it).
 #[derive(Default)]
 struct Shard {
     cells: HashMap<String, Local>,
     new_keys: u64,
+    /// The last new key was a `SWEEP_EVERY`-th: the next call sweeps.
+    sweep_due: bool,
 }
 
 /// A shard drops the keys past their window every this many new keys: a
@@ -134,20 +136,26 @@ impl SharedCells {
         let now = Instant::now();
         let mut guard = self.shard(cell).lock();
         let shard = &mut *guard;
-        if !shard.cells.contains_key(cell) {
-            shard.new_keys += 1;
-            if shard.new_keys.is_multiple_of(SWEEP_EVERY) {
-                shard.cells.retain(|_, local| {
-                    local.blocked_until.is_some_and(|until| until > now)
-                        || now.duration_since(local.since) <= window
-                });
-            }
+        if shard.sweep_due {
+            shard.sweep_due = false;
+            shard.cells.retain(|_, local| {
+                local.blocked_until.is_some_and(|until| until > now)
+                    || now.duration_since(local.since) <= window
+            });
         }
-        let local = shard.cells.entry(cell.to_string()).or_insert(Local {
-            unsynced: 0,
-            allowance: UNSYNCED_MAX,
-            since: now,
-            blocked_until: None,
+        // One lookup per request (this is every request's path): a new key
+        // is counted as it is inserted, and every `SWEEP_EVERY`-th one
+        // makes the next call sweep.
+        let (new_keys, sweep_due) = (&mut shard.new_keys, &mut shard.sweep_due);
+        let local = shard.cells.entry(cell.to_string()).or_insert_with(|| {
+            *new_keys += 1;
+            *sweep_due = new_keys.is_multiple_of(SWEEP_EVERY);
+            Local {
+                unsynced: 0,
+                allowance: UNSYNCED_MAX,
+                since: now,
+                blocked_until: None,
+            }
         });
         if let Some(until) = local.blocked_until {
             if until > now {

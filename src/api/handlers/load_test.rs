@@ -1,7 +1,8 @@
 //! Bulk sessions for load tests (`LOTTERY_LOAD_TEST_SESSIONS=true`, never
 //! in the prod profile): a million-user run would otherwise spend longer
 //! logging in than joining. Not part of the API (not in the OpenAPI
-//! document); docs/LOAD-TESTING.md says how the load tool uses it.
+//! document); load-tests/README.md, "Bulk sessions", says how the load
+//! tool uses it.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
