@@ -77,31 +77,17 @@ impl SessionStore {
     }
 
     pub async fn create(&self, user_id: i64, session_key: Option<&Secret>) -> AppResult<Issued> {
-        let token = tokens::mint();
-        let stored = Stored {
-            user_id,
-            session_key: session_key.map(|k| k.expose().to_string()),
-            expires_at: None,
-        };
-        let ttl = match self {
-            Self::InProcess(store) => {
-                store.insert(tokens::hash(&token), stored);
-                store.ttl
-            }
-            Self::Redis(store) => {
-                store.insert(tokens::hash(&token), stored).await?;
-                store.ttl
-            }
-        };
-        Ok(Issued {
-            token,
-            expires_in: ttl.as_secs(),
-        })
+        let mut issued = self
+            .create_many(vec![(user_id, session_key.cloned())])
+            .await?;
+        issued
+            .pop()
+            .ok_or_else(|| AppError::internal("no session was issued"))
     }
 
-    /// Sessions for many users at once (the bulk sessions of load tests):
-    /// each as `create` makes it, the Redis writes pipelined by the
-    /// thousand so that a million cost a thousand round trips.
+    /// Sessions for many users at once (a login's one, and the bulk
+    /// sessions of load tests), in that order; the Redis writes pipelined
+    /// by the thousand, so that a million cost a thousand round trips.
     pub async fn create_many(&self, users: Vec<(i64, Option<Secret>)>) -> AppResult<Vec<Issued>> {
         let minted: Vec<(String, Stored)> = users
             .into_iter()

@@ -52,29 +52,11 @@ impl RedisSessions {
         }))
     }
 
-    pub(super) async fn insert(&self, token_hash: TokenHash, stored: Stored) -> AppResult<()> {
-        let expires_at = chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64;
-        let user_id = stored.user_id;
-        let stored = Stored {
-            expires_at: Some(expires_at),
-            ..stored
-        };
-        let value = serde_json::to_string(&stored).map_err(AppError::internal)?;
-        let key = self.key(&token_hash);
-        let seconds = self.ttl.as_secs().max(1);
-        self.run(|mut conn| async move { conn.set_ex::<_, _, ()>(key, value, seconds).await })
-            .await?;
-        // This instance knows the session is valid: its first use here (a
-        // join, typically) need not ask Redis.
-        let seen = self.local.logouts_seen();
-        self.local
-            .remember(token_hash, user_id, Some(expires_at), seen);
-        Ok(())
-    }
-
-    /// `insert` for many sessions: one pipeline on a single Redis; on a
-    /// Redis Cluster, whose pipelines cannot span slots, every command in
-    /// flight at once on the multiplexed connection.
+    /// Writes sessions, each with its expiry on the key too: one pipeline on
+    /// a single Redis; on a Redis Cluster, whose pipelines cannot span
+    /// slots, every command in flight at once on the multiplexed
+    /// connection. This instance then knows them valid: their first use
+    /// here (a join, typically) need not ask Redis.
     pub(super) async fn insert_many(&self, entries: Vec<(TokenHash, Stored)>) -> AppResult<()> {
         let expires_at = chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64;
         let seconds = self.ttl.as_secs().max(1);
