@@ -250,6 +250,24 @@ impl Db {
         }
     }
 
+    /// The same for an INSERT into notices (its unique key on event, user
+    /// and kind): a notice already queued is skipped.
+    pub fn skip_existing_notice(&self) -> &'static str {
+        match self {
+            Self::Mysql(_) => " ON DUPLICATE KEY UPDATE id = notices.id",
+            Self::Sqlite(_) => " ON CONFLICT (event_id, user_id, kind) DO NOTHING",
+        }
+    }
+
+    /// The same for an INSERT into users (its unique key on openid): a
+    /// user already there is kept as is.
+    pub fn skip_existing_user(&self) -> &'static str {
+        match self {
+            Self::Mysql(_) => " ON DUPLICATE KEY UPDATE id = id",
+            Self::Sqlite(_) => " ON CONFLICT (openid) DO NOTHING",
+        }
+    }
+
     /// What follows an INSERT into join_tries so that an existing row
     /// counts one more wrong try instead.
     pub fn add_wrong_try(&self) -> &'static str {

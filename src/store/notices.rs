@@ -54,14 +54,13 @@ pub fn queue_sql(event_id: i64, kind: NoticeKind, now: DateTime<Utc>) -> String 
 /// in one transaction. The rows are written only while the fan-out still
 /// stands where this read it, and a row already there is skipped (the
 /// outbox's unique key on event, user and kind), so two senders expanding
-/// at once, or an expansion retried after a crash, write each notice once.
+/// at once, or an expansion retried after a crash, write each notice once;
+/// the fan-out's row is locked first, so two at once wait in turn rather
+/// than deadlock.
 /// Answers whether there was a fan-out to expand.
 pub async fn expand_fanout(db: &Db, now: DateTime<Utc>, page: i64) -> AppResult<bool> {
     let begin = db.begin_write();
-    let skip_existing = match db {
-        Db::Mysql(_) => " ON DUPLICATE KEY UPDATE id = notices.id",
-        Db::Sqlite(_) => " ON CONFLICT (event_id, user_id, kind) DO NOTHING",
-    };
+    let skip_existing = db.skip_existing_notice();
     let now = sql_time(now);
     db_run!(db, |conn| {
         let oldest: Option<(i64, i64, i16, i64, NaiveDateTime)> = notice_fanouts::table
@@ -105,8 +104,16 @@ pub async fn expand_fanout(db: &Db, now: DateTime<Utc>, page: i64) -> AppResult<
                 ),
             ),
         };
+        // The first statement takes the fan-out's row lock (a no-op update
+        // locks the row it matches): a second expander waits here and then
+        // finds the cursor moved. Without it, InnoDB's INSERT ... SELECT
+        // takes a shared lock on the fan-out row (the EXISTS) and both
+        // expanders then ask for the exclusive one to advance: a deadlock,
+        // one of them refused (seen in CI on two expanders at once).
         let script = format!(
             "{begin};\n\
+             UPDATE notice_fanouts SET after_participant = {after} \
+             WHERE id = {id} AND after_participant = {after};\n\
              INSERT INTO notices (event_id, user_id, kind, state, attempts, due_at, created_at) \
              SELECT p.event_id, p.user_id, {kind}, {pending}, 0, '{now}', '{created}' \
              FROM participants p WHERE p.event_id = {event_id} AND p.notify = 1 \

@@ -61,10 +61,7 @@ pub async fn upsert_many(
         )));
     }
     let created_at = sql_time(now);
-    let skip_existing = match db {
-        Db::Mysql(_) => " ON DUPLICATE KEY UPDATE id = id",
-        Db::Sqlite(_) => " ON CONFLICT (openid) DO NOTHING",
-    };
+    let skip_existing = db.skip_existing_user();
     let mut found = Vec::with_capacity(openids.len());
     for chunk in openids.chunks(CHUNK) {
         let insert = multi_row_insert(
