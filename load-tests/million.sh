@@ -7,6 +7,9 @@
 # reading their result, /fairness compressed, the notices drained into
 # the local WeChat mock at RATE, and `verify-draw` re-running the record.
 # Every phase is verified and bounded; loopback only.
+# CRASH=1: the server is SIGKILLed half-way through the drain and started
+# again; the drain must still reach everyone, repeating at most the 16
+# sends that were in flight.
 #   load-tests/million.sh [users] [rate] [mysql|sqlite]
 # Defaults: 1000000 users, 5000/s, MySQL + Redis (database
 # lottery_million_bench, Redis db 1), PRIZES=1000 prize slots.
@@ -39,6 +42,7 @@ read -r -a EXTRA_SETTINGS <<<"${EXTRA:-}"
 SETTINGS+=("${EXTRA_SETTINGS[@]}")
 
 rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
+anon_mb() { awk '/^RssAnon/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
 peak_mb() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
 metric() { curl -fsS "$BASE/metrics" | awk -v m="$1" 'index($1, m) == 1 { print $1, $2 }'; }
 
@@ -51,7 +55,9 @@ load million --stage joins --state "$STATE" --users "$USERS" --prizes "$PRIZES" 
 HEALTHZ="$(sed -n 's/^healthz: .* = \([0-9]*\) req\/s.*/\1/p' <<<"$HEALTHZ_OUT")"
 JOINS="$(sed -n 's/^join (notify): .* = \([0-9]*\) req\/s.*/\1/p' /tmp/million-joins.out)"
 echo "joins/healthz: $(awk -v j="$JOINS" -v h="$HEALTHZ" 'BEGIN { printf "%.3f", j / h }') ($JOINS / $HEALTHZ)"
-echo "rss after the joins: $(rss_mb) MB (peak $(peak_mb) MB)"
+echo "rss after the joins: $(rss_mb) MB (peak $(peak_mb) MB; anonymous $(anon_mb) MB)"
+# SMAPS=FILE: the process's mappings at this point, for a memory study.
+[ -z "${SMAPS:-}" ] || cp "/proc/$SERVER_PID/smaps" "$SMAPS"
 
 # The restart, the event live: the process starts, then the first view
 # (in the tool) loads the event's members.
@@ -62,10 +68,35 @@ echo "restart: healthy after $(awk -v s="$STARTED" -v e="$(date +%s.%N)" 'BEGIN 
 # The first view loads the event's members into its actor: the reload.
 EVENT="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["event_id"])' "$STATE")"
 echo "reload: first view answered in $(curl -fsS -o /dev/null -w '%{time_total}' "$BASE/api/v1/events/$EVENT")s"
-echo "rss with the live event loaded (fresh process): $(rss_mb) MB"
-load million --stage draw --state "$STATE" --users "$USERS" --prizes "$PRIZES" \
-  --concurrency "$CONCURRENCY" --wechat "$WECHAT_URL" --rate "$RATE" | tee /tmp/million-draw.out
-echo "rss after the draw, the results and the drain: $(rss_mb) MB (peak since the restart $(peak_mb) MB)"
+echo "rss with the live event loaded (fresh process): $(rss_mb) MB (anonymous $(anon_mb) MB)"
+if [ -z "${CRASH:-}" ]; then
+  load million --stage draw --state "$STATE" --users "$USERS" --prizes "$PRIZES" \
+    --concurrency "$CONCURRENCY" --wechat "$WECHAT_URL" --rate "$RATE" | tee /tmp/million-draw.out
+  echo "rss after the draw, the results and the drain: $(rss_mb) MB (peak since the restart $(peak_mb) MB)"
+else
+  # CRASH=1: SIGKILL the server half-way through the drain (the tool is
+  # by then only counting arrivals at the mock), start it again, and let
+  # the drain finish: every participant notified, at most the notifier's
+  # sends in flight (16) repeated.
+  load million --stage draw --state "$STATE" --users "$USERS" --prizes "$PRIZES" \
+    --concurrency "$CONCURRENCY" --wechat "$WECHAT_URL" --rate "$RATE" \
+    --repeats-allowed 16 >/tmp/million-draw.out 2>/tmp/million-draw.err &
+  TOOL=$!
+  sent() { curl -fsS "$WECHAT_URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sent"])'; }
+  until grep -q '^notices: ' /tmp/million-draw.err 2>/dev/null && [ "$(sent)" -ge $((USERS / 2)) ]; do
+    kill -0 "$TOOL" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "crash: SIGKILL with $(sent) of $USERS sent"
+  kill -9 "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  STARTED=$(date +%s.%N)
+  start_server "${SETTINGS[@]}"
+  echo "crash: healthy again after $(awk -v s="$STARTED" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')s"
+  wait "$TOOL" || { cat /tmp/million-draw.out; tail -5 /tmp/million-draw.err; exit 1; }
+  cat /tmp/million-draw.out
+  echo "rss after the drain (process started mid-drain): $(rss_mb) MB"
+fi
 echo "server: $(metric lottery_draw_duration_seconds_sum)"
 
 # verify-draw on the record, with the seed hash the open event showed.

@@ -274,6 +274,9 @@ pub struct Drain {
     /// URL of `lottery-load wechat-mock` (loopback only)
     #[arg(long, value_name = "URL", value_parser = loopback_url, required = true)]
     wechat: String,
+    /// Messages that may arrive twice: when the server is killed during the drain, the sends it had in flight (the notifier's 16) may be repeated; 0 otherwise
+    #[arg(long, default_value = "0", value_name = "N")]
+    repeats_allowed: u64,
 }
 
 /// The server under load.
@@ -416,6 +419,7 @@ fn args(server: &Server, generator: &Generator) -> Args {
         marks: Vec::new(),
         wechat: None,
         notify_rate: 200.0,
+        repeats_allowed: 0,
         rules: None,
         appid: lottery::wechat::open_data::DEV_APPID.to_string(),
         uploaders: 2,
@@ -571,6 +575,7 @@ pub fn scenario(command: Command) -> Option<(&'static str, Args, bool)> {
             let mut a = args(&server, &generator);
             a.users = people.users as usize;
             a.notify_rate = drain.rate.per_second();
+            a.repeats_allowed = drain.repeats_allowed;
             a.wechat = Some(drain.wechat);
             a.prizes = prizes.prizes;
             ("notices", a, output.json)
@@ -589,6 +594,7 @@ pub fn scenario(command: Command) -> Option<(&'static str, Args, bool)> {
             let mut a = args(&server, &generator);
             a.users = people.users as usize;
             a.notify_rate = drain.rate.per_second();
+            a.repeats_allowed = drain.repeats_allowed;
             a.wechat = Some(drain.wechat);
             a.prizes = prizes.prizes;
             a.stage = stage;

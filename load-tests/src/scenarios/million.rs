@@ -310,5 +310,5 @@ async fn draw(args: &Args, api: &Api, wechat: &str, run: &Run) -> Result<(), Str
         "{winners} distinct winners reproduce from the seed, the draw took exactly the {n} acknowledged participants ({:.1}s)",
         started.elapsed().as_secs_f64()
     ));
-    await_drain(&http, wechat, &before, n as u64, args.notify_rate, drawn_at).await
+    await_drain(&http, wechat, &before, n as u64, args, drawn_at).await
 }

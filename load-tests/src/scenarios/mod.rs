@@ -46,6 +46,9 @@ pub struct Args {
     pub wechat: Option<String>,
     /// The server's LOTTERY_NOTIFY_RATE, to compare the drain with.
     pub notify_rate: f64,
+    /// Messages the drain may repeat (a crash during it: the sends in
+    /// flight); the rest must arrive exactly once.
+    pub repeats_allowed: u64,
     /// `hot-join` / `ratio`: the hot event's join rule (`password`,
     /// `group`: dev login makes the proofs; `risk`: the server uses the
     /// `wechat-mock`, and every user is rated before the timed phase), or
