@@ -15,6 +15,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod limits;
 pub mod media;
+pub mod memory;
 pub mod pii;
 pub mod secret;
 pub mod startup;

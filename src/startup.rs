@@ -103,6 +103,7 @@ impl StopSignal {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let metrics = telemetry::metrics_handle();
+        crate::memory::give_back_freed_pages();
         let db = Db::connect_with_tls(
             config.database_url.expose(),
             config.db_pool_size,

@@ -309,6 +309,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Cluster mode: event actors stopped because a newer owner holds their event",
     ),
     (
+        "lottery_memory_trim_duration_seconds",
+        "histogram",
+        "Time to hand the allocator's freed pages back to the system (every 10 s, glibc on Linux)",
+    ),
+    (
         "lottery_forwarded_requests_total",
         "counter",
         "Cluster mode: writes forwarded to their event's owner, by result",

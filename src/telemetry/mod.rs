@@ -6,6 +6,7 @@ pub mod scrape;
 pub mod traces;
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Level;
@@ -103,7 +104,8 @@ pub fn metrics_handle() -> PrometheusHandle {
                 )
                 .expect("static buckets are valid")
                 .install_recorder()
-                .inspect(|_| {
+                .inspect(|handle| {
+                    keep_metrics_folded(handle.clone());
                     catalog::describe();
                     // Which build answers: dashboards and alerts join on it.
                     metrics::gauge!("lottery_build_info", "version" => env!("CARGO_PKG_VERSION"))
@@ -112,4 +114,25 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .expect("the metrics recorder is installed once")
         })
         .clone()
+}
+
+/// How often the recorder's histograms are folded into their buckets.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample in a queue until it is folded
+/// into its buckets, which only a scrape or an upkeep does; installed
+/// without the crate's own exporter, nothing did upkeep, so a server nobody
+/// scraped grew by 8 bytes a sample, without bound (7 MB after 300,000
+/// joins: a heap profile, docs/BENCHMARKS.md). This thread folds them
+/// every `METRICS_UPKEEP_EVERY`, as the crate's exporter does.
+fn keep_metrics_folded(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(METRICS_UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "no metrics-upkeep thread: histogram samples wait for scrapes");
+    }
 }
