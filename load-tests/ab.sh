@@ -13,7 +13,8 @@ ROUNDS="${1:?rounds}"
 shift
 [ $# -ge 1 ] || { echo "usage: $0 ROUNDS BINARY..." >&2; exit 2; }
 USERS="${USERS:-100000}" CONCURRENCY="${CONCURRENCY:-64}"
-(cd "$ROOT" && cargo build --release -q -p lottery-load)
+# PREBUILT=DIR: its lottery-load, not built here (nothing compiles beside a run).
+[ -n "${PREBUILT:-}" ] || (cd "$ROOT" && cargo build --release -q -p lottery-load)
 RESULTS="$(mktemp)"
 
 one_run() { # binary
