@@ -259,8 +259,7 @@ impl Sender {
                 return;
             }
             let step = async {
-                let due = notices::due_now(&self.db, self.clock.now(), FANOUT_PAGE).await?;
-                if due >= FANOUT_PAGE {
+                if notices::due_at_least(&self.db, self.clock.now(), FANOUT_PAGE).await? {
                     return Ok(EXPAND_CHECK);
                 }
                 let expanded =

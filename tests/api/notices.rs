@@ -539,7 +539,7 @@ async fn a_notice_of_an_unknown_kind_is_recorded_failed_and_the_rest_go(backend:
 /// (a crash) leaves the rest to the other, as here.
 async fn a_fanout_expands_in_pages_once_per_participant_under_races(backend: Backend) {
     use lottery::domain::notice::NoticeKind;
-    use lottery::store::notices::{expand_fanout, queue_sql};
+    use lottery::store::notices::{due_at_least, expand_fanout, queue_sql};
     // No WeChat configured: no notifier, and the draw records no fan-out
     // of its own; the test records one and expands it itself.
     let app = TestApp::spawn(backend).await;
@@ -623,6 +623,17 @@ async fn a_fanout_expands_in_pages_once_per_participant_under_races(backend: Bac
     assert!(
         !expand_fanout(&db, chrono::Utc::now(), 4).await.unwrap(),
         "the fan-out is gone"
+    );
+    // How far the expansion is ahead: every expanded row is due now.
+    let due = asked.len() as i64;
+    let now = chrono::Utc::now();
+    assert!(due_at_least(&db, now, due).await.unwrap());
+    assert!(!due_at_least(&db, now, due + 1).await.unwrap());
+    assert!(
+        !due_at_least(&db, now - chrono::Duration::hours(1), 1)
+            .await
+            .unwrap(),
+        "none was due an hour ago"
     );
     app.stop().await;
 }
