@@ -8,8 +8,8 @@
 # the local WeChat mock at RATE, and `verify-draw` re-running the record.
 # Every phase is verified and bounded; loopback only.
 # CRASH=1: the server is SIGKILLed half-way through the drain and started
-# again; the drain must still reach everyone, repeating at most the 16
-# sends that were in flight.
+# again; the drain must still reach everyone, repeating at most the 32
+# sends that were in flight (two chunks of 16).
 #   load-tests/million.sh [users] [rate] [mysql|sqlite]
 # Defaults: 1000000 users, 5000/s, MySQL + Redis (database
 # lottery_million_bench, Redis db 1), PRIZES=1000 prize slots.
@@ -77,10 +77,10 @@ else
   # CRASH=1: SIGKILL the server half-way through the drain (the tool is
   # by then only counting arrivals at the mock), start it again, and let
   # the drain finish: every participant notified, at most the notifier's
-  # sends in flight (16) repeated.
+  # sends in flight (32) repeated.
   load million --stage draw --state "$STATE" --users "$USERS" --prizes "$PRIZES" \
     --concurrency "$CONCURRENCY" --wechat "$WECHAT_URL" --rate "$RATE" \
-    --repeats-allowed 16 >/tmp/million-draw.out 2>/tmp/million-draw.err &
+    --repeats-allowed 32 >/tmp/million-draw.out 2>/tmp/million-draw.err &
   TOOL=$!
   sent() { curl -fsS "$WECHAT_URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sent"])'; }
   until grep -q '^notices: ' /tmp/million-draw.err 2>/dev/null && [ "$(sent)" -ge $((USERS / 2)) ]; do

@@ -8,6 +8,9 @@
 //! poll every second finds retries that came due and rows a crashed sender
 //! left behind. Claims keep two instances off the same row; a crash leaves
 //! at most the sends in flight (`IN_FLIGHT`) unrecorded, and those go twice.
+//! Two chunks are under way at once: one's record commits while the next
+//! one's sends go, so the round trips of a chunk (rate, sends, record)
+//! overlap instead of adding up.
 //! docs/NOTIFICATIONS.md states the guarantees.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use tokio::sync::Notify;
 
@@ -28,8 +32,15 @@ use crate::store::Db;
 use crate::wechat::subscribe::{Delivery, Message};
 use crate::wechat::token::AccessTokens;
 
-/// Sends in flight at once: also the most a crash can send twice.
-pub const IN_FLIGHT: usize = 16;
+/// Sends a chunk makes at once; its deliveries are recorded in one UPDATE.
+const CHUNK: usize = 16;
+/// Chunks under way at once (sent or being recorded). One alone made a
+/// chunk's rate take, sends and record add up: at 5,000 a second on a
+/// busy two-core machine the drain ran at 0.71-0.93 of the rate, each
+/// tenth of a second's unused share lost.
+const CHUNKS_AT_ONCE: usize = 2;
+/// Sends not yet recorded at most: also the most a crash can send twice.
+pub const IN_FLIGHT: usize = CHUNK * CHUNKS_AT_ONCE;
 /// Participants a fan-out is expanded by at a time: one transaction of at
 /// most this many outbox rows (about 60 ms on MySQL), a few seconds of
 /// sends at the rates WeChat allows.
@@ -296,28 +307,55 @@ impl Sender {
         // risk a second sender taking rows this one is still sending.
         let deadline = Instant::now() + hold.mul_f64(0.75);
         let mut rest: &[Claimed] = &batch;
+        let mut under_way = FuturesUnordered::new();
+        let mut failed = None;
         while !rest.is_empty() {
+            if under_way.len() >= CHUNKS_AT_ONCE {
+                if let Some(Err(err)) = under_way.next().await {
+                    failed = Some(err);
+                    break;
+                }
+                continue;
+            }
             if Instant::now() >= deadline || self.stopping.load(Ordering::SeqCst) {
-                let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
-                notices::release(&self.db, &ids, self.clock.now()).await?;
                 break;
             }
-            let n = self.rate.take(rest.len().min(IN_FLIGHT) as u32).await as usize;
+            let n = self.rate.take(rest.len().min(CHUNK) as u32).await as usize;
             let (chunk, tail) = rest.split_at(n.min(rest.len()));
             let token = match self.tokens.get().await {
                 Ok(token) => token,
                 Err(err) => {
-                    let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
-                    notices::release(&self.db, &ids, self.clock.now()).await?;
-                    return Err(err);
+                    failed = Some(err);
+                    break;
                 }
             };
-            let deliveries =
-                futures::future::join_all(chunk.iter().map(|c| self.deliver(c, &token))).await;
-            self.record(chunk, deliveries).await?;
+            under_way.push(self.send_chunk(chunk, token));
             rest = tail;
         }
-        Ok(batch.len())
+        // Chunks under way finish and are recorded, whatever stopped the
+        // loop; what was not sent goes back, due at once.
+        while let Some(done) = under_way.next().await {
+            if let Err(err) = done {
+                failed.get_or_insert(err);
+            }
+        }
+        if !rest.is_empty() {
+            let ids: Vec<i64> = rest.iter().map(|c| c.id).collect();
+            if let Err(err) = notices::release(&self.db, &ids, self.clock.now()).await {
+                failed.get_or_insert(err);
+            }
+        }
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(batch.len()),
+        }
+    }
+
+    /// Sends a chunk, a message each, and records how each went.
+    async fn send_chunk(&self, chunk: &[Claimed], token: String) -> AppResult<()> {
+        let deliveries =
+            futures::future::join_all(chunk.iter().map(|c| self.deliver(c, &token))).await;
+        self.record(chunk, deliveries).await
     }
 
     /// One message; a refused token is replaced and the message sent once more.
