@@ -36,7 +36,10 @@ event_with_participants() {
     curl -fsS -XPUT "$API/events/$EVENT/participants/me" -H "Authorization: Bearer $LAST_TOKEN" >/dev/null
   done
 }
-DESCRIPTION="$(seq 1 1000 | tr '\n' ' ' | head -c "${DESCRIPTION_CHARS:-0}")"
+# Cut with a parameter expansion, not `head -c`: head closing the pipe
+# early failed the whole script under pipefail (SIGPIPE), now and then.
+DESCRIPTION="$(seq 1 1000 | tr '\n' ' ')"
+DESCRIPTION="${DESCRIPTION:0:${DESCRIPTION_CHARS:-0}}"
 ENCODING="${ENCODING:-}"
 event_with_participants live at_time 1
 ID="$EVENT" USER_TOKEN="$LAST_TOKEN"

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::models::to_db_time;
 use super::notices::Queues;
 use super::ownership::{self, Token};
+use super::participants::whole_event;
 use super::schema::{events, participants};
 use super::{multi_row_insert, readable_rows, sql_time, Db};
 use crate::db_run;
@@ -156,11 +157,7 @@ pub async fn draw(
             .first(conn)
             .await?;
         let claim_by = claim::claim_by(now, i64::from(claim_days));
-        let participants: Vec<i64> = participants::table
-            .filter(participants::event_id.eq(id))
-            .select(participants::user_id)
-            .load(conn)
-            .await?;
+        let participants = whole_event!(conn, id, participants::user_id => i64);
         // Sorting, shuffling and formatting 100,000 rows is CPU work: off
         // the event loop, which is an HTTP worker's.
         let script = tokio::task::spawn_blocking(move || {
@@ -344,11 +341,7 @@ pub async fn fix_for_beacon(
             return Ok(Fixed::Over(None));
         };
         if row.0 == EventStatus::Drawing && row.1.is_none() {
-            let participants: Vec<i64> = participants::table
-                .filter(participants::event_id.eq(id))
-                .select(participants::user_id)
-                .load(conn)
-                .await?;
+            let participants = whole_event!(conn, id, participants::user_id => i64);
             // Sorting and hashing a million ids is CPU work: off the event
             // loop.
             let (count, hash) = tokio::task::spawn_blocking(move || {

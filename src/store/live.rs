@@ -4,7 +4,8 @@
 use super::media::MediaRow;
 use super::models::{EventRow, PrizeRow};
 use super::ownership::{self, Token};
-use super::schema::{events, join_tries, media, participants, prizes, users};
+use super::participants::whole_event;
+use super::schema::{events, join_tries, media, prizes, users};
 use super::Db;
 use crate::db_run;
 use crate::domain::event::EventStatus;
@@ -76,11 +77,8 @@ pub async fn load_live(db: &Db, id: i64, owner: Option<Token>) -> AppResult<Opti
                 .load(conn)
                 .await?
         };
-        let members = participants::table
-            .filter(participants::event_id.eq(id))
-            .select(super::participants::MEMBER_COLUMNS)
-            .load(conn)
-            .await?;
+        let members =
+            whole_event!(conn, id, super::participants::MEMBER_COLUMNS => (i64, Subscriptions));
         let wrong_tries = if event.join_password.is_some() {
             join_tries::table
                 .filter(join_tries::event_id.eq(id))

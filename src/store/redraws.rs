@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::models::to_db_time;
+use super::participants::whole_event;
 use super::schema::{claims, events, participants, prizes, winners};
 use super::{multi_row_insert, Db};
 use crate::db_run;
@@ -77,11 +78,7 @@ pub async fn redraw(
             if expired.is_empty() {
                 return Ok(None);
             }
-            let participants: Vec<i64> = participants::table
-                .filter(participants::event_id.eq(id))
-                .select(participants::user_id)
-                .load(conn)
-                .await?;
+            let participants = whole_event!(conn, id, participants::user_id => i64);
             let won: HashSet<i64> = winners::table
                 .filter(winners::event_id.eq(id))
                 .select(winners::user_id)
