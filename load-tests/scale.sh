@@ -24,7 +24,8 @@ for n in "${SIZES[@]}"; do
   row="$n"
   row+=",$(field 's/^joins\/healthz: \([0-9.]*\).*/\1/p' "$log")"
   row+=",$(field 's/^rss after the joins: \([0-9.]*\) MB.*/\1/p' "$log")"
-  row+=",$(field 's/^rss with the live event loaded (fresh process): \([0-9.]*\) MB/\1/p' "$log")"
+  # The line goes on with the anonymous part: the number alone.
+  row+=",$(field 's/^rss with the live event loaded (fresh process): \([0-9.]*\) MB.*/\1/p' "$log")"
   row+=",$(field 's/^reload: first view answered in \([0-9.]*\)s/\1/p' "$log")"
   row+=",$(field 's/.*POST \/draw answered in \([0-9.]*\)s.*/\1/p' "$log")"
   row+=",$(field 's/^server: lottery_draw_duration_seconds_sum \([0-9.]*\).*/\1/p' "$log")"
