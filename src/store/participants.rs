@@ -234,14 +234,14 @@ macro_rules! whole_event {
         #[allow(unused_imports)]
         use diesel_async::RunQueryDsl;
         use $crate::store::schema::participants as p;
-        let page: Option<i64> = $page;
-        match page {
+        let page_rows: Option<i64> = $page;
+        match page_rows {
             None => p::table
                 .filter(p::event_id.eq($event_id))
                 .select($columns)
                 .load::<$row>($conn)
                 .await?,
-            Some(page_rows) => {
+            Some(limit) => {
                 let mut rows: Vec<$row> = Vec::new();
                 let mut after = 0i64;
                 loop {
@@ -250,10 +250,10 @@ macro_rules! whole_event {
                         .filter(p::user_id.gt(after))
                         .order(p::user_id)
                         .select((p::user_id, $columns))
-                        .limit(page_rows)
+                        .limit(limit)
                         .load($conn)
                         .await?;
-                    let last = (page.len() as i64) < page_rows;
+                    let last = (page.len() as i64) < limit;
                     if let Some((user_id, _)) = page.last() {
                         after = *user_id;
                     }

@@ -180,14 +180,7 @@ async fn writes_reach_the_owner_wherever_they_land() {
     );
 
     // Leave and the creator's cancel, sent to b, are the owner's too.
-    let left = b
-        .call(
-            Method::DELETE,
-            &format!("/events/{id}/participants/me"),
-            Some(&second),
-            None,
-        )
-        .await;
+    let left = b.leave(&second, id).await;
     assert_eq!(
         (
             left.status.as_u16(),

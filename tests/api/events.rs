@@ -1,4 +1,3 @@
-use reqwest::Method;
 use serde_json::json;
 
 use crate::both_backends;
@@ -283,14 +282,7 @@ async fn cancel_rules(backend: Backend) {
     assert_eq!((again.status.as_u16(), again.code()), (409, 40901));
     let join = app.join(&other, id).await;
     assert_eq!((join.status.as_u16(), join.code()), (409, 40900));
-    let leave = app
-        .call(
-            Method::DELETE,
-            &format!("/events/{id}/participants/me"),
-            Some(&other),
-            None,
-        )
-        .await;
+    let leave = app.leave(&other, id).await;
     assert_eq!(leave.code(), 40900);
     let missing = app
         .post("/events/424242/cancel", Some(&owner), json!({}))

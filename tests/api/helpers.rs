@@ -375,6 +375,16 @@ impl TestApp {
         .await
     }
 
+    pub async fn leave(&self, token: &str, event_id: i64) -> Reply {
+        self.call(
+            Method::DELETE,
+            &format!("/events/{event_id}/participants/me"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
     /// Every participant item of an event, walking the pages `limit` at a
     /// time (each page checked for 200).
     pub async fn participant_items(&self, event_id: i64, limit: u32) -> Vec<Value> {

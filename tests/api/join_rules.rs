@@ -75,14 +75,7 @@ async fn a_password_event_takes_only_its_password(backend: Backend) {
     let r = join_with(&app, &user, id, json!({"notify": true})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // Leaving and coming back does.
-    let left = app
-        .call(
-            Method::DELETE,
-            &format!("/events/{id}/participants/me"),
-            Some(&user),
-            None,
-        )
-        .await;
+    let left = app.leave(&user, id).await;
     assert_eq!(left.status, 200);
     assert_eq!(
         code(&join_with(&app, &user, id, json!({})).await),

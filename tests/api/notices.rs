@@ -559,14 +559,7 @@ async fn a_fanout_expands_in_pages_once_per_participant_under_races(backend: Bac
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         if i == 10 {
-            let left = app
-                .call(
-                    Method::DELETE,
-                    &format!("/events/{event}/participants/me"),
-                    Some(&token),
-                    None,
-                )
-                .await;
+            let left = app.leave(&token, event).await;
             assert_eq!(left.status, 200, "{:?}", left.body);
         } else if notify {
             asked.insert(user_id);

@@ -127,14 +127,7 @@ async fn the_first_participant_page_is_cached_until_its_head_changes(backend: Ba
     assert_eq!(ids(&second), vec![users[1].1]);
 
     // A leave changes the head: the next page is read again.
-    let left = app
-        .call(
-            Method::DELETE,
-            &format!("/events/{id}/participants/me"),
-            Some(&users[2].0),
-            None,
-        )
-        .await;
+    let left = app.leave(&users[2].0, id).await;
     assert_eq!(left.status, 200);
     let page = app.get(&first, None).await;
     assert_eq!(ids(&page), vec![users[0].1, users[1].1]);
